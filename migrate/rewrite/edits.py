@@ -1,0 +1,201 @@
+"""Format-preserving text splices with templated old/new text.
+
+A rewrite is a list of :class:`TextEdit` over the original text of one file. The plan stores them
+with two kinds of placeholders so that no plaintext ever lands in a plan or journal:
+
+* ``new`` may hold *reference tokens* (``ref_token(action_id)``): the ARN of a store entry is only
+  known after it is created, so apply resolves them from the journal receipts.
+* ``old`` holds the original text of the span with each moved value replaced by a *value token*
+  (``value_token(entry_key, encoding)``). Rollback reads the value back from the store, encodes it
+  the way it was written in the file, and rebuilds the original bytes, checked against the
+  file's planned sha256.
+
+Tokens are delimited by Unicode private-use characters, which never occur in the files we edit
+(a source refuses a file that contains them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from migrate.errors import RewriteError
+
+TOKEN_OPEN = "\ue000"
+TOKEN_CLOSE = "\ue001"
+_TOKEN_RE = re.compile(TOKEN_OPEN + r"([a-z]+)\|([^" + TOKEN_CLOSE + r"]*)" + TOKEN_CLOSE)
+
+
+def value_token(entry_key: str, encoding: str) -> str:
+    """Placeholder for the raw text of a moved value. ``encoding`` names an encoder in ENCODERS."""
+    if encoding not in ENCODERS:
+        raise ValueError(f"unknown encoding {encoding!r}")
+    return f"{TOKEN_OPEN}value|{encoding}|{entry_key}{TOKEN_CLOSE}"
+
+
+def ref_token(action_id: str) -> str:
+    """Placeholder for the ARN produced by store action ``action_id`` (resolved at apply time)."""
+    return f"{TOKEN_OPEN}ref|{action_id}{TOKEN_CLOSE}"
+
+
+def has_tokens(text: str) -> bool:
+    return TOKEN_OPEN in text or TOKEN_CLOSE in text
+
+
+def tokens(template: str) -> list[tuple[str, str]]:
+    """[(kind, argument)] for every token in ``template``."""
+    return [(m.group(1), m.group(2)) for m in _TOKEN_RE.finditer(template)]
+
+
+def render(template: str, *, ref: Callable[[str], str] | None = None,
+           value: Callable[[str, str], str] | None = None) -> str:
+    """Replace tokens. ``ref(action_id) -> arn``; ``value(entry_key, encoding) -> raw text``."""
+
+    def sub(m: re.Match[str]) -> str:
+        kind, arg = m.group(1), m.group(2)
+        if kind == "ref":
+            if ref is None:
+                raise RewriteError("reference token with no resolver")
+            return ref(arg)
+        if kind == "value":
+            if value is None:
+                raise RewriteError("value token with no resolver")
+            encoding, _, key = arg.partition("|")
+            return value(key, encoding)
+        raise RewriteError(f"unknown token kind {kind!r}")
+
+    return _TOKEN_RE.sub(sub, template)
+
+
+def ref_preview(action_names: dict[str, str]) -> Callable[[str], str]:
+    """A ref resolver for reviews: shows ``<arn:NAME>`` instead of the not-yet-known ARN."""
+    return lambda action_id: f"<arn of {action_names.get(action_id, action_id)}>"
+
+
+# --- value encoders: how a value is written inside a given syntax --------------------------------
+
+
+def _json_body(v: str) -> str:
+    return json.dumps(v, ensure_ascii=False)[1:-1]
+
+
+def _yaml_double(v: str) -> str:
+    # A YAML double-quoted scalar body in the subset we accept (JSON-compatible escapes).
+    return _json_body(v)
+
+
+def _yaml_single(v: str) -> str:
+    return v.replace("'", "''")
+
+
+def _hcl_body(v: str) -> str:
+    out = _json_body(v)
+    return out.replace("${", "$${").replace("%{", "%%{")
+
+
+ENCODERS: dict[str, Callable[[str], str]] = {
+    "raw": lambda v: v,  # plain scalars, unquoted .env values, text written verbatim
+    "json": _json_body,  # inside "..." in JSON
+    "yaml-double": _yaml_double,  # inside "..." in YAML
+    "yaml-single": _yaml_single,  # inside '...' in YAML
+    "hcl": _hcl_body,  # inside "..." in HCL
+    "python": lambda v: v,  # set by the CDK source only when the literal has no escapes
+}
+
+
+def encode(encoding: str, value: str) -> str:
+    return ENCODERS[encoding](value)
+
+
+def is_restorable(encoding: str, decoded: str, raw: str) -> bool:
+    """True when ``raw`` (the value's text in the file) can be rebuilt from the decoded value."""
+    try:
+        return ENCODERS[encoding](decoded) == raw
+    except KeyError:
+        return False
+
+
+# --- edits ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace ``text[start:end]`` of the original file with ``new``.
+
+    ``old`` is the original span as a template (moved values replaced by value tokens), used to
+    revert. Offsets are in characters of the decoded text (BOM excluded).
+    """
+
+    start: int
+    end: int
+    new: str
+    old: str
+
+    def to_record(self) -> dict[str, object]:
+        return {"start": self.start, "end": self.end, "new": self.new, "old": self.old}
+
+    @classmethod
+    def from_record(cls, r: dict[str, object]) -> TextEdit:
+        return cls(int(r["start"]), int(r["end"]), str(r["new"]), str(r["old"]))  # type: ignore[arg-type]
+
+
+def check_edits(edits: Sequence[TextEdit], length: int) -> list[TextEdit]:
+    """Sorted edits; raises RewriteError when they overlap or fall outside the text."""
+    out = sorted(edits, key=lambda e: (e.start, e.end))
+    prev = 0
+    for e in out:
+        if e.start < prev or e.end < e.start or e.end > length:
+            raise RewriteError("overlapping or out-of-range edits")
+        prev = e.end
+    return out
+
+
+def apply_edits(text: str, edits: Sequence[TextEdit], *, ref: Callable[[str], str] | None = None) -> str:
+    """The rewritten text: each span replaced by its rendered ``new`` template."""
+    parts: list[str] = []
+    pos = 0
+    for e in check_edits(edits, len(text)):
+        parts.append(text[pos:e.start])
+        parts.append(render(e.new, ref=ref))
+        pos = e.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def revert_edits(new_text: str, edits: Sequence[TextEdit], *, ref: Callable[[str], str] | None,
+                 value: Callable[[str, str], str]) -> str:
+    """Rebuild the original text from the rewritten one.
+
+    Works on positions in the rewritten text: each edit's rendered ``new`` must be found exactly
+    where the forward pass put it, or RewriteError is raised (the file changed after apply).
+    """
+    parts: list[str] = []
+    pos_new = 0  # cursor in new_text
+    shift = 0  # len(new) - len(old) accumulated so far
+    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        rendered_new = render(e.new, ref=ref)
+        s = e.start + shift
+        if new_text[s:s + len(rendered_new)] != rendered_new or s < pos_new:
+            raise RewriteError("the rewritten text is not where apply left it; the file changed after apply")
+        parts.append(new_text[pos_new:s])
+        parts.append(render(e.old, value=value))
+        pos_new = s + len(rendered_new)
+        shift += len(rendered_new) - (e.end - e.start)
+    parts.append(new_text[pos_new:])
+    return "".join(parts)
+
+
+def old_template(text: str, start: int, end: int, values: Sequence[tuple[int, int, str, str]]) -> str:
+    """Template of ``text[start:end]`` with each (vstart, vend, entry_key, encoding) replaced by a token."""
+    parts: list[str] = []
+    pos = start
+    for vs, ve, key, enc in sorted(values):
+        if vs < pos or ve > end:
+            raise RewriteError("value span outside the edited span")
+        parts.append(text[pos:vs])
+        parts.append(value_token(key, enc))
+        pos = ve
+    parts.append(text[pos:end])
+    return "".join(parts)
