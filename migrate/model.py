@@ -94,6 +94,9 @@ class Entry:
     managed: bool = False  #: already a secrets/secretOptions reference
     note: str = ""  #: free text about why the value kind was chosen (never the value)
     restorable: bool = True  #: the original text can be rebuilt byte-identically from the value
+    #: for values that are dynamic references resolved into plaintext at deploy time
+    #: (CloudFormation ``{{resolve:secretsmanager:ID...}}``): the existing secret id or ARN
+    resolves_to: str = ""
 
     def __post_init__(self) -> None:
         if not self.value_path:
