@@ -102,6 +102,9 @@ class Move:
 
     entry: Entry
     value_from: str
+    store: str = "ssm"  #: "ssm" | "secretsmanager" | "existing" (a reference that already exists)
+    store_name: str = ""  #: parameter or secret name (plain, known at plan time)
+    json_key: str | None = None  #: Secrets Manager JSON key when several values share one secret
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ class FileChange:
     #: entry keys whose plaintext this change removes (for the plan review)
     entries: tuple[str, ...] = ()
     summary: str = ""  #: one line, e.g. "web: DB_PASSWORD environment -> secrets"
+    #: entry keys whose read permission this change grants itself (CloudFormation role in the same
+    #: template); the planner then writes no IAM policy for them
+    grants: tuple[str, ...] = ()
 
 
 class Source(Protocol):
