@@ -86,6 +86,8 @@ class LoadedFile:
     #: source-private parse state for ``rewrite`` (may hold values: never serialized or printed)
     data: Any = field(default=None, repr=False, compare=False)
     warnings: tuple[str, ...] = ()
+    #: (unit, execution role ARN) pairs where the definition names its task execution role
+    execution_roles: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> str:
