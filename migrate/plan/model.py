@@ -1,0 +1,136 @@
+"""The plan: settings, inputs with their hashes, ordered actions. Serialized as versioned JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from migrate import __version__
+from migrate.errors import PlanError
+from migrate.plan.actions import Action, PutParameter, CreateSecret, PutRolePolicy, RewriteFile, action_from_record
+
+PLAN_FORMAT = "secrets-migrate/plan"
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    store: str = "auto"  #: ssm | secretsmanager | auto
+    group: str = "per-var"  #: per-var | per-unit
+    prefix: str = ""
+    name_template: str | None = None
+    kms_key: str | None = None
+    execution_role: str | None = None
+    compose_target: str = "ecs-params"  #: ecs-params | compose-secrets
+    share_identical: bool = False
+    region: str | None = None
+    profile: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.store not in ("ssm", "secretsmanager", "auto"):
+            raise PlanError(f"--store must be ssm, secretsmanager or auto, not {self.store!r}")
+        if self.group not in ("per-var", "per-unit"):
+            raise PlanError(f"--group must be per-var or per-unit, not {self.group!r}")
+        if self.group == "per-unit" and self.store == "ssm":
+            raise PlanError("--group per-unit needs Secrets Manager (JSON keys); use --store secretsmanager or auto")
+        if self.compose_target not in ("ecs-params", "compose-secrets"):
+            raise PlanError(f"--compose-target must be ecs-params or compose-secrets, not {self.compose_target!r}")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str  #: absolute
+    display: str
+    sha256: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    created: str
+    settings: PlanSettings
+    inputs: tuple[InputFile, ...]
+    actions: tuple[Action, ...]
+    tool_version: str = __version__
+    diffs: dict[str, str] = field(default_factory=dict)  #: display path -> redacted unified diff
+    warnings: tuple[str, ...] = ()
+    refused: tuple[dict[str, Any], ...] = ()  #: secrets found but not migrated, with the reason
+    cost: dict[str, Any] = field(default_factory=dict)
+    deploy_order: tuple[str, ...] = ()
+
+    def reverse_order(self) -> tuple[Action, ...]:
+        return tuple(reversed(self.actions))
+
+    def irreversible(self) -> list[Action]:
+        return [a for a in self.actions if not a.reversible]
+
+    def by_id(self) -> dict[str, Action]:
+        return {a.id: a for a in self.actions}
+
+    @property
+    def store_actions(self) -> list[Action]:
+        return [a for a in self.actions if isinstance(a, (PutParameter, CreateSecret))]
+
+    @property
+    def rewrites(self) -> list[RewriteFile]:
+        return [a for a in self.actions if isinstance(a, RewriteFile)]
+
+    @property
+    def policies(self) -> list[PutRolePolicy]:
+        return [a for a in self.actions if isinstance(a, PutRolePolicy)]
+
+    def counts(self) -> dict[str, int]:
+        out = {"+": 0, "~": 0, "-": 0}
+        for a in self.actions:
+            out[a.category.value] += 1
+        return out
+
+    def to_json(self) -> str:
+        doc = {
+            "format": PLAN_FORMAT,
+            "version": PLAN_VERSION,
+            "id": self.id,
+            "tool_version": self.tool_version,
+            "created": self.created,
+            "settings": asdict(self.settings),
+            "inputs": [asdict(i) for i in self.inputs],
+            "summary": self.counts(),
+            "cost": self.cost,
+            "deploy_order": list(self.deploy_order),
+            "actions": [a.to_record() for a in self.actions],
+            "diffs": self.diffs,
+            "warnings": list(self.warnings),
+            "refused": list(self.refused),
+        }
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, *, where: str = "plan") -> Plan:
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise PlanError(f"{where}: not a plan file (invalid JSON at line {e.lineno})") from None
+        if not isinstance(doc, dict) or doc.get("format") != PLAN_FORMAT:
+            raise PlanError(f"{where}: not a secrets-migrate plan file")
+        v = doc.get("version")
+        if v != PLAN_VERSION:
+            raise PlanError(f"{where}: plan format version {v} is not supported by this tool (expects {PLAN_VERSION})",
+                            hint="re-run `secrets-migrate plan` with this version of the tool")
+        try:
+            return cls(
+                id=str(doc["id"]),
+                created=str(doc.get("created", "")),
+                tool_version=str(doc.get("tool_version", "")),
+                settings=PlanSettings(**doc.get("settings", {})),
+                inputs=tuple(InputFile(**i) for i in doc.get("inputs", [])),
+                actions=tuple(action_from_record(a) for a in doc.get("actions", [])),
+                diffs=dict(doc.get("diffs", {})),
+                warnings=tuple(doc.get("warnings", [])),
+                refused=tuple(doc.get("refused", [])),
+                cost=dict(doc.get("cost", {})),
+                deploy_order=tuple(doc.get("deploy_order", [])),
+            )
+        except (KeyError, TypeError) as e:
+            raise PlanError(f"{where}: malformed plan file ({type(e).__name__}: {e})") from None

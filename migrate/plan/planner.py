@@ -1,0 +1,274 @@
+"""findings + settings -> Plan. Pure: no AWS calls, no disk writes (values stay in memory).
+
+Order of actions: store entries, then IAM grants, then file rewrites. Rollback runs the reverse,
+so files are restored while the values they need are still in the store.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrate.errors import PlanError
+from migrate.model import Finding
+from migrate.plan import naming
+from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePolicy, RewriteFile, ValueSource
+from migrate.plan.model import InputFile, Plan, PlanSettings
+from migrate.plan.render import redacted_diff
+from migrate.rewrite.edits import apply_edits, ref_preview, ref_token
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions
+from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
+
+SSM_STANDARD_MAX = 4096
+SSM_ADVANCED_MAX = 8192
+SM_MAX = 65536
+PRICE_SM_SECRET = 0.40  # USD per secret per month (facts sheet §3, UNCONFIRMED against the pricing page)
+PRICE_SSM_ADVANCED = 0.05  # USD per advanced parameter per month
+
+
+@dataclass
+class _Target:
+    action_id: str
+    store: str
+    name: str
+    tier: str | None
+    values: list[ValueSource]
+    value_text: str  # in memory only, to detect clashes between entries sharing a name
+    group: str = ""
+
+
+def new_plan_id() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], settings: PlanSettings, *,
+              sources: dict[str, object] | None = None, plan_id: str | None = None) -> Plan:
+    if sources is None:
+        from migrate.sources.registry import SOURCES as sources  # noqa: N811
+    plan_id = plan_id or new_plan_id()
+    by_key = {f.entry.key: f for f in findings}
+    tags = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_PLAN_ID: plan_id}
+    warnings: list[str] = []
+    refused: list[dict[str, object]] = []
+    targets: dict[tuple[str, str], _Target] = {}  # (store, name) -> target
+    moves_by_file: dict[int, list[Move]] = defaultdict(list)
+    counter = iter(range(1, 1_000_000))
+
+    def next_id() -> str:
+        return f"a{next(counter)}"
+
+    for i, lf in enumerate(loaded):
+        for w in lf.warnings:
+            warnings.append(f"{lf.path}: {w}")
+        for e in lf.entries:
+            f = by_key.get(e.key)
+            if f is None or not f.is_secret:
+                continue
+            if e.resolves_to and not f.migratable:
+                moves_by_file[i].append(Move(entry=e, value_from=e.resolves_to, store="existing", store_name=e.resolves_to))
+                continue
+            if not f.migratable:
+                refused.append({"path": e.path, "line": e.line, "unit": e.unit, "name": e.name,
+                                "location": e.location, "reason": f.why_not or "not migratable"})
+                continue
+            assert e.value is not None
+            value = e.value.reveal()
+            size = len(value.encode("utf-8"))
+            store, tier = _choose_store(settings, size, e.path, e.name)
+            json_key: str | None = None
+            if settings.group == "per-unit":
+                tmpl = settings.name_template or naming.DEFAULT_SM_UNIT_TEMPLATE
+                json_key = e.name
+            else:
+                tmpl = settings.name_template or (naming.DEFAULT_SSM_TEMPLATE if store == "ssm" else naming.DEFAULT_SM_TEMPLATE)
+            group = e.group or lf.group or Path(lf.path).stem
+            name = naming.render_name(tmpl, prefix=settings.prefix, group=group, unit=e.unit, name=e.name, store=store)
+            naming.check_name(name, store)
+            vs = ValueSource(key=e.key, definition=str(lf.source.path.resolve()), source=lf.kind, json_key=json_key,
+                             name=e.name, unit=e.unit, display=e.value_path)
+            t = targets.get((store, name))
+            if t is None:
+                t = _Target(next_id(), store, name, tier, [vs], value, group)
+                targets[(store, name)] = t
+            elif json_key is not None:
+                if any(v.json_key == json_key for v in t.values):
+                    other = next(v for v in t.values if v.json_key == json_key)
+                    if _values_differ(t, other, value, loaded, by_key):
+                        raise PlanError(f"two different values would share secret {name} key {json_key} "
+                                        f"({e.path} and {other.display})", hint="use --name-template with {group}")
+                t.values.append(vs)
+            else:
+                if t.value_text != value:
+                    raise PlanError(f"name clash: {e.path} {e.unit}.{e.name} and {t.values[0].display} "
+                                    f"{t.values[0].unit}.{t.values[0].name} both map to {name} with different values",
+                                    hint="use a --name-template that tells them apart (e.g. add {group})")
+                t.values.append(vs)  # identical value: share the entry
+            suffix = f":{json_key}::" if json_key else ""
+            moves_by_file[i].append(Move(entry=e, value_from=ref_token(t.action_id) + suffix, store=store,
+                                         store_name=name, json_key=json_key))
+
+    if settings.share_identical:
+        _merge_identical(targets, moves_by_file)
+
+    store_actions: list[Action] = []
+    for t in targets.values():
+        if t.store == "ssm":
+            store_actions.append(PutParameter(id=t.action_id, name=t.name, tier=t.tier or "Standard",
+                                              kms_key=settings.kms_key, tags=dict(tags), values=tuple(t.values)))
+        else:
+            store_actions.append(CreateSecret(id=t.action_id, name=t.name, kms_key=settings.kms_key,
+                                              tags=dict(tags), values=tuple(t.values)))
+    if any(t.store == "secretsmanager" and any(v.json_key for v in t.values) for t in targets.values()):
+        warnings.append("JSON-key references need Fargate platform 1.4.0+ or ECS agent 1.37.0+ (facts §1.3)")
+
+    # Rewrites
+    names = {t.action_id: t.name for t in targets.values()}
+    preview = ref_preview(names)
+    options = RewriteOptions(compose_target=settings.compose_target, execution_role=settings.execution_role)
+    rewrites: list[RewriteFile] = []
+    diffs: dict[str, str] = {}
+    granted: set[str] = set()
+    texts = _all_texts(loaded)
+    secret_values = [f.entry.value.reveal() for f in findings if f.is_secret and f.entry.value is not None]
+    for i, lf in enumerate(loaded):
+        moves = moves_by_file.get(i)
+        if not moves:
+            continue
+        src = sources[lf.kind]
+        changes: list[FileChange] = src.rewrite(lf, moves, options)  # type: ignore[attr-defined]
+        for ch in changes:
+            granted.update(ch.grants)
+            abs_path, text, bom, sha = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
+            if ch.create:
+                sha = None
+                text = ""
+            rewrites.append(RewriteFile(id=next_id(), path=abs_path, display=ch.path, before_sha256=sha, bom=bom,
+                                        edits=tuple(ch.edits), entries=tuple(ch.entries), summary=ch.summary))
+            after = apply_edits(text, ch.edits, ref=preview)
+            diffs[ch.path] = redacted_diff(ch.path, text, after, ch.edits, mask_values=secret_values,
+                                           created=ch.create)
+
+    # IAM: one inline policy per execution role, for the entries its units use.
+    policies = _policies(loaded, moves_by_file, targets, settings, plan_id, granted, warnings, next_id)
+
+    inputs = _inputs(loaded)
+    actions = tuple(store_actions) + tuple(policies) + tuple(rewrites)
+    cost = _cost(targets)
+    order = tuple(dict.fromkeys(r.display for r in rewrites))
+    if not actions and refused:
+        warnings.append("secrets were found but none can be migrated from these files (see refused)")
+    return Plan(id=plan_id, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                settings=settings, inputs=inputs, actions=actions, diffs=diffs, warnings=tuple(warnings),
+                refused=tuple(refused), cost=cost, deploy_order=order)
+
+
+def _choose_store(settings: PlanSettings, size: int, path: str, name: str) -> tuple[str, str | None]:
+    if settings.store == "secretsmanager" or (settings.store == "auto" and settings.group == "per-unit"):
+        if size > SM_MAX:
+            raise PlanError(f"{path}: {name} is over the 64 KiB Secrets Manager limit")
+        return "secretsmanager", None
+    if size <= SSM_STANDARD_MAX:
+        return "ssm", "Standard"
+    if size <= SSM_ADVANCED_MAX:
+        return "ssm", "Advanced"
+    if settings.store == "ssm":
+        raise PlanError(f"{path}: {name} is over the 8 KiB Parameter Store limit", hint="use --store secretsmanager or auto")
+    if size > SM_MAX:
+        raise PlanError(f"{path}: {name} is over the 64 KiB Secrets Manager limit")
+    return "secretsmanager", None
+
+
+def _values_differ(t: _Target, other: ValueSource, value: str, loaded: Sequence[LoadedFile],
+                   by_key: dict[str, Finding]) -> bool:
+    f = by_key.get(other.key)
+    return f is None or f.entry.value is None or f.entry.value.reveal() != value
+
+
+def _merge_identical(targets: dict[tuple[str, str], _Target], moves_by_file: dict[int, list[Move]]) -> None:
+    """--share-identical: entries of one group with the same value use one store entry."""
+    seen: dict[tuple[str, str, str], _Target] = {}
+    remap: dict[str, _Target] = {}
+    for key, t in list(targets.items()):
+        if any(v.json_key for v in t.values):
+            continue
+        k = (t.store, t.group, t.value_text)
+        if k in seen:
+            keep = seen[k]
+            keep.values.extend(t.values)
+            remap[t.action_id] = keep
+            del targets[key]
+        else:
+            seen[k] = t
+    if not remap:
+        return
+    for moves in moves_by_file.values():
+        for j, m in enumerate(moves):
+            for old_id, keep in remap.items():
+                tok = ref_token(old_id)
+                if m.value_from.startswith(tok):
+                    moves[j] = Move(entry=m.entry, value_from=ref_token(keep.action_id) + m.value_from[len(tok):],
+                                    store=m.store, store_name=keep.name, json_key=m.json_key)
+
+
+def _all_texts(loaded: Sequence[LoadedFile]) -> dict[str, tuple[str, str, bool, str | None]]:
+    out: dict[str, tuple[str, str, bool, str | None]] = {}
+    for lf in loaded:
+        for st in (lf.source, *lf.related):
+            out[st.display] = (str(st.path.resolve()), st.text, st.bom, st.sha256)
+    return out
+
+
+def _inputs(loaded: Sequence[LoadedFile]) -> tuple[InputFile, ...]:
+    seen: dict[str, InputFile] = {}
+    for lf in loaded:
+        for st in (lf.source, *lf.related):
+            p = str(st.path.resolve())
+            if p not in seen:
+                seen[p] = InputFile(path=p, display=st.display, sha256=st.sha256,
+                                    kind=lf.kind if st is lf.source else "related")
+    return tuple(seen.values())
+
+
+def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]], targets: dict[tuple[str, str], _Target],
+              settings: PlanSettings, plan_id: str, granted: set[str], warnings: list[str], next_id) -> list[PutRolePolicy]:  # type: ignore[no-untyped-def]
+    by_role: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"ssm": set(), "sm": set(), "existing": set()})
+    ids_by_name = {(t.store, t.name): t.action_id for t in targets.values()}
+    missing: set[str] = set()
+    for i, lf in enumerate(loaded):
+        roles = dict(lf.execution_roles)
+        for m in moves_by_file.get(i, []):
+            if m.entry.key in granted:
+                continue
+            for unit in m.entry.units:
+                role = roles.get(unit) or settings.execution_role
+                if not role:
+                    missing.add(f"{lf.path}:{unit}")
+                    continue
+                if m.store == "existing":
+                    by_role[role]["existing"].add(m.value_from)
+                else:
+                    bucket = "ssm" if m.store == "ssm" else "sm"
+                    by_role[role][bucket].add(ids_by_name[(m.store, m.store_name)])
+    for w in sorted(missing):
+        warnings.append(f"{w}: no task execution role known; grant it read access yourself or pass --execution-role")
+    out: list[PutRolePolicy] = []
+    kms = (settings.kms_key,) if settings.kms_key and not settings.kms_key.startswith("alias/aws/") else ()
+    for role in sorted(by_role):
+        b = by_role[role]
+        out.append(PutRolePolicy(id=next_id(), role_arn=role, policy_name=f"secrets-migrate-{plan_id}",
+                                 ssm_actions=tuple(sorted(b["ssm"])), sm_actions=tuple(sorted(b["sm"])),
+                                 existing_arns=tuple(sorted(b["existing"])), kms_keys=kms))
+    return out
+
+
+def _cost(targets: dict[tuple[str, str], _Target]) -> dict[str, object]:
+    sm = sum(1 for t in targets.values() if t.store == "secretsmanager")
+    std = sum(1 for t in targets.values() if t.store == "ssm" and t.tier == "Standard")
+    adv = sum(1 for t in targets.values() if t.store == "ssm" and t.tier == "Advanced")
+    monthly = round(sm * PRICE_SM_SECRET + adv * PRICE_SSM_ADVANCED, 2)
+    return {"secrets_manager_secrets": sm, "ssm_standard_parameters": std, "ssm_advanced_parameters": adv,
+            "monthly_usd": monthly, "note": "storage only; API calls extra ($0.05 per 10,000). Prices: see README."}

@@ -1,0 +1,83 @@
+"""boto3 sessions and clients. The only place clients are built.
+
+``AWS_ENDPOINT_URL`` (and the per-service ``AWS_ENDPOINT_URL_<SERVICE>``) are honoured by botocore
+itself; ``--endpoint-url`` on the command line sets ``AWS_ENDPOINT_URL`` for the process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+RETRIES = {"mode": "adaptive", "max_attempts": 10}
+
+
+@dataclass
+class Aws:
+    """A lazily-built session plus cached clients."""
+
+    profile: str | None = None
+    region: str | None = None
+    _session: Any = field(default=None, repr=False)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _account: str | None = None
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            self._session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        return self._session
+
+    @property
+    def region_name(self) -> str:
+        r = self.session.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        return r or "us-east-1"
+
+    def client(self, service: str) -> Any:
+        c = self._clients.get(service)
+        if c is None:
+            c = self.session.client(
+                service,
+                region_name=self.region_name,
+                config=BotoConfig(retries=RETRIES, connect_timeout=10, read_timeout=60),
+            )
+            self._clients[service] = c
+        return c
+
+    @property
+    def account(self) -> str:
+        if self._account is None:
+            self._account = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account
+
+    @property
+    def partition(self) -> str:
+        r = self.region_name
+        if r.startswith("cn-"):
+            return "aws-cn"
+        if r.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+
+def error_code(exc: BaseException) -> str:
+    resp = getattr(exc, "response", None)
+    if isinstance(resp, dict):
+        return str(resp.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def safe_aws_message(exc: BaseException) -> str:
+    """A one-line description of an AWS error that can never echo a value we sent.
+
+    AWS error messages may quote request parameters; we keep only the error code and operation.
+    """
+    code = error_code(exc)
+    op = getattr(exc, "operation_name", "") or ""
+    if code:
+        return f"{op}: {code}" if op else code
+    return type(exc).__name__
