@@ -5,9 +5,9 @@ from __future__ import annotations
 # Exit codes, documented in README.md ("Exit codes").
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # scan: plaintext secrets found; verify: a check failed
-EXIT_FAILED = 2  # an expected failure: bad plan, stale input, AWS refused, preflight failed
-EXIT_INPUT = 3  # scan: some input could not be read or parsed (fail closed)
-EXIT_USAGE = 4  # bad command line or configuration
+EXIT_USAGE = 2  # bad command line or configuration (click uses 2 for usage errors too)
+EXIT_INPUT = 3  # some input could not be read or parsed (fail closed)
+EXIT_FAILED = 4  # an expected failure: bad plan, stale input, AWS refused, preflight failed, not confirmed
 EXIT_BUG = 70  # an unexpected exception (EX_SOFTWARE); traceback goes to the log file only
 EXIT_INTERRUPTED = 130
 

@@ -21,3 +21,6 @@ def revert_extra(rt: Any, a: Any, st: Any) -> str:
     if fn is None:
         raise NotImplementedError(f"no reverter for action kind {a.kind}")
     return fn(rt, a, st)
+
+#: callables run by ``finalize`` (live mode deregisters and deletes old revisions here)
+FINALIZERS: list[Callable[[Any], None]] = []

@@ -1,0 +1,82 @@
+"""secrets-migrate plan: scan, decide stores and names, compute rewrites; write the plan file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from migrate.commands.common import scan as run_scan
+from migrate.console import err_console, out_console
+from migrate.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, PlanError
+from migrate.plan.model import Plan, PlanSettings
+from migrate.plan.planner import make_plan
+from migrate.plan.render import print_plan
+
+
+def guard_no_values(text: str, values: Sequence[str]) -> None:
+    """Last line of defence: refuse to write a document that contains a known secret value."""
+    for v in values:
+        if len(v) >= 6 and v in text:
+            raise PlanError("internal check failed: the plan would contain a plaintext value; nothing written",
+                            hint="please report this bug")
+
+
+def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings, fmt: str = "text",
+         config_path: Path | None = None, show_diff: bool = True, no_color: bool = False,
+         allow_errors: bool = False) -> int:
+    from migrate.config import load_config
+
+    cfg = load_config(Path(paths[0]) if paths else Path.cwd(), config_path)
+    err = err_console(no_color)
+    outcome = run_scan(paths, config=cfg, console=err)
+    if outcome.errors and not allow_errors:
+        for f in outcome.errors:
+            err.print(f"error: {f.path}{':' + str(f.line) if f.line else ''}: {f.reason}")
+        err.print("no plan written: fix the files above (or pass --skip-errors to plan without them)")
+        return EXIT_INPUT
+    p = make_plan(outcome.loaded, outcome.findings, settings)
+    text = p.to_json()
+    secrets = [f.entry.value.reveal() for f in outcome.findings if f.is_secret and f.entry.value is not None]
+    guard_no_values(text, secrets)
+    if out_path is not None:
+        from migrate.apply.fs import atomic_write
+
+        if out_path.exists():
+            try:
+                Plan.from_json(out_path.read_text(encoding="utf-8"))
+            except (PlanError, UnicodeDecodeError):
+                raise PlanError(f"{out_path} exists and is not a plan file; refusing to overwrite it") from None
+        atomic_write(out_path, text.encode("utf-8"))
+    if fmt == "json":
+        if out_path is None:
+            print(text, end="")
+        else:
+            print(json.dumps({"plan": str(out_path), "id": p.id, "summary": p.counts(), "cost": p.cost,
+                              "warnings": list(p.warnings), "refused": list(p.refused)}, indent=2))
+    else:
+        con = out_console(no_color)
+        print_plan(p, con, diffs=show_diff)
+        if out_path is not None:
+            con.print(f"\nPlan written to {out_path}. Review it with `secrets-migrate show {out_path}`, "
+                      f"then `secrets-migrate apply {out_path}`.")
+        else:
+            con.print("\nDry run: no plan file written (use -o PLAN to write one). Nothing was changed.")
+    return EXIT_OK if p.actions or not p.refused else EXIT_FAILED
+
+
+def show(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
+    from migrate.commands.common import plan_state
+
+    p, journal = plan_state(plan_path)
+    if fmt == "json":
+        print(p.to_json(), end="")  # type: ignore[attr-defined]
+        return EXIT_OK
+    con = out_console(no_color)
+    print_plan(p, con)  # type: ignore[arg-type]
+    states = journal.states()  # type: ignore[attr-defined]
+    if states:
+        applied = sum(1 for s in states.values() if s.phase == "applied")
+        con.print(f"\nState: {applied}/{len(p.actions)} actions applied"  # type: ignore[attr-defined]
+                  + (" (finalized)" if journal.finalized else ""))  # type: ignore[attr-defined]
+    return EXIT_OK

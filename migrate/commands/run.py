@@ -1,0 +1,149 @@
+"""apply, verify, rollback, finalize, status: the commands that act on a plan file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.text import Text
+
+from migrate.apply.executor import Runtime, apply_plan, rollback_plan
+from migrate.apply.journal import locked, state_dir_for
+from migrate.commands.common import plan_state, progress_bar
+from migrate.console import err_console, out_console
+from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, FinalizedError
+from migrate.stores.aws import Aws
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    import sys
+
+    if not sys.stdin.isatty():
+        err_console().print("refusing to proceed without confirmation: pass --yes (no terminal to ask on)")
+        return False
+    import typer
+
+    return bool(typer.confirm(question, default=False))
+
+
+def _runtime(plan_path: Path, profile: str | None, region: str | None, progress=None):  # type: ignore[no-untyped-def]
+    plan, journal = plan_state(plan_path)
+    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region)  # type: ignore[attr-defined]
+    return Runtime(plan=plan, journal=journal, aws=aws, progress=progress)  # type: ignore[arg-type]
+
+
+def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, profile: str | None = None,
+          region: str | None = None, no_color: bool = False) -> int:
+    err = err_console(no_color)
+    with locked(state_dir_for(plan_path)):
+        rt = _runtime(plan_path, profile, region)
+        if rt.journal.finalized:
+            raise FinalizedError("this plan was finalized; make a new plan")
+        c = rt.plan.counts()
+        err.print(Text(f"Plan {rt.plan.id}: {c['+']} to create, {c['~']} to rewrite, {c['-']} to delete"))
+        if not _confirm("Apply this plan?", yes):
+            return EXIT_FAILED
+        with progress_bar(err, enabled=err.is_terminal) as prog:
+            task = prog.add_task("Applying", total=len(rt.plan.actions))
+            rt.progress = lambda phase, a: prog.update(task, advance=1 if phase == "apply" else 0,
+                                                       description=a.describe()[:60])
+            try:
+                notes = apply_plan(rt, auto_rollback=not no_rollback)
+            finally:
+                rt.journal.close()
+        for n in notes:
+            err.print(Text(f"note: {n}"))
+        err.print(Text(f"Applied plan {rt.plan.id}. Next: `secrets-migrate verify {plan_path}`; "
+                       f"undo with `secrets-migrate rollback {plan_path}`.", style="green"))
+    return EXIT_OK
+
+
+def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, region: str | None = None,
+           no_color: bool = False) -> int:
+    from migrate.apply.verify import verify_plan
+
+    rt = _runtime(plan_path, profile, region)
+    checks = verify_plan(rt)
+    failed = [c for c in checks if not c.ok]
+    if fmt == "json":
+        print(json.dumps({"version": 1, "plan_id": rt.plan.id, "ok": not failed,
+                          "checks": [c.to_record() for c in checks]}, indent=2))
+    else:
+        con = out_console(no_color)
+        for c in checks:
+            con.print(Text.assemble(("PASS " if c.ok else "FAIL ", "green" if c.ok else "bold red"),
+                                    Text(f"{c.kind:15} {c.subject}"), Text(f"  {c.detail}" if c.detail else "", style="dim")))
+        con.print(Text(f"{len(checks) - len(failed)} passed, {len(failed)} failed",
+                       style="bold red" if failed else "bold green"))
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, region: str | None = None,
+             no_color: bool = False) -> int:
+    err = err_console(no_color)
+    with locked(state_dir_for(plan_path)):
+        rt = _runtime(plan_path, profile, region)
+        if not rt.journal.records:
+            err.print("nothing to roll back: this plan was never applied")
+            return EXIT_OK
+        if not _confirm("Roll back everything this run did?", yes):
+            return EXIT_FAILED
+        try:
+            notes = rollback_plan(rt)
+        finally:
+            rt.journal.close()
+        for n in notes:
+            err.print(Text(f"note: {n}"))
+        err.print(Text(f"Rolled back plan {rt.plan.id}: files restored byte-identical, created entries deleted.",
+                       style="green"))
+    return EXIT_OK
+
+
+def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
+             region: str | None = None, no_color: bool = False) -> int:
+    err = err_console(no_color)
+    with locked(state_dir_for(plan_path)):
+        rt = _runtime(plan_path, profile, region)
+        states = rt.journal.states()
+        pending = [a for a in rt.plan.actions if states.get(a.id) is None or states[a.id].phase != "applied"]
+        if pending:
+            err.print(f"cannot finalize: {len(pending)} action(s) are not applied (apply or roll back first)")
+            return EXIT_FAILED
+        if not rt.journal.finalized:
+            if not _confirm("Finalize? Rollback will no longer be possible.", yes):
+                return EXIT_FAILED
+            from migrate.apply.registry import FINALIZERS
+
+            for fn in FINALIZERS:
+                fn(rt)
+            rt.journal.append("finalized")
+            (rt.journal.dir / "finalized").write_text(rt.plan.id + "\n")
+            rt.journal.close()
+        rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values})  # type: ignore[attr-defined]
+        if fmt == "json":
+            print(json.dumps({"plan_id": rt.plan.id, "finalized": True, "rotate": rotate}, indent=2))
+        else:
+            con = out_console(no_color)
+            con.print(Text("Finalized. Rotate these values: they sat in plaintext in files, VCS history and old "
+                           "task-definition revisions:", style="bold"))
+            for r in rotate:
+                con.print(Text(f"  - {r}"))
+    return EXIT_OK
+
+
+def status(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
+    plan, journal = plan_state(plan_path)
+    states = journal.states()  # type: ignore[attr-defined]
+    rows = [{"id": a.id, "kind": a.kind, "describe": a.describe(),  # type: ignore[attr-defined]
+             "phase": states[a.id].phase if a.id in states else "pending"} for a in plan.actions]  # type: ignore[attr-defined]
+    if fmt == "json":
+        print(json.dumps({"plan_id": plan.id, "finalized": journal.finalized, "actions": rows}, indent=2))  # type: ignore[attr-defined]
+        return EXIT_OK
+    con = out_console(no_color)
+    for r in rows:
+        con.print(Text(f"{r['phase']:9} {r['id']:5} {r['describe']}"))
+    if journal.finalized:  # type: ignore[attr-defined]
+        con.print("finalized")
+    return EXIT_OK
