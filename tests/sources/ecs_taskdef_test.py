@@ -415,3 +415,13 @@ def test_json_key_suffix_in_value_from() -> None:
     vf = json.loads(new)["containerDefinitions"][0]["secrets"][0]["valueFrom"]
     assert vf == "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf:DB_PASSWORD::"
     assert ch[0].summary.startswith("web: app/DB_PASSWORD")
+
+
+def test_post_check_catches_a_wrong_rewrite(monkeypatch: pytest.MonkeyPatch) -> None:
+    from migrate.sources import ecs_taskdef
+
+    monkeypatch.setattr(ecs_taskdef, "_deletions", lambda *a: [])  # "forget" to remove from environment
+    lf = load(variants()["2-space"])
+    with pytest.raises(RewriteError) as ei:
+        SOURCE.rewrite(lf, moves_for(lf, "DB_PASSWORD"), RewriteOptions())
+    assert "intended structure" in str(ei.value) and CANARY not in str(ei.value)
