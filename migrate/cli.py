@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,  # rich tracebacks print local variables: never on a terminal
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     help=(
         "Move Amazon ECS services off plaintext environment variables onto Secrets Manager and SSM "
@@ -66,9 +67,8 @@ def scan(
 
     Exit codes: 0 clean, 1 plaintext secrets found, 2 usage error, 3 some input could not be read (fail closed).
     """
-    from migrate.commands.scan import scan as cmd
-
     with error_handler():
+        from migrate.commands.scan import scan as cmd
         raise typer.Exit(cmd(paths, fmt=format, all_entries=all_entries, output=output, config_path=config,
                              max_file_size=max_file_size, no_color=no_color))
 
@@ -97,10 +97,9 @@ def plan(
 
     A plan is a dry run: nothing in AWS or in your files changes until `apply`.
     """
-    from migrate.commands.plan import plan as cmd
-    from migrate.plan.model import PlanSettings
-
     with error_handler():
+        from migrate.commands.plan import plan as cmd
+        from migrate.plan.model import PlanSettings
         settings = PlanSettings(store=store, group=group, prefix=prefix, name_template=name_template, kms_key=kms_key,
                                 execution_role=execution_role, compose_target=compose_target,
                                 share_identical=share_identical, region=region, profile=profile)
@@ -111,9 +110,8 @@ def plan(
 @app.command(epilog="Example:  secrets-migrate show plan.json")
 def show(plan: PlanArg, format: Fmt = "text", no_color: NoColor = False) -> None:
     """Review a plan: counts, cost, + ~ - actions and the redacted diff of every file."""
-    from migrate.commands.plan import show as cmd
-
     with error_handler():
+        from migrate.commands.plan import show as cmd
         raise typer.Exit(cmd(plan, fmt=format, no_color=no_color))
 
 
@@ -125,9 +123,8 @@ def apply(
     profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None, no_color: NoColor = False,
 ) -> None:
     """Create the entries, grant the roles, rewrite the files; journaled, resumable, rolled back on failure."""
-    from migrate.commands.run import apply as cmd
-
     with error_handler():
+        from migrate.commands.run import apply as cmd
         _endpoint(endpoint_url)
         raise typer.Exit(cmd(plan, yes=yes, no_rollback=no_rollback, profile=profile, region=region, no_color=no_color))
 
@@ -136,9 +133,8 @@ def apply(
 def verify(plan: PlanArg, format: Fmt = "text", profile: Profile = None, region: Region = None,
            endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Check every reference resolves, holds the original value, is granted, and no plaintext is left. Exit 1 on failure."""
-    from migrate.commands.run import verify as cmd
-
     with error_handler():
+        from migrate.commands.run import verify as cmd
         _endpoint(endpoint_url)
         raise typer.Exit(cmd(plan, fmt=format, profile=profile, region=region, no_color=no_color))
 
@@ -147,9 +143,8 @@ def verify(plan: PlanArg, format: Fmt = "text", profile: Profile = None, region:
 def rollback(plan: PlanArg, yes: Yes = False, profile: Profile = None, region: Region = None,
              endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Undo exactly what the run did: files byte-identical, created entries and grants deleted. Idempotent."""
-    from migrate.commands.run import rollback as cmd
-
     with error_handler():
+        from migrate.commands.run import rollback as cmd
         _endpoint(endpoint_url)
         raise typer.Exit(cmd(plan, yes=yes, profile=profile, region=region, no_color=no_color))
 
@@ -158,9 +153,8 @@ def rollback(plan: PlanArg, yes: Yes = False, profile: Profile = None, region: R
 def finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile: Profile = None, region: Region = None,
              endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Close the run (no rollback afterwards) and list the values to rotate."""
-    from migrate.commands.run import finalize as cmd
-
     with error_handler():
+        from migrate.commands.run import finalize as cmd
         _endpoint(endpoint_url)
         raise typer.Exit(cmd(plan, yes=yes, fmt=format, profile=profile, region=region, no_color=no_color))
 
@@ -168,9 +162,8 @@ def finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile: Pro
 @app.command(epilog="Example:  secrets-migrate status plan.json")
 def status(plan: PlanArg, format: Fmt = "text", no_color: NoColor = False) -> None:
     """Show each action's state from the journal."""
-    from migrate.commands.run import status as cmd
-
     with error_handler():
+        from migrate.commands.run import status as cmd
         raise typer.Exit(cmd(plan, fmt=format, no_color=no_color))
 
 
@@ -180,9 +173,8 @@ def sandbox(
     seed: Annotated[bool, typer.Option("--seed", help="Load a legacy cluster built from fixtures/ (live mode).")] = False,
 ) -> None:
     """Start a local AWS endpoint (moto server on 127.0.0.1) and print the environment to use it."""
-    from migrate.commands.sandbox import sandbox as cmd
-
     with error_handler():
+        from migrate.commands.sandbox import sandbox as cmd
         raise typer.Exit(cmd(port=port, seed=seed))
 
 
@@ -193,9 +185,8 @@ def demo(
     no_color: NoColor = False,
 ) -> None:
     """Run scan, plan, show, apply, verify and rollback on a temporary copy of the fixtures against an in-process sandbox."""
-    from migrate.commands.demo import demo as cmd
-
     with error_handler():
+        from migrate.commands.demo import demo as cmd
         raise typer.Exit(cmd(fixtures=fixtures, keep=keep, no_color=no_color))
 
 

@@ -1,0 +1,61 @@
+"""Shared fixtures: AWS is always moto. Nothing here can reach a real AWS account.
+
+* ``aws``: in-process ``mock_aws`` (every ``AWS_ENDPOINT_URL*`` removed first, or moto is bypassed).
+* ``moto_server`` / ``server_env``: a moto server on 127.0.0.1 started by the tests themselves, reset
+  per test, with ``AWS_ENDPOINT_URL`` pointing at it: subprocess runs of the CLI use it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+RESOURCES = Path(__file__).resolve().parent / "resources"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Fake credentials everywhere, no profile, logs out of $HOME."""
+    for k in list(os.environ):
+        if k.startswith("AWS_ENDPOINT_URL") or k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
+                                                     "AWS_SHARED_CREDENTIALS_FILE"):
+            monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("SECRETS_MIGRATE_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    from migrate.sandbox import Sandbox
+
+    sb = Sandbox(0)
+    url = sb.start()
+    yield url
+    sb.stop()
+
+
+@pytest.fixture
+def server_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10).read()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
