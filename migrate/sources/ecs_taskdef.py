@@ -129,7 +129,8 @@ class EcsTaskDefSource:
         try:
             tree = js.parse_cached(text)
         except js.JsonSyntaxError as e:
-            raise InputError(display, f"invalid JSON: {e.reason} (column {e.column})", line=e.line) from None
+            hint = " (template placeholders outside strings?)" if "${" in text or "%{" in text else ""
+            raise InputError(display, f"invalid JSON: {e.reason} (column {e.column}){hint}", line=e.line) from None
         shape = shape_of(tree)
         if shape is None:
             raise InputError(display, "not an ECS task definition (no containerDefinitions, "

@@ -48,7 +48,7 @@ _load_optional()
 #: which formats to try first for an extension (a hint only: content decides)
 _HINTS: dict[str, tuple[str, ...]] = {
     ".json": ("ecs-taskdef", "cloudformation", "terraform"),
-    ".tpl": ("ecs-taskdef", "terraform"),
+    ".tpl": ("terraform", "ecs-taskdef"),  # templatefile() inputs: Terraform decides first
     ".yaml": ("compose", "cloudformation"),
     ".yml": ("compose", "cloudformation"),
     ".template": ("cloudformation", "ecs-taskdef"),
