@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -310,11 +309,3 @@ def find_key_line(text: str, key: Node) -> tuple[int, int]:
     if text[ls:ks].strip(" \t") != "":
         raise ValueError("key does not start its line")
     return ls, ks
-
-
-def any_to_py(node: Any) -> Any:  # pragma: no cover - debugging aid only
-    if isinstance(node, MappingNode):
-        return {any_to_py(k): any_to_py(v) for k, v in node.value}
-    if isinstance(node, SequenceNode):
-        return [any_to_py(v) for v in node.value]
-    return node.value

@@ -769,9 +769,8 @@ def _ensure_td(ed: _Edits, td: tuple[Node, Node], want: dict[str, list[tuple[str
                 raise RewriteError(f"{display}: secret {name} is already listed for service {svc}")
         if seq.flow_style:
             flow = ", ".join(f'{{value_from: "{vf}", name: {ys.yaml_str(n)}}}' for n, vf in items)
-            close = int(seq.end_mark.index) - 1
             chunk = (", " + flow) if seq.value else flow
-            pos = int(seq.value[-1].end_mark.index) if seq.value else close
+            pos = int(seq.value[-1].end_mark.index) if seq.value else int(seq.end_mark.index) - 1
             ed.inserts.setdefault(pos, []).append(chunk)
             continue
         if not seq.value:
@@ -810,7 +809,6 @@ def _compose_secrets(ed: _Edits, model: _Model, moves: Sequence[Move], eol: str)
     svc_map = ys.get(root, "services")
     assert svc_map is not None
     step = ys.child_indent(text, svc_map[1], 2) if not svc_map[1].flow_style else 2
-    slugs: dict[str, str] = {}
     defs: list[str] = []
     per_service: dict[str, list[str]] = {}
     winners = _winners(moves)
@@ -819,7 +817,6 @@ def _compose_secrets(ed: _Edits, model: _Model, moves: Sequence[Move], eol: str)
         if not users:
             continue
         slug = _slug(m.entry.name, taken)
-        slugs[m.entry.key] = slug
         defs.append(f'{slug}: {{external: true, name: "{m.value_from}"}}')
         for u in users:
             per_service.setdefault(u, []).append(slug)
@@ -927,7 +924,7 @@ def _verify(loaded: LoadedFile, model: _Model, moves: Sequence[Move], options: R
         for (u, _name), m in _winners(moves).items():
             if render(m.value_from, ref=ref) not in top_names.values():
                 raise RewriteError(f"{loaded.path}: top-level secret for {m.entry.name} not written as intended")
-            if True:
+            if u:
                 sv = new.services.get(u)
                 sec = ys.effective_items(sv).get("secrets") if isinstance(sv, MappingNode) else None
                 listed = set()
