@@ -6,13 +6,17 @@ names may contain ``[...]`` (rich markup). Reports go to stdout; progress and me
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
 
 
 def out_console(no_color: bool = False) -> Console:
-    return Console(emoji=False, markup=False, highlight=False, soft_wrap=True, no_color=no_color)
+    con = Console(emoji=False, markup=False, highlight=False, soft_wrap=True, no_color=no_color)
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        con.width = 160  # piped output: no terminal to fit, keep table rows readable
+    return con
 
 
 def err_console(no_color: bool = False) -> Console:

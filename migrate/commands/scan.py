@@ -136,7 +136,7 @@ def print_table(out: ScanOutcome, con: Any, *, all_entries: bool) -> None:
     rows = [f for f in out.findings if all_entries or f.is_secret]
     if rows:
         t = Table(title=None, show_lines=False, header_style="bold")
-        for col in ("Location", "Unit", "Where", "Name", "Verdict", "Conf.", "Migratable", "Reasons"):
+        for col in ("File:line", "Unit", "Location", "Name", "Verdict", "Conf.", "Migratable", "Reasons"):
             t.add_column(col, overflow="fold")
         for f in rows:
             e = f.entry
