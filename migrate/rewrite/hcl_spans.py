@@ -1,0 +1,577 @@
+"""Locate spans in Terraform files: HCL through python-hcl2's Lark tree, JSON (and JSON templates
+with ``${...}`` placeholders) through a small span-keeping parser, and ``terraform fmt``'s
+alignment of ``=`` signs so that edits keep a file ``fmt``-clean.
+
+Everything here is pure and works on character offsets of the decoded text. Nothing here
+formats values into messages: errors carry a line number and a fixed reason only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import hcl2
+from lark import Token, Tree
+from lark.exceptions import LarkError
+
+
+class SpanError(Exception):
+    """Unparsable input. ``reason`` is fixed text; ``line`` is 1-based when known."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+# --- a uniform node model for HCL expressions and JSON values ------------------------------------
+
+OBJECT = "object"
+ARRAY = "array"
+STRING = "string"  #: literal string: ``raw`` is the text between the quotes, ``value`` decoded
+TEMPLATE = "template"  #: string with interpolations; ``expr`` holds the sole ``${...}`` if whole
+EXPR = "expr"  #: any other expression (``var.x``, calls, numbers, ``null``); ``expr`` is its text
+
+
+@dataclass
+class Member:
+    key: str
+    key_start: int
+    key_end: int
+    value: Node
+
+
+@dataclass
+class Node:
+    kind: str
+    start: int
+    end: int
+    members: list[Member] = field(default_factory=list)
+    items: list[Node] = field(default_factory=list)
+    raw: str = field(default="", repr=False)
+    value: str | None = field(default=None, repr=False)
+    expr: str = ""  #: expression text (never a string literal's content)
+
+    def get(self, key: str) -> Member | None:
+        for m in self.members:
+            if m.key == key:
+                return m
+        return None
+
+
+def line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+# --- HCL -----------------------------------------------------------------------------------------
+
+
+def parse_hcl(text: str) -> Tree:
+    try:
+        return hcl2.parses_to_tree(text)
+    except LarkError as e:
+        raise SpanError("HCL syntax error", getattr(e, "line", None)) from None
+    except Exception:  # the grammar's helpers raise RuntimeError/ValueError on odd heredocs
+        raise SpanError("HCL syntax error") from None
+
+
+def _tok_span(t: Tree | Token) -> tuple[int, int]:
+    if isinstance(t, Token):
+        return t.start_pos, t.end_pos  # type: ignore[return-value]
+    return t.meta.start_pos, t.meta.end_pos
+
+
+def _unwrap(t: Tree | Token) -> Tree | Token:
+    while isinstance(t, Tree) and t.data == "expr_term" and len(t.children) == 1:
+        t = t.children[0]
+    return t
+
+
+def _ident(t: Tree | Token) -> str | None:
+    t = _unwrap(t)
+    if isinstance(t, Tree) and t.data in ("identifier", "keyword", "literal_value") and t.children:
+        return str(t.children[0])
+    return None
+
+
+@dataclass
+class HclAttr:
+    name: str
+    start: int  #: start of the name
+    end: int  #: end of the value
+    expr: Tree = field(repr=False)
+
+
+@dataclass
+class HclBlock:
+    type: str
+    labels: list[str]
+    start: int
+    end: int
+    body: Tree = field(repr=False)
+
+
+def body_items(body: Tree) -> list[HclAttr | HclBlock]:
+    out: list[HclAttr | HclBlock] = []
+    for ch in body.children:
+        if not isinstance(ch, Tree):
+            continue
+        if ch.data == "attribute":
+            name = _ident(ch.children[0]) or ""
+            out.append(HclAttr(name, ch.meta.start_pos, ch.meta.end_pos, ch.children[-1]))
+        elif ch.data == "block":
+            head: list[str] = []
+            inner: Tree | None = None
+            for c in ch.children:
+                if isinstance(c, Tree) and c.data == "body":
+                    inner = c
+                elif isinstance(c, Tree) and c.data == "string":
+                    head.append(decode_hcl(_string_raw(c)) or "")
+                elif isinstance(c, Tree) and _ident(c) is not None:
+                    head.append(_ident(c) or "")
+            if inner is not None and head:
+                out.append(HclBlock(head[0], head[1:], ch.meta.start_pos, ch.meta.end_pos, inner))
+    return out
+
+
+def root_body(tree: Tree) -> Tree:
+    return tree.children[0]  # start -> body
+
+
+def _string_raw(t: Tree) -> str:
+    return "".join(_tok_text(p) for p in t.children[1:-1])
+
+
+def _tok_text(t: Tree | Token) -> str:
+    if isinstance(t, Token):
+        return str(t)
+    return "".join(_tok_text(c) for c in t.children)
+
+
+_HCL_ESC = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def decode_hcl(raw: str) -> str | None:
+    """The value of a quoted HCL string without interpolations; None for invalid escapes."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        c = raw[i]
+        if c == "\\":
+            m = raw[i + 1:i + 2]
+            if m in _HCL_ESC:
+                out.append(_HCL_ESC[m])
+                i += 2
+                continue
+            width = {"u": 4, "U": 8}.get(m)
+            digits = raw[i + 2:i + 2 + width] if width else ""
+            if width and len(digits) == width and all(d in "0123456789abcdefABCDEF" for d in digits):
+                cp = int(digits, 16)
+                if cp > 0x10FFFF or 0xD800 <= cp < 0xE000:
+                    return None
+                out.append(chr(cp))
+                i += 2 + width
+                continue
+            return None
+        if raw.startswith("$${", i) or raw.startswith("%%{", i):
+            out.append(raw[i + 1:i + 3])
+            i += 3
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def hcl_node(t: Tree | Token, text: str) -> Node:
+    """The node for an HCL expression subtree; offsets index ``text``."""
+    t = _unwrap(t)
+    start, end = _tok_span(t)
+    if isinstance(t, Tree) and t.data == "object":
+        node = Node(OBJECT, start, end)
+        for el in t.children:
+            if isinstance(el, Tree) and el.data == "object_elem":
+                key_t = _unwrap(el.children[0].children[0]) if isinstance(el.children[0], Tree) else el.children[0]
+                ks, ke = _tok_span(key_t)
+                if isinstance(key_t, Tree) and key_t.data == "string":
+                    key = decode_hcl(_string_raw(key_t)) or ""
+                else:
+                    key = text[ks:ke]
+                node.members.append(Member(key, ks, ke, hcl_node(el.children[-1], text)))
+        return node
+    if isinstance(t, Tree) and t.data == "tuple":
+        node = Node(ARRAY, start, end)
+        node.items = [hcl_node(c, text) for c in t.children
+                      if isinstance(c, Tree) and c.data not in ("new_line_or_comment",)]
+        return node
+    if isinstance(t, Tree) and t.data == "string":
+        parts = t.children[1:-1]
+        raw = text[start + 1:end - 1]
+        plain = all(isinstance(p, Tree) and p.data == "string_part" and isinstance(p.children[0], Token)
+                    for p in parts)
+        if plain:
+            return Node(STRING, start, end, raw=raw, value=decode_hcl(raw))
+        sole = ""
+        if len(parts) == 1 and isinstance(parts[0].children[0], Tree) \
+                and parts[0].children[0].data == "interpolation":
+            interp = parts[0].children[0]
+            es, ee = _tok_span(interp.children[1])
+            sole = text[es:ee].strip()
+        return Node(TEMPLATE, start, end, raw=raw, expr=sole)
+    return Node(EXPR, start, end, expr=text[start:end])
+
+
+def heredoc_body(t: Tree | Token, text: str) -> tuple[int, int] | None:
+    """(start, end) of a heredoc's body (after the opening line, before the closing marker)."""
+    t = _unwrap(t)
+    if not (isinstance(t, Tree) and t.data in ("heredoc_template", "heredoc_template_trim")):
+        return None
+    start, end = _tok_span(t)
+    body_start = text.index("\n", start) + 1
+    # the closing marker line is the last line of the token (which ends with a newline)
+    close = text.rfind("\n", start, end - 1) + 1
+    return body_start, max(body_start, close)
+
+
+def function_call(t: Tree | Token) -> tuple[str, list[Tree]] | None:
+    t = _unwrap(t)
+    if isinstance(t, Tree) and t.data == "function_call":
+        name = _ident(t.children[0]) or ""
+        args: list[Tree] = []
+        for c in t.children:
+            if isinstance(c, Tree) and c.data == "arguments":
+                args = [a for a in c.children if isinstance(a, Tree) and a.data != "new_line_or_comment"]
+        return name, args
+    return None
+
+
+# --- JSON with ${...} placeholders -------------------------------------------------------------
+
+_WS = " \t\r\n"
+
+
+class _JsonParser:
+    """A span-keeping JSON parser. ``templated`` admits ``${...}`` (and ``$${`` escapes) the way
+    Terraform templates and heredocs do; ``%{`` directives are refused."""
+
+    def __init__(self, text: str, start: int, end: int, templated: bool) -> None:
+        self.t = text
+        self.i = start
+        self.end = end
+        self.templated = templated
+
+    def fail(self, reason: str) -> SpanError:
+        return SpanError(reason, line_of(self.t, min(self.i, self.end)))
+
+    def ws(self) -> None:
+        while self.i < self.end and self.t[self.i] in _WS:
+            self.i += 1
+
+    def parse(self) -> Node:
+        self.ws()
+        node = self.value()
+        self.ws()
+        if self.i != self.end:
+            raise self.fail("JSON syntax error (trailing content)")
+        return node
+
+    def value(self) -> Node:
+        self.ws()
+        if self.i >= self.end:
+            raise self.fail("JSON syntax error (unexpected end)")
+        c = self.t[self.i]
+        if c == "{":
+            return self.obj()
+        if c == "[":
+            return self.arr()
+        if c == '"':
+            return self.string()
+        if self.templated and self.t.startswith("${", self.i):
+            s = self.i
+            self.i = self._interp_end(self.i)
+            return Node(EXPR, s, self.i, expr=self.t[s:self.i])
+        if self.templated and self.t.startswith("%{", self.i):
+            raise self.fail("template directives are not supported")
+        m = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null").match(self.t, self.i, self.end)
+        if not m:
+            raise self.fail("JSON syntax error")
+        self.i = m.end()
+        return Node(EXPR, m.start(), m.end(), expr=m.group(0))
+
+    def _interp_end(self, i: int) -> int:
+        depth = 0
+        j = i + 2
+        while j < self.end:
+            ch = self.t[j]
+            if ch == "{":
+                depth += 1
+            elif ch == "}":
+                if depth == 0:
+                    return j + 1
+                depth -= 1
+            elif ch == '"':  # a string inside the interpolation
+                j += 1
+                while j < self.end and self.t[j] != '"':
+                    j += 2 if self.t[j] == "\\" else 1
+            j += 1
+        raise self.fail("unterminated ${ in template")
+
+    def string(self) -> Node:
+        s = self.i
+        j = s + 1
+        interps: list[tuple[int, int]] = []
+        while True:
+            if j >= self.end or self.t[j] == "\n":
+                self.i = j
+                raise self.fail("JSON syntax error (unterminated string)")
+            ch = self.t[j]
+            if ch == '"':
+                break
+            if ch == "\\":
+                j += 2
+                continue
+            if self.templated and (self.t.startswith("$${", j) or self.t.startswith("%%{", j)):
+                j += 3
+                continue
+            if self.templated and self.t.startswith("${", j):
+                e = self._interp_end(j)
+                interps.append((j, e))
+                j = e
+                continue
+            if self.templated and self.t.startswith("%{", j):
+                self.i = j
+                raise self.fail("template directives are not supported")
+            j += 1
+        self.i = j + 1
+        raw = self.t[s + 1:j]
+        if interps:
+            sole = ""
+            if len(interps) == 1 and interps[0] == (s + 1, j):
+                sole = self.t[s + 3:j - 1].strip()
+            return Node(TEMPLATE, s, self.i, raw=raw, expr=sole)
+        return Node(STRING, s, self.i, raw=raw, value=decode_json(raw, self.templated))
+
+    def obj(self) -> Node:
+        node = Node(OBJECT, self.i, self.i)
+        self.i += 1
+        self.ws()
+        if self.t.startswith("}", self.i):
+            self.i += 1
+            node.end = self.i
+            return node
+        while True:
+            self.ws()
+            if not self.t.startswith('"', self.i):
+                raise self.fail("JSON syntax error (expected a key)")
+            k = self.string()
+            if k.kind != STRING or k.value is None:
+                raise self.fail("JSON keys must be plain strings")
+            self.ws()
+            if not self.t.startswith(":", self.i):
+                raise self.fail("JSON syntax error (expected ':')")
+            self.i += 1
+            v = self.value()
+            node.members.append(Member(k.value, k.start, k.end, v))
+            self.ws()
+            if self.t.startswith(",", self.i):
+                self.i += 1
+                continue
+            if self.t.startswith("}", self.i):
+                self.i += 1
+                node.end = self.i
+                return node
+            raise self.fail("JSON syntax error (expected ',' or '}')")
+
+    def arr(self) -> Node:
+        node = Node(ARRAY, self.i, self.i)
+        self.i += 1
+        self.ws()
+        if self.t.startswith("]", self.i):
+            self.i += 1
+            node.end = self.i
+            return node
+        while True:
+            node.items.append(self.value())
+            self.ws()
+            if self.t.startswith(",", self.i):
+                self.i += 1
+                continue
+            if self.t.startswith("]", self.i):
+                self.i += 1
+                node.end = self.i
+                return node
+            raise self.fail("JSON syntax error (expected ',' or ']')")
+
+
+_JSON_ESC = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def decode_json(raw: str, templated: bool = False) -> str | None:
+    """The value of a JSON string body (``$${`` means ``${`` when ``templated``); None if invalid."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        c = raw[i]
+        if c == "\\":
+            m = raw[i + 1:i + 2]
+            if m in _JSON_ESC:
+                out.append(_JSON_ESC[m])
+                i += 2
+                continue
+            if m == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[i + 2:i + 6]):
+                out.append(chr(int(raw[i + 2:i + 6], 16)))
+                i += 6
+                continue
+            return None
+        if ord(c) < 0x20:
+            return None
+        if templated and (raw.startswith("$${", i) or raw.startswith("%%{", i)):
+            out.append(raw[i + 1:i + 3])
+            i += 3
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def parse_json(text: str, start: int = 0, end: int | None = None, *, templated: bool = False) -> Node:
+    return _JsonParser(text, start, len(text) if end is None else end, templated).parse()
+
+
+# --- terraform fmt: alignment of "=" in consecutive attribute lines --------------------------------
+
+
+@dataclass
+class _Line:
+    start: int
+    end: int  #: end of the logical line (before its newline)
+    eq: int = -1  #: offset of the aligned "=" (or -1 when the line is not an assignment)
+    lead_end: int = -1  #: end of the key (offset of the first whitespace before "=")
+
+
+_OPEN = "([{"
+_CLOSE = ")]}"
+_HEREDOC_RE = re.compile(r"<<-?([A-Za-z][A-Za-z0-9._-]*)\r?\n")
+
+
+def _logical_lines(text: str) -> list[_Line]:
+    """Lines as hclwrite sees them: a heredoc belongs to the line that opens it; newlines inside
+    strings or block comments do not split lines."""
+    lines: list[_Line] = []
+    i = 0
+    n = len(text)
+    start = 0
+    first_eq = -1  # index of the first "=" on the line and the bracket depth from there
+    depth_at_eq = 0
+    depth = 0
+    tokens_before_eq = 0
+    lead_end = -1
+    seen_token = False
+
+    def close(end: int) -> None:
+        nonlocal first_eq, depth, tokens_before_eq, lead_end, seen_token, depth_at_eq
+        ln = _Line(start, end)
+        if first_eq >= 0 and depth == depth_at_eq and tokens_before_eq > 0:
+            ln.eq = first_eq
+            ln.lead_end = lead_end
+        lines.append(ln)
+        first_eq, depth, tokens_before_eq, lead_end, seen_token, depth_at_eq = -1, 0, 0, -1, False, 0
+
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            close(i - 1 if i > start and text[i - 1] == "\r" else i)
+            i += 1
+            start = i
+            continue
+        if c in " \t\r":
+            i += 1
+            continue
+        if c == "#" or text.startswith("//", i):
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"' and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            if first_eq < 0:
+                tokens_before_eq += 1
+                lead_end = i
+            continue
+        m = _HEREDOC_RE.match(text, i) if c == "<" else None
+        if m:
+            marker = m.group(1)
+            close_re = re.compile(r"^[ \t]*" + re.escape(marker) + r"[ \t]*\r?$", re.M)
+            cm = close_re.search(text, m.end())
+            i = n if cm is None else cm.end()
+            if text.startswith("\r", i - 1):
+                i -= 1
+            if first_eq >= 0:  # hclwrite stops counting brackets at a heredoc
+                depth = depth_at_eq
+            continue
+        if c == "=" and not text.startswith("==", i) and not text.startswith("=>", i) \
+                and (i == 0 or text[i - 1] not in "=!<>"):
+            if first_eq < 0:
+                first_eq = i
+                depth_at_eq = depth
+            i += 1
+            continue
+        if c in _OPEN or (c == "$" and text.startswith("${", i)):
+            depth += 1
+            i += 2 if c == "$" else 1
+            if first_eq < 0:
+                tokens_before_eq += 1
+                lead_end = i
+            continue
+        if c in _CLOSE:
+            depth -= 1
+            i += 1
+            if first_eq < 0:
+                tokens_before_eq += 1
+                lead_end = i
+            continue
+        j = i + 1
+        while j < n and text[j] not in " \t\r\n=\"#" + _OPEN + _CLOSE:
+            j += 1
+        i = j
+        if first_eq < 0:
+            tokens_before_eq += 1
+            lead_end = i
+    close(n)
+    return lines
+
+
+def _columns(s: str) -> int:
+    return len(s)
+
+
+def alignment_fixes(text: str, dirty: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """Whitespace fixes ``(start, end, new)`` that give every chain of consecutive assignment
+    lines touching a dirty range (offsets, inclusive) the alignment ``terraform fmt`` gives it:
+    one space after the longest key."""
+    lines = _logical_lines(text)
+    fixes: list[tuple[int, int, str]] = []
+    i = 0
+    dirty_lines = {idx for idx, ln in enumerate(lines) if any(s <= ln.end and ln.start <= e for s, e in dirty)}
+    while i < len(lines):
+        if lines[i].eq < 0:
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].eq >= 0:
+            j += 1
+        if any(k in dirty_lines for k in range(i, j)):
+            width = max(_columns(text[lines[k].start:lines[k].lead_end]) for k in range(i, j))
+            for k in range(i, j):
+                ln = lines[k]
+                want = " " * (width - _columns(text[ln.start:ln.lead_end]) + 1)
+                if text[ln.lead_end:ln.eq] != want:
+                    fixes.append((ln.lead_end, ln.eq, want))
+        i = j
+    return fixes
