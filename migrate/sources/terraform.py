@@ -907,7 +907,7 @@ def _with_alignment(text: str, edits: list[TextEdit]) -> list[TextEdit]:
         placed.append((e, s, s + len(e.new)))
         shift += len(e.new) - (e.end - e.start)
     new_text = apply_edits(text, edits, ref=keep)
-    dirty = [(max(0, s - 1), t) for _, s, t in placed]  # a removed line joins its neighbours
+    dirty = [(max(0, s - 2), t) for _, s, t in placed]  # a removed line joins its neighbours
     fixes = hs.alignment_fixes(new_text, dirty)
     if not fixes:
         return edits

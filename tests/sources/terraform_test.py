@@ -272,3 +272,18 @@ def test_labels_cover_fixtures() -> None:
         path = FIXTURES / lab["path"]
         names = {(e.unit, e.location, e.name) for e in _load(path).entries}
         assert (lab["unit"], lab["location"], lab["name"]) in names, lab
+
+
+def test_rewrite_keeps_crlf(tmp_path: Path) -> None:
+    d = _copy(tmp_path, "jsonencode")
+    p = d / "main.tf"
+    p.write_bytes(p.read_bytes().replace(b"\n", b"\r\n"))
+    before, after = _migrate(_load(p), ["DB_PASSWORD", "apikey"])
+    new = after[p]
+    assert new.count("\n") == new.count("\r\n") and "secrets = [" in new
+    _fmt_check([p])
+
+
+def test_registered() -> None:
+    from migrate.sources.registry import SOURCES
+    assert isinstance(SOURCES.get("terraform"), TerraformSource)
