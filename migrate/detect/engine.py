@@ -1,0 +1,271 @@
+"""Decide, for every (name, value) entry, whether it is a plaintext secret.
+
+This is the only module that imports ``detect_secrets``. Plugins run in-process, never the CLI and
+never verification, inside ``transient_settings`` entered at most once per :func:`classify` call, and
+only for entries whose verdict they can change (see below).
+
+Rule, in order (first match wins):
+
+1. ``entry.managed`` -> not-secret, ``already-managed``.
+2. Config ``force`` / ``ignore`` rules -> secret / not-secret (``config:force`` / ``config:ignore``).
+3. The value kind is refined: ``{{resolve:...}}`` and ARNs become REFERENCE; ``${X}``, ``$X``,
+   ``{{ x }}``, ``<token>``, ``****``, ``xxx``, ``TODO`` become TEMPLATED; ``""`` becomes EMPTY.
+   A non-literal value is a secret exactly when the *name* is a strong secret name: rendering puts
+   plaintext there, but there is nothing to move from this file (``migratable=False``).
+4. Value evidence that holds whatever the name: a private-key block, a provider token format
+   (AWS ``AKIA``, ``ghp_``, ``xox?-``, ``sk_live_``, ``SG.``, ``AIza``, JWT, Slack webhook URL...), a URL
+   with ``user:password@``, ``key=value`` pairs with a secret key inside the value (JDBC/ADO.NET
+   ``Password=``, ``-Ddb.password=`` in JAVA_OPTS, ``?token=``) -> secret.
+5. Name evidence (:mod:`migrate.detect.names`):
+   * strong name -> secret unless a filter explains the value (boolean, short number, file path,
+     URL without credentials, parameter name, public key, too short);
+   * name with a metadata modifier (``PASSWORD_MIN_LENGTH``, ``DB_SECRET_ARN``) -> not-secret;
+   * weak name (``*_KEY``, ``AUTH``, ``*_DSN``) -> secret only when the value looks generated
+     (length >= 16, mixed classes, high entropy) or detect-secrets' entropy plugins fire, or for a
+     DSN, when a URL carries a user part (Sentry);
+   * neutral name -> not-secret unless detect-secrets fires on a long, random-looking value that no
+     filter explains (git SHAs, digests and UUIDs in neutral names are ids, not secrets).
+
+Confidence: ``high`` when name and value evidence agree (strong name + generated-looking value),
+or a provider format / private key / URL credential / embedded secret matched; ``medium`` on a
+strong name with a plausible literal, a weak name with a generated-looking value, or a strong name
+over a non-literal value; ``low`` for value entropy alone. Not-secret verdicts are ``high`` when a
+filter or config rule explained them, ``medium`` otherwise.
+
+Reasons are stable short ids (``name:password``, ``value:url-credentials``, ``ds:Base64 High Entropy
+String``, ``filter:arn``, ``config:force``...). No reason, and nothing in a Finding, carries the value,
+its length or a hash of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from migrate.detect import filters as F
+from migrate.detect.names import NEUTRAL, SAFE, STRONG, WEAK, NameInfo, analyze_name
+from migrate.model import Confidence, Entry, Finding, ValueKind, Verdict
+
+if TYPE_CHECKING:
+    from migrate.config import Config
+
+#: detect-secrets plugins used for value evidence. Twilio (``AC``/``SK`` + 32 hex are SIDs, i.e. ids)
+#: and public-IP detection are left out: in env definitions they report identifiers, not secrets.
+DS_PLUGINS: tuple[str, ...] = (
+    "ArtifactoryDetector", "AWSKeyDetector", "AzureStorageKeyDetector", "Base64HighEntropyString",
+    "BasicAuthDetector", "CloudantDetector", "DiscordBotTokenDetector", "GitHubTokenDetector",
+    "GitLabTokenDetector", "HexHighEntropyString", "IbmCloudIamDetector", "IbmCosHmacDetector",
+    "JwtTokenDetector", "KeywordDetector", "MailchimpDetector", "NpmDetector", "OpenAIDetector",
+    "PrivateKeyDetector", "PypiTokenDetector", "SendGridDetector", "SlackDetector", "SoftlayerDetector",
+    "SquareOAuthDetector", "StripeDetector", "TelegramBotTokenDetector",
+)
+
+_REF_MODIFIERS = frozenset({"arn", "arns", "name", "names", "path", "paths", "param", "parameter", "params",
+                            "id", "ssm", "ref", "location"})
+_ID_HINTS = frozenset({"sha", "commit", "revision", "digest", "hash", "checksum", "id", "sid", "uuid", "guid",
+                       "version", "build", "etag", "ref", "tag", "image"})
+
+H, M, L = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
+_SECRET, _NOT = Verdict.SECRET, Verdict.NOT_SECRET
+
+
+@dataclasses.dataclass(frozen=True)
+class _Judgement:
+    verdict: Verdict
+    confidence: Confidence
+    reasons: tuple[str, ...]
+    kind: ValueKind
+
+
+class _Plugins:
+    """Lazily enters detect-secrets settings once; ``fired(name, value)`` -> secret types found."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self._stack = stack
+        self._scan = None
+
+    def fired(self, name: str, value: str) -> tuple[str, ...]:
+        if self._scan is None:
+            from detect_secrets.core.scan import _process_line_based_plugins
+            from detect_secrets.settings import transient_settings
+
+            self._stack.enter_context(transient_settings({"plugins_used": [{"name": n} for n in DS_PLUGINS]}))
+            self._scan = _process_line_based_plugins
+        line = f"{name}={json.dumps(value)}"
+        # .yaml selects the keyword regexes with optional quotes; the value is quoted for the entropy ones
+        found = {s.type for s in self._scan([(1, line)], filename="env.yaml")}  # type: ignore[misc]
+        return tuple(sorted(found))
+
+
+def _is_secret_key_name(key: str) -> bool:
+    return analyze_name(key).kind == STRONG
+
+
+def _non_literal(info: NameInfo, kind: ValueKind, extra: tuple[str, ...] = ()) -> _Judgement:
+    tag = f"value:{kind.value}"
+    if info.kind == STRONG:
+        return _Judgement(_SECRET, M, (info.reason, tag, *extra), kind)
+    return _Judgement(_NOT, H, ((info.reason,) if info.reason else ()) + (tag, *extra), kind)
+
+
+def _is_ds_candidate(value: str) -> bool:
+    return len(value) >= 16 and " " not in value and F.is_random_looking(value, 16)
+
+
+def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
+    info = analyze_name(entry.name)
+    kind = entry.value_kind
+    v = entry.value.reveal().strip() if entry.value is not None else ""
+    name_r = (info.reason,) if info.reason else ()
+
+    if kind is ValueKind.LITERAL:
+        if not v:
+            return _non_literal(info, ValueKind.EMPTY)
+        service = F.is_cfn_resolve(v)
+        if service:
+            if service in ("secretsmanager", "ssm-secure") or info.kind == STRONG:
+                return _Judgement(_SECRET, M, (*name_r, "value:cfn-dynamic-reference"), ValueKind.REFERENCE)
+            return _Judgement(_NOT, H, (*name_r, "value:cfn-dynamic-reference"), ValueKind.REFERENCE)
+        if F.is_arn(v):
+            return _Judgement(_NOT, H, (*name_r, "filter:arn"), ValueKind.REFERENCE)
+        if F.is_placeholder(v):
+            return _non_literal(info, ValueKind.TEMPLATED)
+    if kind is not ValueKind.LITERAL:
+        return _non_literal(info, kind)
+
+    # 4. value evidence, whatever the name says
+    if len(v) >= 16:
+        if F.is_public_key(v):
+            return _Judgement(_NOT, H, (*name_r, "filter:public-key"), kind)
+        ev = F.private_key_evidence(v) or F.provider_evidence(v)
+        if ev:
+            return _Judgement(_SECRET, H, (*name_r, ev), kind)
+    url_ev = F.url_credentials_evidence(v)
+    if url_ev == "value:url-credentials":
+        return _Judgement(_SECRET, H, (*name_r, url_ev), kind)
+    if url_ev:
+        return _Judgement(_NOT, H, (*name_r, "filter:url-templated-password"), kind)
+    if ("=" in v or ":" in v) and len(v) >= 8 and info.kind != SAFE:
+        ev = F.embedded_evidence(v, _is_secret_key_name)
+        if ev:
+            return _Judgement(_SECRET, H, (*name_r, ev), kind)
+
+    # 5. name evidence, weighed with the value
+    if info.kind == STRONG:
+        if F.is_boolean(v):
+            return _Judgement(_NOT, H, (*name_r, "filter:boolean"), kind)
+        if F.is_number(v):
+            if v.isdigit() and len(v) >= 6:
+                return _Judgement(_SECRET, M, (*name_r, "value:numeric-literal"), kind)
+            return _Judgement(_NOT, H, (*name_r, "filter:numeric-flag"), kind)
+        if F.is_file_path(v):
+            if F.is_ssm_name(v) and not v.startswith(("/run/", "/var/", "/etc/", "/tmp/", "/home/", "/opt/", "/app/",
+                                                       "/usr/", "/secrets/", "/mnt/", "/data/", "/srv/", "/root/")):
+                return _Judgement(_NOT, H, (*name_r, "filter:ssm-name"), ValueKind.REFERENCE)
+            return _Judgement(_NOT, H, (*name_r, "filter:path"), kind)
+        if F.is_url(v):
+            if "dsn" in info.hints and F.url_userinfo_evidence(v):
+                return _Judgement(_SECRET, H, (*name_r, "value:url-userinfo"), kind)
+            return _Judgement(_NOT, H, (*name_r, "filter:url"), kind)
+        if "/" in v and F.is_ssm_name(v):
+            return _Judgement(_NOT, M, (*name_r, "filter:ssm-name"), ValueKind.REFERENCE)
+        if len(v) < 3:
+            return _Judgement(_NOT, M, (*name_r, "filter:too-short"), kind)
+        if F.is_random_looking(v, 12):
+            return _Judgement(_SECRET, H, (*name_r, "value:generated"), kind)
+        return _Judgement(_SECRET, M, (*name_r, "value:literal"), kind)
+
+    if info.kind == SAFE:
+        if info.modifier in _REF_MODIFIERS and (F.is_ssm_name(v) or F.is_arn(v)):
+            return _Judgement(_NOT, H, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.REFERENCE)
+        return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{info.modifier}"), kind)
+
+    if info.kind == WEAK:
+        if info.keyword == "dsn":
+            if F.url_userinfo_evidence(v):
+                return _Judgement(_SECRET, M, (*name_r, "value:url-userinfo"), kind)
+            return _Judgement(_NOT, M, (*name_r, "value:no-credentials"), kind)
+        if F.is_boolean(v) or F.is_number(v) or F.is_url(v) or F.is_file_path(v) or F.is_hostname(v):
+            return _Judgement(_NOT, H, (*name_r, "filter:not-a-key-value"), kind)
+        low = v.lower()
+        if low.startswith(("bearer ", "basic ", "token ")) and len(v) >= 16:
+            return _Judgement(_SECRET, M, (*name_r, "value:authorization-header"), kind)
+        if F.is_random_looking(v, 16) or (F.is_uuid(v) and info.keyword == "key"):
+            return _Judgement(_SECRET, M, (*name_r, "value:generated"), kind)
+        if len(v) >= 12 and " " not in v:
+            fired = plugins.fired(entry.name, v)
+            if fired:
+                return _Judgement(_SECRET, L, (*name_r, *(f"ds:{t}" for t in fired)), kind)
+        return _Judgement(_NOT, M, (*name_r, "value:not-generated"), kind)
+
+    # NEUTRAL: value entropy alone, minus what filters explain
+    if not _is_ds_candidate(v):
+        return _Judgement(_NOT, H, ("no-evidence",), kind)
+    if (F.is_hex_digest(v) or F.is_uuid(v) or F.is_url(v) or F.is_file_path(v) or F.is_hostname(v)
+            or F.is_email(v) or (info.hints & _ID_HINTS)):
+        return _Judgement(_NOT, H, ("filter:id-or-digest",), kind)
+    fired = plugins.fired(entry.name, v)
+    if fired:
+        return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), kind)
+    return _Judgement(_NOT, M, ("no-evidence",), kind)
+
+
+_WHY_NOT = {
+    ValueKind.EMPTY: "value is empty in this file",
+    ValueKind.INTERPOLATED: "value is interpolated at render time; move it where it is defined",
+    ValueKind.TEMPLATED: "value is a template placeholder, not the plaintext",
+    ValueKind.REFERENCE: "value is a reference, not plaintext",
+}
+
+
+def _finding(entry: Entry, j: _Judgement) -> Finding:
+    if j.kind is not entry.value_kind:
+        entry = dataclasses.replace(entry, value_kind=j.kind)
+    migratable = False
+    why_not = ""
+    if j.verdict is _SECRET:
+        if entry.managed:
+            why_not = "already a secrets reference"
+        elif j.kind is ValueKind.REFERENCE and entry.resolves_to:
+            migratable = entry.restorable
+            why_not = "" if migratable else "the original text cannot be rebuilt byte-identically"
+        elif j.kind is not ValueKind.LITERAL:
+            why_not = _WHY_NOT.get(j.kind, f"value is {j.kind.value}")
+        elif not entry.restorable:
+            why_not = "the original text cannot be rebuilt byte-identically (unusual escapes)"
+        else:
+            migratable = True
+    return Finding(entry, j.verdict, j.confidence, j.reasons, migratable, why_not)
+
+
+def classify_one(entry: Entry, config: Config | None = None) -> Finding:
+    """Classify a single entry (convenience for tests and interactive use)."""
+    return classify([entry], config)[0]
+
+
+def classify(entries: Sequence[Entry], config: Config | None = None) -> list[Finding]:
+    """One Finding per Entry, in the same order. Pure apart from detect-secrets' global settings,
+    which are entered at most once and restored on return."""
+    out: list[Finding] = []
+    with contextlib.ExitStack() as stack:
+        plugins = _Plugins(stack)
+        for entry in entries:
+            if entry.managed:
+                out.append(Finding(entry, _NOT, H, ("already-managed",), False, "already a secrets reference"))
+                continue
+            if config is not None:
+                rule = config.match(entry)
+                if rule is not None:
+                    verdict = _SECRET if rule.action == "force" else _NOT
+                    base = _judge(entry, plugins)
+                    out.append(_finding(entry, _Judgement(verdict, H, (f"config:{rule.action}",), base.kind)))
+                    continue
+            out.append(_finding(entry, _judge(entry, plugins)))
+    return out
+
+
+def iter_secret_findings(findings: Sequence[Finding]) -> Iterator[Finding]:
+    return (f for f in findings if f.is_secret)
