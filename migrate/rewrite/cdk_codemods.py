@@ -1,0 +1,364 @@
+"""LibCST codemods for AWS CDK (Python) apps: move ``environment=`` entries to ``secrets=``.
+
+Sites (calls that hold an env dict or log options):
+  * ``<x>.add_container("id", environment={...})``
+  * ``ecs.ContainerDefinition(scope, "id", environment={...})``
+  * ``ecs_patterns.*TaskImageOptions(environment={...})`` (container name ``container_name=`` or "web")
+  * ``ecs.LogDrivers.<driver>(options={...})`` / ``ecs.*LogDriver(options={...})`` -> ``secret_options=``
+
+Sites are identified by visit order inside (class, function) scopes, so the scanner and the
+codemod agree on ids without sharing node identities (codemods copy the tree).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.codemod.visitors import AddImportsVisitor
+
+from migrate.errors import RewriteError
+
+ENV_KW = "environment"
+SECRETS_KW = "secrets"
+OPTIONS_KW = "options"
+SECRET_OPTIONS_KW = "secret_options"
+_LOG_DRIVER_FNS = {"firelens", "aws_logs", "splunk", "fluentd", "gelf", "journald", "json_file", "syslog",
+                   "generic", "none"}
+_SECRET_OPTION_DRIVERS = {"firelens", "FireLensLogDriver", "GenericLogDriver", "generic"}
+DEFAULT_ALIASES = {"aws_ecs": "ecs", "aws_ssm": "ssm", "aws_secretsmanager": "secretsmanager"}
+
+
+@dataclass(frozen=True)
+class Site:
+    """One call that carries an env dict or log options."""
+
+    pointer: str  #: "/<Class>/<func>/<kind>:<unit>" (+ "#n" when repeated)
+    kind: str  #: "add_container" | "ContainerDefinition" | "TaskImageOptions" | "log:<driver>"
+    unit: str
+    src_kw: str  #: environment | options
+    dst_kw: str  #: secrets | secret_options
+    scope_name: str | None  #: first parameter of the enclosing function (usually ``self``)
+
+
+def _func_name(func: cst.BaseExpression) -> tuple[str, str]:
+    """(attribute or name, the dotted value it hangs off) of a call target."""
+    if isinstance(func, cst.Attribute):
+        return func.attr.value, _dotted(func.value)
+    if isinstance(func, cst.Name):
+        return func.value, ""
+    return "", ""
+
+
+def _dotted(e: cst.BaseExpression) -> str:
+    if isinstance(e, cst.Name):
+        return e.value
+    if isinstance(e, cst.Attribute):
+        return _dotted(e.value) + "." + e.attr.value
+    return ""
+
+
+def _kw(call: cst.Call, name: str) -> cst.Arg | None:
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == name:
+            return a
+    return None
+
+
+def _str_arg(a: cst.Arg | None) -> str | None:
+    if a is not None and isinstance(a.value, cst.SimpleString):
+        v = a.value.evaluated_value
+        return v if isinstance(v, str) else None
+    return None
+
+
+def classify_call(call: cst.Call, enclosing: Site | None) -> tuple[str, str, str, str] | None:
+    """(kind, unit, src_kw, dst_kw) when ``call`` is a site, else None."""
+    name, base = _func_name(call.func)
+    pos = [a for a in call.args if a.keyword is None]
+    if name in ("add_container", "add_firelens_log_router") and _kw(call, ENV_KW) is not None:
+        unit = _str_arg(pos[0] if pos else None) or _str_arg(_kw(call, "id")) or "container"
+        return name, unit, ENV_KW, SECRETS_KW
+    if name == "ContainerDefinition" and _kw(call, ENV_KW) is not None:
+        unit = _str_arg(pos[1] if len(pos) > 1 else None) or _str_arg(_kw(call, "id")) or "container"
+        return "ContainerDefinition", unit, ENV_KW, SECRETS_KW
+    if name.endswith("TaskImageOptions") and _kw(call, ENV_KW) is not None:
+        return "TaskImageOptions", _str_arg(_kw(call, "container_name")) or "web", ENV_KW, SECRETS_KW
+    is_log = (name in _LOG_DRIVER_FNS and base.endswith("LogDrivers")) or name.endswith("LogDriver")
+    if is_log and _kw(call, OPTIONS_KW) is not None:
+        return f"log:{name}", enclosing.unit if enclosing else "logging", OPTIONS_KW, SECRET_OPTIONS_KW
+    return None
+
+
+class SiteTracker:
+    """Mixin: scope and call-site bookkeeping shared by the scanner and the codemod."""
+
+    def _init_tracker(self) -> None:
+        self._scopes: list[str] = []
+        self._params: list[str | None] = []
+        self._calls: list[Site | None] = []
+        self._seen: dict[str, int] = {}
+
+    def _push_class(self, node: cst.ClassDef) -> None:
+        self._scopes.append(node.name.value)
+
+    def _push_func(self, node: cst.FunctionDef) -> None:
+        self._scopes.append(node.name.value)
+        ps = node.params.params
+        self._params.append(ps[0].name.value if ps else None)
+
+    def _pop_scope(self, is_func: bool) -> None:
+        self._scopes.pop()
+        if is_func:
+            self._params.pop()
+
+    def _enter_call(self, call: cst.Call) -> Site | None:
+        enclosing = next((s for s in reversed(self._calls) if s is not None and not s.kind.startswith("log:")), None)
+        c = classify_call(call, enclosing)
+        site = None
+        if c is not None:
+            kind, unit, src_kw, dst_kw = c
+            prefix = (enclosing.pointer + "/logging") if (kind.startswith("log:") and enclosing) else \
+                "/" + "/".join(self._scopes) if self._scopes else ""
+            base = f"{prefix}/{kind}:{unit}" if not kind.startswith("log:") or not enclosing else f"{prefix}:{kind[4:]}"
+            n = self._seen.get(base, 0) + 1
+            self._seen[base] = n
+            site = Site(base if n == 1 else f"{base}#{n}", kind, unit, src_kw, dst_kw,
+                        self._params[-1] if self._params else None)
+        self._calls.append(site)
+        return site
+
+    def _leave_call(self) -> Site | None:
+        return self._calls.pop()
+
+
+# --- comment-preserving dict split (see shared/reference/probe.md §3.2) ------------------------------
+
+
+@dataclass
+class Item:
+    leading: Sequence[cst.EmptyLine]  #: own-line comments above the element
+    element: cst.DictElement  #: comma stripped
+    trailing: cst.TrailingWhitespace | None  #: inline comment after the element
+
+
+@dataclass
+class Exploded:
+    items: list[Item]
+    elem_last_line: cst.SimpleWhitespace
+    indent: bool
+    close_leading: Sequence[cst.EmptyLine]
+    close_last: cst.SimpleWhitespace
+    multiline: bool
+
+
+def explode(d: cst.Dict) -> Exploded:
+    els = list(d.elements)
+    if any(not isinstance(e, cst.DictElement) for e in els):
+        raise RewriteError("dict with ** unpacking")
+    open_ws = d.lbrace.whitespace_after
+    if not isinstance(open_ws, cst.ParenthesizedWhitespace):
+        items = [Item((), e.with_changes(comma=cst.MaybeSentinel.DEFAULT), None) for e in els]  # type: ignore[union-attr]
+        return Exploded(items, cst.SimpleWhitespace(""), True, (), cst.SimpleWhitespace(""), False)
+    items: list[Item] = []
+    prev_after: cst.ParenthesizedWhitespace | None = open_ws
+    for i, e in enumerate(els):
+        after = e.comma.whitespace_after if isinstance(e.comma, cst.Comma) else None
+        if not isinstance(after, cst.ParenthesizedWhitespace):
+            after = None
+        if after is None and i == len(els) - 1 and isinstance(d.rbrace.whitespace_before, cst.ParenthesizedWhitespace):
+            after = d.rbrace.whitespace_before
+        items.append(Item(prev_after.empty_lines if prev_after else (),
+                          e.with_changes(comma=cst.MaybeSentinel.DEFAULT),  # type: ignore[arg-type]
+                          after.first_line if after else None))
+        prev_after = after
+    return Exploded(items, open_ws.last_line, open_ws.indent,
+                    prev_after.empty_lines if prev_after else (),
+                    prev_after.last_line if prev_after else cst.SimpleWhitespace(""), True)
+
+
+def implode(template: cst.Dict, x: Exploded, items: list[Item]) -> cst.Dict:
+    if not items:
+        return template.with_changes(elements=[], lbrace=cst.LeftCurlyBrace(), rbrace=cst.RightCurlyBrace())
+    if not x.multiline:
+        els = [it.element.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+               if i < len(items) - 1 else it.element for i, it in enumerate(items)]
+        return template.with_changes(elements=els)
+    new = [it.element.with_changes(comma=cst.Comma(whitespace_after=cst.ParenthesizedWhitespace(
+        first_line=it.trailing or cst.TrailingWhitespace(),
+        empty_lines=x.close_leading if i == len(items) - 1 else items[i + 1].leading,
+        indent=x.indent, last_line=x.close_last if i == len(items) - 1 else x.elem_last_line)))
+        for i, it in enumerate(items)]
+    return template.with_changes(
+        elements=new, rbrace=cst.RightCurlyBrace(whitespace_before=cst.SimpleWhitespace("")),
+        lbrace=cst.LeftCurlyBrace(whitespace_after=cst.ParenthesizedWhitespace(
+            first_line=cst.TrailingWhitespace(), empty_lines=items[0].leading, indent=x.indent,
+            last_line=x.elem_last_line)))
+
+
+def key_of(e: cst.DictElement) -> str | None:
+    if isinstance(e.key, cst.SimpleString):
+        v = e.key.evaluated_value
+        return v if isinstance(v, str) else None
+    return None
+
+
+# --- the codemod ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """How one moved entry is referenced: ``build(ecs, ssm, sm, scope) -> expression source``."""
+
+    name: str
+    construct_id: str
+    build: Callable[[dict[str, str], str], str]
+    modules: tuple[str, ...]  #: aws_cdk submodules the expression needs (aws_ssm / aws_secretsmanager)
+
+
+@dataclass
+class CodemodResult:
+    moved: list[tuple[str, str]] = field(default_factory=list)  #: (site pointer, name)
+
+
+class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
+    DESCRIPTION = "Move literal environment=/options= entries of ECS containers to secrets=/secret_options=."
+
+    def __init__(self, context: CodemodContext, moves: dict[str, list[SecretSpec]]) -> None:
+        super().__init__(context)
+        self._init_tracker()
+        self.moves = moves  #: site pointer -> entries to move there
+        self.result = CodemodResult()
+        self.aliases: dict[str, str] = {}
+        self._imports_added: set[str] = set()
+
+    # imports: discover existing aliases
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.module is not None and _dotted(node.module) == "aws_cdk" and not isinstance(node.names, cst.ImportStar):
+            for a in node.names:
+                name = _dotted(a.name)
+                alias = a.asname.name.value if a.asname and isinstance(a.asname.name, cst.Name) else name
+                self.aliases.setdefault(name, alias)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for a in node.names:
+            full = _dotted(a.name)
+            if full.startswith("aws_cdk.") and a.asname and isinstance(a.asname.name, cst.Name):
+                self.aliases.setdefault(full.split(".", 1)[1], a.asname.name.value)
+
+    def _alias(self, module: str) -> str:
+        if module in self.aliases:
+            return self.aliases[module]
+        alias = DEFAULT_ALIASES[module]
+        if module not in self._imports_added:
+            AddImportsVisitor.add_needed_import(self.context, "aws_cdk", module, asname=alias)
+            self._imports_added.add(module)
+        return alias
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._push_class(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        self._pop_scope(False)
+        return updated_node
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._push_func(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef) -> cst.FunctionDef:
+        self._pop_scope(True)
+        return updated_node
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self._enter_call(node)
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        site = self._leave_call()
+        if site is None or site.pointer not in self.moves:
+            return updated_node
+        specs = self.moves[site.pointer]
+        if site.kind.startswith("log:") and site.kind[4:] not in _SECRET_OPTION_DRIVERS:
+            raise RewriteError(f"{site.pointer}: log driver {site.kind[4:]} has no secret_options")
+        if site.scope_name is None:
+            raise RewriteError(f"{site.pointer}: not inside a method; no construct scope for the secret")
+        ali = {m: self._alias(m) for m in {"aws_ecs", *[mod for s in specs for mod in s.modules]}}
+        return self._split(updated_node, site, specs, ali)
+
+    def _split(self, call: cst.Call, site: Site, specs: list[SecretSpec], ali: dict[str, str]) -> cst.Call:
+        src = _kw(call, site.src_kw)
+        if src is None or not isinstance(src.value, cst.Dict):
+            raise RewriteError(f"{site.pointer}: {site.src_kw}= is not a dict literal")
+        by_name = {s.name: s for s in specs}
+        x = explode(src.value)
+        keep: list[Item] = []
+        moved: list[Item] = []
+        for it in x.items:
+            k = key_of(it.element)
+            if k in by_name:
+                assert k is not None
+                expr = cst.parse_expression(by_name[k].build(ali, site.scope_name or "self"))
+                moved.append(Item(it.leading, it.element.with_changes(value=expr), it.trailing))
+                self.result.moved.append((site.pointer, k))
+            else:
+                keep.append(it)
+        if len(moved) != len(specs):
+            raise RewriteError(f"{site.pointer}: some entries to move were not found")
+        dst = _kw(call, site.dst_kw)
+        args = list(call.args)
+        i_src = next(i for i, a in enumerate(args) if a is src)
+        if dst is not None:
+            if not isinstance(dst.value, cst.Dict):
+                raise RewriteError(f"{site.pointer}: {site.dst_kw}= is not a dict literal")
+            names = {key_of(e) for e in dst.value.elements if isinstance(e, cst.DictElement)}
+            if names & set(by_name):
+                raise RewriteError(f"{site.pointer}: a moved name is already in {site.dst_kw}=")
+            dx = explode(dst.value)
+            i_dst = next(i for i, a in enumerate(args) if a is dst)
+            args[i_dst] = dst.with_changes(value=implode(dst.value, dx, dx.items + moved))
+            if keep:
+                args[i_src] = src.with_changes(value=implode(src.value, x, keep))
+            else:
+                args = self._drop_arg(args, i_src)
+            return call.with_changes(args=args)
+        new_dict = implode(src.value, x, moved)
+        if keep:
+            # the new argument takes the source's comma (what follows it); the source takes the
+            # separator used between the previous arguments, so the new one lines up with them
+            new_arg = src.with_changes(keyword=cst.Name(site.dst_kw), value=new_dict)
+            prev_comma = args[i_src - 1].comma if i_src > 0 else cst.MaybeSentinel.DEFAULT
+            sep = prev_comma if isinstance(prev_comma, cst.Comma) else (
+                src.comma if isinstance(src.comma, cst.Comma) and i_src < len(args) - 1
+                else cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            args[i_src] = src.with_changes(value=implode(src.value, x, keep), comma=sep)
+            args.insert(i_src + 1, new_arg)
+        else:
+            args[i_src] = src.with_changes(keyword=cst.Name(site.dst_kw), value=new_dict)
+        return call.with_changes(args=args)
+
+    @staticmethod
+    def _drop_arg(args: list[cst.Arg], i: int) -> list[cst.Arg]:
+        out = args[:i] + args[i + 1:]
+        if i == len(args) - 1 and out:  # removed the last one: previous takes its comma
+            out[-1] = out[-1].with_changes(comma=args[i].comma)
+        return out
+
+
+_CAMEL_RE = re.compile(r"[^A-Za-z0-9]+")
+
+
+def camel(*parts: str) -> str:
+    out = ""
+    for p in parts:
+        for w in _CAMEL_RE.split(p):
+            if w:
+                out += w[:1].upper() + (w[1:].lower() if w.isupper() else w[1:])
+    return out or "Secret"
+
+
+def run_codemod(module: cst.Module, moves: dict[str, list[SecretSpec]]) -> tuple[cst.Module, CodemodResult]:
+    cmd = MoveToSecretsCommand(CodemodContext(), moves)
+    out = cmd.transform_module(module)
+    return out, cmd.result

@@ -1,0 +1,307 @@
+"""AWS CDK apps in Python: ``environment={...}`` of ECS containers and log-driver ``options={...}``.
+
+Scanning walks the libcst tree (see ``migrate.rewrite.cdk_codemods`` for the recognised calls).
+Plain string literals are LITERAL; anything else (variables, ``os.environ``, context lookups,
+f-strings, concatenations) is TEMPLATED with the reason in ``note`` and is never rewritten.
+
+Rewriting runs :class:`MoveToSecretsCommand` and turns the difference between the original and
+the transformed code into minimal line-level TextEdits whose ``old`` carries value tokens.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from migrate.errors import InputError, RewriteError
+from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
+from migrate.rewrite.cdk_codemods import (
+    ENV_KW,
+    SecretSpec,
+    SiteTracker,
+    camel,
+    key_of,
+    run_codemod,
+)
+from migrate.rewrite.edits import TextEdit, apply_edits, encode, old_template, revert_edits
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText
+
+KIND = "cdk-python"
+_SNIFF_IMPORT_RE = re.compile(r"^\s*(from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
+_SNIFF_ENV_RE = re.compile(r"\b(environment|options)\s*=")
+_SM_SUFFIX_RE = re.compile(r"-[A-Za-z0-9]{6}$")
+_FAKE_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-AbCdEf"
+
+
+@dataclass
+class _Scan:
+    module: cst.Module
+    entries: dict[str, Entry] = field(default_factory=dict)
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  #: entry key -> value body span
+    site_of: dict[str, tuple[str, str]] = field(default_factory=dict)  #: entry key -> (site pointer, unit)
+    literals: set[str] = field(default_factory=set)  #: every string literal (for unique construct ids)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _offsets(text: str) -> list[int]:
+    starts, pos = [0], 0
+    for line in text.splitlines(keepends=True):
+        pos += len(line)
+        starts.append(pos)
+    return starts
+
+
+def _literal_body(s: cst.SimpleString) -> tuple[int, int, bool]:
+    """(offset of body within the token, body length, restorable) of a string literal."""
+    raw = s.value
+    prefix = s.prefix
+    q = s.quote
+    body = raw[len(prefix) + len(q): len(raw) - len(q)]
+    ok = prefix == "" and "\\" not in body and s.evaluated_value == body
+    return len(prefix) + len(q), len(body), ok
+
+
+def _why_not_literal(v: cst.BaseExpression) -> str:
+    code = cst.Module([]).code_for_node(v)
+    if "os.environ" in code or "getenv" in code:
+        return "read from the process environment at synth time"
+    if "try_get_context" in code or "get_context" in code:
+        return "CDK context lookup"
+    if isinstance(v, (cst.FormattedString, cst.ConcatenatedString)):
+        return "f-string or concatenation"
+    if isinstance(v, cst.Name):
+        return "variable"
+    return "not a string literal"
+
+
+class _Scanner(SiteTracker, cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, text: str, display: str, scan: _Scan) -> None:
+        super().__init__()
+        self._init_tracker()
+        self.text, self.display, self.scan = text, display, scan
+        self.starts = _offsets(text)
+        self.group = ""
+
+    def _off(self, node: cst.CSTNode) -> tuple[int, int, int]:
+        r = self.get_metadata(PositionProvider, node)
+        return self.starts[r.start.line - 1] + r.start.column, self.starts[r.end.line - 1] + r.end.column, r.start.line
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._push_class(node)
+        self.group = self.group or node.name.value
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._pop_scope(False)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._push_func(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._pop_scope(True)
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        v = node.evaluated_value
+        if isinstance(v, str):
+            self.scan.literals.add(v)
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        self._leave_call()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        site = self._enter_call(node)
+        if site is None:
+            return
+        arg = next(a for a in node.args if a.keyword is not None and a.keyword.value == site.src_kw)
+        if not isinstance(arg.value, cst.Dict):
+            self.scan.warnings.append(f"{site.pointer}: {site.src_kw}= is not a dict literal ({_why_not_literal(arg.value)}); left alone")
+            return
+        location = LOC_ENVIRONMENT if site.src_kw == ENV_KW else LOC_LOG_OPTIONS
+        for el in arg.value.elements:
+            if not isinstance(el, cst.DictElement):
+                self.scan.warnings.append(f"{site.pointer}: ** unpacking in {site.src_kw}= left alone")
+                continue
+            name = key_of(el)
+            if name is None:
+                self.scan.warnings.append(f"{site.pointer}: non-literal key in {site.src_kw}= left alone")
+                continue
+            pointer = f"{site.pointer}/{site.src_kw}/{name.replace('~', '~0').replace('/', '~1')}"
+            start, end, line = self._off(el.value)
+            value: SecretValue | None = None
+            restorable, note = True, ""
+            if isinstance(el.value, cst.SimpleString) and isinstance(el.value.evaluated_value, str):
+                ev = el.value.evaluated_value
+                kind = ValueKind.LITERAL if ev else ValueKind.EMPTY
+                value = SecretValue(ev)
+                boff, blen, restorable = _literal_body(el.value)
+                if kind is ValueKind.LITERAL:
+                    self.scan.spans[f"{self.display}#{pointer}"] = (start + boff, start + boff + blen)
+                if not restorable:
+                    note = "string literal with escapes or a prefix"
+            else:
+                kind, note = ValueKind.TEMPLATED, _why_not_literal(el.value)
+            key = f"{self.display}#{pointer}"
+            self.scan.entries[key] = Entry(
+                path=self.display, line=line, unit=site.unit, location=location, name=name, value=value,
+                value_kind=kind, pointer=pointer, source=KIND, group=self.group, note=note,
+                restorable=restorable)
+            self.scan.site_of[key] = (site.pointer, site.unit)
+
+
+def _scan(text: str, display: str) -> _Scan:
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as e:
+        raise InputError(display, "invalid Python syntax", line=e.raw_line) from None
+    except (ValueError, RecursionError) as e:
+        raise InputError(display, f"cannot parse Python ({type(e).__name__})") from None
+    scan = _Scan(module)
+    MetadataWrapper(module, unsafe_skip_copy=True).visit(_Scanner(text, display, scan))
+    return scan
+
+
+# --- rewrite ------------------------------------------------------------------------------------------
+
+
+def _spec(mv: Move, site_unit: str, used: set[str]) -> SecretSpec:
+    name = mv.entry.name
+    kind = "Param" if mv.store == "ssm" or ":ssm:" in mv.value_from else "Secret"
+    base = camel(site_unit, name) + kind
+    cid, n = base, 2
+    while cid in used:
+        cid, n = f"{base}{n}", n + 1
+    used.add(cid)
+    if kind == "Param":
+        pname = mv.store_name
+        if not pname:
+            m = re.search(r":parameter(/.*)$", mv.value_from)
+            pname = m.group(1) if m else mv.value_from
+        lit = _py_str(pname)
+
+        def build_ssm(a: dict[str, str], scope: str) -> str:
+            return (f"{a['aws_ecs']}.Secret.from_ssm_parameter({a['aws_ssm']}.StringParameter."
+                    f"from_secure_string_parameter_attributes({scope}, {_py_str(cid)}, parameter_name={lit}))")
+        return SecretSpec(name, cid, build_ssm, ("aws_ssm",))
+    arn, field_ = mv.value_from, mv.json_key
+    if field_ is not None and arn.endswith(f":{field_}::"):
+        arn = arn[: -len(f":{field_}::")]
+    parts = arn.split(":")
+    if len(parts) > 7:  # literal ARN with :key:stage:version
+        field_ = field_ or (parts[7] or None)
+        arn = ":".join(parts[:7])
+    if "${" in arn:
+        m = re.search(r":secret:(.+)$", arn)
+        if not m or "${" in m.group(1):
+            raise RewriteError(f"{mv.entry.pointer}: cannot express the secret reference in CDK")
+        how, target = "from_secret_name_v2", m.group(1)
+    elif "\ue000" in arn or _SM_SUFFIX_RE.search(arn):
+        how, target = "from_secret_complete_arn", arn
+    else:
+        how, target = "from_secret_partial_arn", arn
+    fld = f", field={_py_str(field_)}" if field_ else ""
+
+    def build_sm(a: dict[str, str], scope: str) -> str:
+        return (f"{a['aws_ecs']}.Secret.from_secrets_manager({a['aws_secretsmanager']}.Secret.{how}"
+                f"({scope}, {_py_str(cid)}, {_py_str(target)}){fld})")
+    return SecretSpec(name, cid, build_sm, ("aws_secretsmanager",))
+
+
+def _py_str(s: str) -> str:
+    if '"' in s or "\\" in s or "\n" in s:
+        raise RewriteError("unsupported character in a secret name or ARN")
+    return f'"{s}"'
+
+
+def _line_edits(old: str, new: str) -> list[tuple[int, int, str]]:
+    a = old.splitlines(keepends=True)
+    b = new.splitlines(keepends=True)
+    off = _offsets(old)
+    out: list[tuple[int, int, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            out.append((off[i1], off[i2], "".join(b[j1:j2])))
+    return out
+
+
+def _rewrite(src: SourceText, scan: _Scan, moves: Sequence[Move]) -> FileChange:
+    by_site: dict[str, list[SecretSpec]] = {}
+    used = set(scan.literals)
+    summary = []
+    for mv in moves:
+        key = mv.entry.key
+        if key not in scan.entries:
+            raise RewriteError(f"entry {mv.entry.pointer} not found in {src.display}")
+        e = scan.entries[key]
+        if e.value_kind not in (ValueKind.LITERAL, ValueKind.EMPTY):
+            raise RewriteError(f"{e.unit}/{e.name} is {e.value_kind.value} ({e.note}); it cannot be moved")
+        if not e.restorable:
+            raise RewriteError(f"{e.unit}/{e.name} cannot be restored byte-identically; refusing to move it")
+        site, unit = scan.site_of[key]
+        by_site.setdefault(site, []).append(_spec(mv, unit, used))
+        where = "secret_options" if e.location == LOC_LOG_OPTIONS else "secrets"
+        summary.append(f"{e.unit}: {e.name} {e.location} -> {where}")
+    new_module, result = run_codemod(scan.module, by_site)
+    if len(result.moved) != len(moves):
+        raise RewriteError(f"{src.display}: not every entry could be located for the rewrite")
+    new_code = new_module.code
+    raw = _line_edits(src.text, new_code)
+    moved_keys = {m.entry.key for m in moves}
+    edits = []
+    for s, e, new in raw:
+        vals = [(vs, ve, k, "python") for k, (vs, ve) in scan.spans.items() if k in moved_keys and s <= vs and ve <= e]
+        edits.append(TextEdit(s, e, new, old_template(src.text, s, e, vals)))
+    covered = {k for s, e, _ in raw for k, (vs, ve) in scan.spans.items() if k in moved_keys and s <= vs and ve <= e}
+    if covered != {k for k in moved_keys if k in scan.spans}:
+        raise RewriteError(f"{src.display}: a moved value is still in the rewritten code")
+    _verify(src, scan, edits, moves)
+    return FileChange(path=src.display, edits=tuple(edits), entries=tuple(dict.fromkeys(m.entry.key for m in moves)),
+                      summary="; ".join(summary))
+
+
+def _verify(src: SourceText, scan: _Scan, edits: list[TextEdit], moves: Sequence[Move]) -> None:
+    new = apply_edits(src.text, edits, ref=lambda _a: _FAKE_ARN)
+    try:
+        after = _scan(new, src.display)
+    except InputError:
+        raise RewriteError(f"{src.display}: the rewritten code does not parse") from None
+    left = {(e.pointer.rsplit("/", 2)[0], e.name) for e in after.entries.values()}
+    for mv in moves:
+        site = mv.entry.pointer.rsplit("/", 2)[0]
+        if (site, mv.entry.name) in left:
+            raise RewriteError(f"{src.display}: {mv.entry.name} is still in {mv.entry.location}")
+    values = {k: e.value.reveal() for k, e in scan.entries.items() if e.value is not None}
+    back = revert_edits(new, edits, ref=lambda _a: _FAKE_ARN, value=lambda k, enc: encode(enc, values[k]))
+    if back != src.text:
+        raise RewriteError(f"{src.display}: the rewrite would not revert byte-identically")
+
+
+class CdkPythonSource:
+    kind: ClassVar[str] = KIND
+
+    def sniff(self, path: Path, text: str) -> bool:
+        return path.suffix == ".py" and bool(_SNIFF_IMPORT_RE.search(text)) and bool(_SNIFF_ENV_RE.search(text))
+
+    def load(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+        scan = _scan(src.text, src.display)
+        units = tuple(dict.fromkeys(e.unit for e in scan.entries.values()))
+        group = next((e.group for e in scan.entries.values() if e.group), Path(src.display).stem)
+        return LoadedFile(source=src, kind=KIND, entries=tuple(scan.entries.values()), units=units, group=group,
+                          data=scan, warnings=tuple(scan.warnings))
+
+    def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        if not moves:
+            return []
+        scan = loaded.data if isinstance(loaded.data, _Scan) else _scan(loaded.source.text, loaded.path)
+        change = _rewrite(loaded.source, scan, moves)
+        return [change] if change.edits else []
+
+
+SOURCE = CdkPythonSource()
