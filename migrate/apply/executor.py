@@ -61,7 +61,7 @@ class Runtime:
             src = SOURCES.get(vs.source)
             if src is None:
                 raise ActionFailed(f"unknown source kind {vs.source!r} in plan")
-            loaded = src.load(read_source(Path(vs.definition), vs.display or vs.definition))
+            loaded = src.load(read_source(Path(vs.definition), vs.definition_display or vs.definition))
             for e in loaded.entries:
                 if e.value is not None:
                     self._values[e.key] = e.value

@@ -50,9 +50,31 @@ def scan(paths: Sequence[str], *, config: Config | None = None, console: Console
                              on_file=lambda _d: prog.advance(task))
     else:
         res = scan_paths(list(paths), max_bytes=max_bytes, exclude=tuple(cfg.exclude))
-    entries = [e for lf in res.loaded for e in lf.entries]
+    loaded = dedupe(list(res.loaded))
+    entries = [e for lf in loaded for e in lf.entries]
     findings = classify(entries, cfg)
-    return ScanOutcome(files=list(res.files), loaded=list(res.loaded), findings=findings)
+    return ScanOutcome(files=list(res.files), loaded=loaded, findings=findings)
+
+
+#: when two sources report the same entry (a JSON file that Terraform reads through file()),
+#: the one that knows more context keeps it
+_PRECEDENCE = {"terraform": 0, "cloudformation": 1, "cdk-python": 1, "compose": 2, "ecs-taskdef": 3}
+
+
+def dedupe(loaded: list[LoadedFile]) -> list[LoadedFile]:
+    import dataclasses
+
+    owner: dict[str, int] = {}
+    for i, lf in enumerate(loaded):
+        for e in lf.entries:
+            j = owner.get(e.key)
+            if j is None or _PRECEDENCE.get(lf.kind, 9) < _PRECEDENCE.get(loaded[j].kind, 9):
+                owner[e.key] = i
+    out = []
+    for i, lf in enumerate(loaded):
+        keep = tuple(e for e in lf.entries if owner.get(e.key) == i)
+        out.append(lf if len(keep) == len(lf.entries) else dataclasses.replace(lf, entries=keep))
+    return out
 
 
 def plan_state(plan_path: Path) -> tuple[object, object]:

@@ -3,6 +3,7 @@ in-process sandbox. Nothing outside the temporary folder is touched and no AWS a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -57,8 +58,15 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
 
             con.print(Text(f"secrets-migrate demo: a copy of {src} in {tmp}, AWS = local sandbox at {sb.url}\n", style="bold"))
             step(1, "scan: find plaintext secrets (values are never printed)", "secrets-migrate scan fixtures")
-            rc = scan_cmd.scan(["fixtures"], no_color=no_color)
-            con.print(Text(f"exit code {rc} (1 = plaintext secrets found)", style="dim"))
+            from migrate.commands.common import scan as run_scan
+
+            outcome = run_scan(["fixtures"])
+            secret = [f for f in outcome.findings if f.is_secret]
+            shown = dataclasses.replace(outcome, findings=secret[:12])
+            scan_cmd.print_table(shown, con, all_entries=False)
+            con.print(Text(f"... {len(secret)} plaintext secrets in all ({sum(f.migratable for f in secret)} migratable) "
+                           f"across {len(outcome.loaded)} definition files; `secrets-migrate scan fixtures` lists them all. "
+                           f"Exit code {scan_cmd.exit_code(outcome)} (1 = plaintext secrets found).", style="dim"))
 
             step(2, "plan: decide stores, names, rewrites and IAM grants (a dry run)",
                  f"secrets-migrate plan fixtures --execution-role {DEMO_ROLE} -o plan.json")

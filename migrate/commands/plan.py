@@ -10,7 +10,7 @@ from migrate.commands.common import scan as run_scan
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, PlanError
 from migrate.plan.model import Plan, PlanSettings
-from migrate.plan.planner import make_plan
+from migrate.plan.planner import make_plan, plaintext_values
 from migrate.plan.render import print_plan
 
 
@@ -37,8 +37,7 @@ def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings,
         return EXIT_INPUT
     p = make_plan(outcome.loaded, outcome.findings, settings)
     text = p.to_json()
-    secrets = [f.entry.value.reveal() for f in outcome.findings if f.is_secret and f.entry.value is not None]
-    guard_no_values(text, secrets)
+    guard_no_values(text, plaintext_values(outcome.findings))
     if out_path is not None:
         from migrate.apply.fs import atomic_write
 

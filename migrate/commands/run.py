@@ -75,7 +75,7 @@ def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, re
         for c in checks:
             con.print(Text.assemble(("PASS " if c.ok else "FAIL ", "green" if c.ok else "bold red"),
                                     Text(f"{c.kind:15} {c.subject}"), Text(f"  {c.detail}" if c.detail else "", style="dim")))
-        con.print(Text(f"{len(checks) - len(failed)} passed, {len(failed)} failed",
+        con.print(Text(f"verify: {len(checks) - len(failed)} checks passed, {len(failed)} failed",
                        style="bold red" if failed else "bold green"))
     return EXIT_FINDINGS if failed else EXIT_OK
 

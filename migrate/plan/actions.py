@@ -32,6 +32,7 @@ class ValueSource:
     name: str = ""  #: variable name, for humans
     unit: str = ""
     display: str = ""  #: display path of the file holding the value
+    definition_display: str = ""  #: display path the definition was loaded under (entry keys use it)
 
 
 @dataclass(frozen=True)

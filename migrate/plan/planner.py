@@ -68,7 +68,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
             f = by_key.get(e.key)
             if f is None or not f.is_secret:
                 continue
-            if e.resolves_to and not f.migratable:
+            if e.resolves_to:  # a deploy-time dynamic reference: point at the existing secret instead
                 moves_by_file[i].append(Move(entry=e, value_from=e.resolves_to, store="existing", store_name=e.resolves_to))
                 continue
             if not f.migratable:
@@ -89,7 +89,8 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
             name = naming.render_name(tmpl, prefix=settings.prefix, group=group, unit=e.unit, name=e.name, store=store)
             naming.check_name(name, store)
             vs = ValueSource(key=e.key, definition=str(lf.source.path.resolve()), source=lf.kind, json_key=json_key,
-                             name=e.name, unit=e.unit, display=e.value_path)
+                             name=e.name, unit=e.unit, display=e.value_path,
+                             definition_display=lf.path)
             t = targets.get((store, name))
             if t is None:
                 t = _Target(next_id(), store, name, tier, [vs], value, group)
@@ -133,7 +134,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     diffs: dict[str, str] = {}
     granted: set[str] = set()
     texts = _all_texts(loaded)
-    secret_values = [f.entry.value.reveal() for f in findings if f.is_secret and f.entry.value is not None]
+    secret_values = plaintext_values(findings)
     for i, lf in enumerate(loaded):
         moves = moves_by_file.get(i)
         if not moves:
@@ -164,6 +165,12 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     return Plan(id=plan_id, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 settings=settings, inputs=inputs, actions=actions, diffs=diffs, warnings=tuple(warnings),
                 refused=tuple(refused), cost=cost, deploy_order=order)
+
+
+def plaintext_values(findings: Sequence[Finding]) -> list[str]:
+    """Values of secret findings that are plaintext (not references): what must never be printed."""
+    return [f.entry.value.reveal() for f in findings
+            if f.is_secret and f.entry.value is not None and not f.entry.resolves_to]
 
 
 def _choose_store(settings: PlanSettings, size: int, path: str, name: str) -> tuple[str, str | None]:
