@@ -258,3 +258,15 @@ def test_entry_repr_has_no_value() -> None:
     lf = SOURCE.load(read_source(CFN / "worker.json", "worker.json"))
     e: Entry = next(e for e in lf.entries if e.name == "REDIS_PASSWORD")
     assert "r3d1s" not in repr(e)
+
+
+def test_shared_parameter_and_whole_blocks_moved(tmp_path: Path) -> None:
+    lf = _load(tmp_path / "s.yaml", (CFN / "shared_param.yaml").read_text())
+    tok = next(e for e in lf.entries if e.name == "TOKEN")
+    assert tok.units == ("a", "b") and tok.pointer == "/Parameters/Tok/Default"
+    change, new = _rewrite(lf, {"TOKEN", "splunk-token"})
+    assert _container(new, tmp_path, "a") == ([], ["TOKEN"], [], ["splunk-token"])
+    assert _container(new, tmp_path, "b")[:2] == (["MODE"], ["B_TOKEN"])
+    assert "Parameters:" not in new and "shared-T0ken" not in new
+    assert "          Secrets:\n            - Name: TOKEN\n" in new  # Environment renamed in place
+    assert _revert(lf, change, new) == lf.source.text
