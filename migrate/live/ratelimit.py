@@ -1,0 +1,103 @@
+"""Client-side token buckets, one per AWS API family, so throttling rarely reaches botocore's retries.
+
+Defaults are the documented quotas (issue 4). ``scale`` multiplies every rate (benchmarks run scaled
+quotas against a local endpoint that enforces them).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+#: family -> (sustained requests per second, burst)
+DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {
+    "ecs.RegisterTaskDefinition": (1.0, 20.0),
+    "ecs.UpdateService": (5.0, 5.0),
+    "ecs.DescribeTaskDefinition": (20.0, 20.0),
+    "ecs.DescribeServices": (20.0, 20.0),
+    "ecs.DeregisterTaskDefinition": (1.0, 20.0),
+    "ecs.DeleteTaskDefinitions": (1.0, 1.0),
+    "ssm.PutParameter": (3.0, 3.0),
+    "secretsmanager.write": (50.0, 50.0),
+}
+
+
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` banked. ``acquire`` blocks until a token is free."""
+
+    def __init__(self, rate: float, burst: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._last = clock()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> float:
+        """Take one token; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1.0
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            self.waited += wait
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+@dataclass
+class RateLimits:
+    """Buckets by API family. Unknown families are not limited."""
+
+    quotas: Mapping[str, tuple[float, float]]
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        self._buckets = {k: TokenBucket(r * self.scale, max(1.0, b)) for k, (r, b) in self.quotas.items()}
+
+    @classmethod
+    def defaults(cls, overrides: Mapping[str, tuple[float, float]] | None = None, scale: float = 1.0) -> RateLimits:
+        q = dict(DEFAULT_QUOTAS)
+        q.update(overrides or {})
+        return cls(q, scale)
+
+    @classmethod
+    def unlimited(cls) -> RateLimits:
+        return cls({})
+
+    def acquire(self, family: str) -> float:
+        b = self._buckets.get(family)
+        return b.acquire() if b is not None else 0.0
+
+    def waited(self) -> dict[str, float]:
+        return {k: round(b.waited, 3) for k, b in self._buckets.items() if b.waited}
+
+
+class LimitedStore:
+    """A SecretStore whose writes go through a bucket (reads are not limited here)."""
+
+    def __init__(self, inner: object, limits: RateLimits, family: str) -> None:
+        self._inner = inner
+        self._limits = limits
+        self._family = family
+        self.kind = getattr(inner, "kind", "")
+
+    def create(self, *a: object, **kw: object) -> object:
+        self._limits.acquire(self._family)
+        return self._inner.create(*a, **kw)  # type: ignore[attr-defined]
+
+    def delete(self, *a: object, **kw: object) -> object:
+        self._limits.acquire(self._family)
+        return self._inner.delete(*a, **kw)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)

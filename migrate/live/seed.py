@@ -1,0 +1,128 @@
+"""Seed a local endpoint (the sandbox's moto server) with a legacy cluster: a VPC, clusters, services and
+plaintext task definitions built from ``fixtures/ecs/*.json``. Never run against a real account: every
+function refuses unless ``AWS_ENDPOINT_URL`` points at 127.0.0.1/localhost (or moto is in-process)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from migrate.errors import UsageError
+from migrate.sources.ecs_taskdef import register_input
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ecs"
+EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+
+
+def _guard() -> None:
+    url = os.environ.get("AWS_ENDPOINT_URL", "")
+    if url and not any(h in url for h in ("127.0.0.1", "localhost", "[::1]")):
+        raise UsageError("seeding is only allowed against a local endpoint (the sandbox)")
+
+
+def fixture_taskdefs(folder: Path = FIXTURES) -> list[tuple[dict[str, Any], list[dict[str, str]]]]:
+    """(task definition, tags) for every fixture shape: plain, describe output, list, container list."""
+    out: list[tuple[dict[str, Any], list[dict[str, str]]]] = []
+    for p in sorted(folder.glob("*.json")):
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        items: list[Any] = doc if isinstance(doc, list) else [doc]
+        if items and all(isinstance(x, dict) and "image" in x for x in items):
+            items = [{"family": p.stem, "containerDefinitions": items}]
+        for x in items:
+            if not isinstance(x, dict):
+                continue
+            tags = list(x.get("tags") or []) if "taskDefinition" in x else []
+            td = x.get("taskDefinition", x)
+            if isinstance(td, dict) and td.get("family") and td.get("containerDefinitions"):
+                out.append((register_input(td), tags))
+    return out
+
+
+def ensure_network(ec2: Any) -> tuple[str, str]:
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName=f"legacy-{vpc}", Description="legacy services", VpcId=vpc)["GroupId"]
+    return subnet, sg
+
+
+def ensure_roles(iam: Any, arns: list[str]) -> None:
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                                "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
+    for arn in sorted(set(arns)):
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+
+
+def create_service(ecs: Any, cluster: str, name: str, td_arn: str, net: tuple[str, str], *, awsvpc: bool,
+                   controller: str = "ECS", desired: int = 1) -> None:
+    kw: dict[str, Any] = {"cluster": cluster, "serviceName": name, "taskDefinition": td_arn, "desiredCount": desired,
+                          "deploymentController": {"type": controller}}
+    if awsvpc:  # moto crashes without securityGroups (probe §2.3)
+        kw["networkConfiguration"] = {"awsvpcConfiguration": {"subnets": [net[0]], "securityGroups": [net[1]],
+                                                              "assignPublicIp": "DISABLED"}}
+    ecs.create_service(**kw)
+
+
+def seed_fixtures(*, cluster: str = "legacy-prod", region: str | None = None) -> list[str]:
+    """Register every fixture task definition and run one service of each; returns cluster/service keys."""
+    _guard()
+    ecs, ec2, iam = (boto3.client(s, region_name=region) for s in ("ecs", "ec2", "iam"))
+    net = ensure_network(ec2)
+    ecs.create_cluster(clusterName=cluster)
+    tds = fixture_taskdefs()
+    ensure_roles(iam, [td.get("executionRoleArn") or EXEC_ROLE for td, _ in tds])
+    keys = []
+    for td, tags in tds:
+        kw = dict(td)
+        if tags:
+            kw["tags"] = tags
+        arn = ecs.register_task_definition(**kw)["taskDefinition"]["taskDefinitionArn"]
+        name = f"{td['family']}-svc"
+        create_service(ecs, cluster, name, arn, net, awsvpc=td.get("networkMode") == "awsvpc")
+        keys.append(f"{cluster}/{name}")
+    return keys
+
+
+def seed_synthetic(n: int, *, cluster: str = "batch", per_family: int = 1, secrets: int = 2,
+                   region: str | None = None, controller_every: int = 0) -> list[str]:
+    """``n`` services over ``n / per_family`` families, each container with ``secrets`` plaintext
+    passwords and a harmless PORT. ``controller_every`` > 0 makes every k-th service CODE_DEPLOY."""
+    _guard()
+    ecs, ec2, iam = (boto3.client(s, region_name=region) for s in ("ecs", "ec2", "iam"))
+    net = ensure_network(ec2)
+    ecs.create_cluster(clusterName=cluster)
+    ensure_roles(iam, [EXEC_ROLE])
+    keys: list[str] = []
+    arn = ""
+    for i in range(n):
+        if i % per_family == 0:
+            fam = f"app{i // per_family:03d}"
+            env = [{"name": "PORT", "value": "8080"}] + [
+                {"name": f"DB_PASSWORD_{j}" if j else "DB_PASSWORD", "value": f"Xk9-{fam}-s3cr3t-{j}-Qz7"} for j in range(secrets)]
+            arn = ecs.register_task_definition(
+                family=fam, executionRoleArn=EXEC_ROLE, networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                cpu="256", memory="512", tags=[{"key": "team", "value": "batch"}],
+                containerDefinitions=[{"name": "app", "image": "nginx:1.27", "essential": True, "environment": env}],
+            )["taskDefinition"]["taskDefinitionArn"]
+        name = f"svc{i:03d}"
+        ctl = "CODE_DEPLOY" if controller_every and (i + 1) % controller_every == 0 else "ECS"
+        create_service(ecs, cluster, name, arn, net, awsvpc=True, controller=ctl)
+        keys.append(f"{cluster}/{name}")
+    return keys
+
+
+def seed_sandbox() -> str:
+    """Called by ``secrets-migrate sandbox --seed``. Returns a one-line summary."""
+    keys = seed_fixtures()
+    return (f"cluster legacy-prod with {len(keys)} services on plaintext task definitions from fixtures/ecs; "
+            "try: secrets-migrate live plan --cluster legacy-prod -o live-plan.json")
