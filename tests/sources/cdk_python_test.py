@@ -178,27 +178,27 @@ def test_cdk_synth_of_rewritten_apps(tmp_path: Path) -> None:
     except ImportError:
         pytest.skip("aws-cdk-lib is not installed (pip install aws-cdk-lib constructs)")
     env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    procs = {}
-    for app in ("plain_stack", "firelens_sidecar"):
+    apps = ("plain_stack", "firelens_sidecar")
+    for app in apps:
         d = tmp_path / app
         d.mkdir()
         lf = _load(d / "app.py", (CDK / app / "app.py").read_text())
         _, new = _rewrite(lf, SECRETS[app])
         (d / "app.py").write_text(new)
-        procs[app] = subprocess.Popen([sys.executable, "app.py"], cwd=d, env={**env, "CDK_OUTDIR": str(d / "out")},
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for app, p in procs.items():
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err.decode()[-2000:]
+    # one interpreter (one jsii/node start-up) synthesizes both apps into the same cloud assembly
+    runner = "import runpy, sys\nfor p in sys.argv[1:]:\n    runpy.run_path(p, run_name='__main__')\n"
+    r = subprocess.run([sys.executable, "-c", runner, *[str(tmp_path / a / "app.py") for a in apps]],
+                       env={**env, "CDK_OUTDIR": str(tmp_path / "out")}, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
     containers = {}
     templates = []
-    for app in procs:
-        for t in (tmp_path / app / "out").glob("*.template.json"):
-            templates.append(str(t))
-            for r in json.loads(t.read_text())["Resources"].values():
-                if r["Type"] == "AWS::ECS::TaskDefinition":
-                    for c in r["Properties"]["ContainerDefinitions"]:
-                        containers[c["Name"]] = c
+    for t in sorted((tmp_path / "out").glob("*.template.json")):
+        templates.append(str(t))
+        for res in json.loads(t.read_text())["Resources"].values():
+            if res["Type"] == "AWS::ECS::TaskDefinition":
+                for c in res["Properties"]["ContainerDefinitions"]:
+                    containers[c["Name"]] = c
+    assert len(templates) == 2
     web = containers["web"]
     assert [e["Name"] for e in web["Environment"]] == ["PORT", "LOG_LEVEL"]
     vf = {s["Name"]: s["ValueFrom"] for s in web["Secrets"]}
@@ -209,7 +209,7 @@ def test_cdk_synth_of_rewritten_apps(tmp_path: Path) -> None:
     assert containers["app"]["LogConfiguration"]["SecretOptions"] == [{"Name": "apikey", "ValueFrom": f"{ARN}:apikey::"}]
     assert "apikey" not in containers["app"]["LogConfiguration"]["Options"]
     dumped = json.dumps(containers)
-    for app in procs:
+    for app in apps:
         for e in SOURCE.load(read_source(CDK / app / "app.py", "x")).entries:
             if e.name in SECRETS[app]:
                 assert e.value is not None and e.value.reveal() not in dumped
