@@ -111,8 +111,10 @@ def _non_literal(info: NameInfo, kind: ValueKind, extra: tuple[str, ...] = ()) -
     return _Judgement(_NOT, H, ((info.reason,) if info.reason else ()) + (tag, *extra), kind)
 
 
-def _is_ds_candidate(value: str) -> bool:
-    return len(value) >= 16 and " " not in value and F.is_random_looking(value, 16)
+#: detect-secrets' Base64 plugin needs entropy 4.5 (so >= 23 distinct characters); its hex plugin only
+#: matters for hex strings, which are ids/digests under a neutral name. Below these, it cannot fire.
+_DS_MIN_LEN = 20
+_DS_MIN_ENTROPY = 4.2
 
 
 def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
@@ -195,18 +197,21 @@ def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
             return _Judgement(_SECRET, M, (*name_r, "value:authorization-header"), kind)
         if F.is_random_looking(v, 16) or (F.is_uuid(v) and info.keyword == "key"):
             return _Judgement(_SECRET, M, (*name_r, "value:generated"), kind)
-        if len(v) >= 12 and " " not in v:
+        if len(v) >= _DS_MIN_LEN and " " not in v and F.has_entropy(v, 3.0):
             fired = plugins.fired(entry.name, v)
             if fired:
                 return _Judgement(_SECRET, L, (*name_r, *(f"ds:{t}" for t in fired)), kind)
         return _Judgement(_NOT, M, (*name_r, "value:not-generated"), kind)
 
-    # NEUTRAL: value entropy alone, minus what filters explain
-    if not _is_ds_candidate(v):
+    # NEUTRAL: value entropy alone, minus what filters explain. detect-secrets runs only when our own
+    # estimate says its entropy plugins may fire (provider formats were checked above).
+    if len(v) < _DS_MIN_LEN or " " in v:
         return _Judgement(_NOT, H, ("no-evidence",), kind)
-    if (F.is_hex_digest(v) or F.is_uuid(v) or F.is_url(v) or F.is_file_path(v) or F.is_hostname(v)
-            or F.is_email(v) or (info.hints & _ID_HINTS)):
+    if (info.hints & _ID_HINTS or F.is_hex_digest(v) or F.is_uuid(v) or F.is_url(v) or F.is_file_path(v)
+            or F.is_hostname(v) or F.is_email(v)):
         return _Judgement(_NOT, H, ("filter:id-or-digest",), kind)
+    if not F.has_entropy(v, _DS_MIN_ENTROPY):
+        return _Judgement(_NOT, H, ("no-evidence",), kind)
     fired = plugins.fired(entry.name, v)
     if fired:
         return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), kind)

@@ -76,15 +76,28 @@ def is_cfn_resolve(value: str) -> str:
     return m.group(1).lower() if m else ""
 
 
+def _plausible_path(v: str) -> bool:
+    """No base64 padding/plus and no long mixed-case-and-digit segment: a base64 key that happens to
+    start with or contain ``/`` is not a path."""
+    if "+" in v or v.endswith("="):
+        return False
+    for seg in v.split("/"):
+        if len(seg) >= 12 and any(c.isupper() for c in seg) and any(c.islower() for c in seg) \
+                and any(c.isdigit() for c in seg):
+            return False
+    return True
+
+
 def is_file_path(value: str) -> bool:
-    return bool(_PATH_RE.match(value.strip()))
+    v = value.strip()
+    return bool(_PATH_RE.match(v)) and _plausible_path(v)
 
 
 def is_ssm_name(value: str) -> bool:
     """``/prod/db/password`` or ``prod/app/db``: a hierarchical parameter or secret name, all lower-case
     words (a random string with slashes does not qualify)."""
     v = value.strip()
-    if not _SSM_NAME_RE.match(v):
+    if not _SSM_NAME_RE.match(v) or not _plausible_path(v):
         return False
     return all(_WORDY_SEGMENT_RE.match(seg) for seg in v.strip("/").split("/")) or v.startswith("/")
 
@@ -130,15 +143,25 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
 
 
+def has_entropy(value: str, limit: float) -> bool:
+    """Shannon entropy per character >= ``limit`` (cheap bound checked first)."""
+    if not value or math.log2(len(set(value))) < limit:
+        return False
+    return shannon_entropy(value) >= limit
+
+
 def is_random_looking(value: str, min_length: int = 16) -> bool:
     """Long, no spaces, mixes character classes and has high per-character entropy: a generated key."""
     v = value.strip()
     if len(v) < min_length or " " in v:
         return False
+    limit = 3.0 if len(v) < 24 else 3.5
+    if math.log2(len(set(v))) < limit:  # entropy never exceeds log2(distinct characters)
+        return False
     classes = (any(c.islower() for c in v) + any(c.isupper() for c in v) + any(c.isdigit() for c in v))
     if classes < 2:
         return False
-    return shannon_entropy(v) >= (3.0 if len(v) < 24 else 3.5)
+    return shannon_entropy(v) >= limit
 
 
 # --- value evidence ------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ TRUE_POSITIVES = [
     ("ECS_ENGINE_AUTH_DATA", '{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz","email":"a@b.c"}}'),
     ("PASSWORD_SALT", "pepper-and-salt"), ("API_KEYS", "k1-abcdef,k2-ghijkl"), ("KEY", "Zx9Qw8Er7Ty6Ui5Op4As"),
     ("UPSTREAM_AUTH", "Basic YWRtaW46cGFzc3dvcmQ="), ("REDIS_PASSWORD", "123456"),
+    ("AWS_SECRET_ACCESS_KEY", "/9xKq2Lm4Np6Rs8Tu0Vw1Yz3Ab5Cd7Ef9Gh1Ij3K"), ("ENCRYPTION_KEY", "Ab3dEf6h/Jk9mN2pQr5t/Vw8yZ1bCd4f"),
 ]
 
 
