@@ -61,6 +61,8 @@ def scan(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to a file.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="Config file (default: pyproject.toml [tool.secrets-migrate] or .secrets-migrate.toml).")] = None,
     max_file_size: Annotated[Optional[int], typer.Option("--max-file-size", help="Skip files larger than this many bytes (reported as errors).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Known findings (JSON): fail only on new ones; stale entries are reported.")] = None,
+    update_baseline: Annotated[Optional[Path], typer.Option("--update-baseline", help="Write every current finding to this baseline (reasons kept) and exit 0.")] = None,
     no_color: NoColor = False,
 ) -> None:
     """Find plaintext secrets in environment variables and log options. Never prints a value.
@@ -70,7 +72,8 @@ def scan(
     with error_handler():
         from migrate.commands.scan import scan as cmd
         raise typer.Exit(cmd(paths, fmt=format, all_entries=all_entries, output=output, config_path=config,
-                             max_file_size=max_file_size, no_color=no_color))
+                             max_file_size=max_file_size, no_color=no_color, baseline=baseline,
+                             update_baseline=update_baseline))
 
 
 @app.command(epilog="Example:  secrets-migrate plan fixtures/ecs --store auto --execution-role "
@@ -188,6 +191,149 @@ def demo(
     with error_handler():
         from migrate.commands.demo import demo as cmd
         raise typer.Exit(cmd(fixtures=fixtures, keep=keep, no_color=no_color))
+
+
+UnitOpt = Annotated[str, typer.Option("--unit", "-u", help="Container / compose service whose secrets to resolve.")]
+PlanOpt = Annotated[Optional[Path], typer.Option("--plan", help="An applied plan: take the references from its journal.")]
+
+
+@app.command("exec", epilog="Example:  secrets-migrate exec --plan plan.json --unit api -- python manage.py runserver")
+def exec_cmd(
+    args: Annotated[Optional[list[str]], typer.Argument(help="[PATH] -- COMMAND...: definition files (when no --plan), then the command after `--`.", metavar="[PATH] -- COMMAND...")] = None,
+    unit: UnitOpt = ..., plan: PlanOpt = None,  # type: ignore[assignment]
+    profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
+) -> None:
+    """Run a command with a unit's secrets (resolved from the store) in its environment; never prints them.
+
+    The command's exit code is passed through.
+    """
+    with error_handler():
+        from migrate.commands.exec_env import exec_ as cmd
+        _endpoint(endpoint_url)
+        rest = list(args or [])
+        source = None
+        if plan is None and rest:
+            source, rest = rest[0], rest[1:]
+        raise typer.Exit(cmd(rest, source=source, plan=plan, unit=unit, profile=profile, region=region))
+
+
+@app.command("env", epilog="Example:  secrets-migrate env --plan plan.json --unit api --format dotenv -o .env.local")
+def env_cmd(
+    path: Annotated[Optional[str], typer.Argument(help="Definition files holding `secrets` references (when no --plan).")] = None,
+    unit: UnitOpt = ..., plan: PlanOpt = None,  # type: ignore[assignment]
+    format: Annotated[str, typer.Option("--format", "-f", help="dotenv, json or shell.")] = "dotenv",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (created with mode 0600).")] = None,
+    profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
+) -> None:
+    """Write a unit's secrets to a file (mode 0600) for tools that need one. Prefer `exec`."""
+    with error_handler():
+        from migrate.commands.exec_env import env as cmd
+        _endpoint(endpoint_url)
+        raise typer.Exit(cmd(output=output, fmt=format, source=path, plan=plan, unit=unit, profile=profile, region=region))
+
+
+@app.command(epilog="Example:  secrets-migrate report plan.json -o report.html --markdown report.md --verify-json verify.json")
+def report(
+    plan: PlanArg,
+    out: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write (self-contained, works offline).")] = Path("report.html"),
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Also write the report as Markdown here.")] = None,
+    verify_json: Annotated[Optional[Path], typer.Option("--verify-json", help="Output of `secrets-migrate verify --format json` to include.")] = None,
+) -> None:
+    """Write an audit / change-review report of a plan and its run: HTML (and Markdown). Never holds a value."""
+    with error_handler():
+        from migrate.commands.report import report as cmd
+        raise typer.Exit(cmd(plan, html_path=out, markdown_path=markdown, verify_json=verify_json))
+
+
+# --- live ECS mode (issue 4) -------------------------------------------------------------------------
+live_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                       help="Migrate running ECS services (clusters -> services -> task definitions) in waves.")
+app.add_typer(live_app, name="live")
+Regions = Annotated[Optional[list[str]], typer.Option("--region", help="Region (repeatable).")]
+Clusters = Annotated[Optional[list[str]], typer.Option("--cluster", help="Cluster name or ARN (repeatable).")]
+Services = Annotated[Optional[list[str]], typer.Option("--service", help="Service name (repeatable).")]
+Families = Annotated[Optional[list[str]], typer.Option("--family", help="Task-definition family (repeatable).")]
+AllRevs = Annotated[bool, typer.Option("--all-revisions", help="Also every ACTIVE revision of those families.")]
+
+
+@live_app.command("scan")
+def live_scan(region: Regions = None, cluster: Clusters = None, service: Services = None, family: Families = None,
+              all_revisions: AllRevs = False, format: Annotated[str, typer.Option("--format", "-f")] = "table",
+              profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
+    """List services and the plaintext secrets in the revisions they run. Exit 1 when some are found."""
+    with error_handler():
+        from migrate.commands.live import scan_live
+        _endpoint(endpoint_url)
+        raise typer.Exit(scan_live(regions=region or (), clusters=cluster or (), services=service or (),
+                                   families=family or (), all_revisions=all_revisions, profile=profile, fmt=format,
+                                   no_color=no_color))
+
+
+@live_app.command("plan")
+def live_plan(out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the plan file here.")] = None,
+              region: Regions = None, cluster: Clusters = None, service: Services = None, family: Families = None,
+              all_revisions: AllRevs = False,
+              store: Annotated[str, typer.Option("--store")] = "auto", prefix: Annotated[str, typer.Option("--prefix")] = "",
+              name_template: Annotated[Optional[str], typer.Option("--name-template")] = None,
+              kms_key: Annotated[Optional[str], typer.Option("--kms-key")] = None,
+              execution_role: Annotated[Optional[str], typer.Option("--execution-role")] = None,
+              health_timeout: Annotated[float, typer.Option("--health-timeout", help="Seconds per deployment.")] = 600.0,
+              format: Fmt = "text", profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
+    """Plan entries, grant, new revision, service update and health check for every live service."""
+    with error_handler():
+        from migrate.commands.live import plan_live
+        from migrate.plan.model import PlanSettings
+        _endpoint(endpoint_url)
+        settings = PlanSettings(store=store, prefix=prefix, name_template=name_template, kms_key=kms_key,
+                                execution_role=execution_role, profile=profile, region=(region or [None])[0])
+        raise typer.Exit(plan_live(out_path=out, settings=settings, regions=region or (), clusters=cluster or (),
+                                   services=service or (), families=family or (), all_revisions=all_revisions,
+                                   health_timeout=health_timeout, fmt=format, no_color=no_color))
+
+
+@live_app.command("apply")
+def live_apply(plan: PlanArg, yes: Yes = False,
+               waves: Annotated[str, typer.Option("--waves", help="Wave sizes: N, N% or rest, comma-separated.")] = "1,rest",
+               concurrency: Annotated[int, typer.Option("--concurrency", help="Services at once per wave (canary: 1).")] = 4,
+               failure_policy: Annotated[str, typer.Option("--failure-policy", help="rollback-service, rollback-wave, rollback-all or stop.")] = "rollback-service",
+               health: Annotated[str, typer.Option("--health", help="ecs (poll DescribeServices) or scripted (sandbox: moto runs no deployments).")] = "ecs",
+               fail: Annotated[Optional[list[str]], typer.Option("--fail", help="With --health scripted: make this service's deployment fail.")] = None,
+               health_timeout: Annotated[Optional[float], typer.Option("--health-timeout")] = None,
+               service: Services = None,
+               rate_scale: Annotated[float, typer.Option("--rate-scale", help="Multiply the client-side API rate limits (quotas raised by AWS, or a test endpoint).")] = 1.0,
+               report: Annotated[str, typer.Option("--report", help="table, json or markdown.")] = "table",
+               report_out: Annotated[Optional[Path], typer.Option("--report-out", help="Also write the report here.")] = None,
+               profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
+    """Migrate services wave by wave; a failed deployment rolls its service back by itself. Resumable."""
+    with error_handler():
+        from migrate.commands.live import apply_live
+        _endpoint(endpoint_url)
+        raise typer.Exit(apply_live(plan, yes=yes, waves=waves, concurrency=concurrency, policy=failure_policy,
+                                    health=health, fail=fail or (), health_timeout=health_timeout, services=service or (),
+                                    report_format=report, report_out=report_out, profile=profile, region=region,
+                                    rate_scale=rate_scale, no_color=no_color))
+
+
+@live_app.command("rollback")
+def live_rollback(plan: PlanArg, service: Annotated[Optional[list[str]], typer.Option("--service", help="cluster/service (repeatable); default: all.")] = None,
+                  yes: Yes = False, profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
+                  no_color: NoColor = False) -> None:
+    """Undo a live run, or only some services. Idempotent."""
+    with error_handler():
+        from migrate.commands.live import rollback_live
+        _endpoint(endpoint_url)
+        raise typer.Exit(rollback_live(plan, services=service or (), yes=yes, profile=profile, region=region,
+                                       no_color=no_color))
+
+
+@live_app.command("finalize")
+def live_finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile: Profile = None, region: Region = None,
+                  endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
+    """Deregister and delete the old plaintext revisions (10 per call); no rollback afterwards."""
+    with error_handler():
+        from migrate.commands.live import finalize_live
+        _endpoint(endpoint_url)
+        raise typer.Exit(finalize_live(plan, yes=yes, fmt=format, profile=profile, region=region, no_color=no_color))
 
 
 def main() -> int:

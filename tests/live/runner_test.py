@@ -136,3 +136,38 @@ def test_failure_policies(aws, tmp_path, policy, expect):
         got.setdefault(r.wave, set()).add(r.status)
     assert got == expect
     assert next(r for r in rep.results if r.key == "batch/svc002").status == ROLLED_BACK
+
+
+def test_sandbox_seed_is_plannable_without_plaintext_in_plan(aws, tmp_path):
+    from migrate.live.seed import seed_sandbox
+
+    summary = seed_sandbox()
+    assert "legacy-prod" in summary
+    inv, plan = _plan(tmp_path, clusters=["legacy-prod"])
+    assert len(inv.services) >= 10
+    assert plan.store_actions and "Pa55w0rd" not in plan.to_json()
+
+
+def test_token_bucket_enforces_rate_after_burst():
+    from migrate.live.ratelimit import TokenBucket
+
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    b = TokenBucket(1.0, 20.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(25):
+        b.acquire()
+    assert 4.9 < now[0] < 5.1  # 20 free (burst), then 1 per second
+
+
+def test_report_formats_name_every_service():
+    from migrate.live import report
+    from migrate.live.waves import RunReport, ServiceResult
+
+    rep = RunReport("p1", "rollback-wave", [ServiceResult("c/a", 1, MIGRATED), ServiceResult("c/b|x", 2, ROLLED_BACK, "deployment failed")],
+                    [["c/a"], ["c/b|x"]])
+    assert '"rolled-back": 1' in report.to_json(rep)
+    md = report.to_markdown(rep)
+    assert "| 2 | c/b\\|x | rolled-back |" in md and md.count("\n| ") == 3

@@ -1,0 +1,233 @@
+"""Live ECS commands: scan, plan, apply (waves), rollback, finalize for running services (issue 4)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+
+from migrate.console import err_console, out_console
+from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError, UsageError
+
+
+def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[str], services: Sequence[str],
+               families: Sequence[str], all_revisions: bool) -> Any:
+    from migrate.live.source import Inventory, discover
+    from migrate.stores.aws import Aws
+
+    inv = Inventory()
+    for region in list(regions) or [None]:  # type: ignore[list-item]
+        aws = Aws(profile=profile, region=region)
+        got = discover(aws.client("ecs"), aws.region_name, clusters=clusters, services=services, families=families,
+                       all_revisions=all_revisions)
+        inv.services += got.services
+        inv.revisions.update(got.revisions)
+        inv.warnings += got.warnings
+    return inv
+
+
+def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), services: Sequence[str] = (),
+              families: Sequence[str] = (), all_revisions: bool = False, profile: str | None = None,
+              fmt: str = "table", no_color: bool = False) -> int:
+    from migrate.live.planner import live_findings
+
+    inv = _inventory(regions, profile, clusters, services, families, all_revisions)
+    findings = [f for f in live_findings(inv) if f.is_secret]
+    by_rev: dict[str, list[str]] = {}
+    for f in findings:
+        by_rev.setdefault(f.entry.path, []).append(f"{f.entry.unit}.{f.entry.name}")
+    rows = [{"service": s.key, "region": s.region, "controller": s.controller, "task_definition": s.task_definition,
+             "secrets": sorted(by_rev.get(s.task_definition, []))} for s in inv.services]
+    other = sorted(a for a in by_rev if a not in {s.task_definition for s in inv.services})
+    if fmt == "json":
+        print(json.dumps({"version": 1, "services": rows, "other_revisions": {a: sorted(by_rev[a]) for a in other}},
+                         indent=2))
+    else:
+        from rich.table import Table
+
+        con = out_console(no_color)
+        t = Table(title=Text("Live services"))
+        for c in ("service", "controller", "revision", "plaintext secrets"):
+            t.add_column(c, overflow="fold")
+        for r in rows:
+            t.add_row(Text(r["service"]), r["controller"], Text(r["task_definition"].rsplit("/", 1)[-1]),
+                      Text(", ".join(r["secrets"]) or "-"))
+        con.print(t)
+        for a in other:
+            con.print(Text(f"also ACTIVE: {a.rsplit('/', 1)[-1]}: {', '.join(sorted(by_rev[a]))}"))
+    return EXIT_FINDINGS if findings else EXIT_OK
+
+
+def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = (), clusters: Sequence[str] = (),
+              services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
+              health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False) -> int:
+    from migrate.commands.plan import guard_no_values
+    from migrate.live.planner import live_findings, make_live_plan
+    from migrate.plan.planner import plaintext_values
+
+    inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions)
+    findings = live_findings(inv)
+    p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
+    text = p.to_json()
+    guard_no_values(text, plaintext_values(findings))
+    if out_path is not None:
+        from migrate.apply.fs import atomic_write
+
+        if out_path.exists():
+            raise PlanError(f"{out_path} exists; refusing to overwrite it", hint="pick another -o path")
+        atomic_write(out_path, text.encode("utf-8"))
+    if fmt == "json":
+        print(text if out_path is None else json.dumps({"plan": str(out_path), "id": p.id, "summary": p.counts(),
+                                                        "warnings": list(p.warnings)}, indent=2))
+        return EXIT_OK
+    con = out_console(no_color)
+    for a in p.actions:
+        con.print(Text(f"{a.category.value} {a.describe()}"))
+    for w in p.warnings:
+        con.print(Text(f"warning: {w}", style="yellow"))
+    for r in p.refused:
+        con.print(Text(f"refused: {r['path']} {r['unit']}.{r['name']}: {r['reason']}", style="yellow"))
+    con.print(Text(f"{len(p.deploy_order)} service(s), {len(p.store_actions)} entr(ies)"
+                   + (f"; plan written to {out_path}" if out_path else "; dry run (pass -o to write the plan)")))
+    return EXIT_OK
+
+
+def parse_waves(spec: str, concurrency: int) -> tuple[Any, ...]:
+    from migrate.live.waves import WaveSpec
+
+    parts = [s.strip() for s in spec.split(",") if s.strip()]
+    if not parts:
+        raise ConfigError("--waves needs at least one wave, e.g. 1,rest")
+    return tuple(WaveSpec(p, 1 if p == "1" else concurrency, f"wave{i}") for i, p in enumerate(parts, 1))
+
+
+def _load(plan_path: Path, profile: str | None, region: str | None, **kw: Any) -> Any:
+    from migrate.apply.journal import state_dir_for
+    from migrate.live.runtime import LiveRuntime, LockedJournal
+    from migrate.plan.model import Plan
+    from migrate.stores.aws import Aws
+
+    if not plan_path.is_file():
+        raise UsageError(f"no such plan file: {plan_path}")
+    plan = Plan.from_json(plan_path.read_text(encoding="utf-8"), where=str(plan_path))
+    journal = LockedJournal(state_dir_for(plan_path), plan.id)
+    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region)
+    return LiveRuntime(plan=plan, journal=journal, aws=aws, **kw)
+
+
+def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", concurrency: int = 4,
+               policy: str = "rollback-service", health: str = "ecs", fail: Sequence[str] = (),
+               health_timeout: float | None = None, services: Sequence[str] = (), report_format: str = "table",
+               report_out: Path | None = None, profile: str | None = None, region: str | None = None,
+               rate_scale: float = 1.0, no_color: bool = False) -> int:
+    from migrate.apply.journal import locked, state_dir_for
+    from migrate.commands.common import progress_bar
+    from migrate.commands.run import _confirm
+    from migrate.live import report as rp
+    from migrate.live.health import EcsHealthChecker, ScriptedHealth
+    from migrate.live.ratelimit import RateLimits
+    from migrate.live.waves import LiveRunner, RunOptions
+
+    if health not in ("ecs", "scripted"):
+        raise ConfigError("--health must be ecs or scripted")
+    checker = ScriptedHealth({k: "FAILED" for k in fail}) if health == "scripted" else EcsHealthChecker()
+    opts = RunOptions(waves=parse_waves(waves, concurrency), failure_policy=policy)
+    err = err_console(no_color)
+    with locked(state_dir_for(plan_path)):
+        rt = _load(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),
+                   health_timeout=health_timeout)
+        if rt.journal.finalized:
+            raise FinalizedError("this plan was finalized; make a new plan")
+        runner = LiveRunner(rt, opts)
+        err.print(Text(f"Plan {rt.plan.id}: {len(runner.order)} service(s), policy {policy}, waves {waves}"))
+        if not _confirm("Apply this live plan to running services?", yes):
+            return EXIT_FAILED
+        with progress_bar(err, enabled=err.is_terminal) as prog:
+            tasks: dict[int, Any] = {}
+
+            def on_event(ev: str, wave: int, key: str, status: str) -> None:
+                if ev == "wave":
+                    tasks[wave] = prog.add_task(f"wave {wave}", total=int(status))
+                elif wave in tasks:
+                    prog.update(tasks[wave], advance=1 if ev == "end" else 0, description=f"wave {wave}: {key} {status}"[:70])
+
+            runner.on_event = on_event
+            try:
+                rep = runner.run(only=set(services) if services else None)
+            finally:
+                rt.journal.close()
+    text = rp.to_json(rep) if report_format == "json" else rp.to_markdown(rep) if report_format == "markdown" else None
+    if report_out is not None:
+        from migrate.apply.fs import atomic_write
+
+        atomic_write(report_out, (text or rp.to_markdown(rep)).encode("utf-8"))
+    if text is not None:
+        print(text, end="")
+    else:
+        out_console(no_color).print(rp.to_table(rep))
+    return EXIT_OK if rep.ok else EXIT_FAILED
+
+
+def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = False, profile: str | None = None,
+                  region: str | None = None, no_color: bool = False) -> int:
+    from migrate.apply.journal import locked, state_dir_for
+    from migrate.commands.run import _confirm
+    from migrate.live.waves import rollback_live as do
+
+    err = err_console(no_color)
+    with locked(state_dir_for(plan_path)):
+        rt = _load(plan_path, profile, region)
+        if not _confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
+            return EXIT_FAILED
+        try:
+            notes = do(rt, list(services) or None)
+        finally:
+            rt.journal.close()
+    for n in notes:
+        err.print(Text(f"note: {n}"))
+    err.print(Text("Rolled back: services on their previous revisions, new revisions deregistered, entries deleted.",
+                   style="green"))
+    return EXIT_OK
+
+
+def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
+                  region: str | None = None, no_color: bool = False) -> int:
+    """Deregister + delete the old plaintext revisions of migrated services. The point of no return."""
+    from migrate.apply.journal import locked, state_dir_for
+    from migrate.commands.run import _confirm
+    from migrate.live.actions import finalize_live as fin
+    from migrate.live.waves import LiveRunner
+
+    err = err_console(no_color)
+    with locked(state_dir_for(plan_path)):
+        rt = _load(plan_path, profile, region)
+        runner = LiveRunner(rt)
+        states = rt.journal.states()
+        busy = [k for k, s in runner.steps.items() if not runner.migrated(k)
+                and any(states.get(a.id) and states[a.id].phase in ("intent", "failed", "reverting") for a in s.actions)]
+        if busy:
+            err.print(f"cannot finalize: {len(busy)} service(s) are mid-way (apply or roll back first)")
+            return EXIT_FAILED
+        if rt.journal.finalized:
+            deleted: list[str] = []
+        else:
+            if not _confirm("Finalize? Old revisions are deleted and rollback is no longer possible.", yes):
+                return EXIT_FAILED
+            deleted = fin(rt)
+            rt.journal.append("finalized")
+            (rt.journal.dir / "finalized").write_text(rt.plan.id + "\n")
+            rt.journal.close()
+    rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values  # type: ignore[attr-defined]
+                     if states.get(a.id) and states[a.id].phase == "applied"})
+    if fmt == "json":
+        print(json.dumps({"plan_id": rt.plan.id, "finalized": True, "deleted_revisions": deleted, "rotate": rotate},
+                         indent=2))
+    else:
+        con = out_console(no_color)
+        con.print(Text(f"Finalized: {len(deleted)} old revision(s) deregistered and deleted. Rotate these values:"))
+        for r in rotate:
+            con.print(Text(f"  - {r}"))
+    return EXIT_OK
