@@ -45,6 +45,10 @@ class Aws:
                 region_name=self.region_name,
                 config=BotoConfig(retries=RETRIES, connect_timeout=10, read_timeout=60),
             )
+            if os.environ.get("SECRETS_MIGRATE_TEST_FAULTS"):  # test-only, guarded inside
+                from migrate.faults import attach_from_env
+
+                attach_from_env(c)
             self._clients[service] = c
         return c
 
@@ -79,5 +83,20 @@ def safe_aws_message(exc: BaseException) -> str:
     code = error_code(exc)
     op = getattr(exc, "operation_name", "") or ""
     if code:
-        return f"{op}: {code}" if op else code
+        msg = f"{op}: {code}" if op else code
+        if "AccessDenied" in code or code in ("UnauthorizedOperation", "UnrecognizedClientException"):
+            msg += f"; missing IAM permission {_denied_action(exc) or op or 'unknown'}"
+        return msg
     return type(exc).__name__
+
+
+def _denied_action(exc: BaseException) -> str:
+    """The IAM action AWS names in an AccessDenied message ("... not authorized to perform: ssm:PutParameter").
+
+    Only a strictly action-shaped token is kept, so nothing else from the message can leak through."""
+    import re
+
+    resp = getattr(exc, "response", None)
+    text = str(resp.get("Error", {}).get("Message", "")) if isinstance(resp, dict) else ""
+    m = re.search(r"perform: ([a-z0-9-]{2,40}:[A-Za-z0-9*]{2,80})(?![^\s])", text)
+    return m.group(1) if m else ""
