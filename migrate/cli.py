@@ -336,6 +336,18 @@ def live_finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile
         raise typer.Exit(finalize_live(plan, yes=yes, fmt=format, profile=profile, region=region, no_color=no_color))
 
 
+@app.command("run", epilog="Example:  secrets-migrate run playbooks/canary-then-rest.yaml --plan-only")
+def run_cmd(playbook: Annotated[Path, typer.Argument(help="Playbook YAML (see playbooks/README.md).")],
+            plan_only: Annotated[bool, typer.Option("--plan-only", help="Write PLAYBOOK.plan.json only.")] = False,
+            do_apply: Annotated[bool, typer.Option("--apply", help="Plan if needed, then apply in the playbook's waves.")] = False,
+            yes: Yes = False, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
+    """Run a playbook: live targets, store policy, waves and failure policy from one YAML file."""
+    with error_handler():
+        from migrate.playbook import run_playbook
+        _endpoint(endpoint_url)
+        raise typer.Exit(run_playbook(playbook, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color))
+
+
 def main() -> int:
     try:
         app(prog_name="secrets-migrate")

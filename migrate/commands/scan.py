@@ -99,7 +99,8 @@ def exit_code(out: ScanOutcome) -> int:
 
 
 def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False, output: Path | None = None,
-         config_path: Path | None = None, max_file_size: int | None = None, no_color: bool = False) -> int:
+         config_path: Path | None = None, max_file_size: int | None = None, no_color: bool = False,
+         baseline: Path | None = None, update_baseline: Path | None = None) -> int:
     from migrate.config import load_config
 
     if fmt not in ("table", "json", "sarif"):
@@ -107,8 +108,16 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
     cfg = load_config(Path(paths[0]) if paths else Path.cwd(), config_path)
     err = err_console(no_color)
     out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size)
+    baseline_summary = None
+    if baseline is not None or update_baseline is not None:
+        from migrate.commands.baseline import apply_baseline
+
+        out, baseline_summary = apply_baseline(out, baseline=baseline, update=update_baseline, console=err)
     if fmt == "json":
-        text = json.dumps(to_json(out, all_entries=all_entries), indent=2, ensure_ascii=False) + "\n"
+        doc = to_json(out, all_entries=all_entries)
+        if baseline_summary is not None:
+            doc["baseline"] = baseline_summary
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "sarif":
         text = json.dumps(to_sarif(out), indent=2, ensure_ascii=False) + "\n"
     else:

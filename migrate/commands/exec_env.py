@@ -1,0 +1,361 @@
+"""exec and env: give a developer the values of a migrated unit locally, without printing them.
+
+The unit's references come from a plan that was applied (store actions + their journal receipts) or
+from task-definition files that already hold ``secrets``/``valueFrom`` references. Values are read in
+batches: SSM ``GetParameters`` (10 names, decrypted) and Secrets Manager ``BatchGetSecretValue``
+(20 ids); ``arn:...:secret:NAME:JSON_KEY:STAGE:VERSION`` references are honoured like ECS does.
+``exec`` runs a command with them added to its environment and passes its exit code through;
+``env`` writes them to a file created with mode 0600 (and says so on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from migrate.errors import EXIT_OK, MigrateError, PlanError, StoreError, UsageError
+from migrate.model import SecretValue
+
+SSM_BATCH = 10  #: GetParameters accepts at most 10 names
+SM_BATCH = 20  #: BatchGetSecretValue accepts at most 20 ids
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One environment variable of a unit and where its value lives (no value)."""
+
+    env: str  #: variable name
+    store: str  #: ssm | secretsmanager
+    id: str  #: parameter name, or secret name/ARN
+    json_key: str | None = None
+    version_stage: str | None = None
+    version_id: str | None = None
+
+
+def parse_value_from(env: str, value_from: str) -> Ref:
+    """An ECS ``valueFrom``: an SSM parameter name or ARN, or a Secrets Manager ARN with optional
+    ``:json-key:version-stage:version-id``."""
+    if not value_from.startswith("arn:"):
+        return Ref(env, "ssm", value_from)
+    parts = value_from.split(":")
+    if len(parts) < 6:
+        raise UsageError(f"{env}: valueFrom is not a valid ARN")
+    service = parts[2]
+    if service == "ssm":
+        res = ":".join(parts[5:])
+        if not res.startswith("parameter/"):
+            raise UsageError(f"{env}: SSM valueFrom is not a parameter ARN")
+        name = res[len("parameter"):]  # "/prod/x" for a hierarchical name, "/x" for a flat one
+        return Ref(env, "ssm", name if name.count("/") > 1 else name[1:])
+    if service == "secretsmanager":
+        if len(parts) < 7 or parts[5] != "secret":
+            raise UsageError(f"{env}: Secrets Manager valueFrom is not a secret ARN")
+        extra = parts[7:] + ["", "", ""]
+        return Ref(env, "secretsmanager", ":".join(parts[:7]), json_key=extra[0] or None,
+                   version_stage=extra[1] or None, version_id=extra[2] or None)
+    raise UsageError(f"{env}: valueFrom names service {service!r}; only ssm and secretsmanager are supported")
+
+
+# -- where references come from -----------------------------------------------------------------
+
+def _is_log_option(key: str) -> bool:
+    k = key.lower()
+    return "logconfiguration" in k or "log_configuration" in k or "secretoptions" in k or "secret_options" in k
+
+
+def refs_from_plan(plan_path: Path, unit: str) -> list[Ref]:
+    """The unit's references from an applied plan: store action names/ARNs from the journal."""
+    from migrate.commands.common import plan_state
+    from migrate.plan.actions import CreateSecret
+
+    plan, journal = plan_state(plan_path)
+    states = journal.states()  # type: ignore[attr-defined]
+    refs: list[Ref] = []
+    units: set[str] = set()
+    for a in plan.store_actions:  # type: ignore[attr-defined]
+        for v in a.values:
+            units.add(v.unit)
+            if v.unit != unit or _is_log_option(v.key):
+                continue
+            st = states.get(a.id)
+            if st is None or st.phase != "applied":
+                raise PlanError(f"entry {a.name} of unit {unit} is not in the store (state: {st.phase if st else 'pending'})",
+                                hint=f"apply the plan first: `secrets-migrate apply {plan_path}`")
+            if isinstance(a, CreateSecret):
+                refs.append(Ref(v.name, "secretsmanager", str(st.receipt.get("arn") or a.name), json_key=v.json_key))
+            else:
+                refs.append(Ref(v.name, "ssm", a.name))
+    if not refs:
+        _no_unit(unit, units)
+    return refs
+
+
+def refs_from_definitions(paths: Sequence[str], unit: str) -> list[Ref]:
+    """The unit's ``secrets`` references in ECS task-definition files (e.g. after apply)."""
+    from migrate.sources.walk import scan_paths
+
+    res = scan_paths(list(paths))
+    refs: list[Ref] = []
+    units: set[str] = set()
+    docs: dict[str, Any] = {}
+    for lf in res.loaded:
+        for e in lf.entries:
+            if not e.managed:
+                continue
+            units.add(e.unit)
+            if e.unit != unit or e.location != "secrets":
+                continue
+            vf = _resolve_pointer(docs, lf, e.value_path, e.pointer)
+            if not isinstance(vf, str):
+                raise UsageError(f"{e.value_path}: cannot read the valueFrom of {unit}.{e.name}",
+                                 hint="use --plan PLAN to take the references from the applied plan")
+            refs.append(parse_value_from(e.name, vf))
+    if not refs:
+        _no_unit(unit, units)
+    return refs
+
+
+def _resolve_pointer(docs: dict[str, Any], lf: Any, path: str, pointer: str) -> object:
+    if path not in docs:
+        text = getattr(getattr(lf, "src", None), "text", None)
+        if text is None:
+            try:
+                text = Path(path).read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError):
+                return None
+        try:
+            docs[path] = json.loads(text)
+        except ValueError:
+            docs[path] = None
+    node: object = docs[path]
+    for part in pointer.strip("/").split("/") if pointer.strip("/") else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _no_unit(unit: str, units: Iterable[str]) -> None:
+    known = ", ".join(sorted(u for u in set(units) if u)) or "none"
+    raise UsageError(f"no secrets references for unit {unit!r}", hint=f"units with references: {known}")
+
+
+# -- reading the values ---------------------------------------------------------------------------
+
+def _batches(items: list[str], n: int) -> Iterable[list[str]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def fetch(refs: Sequence[Ref], client: Callable[[str], Any]) -> dict[str, SecretValue]:
+    """Read every reference's value: variable name -> value. ``client(service)`` builds boto3 clients."""
+    from botocore.exceptions import ClientError
+
+    from migrate.stores.aws import safe_aws_message
+
+    raw: dict[tuple[str, str, str | None, str | None], str] = {}
+    missing: list[str] = []
+    try:
+        ssm_names = sorted({r.id for r in refs if r.store == "ssm"})
+        for batch in _batches(ssm_names, SSM_BATCH):
+            resp = client("ssm").get_parameters(Names=batch, WithDecryption=True)
+            for p in resp.get("Parameters", []):
+                raw[("ssm", p["Name"], None, None)] = p["Value"]
+                if p.get("ARN"):
+                    raw[("ssm", p["ARN"], None, None)] = p["Value"]
+            missing.extend(resp.get("InvalidParameters", []))
+        plain = sorted({r.id for r in refs if r.store == "secretsmanager" and not (r.version_stage or r.version_id)})
+        for batch in _batches(plain, SM_BATCH):
+            kw: dict[str, Any] = {"SecretIdList": batch}
+            got: set[str] = set()
+            while True:
+                resp = client("secretsmanager").batch_get_secret_value(**kw)
+                for s in resp.get("SecretValues", []):
+                    for ident in (s.get("ARN"), s.get("Name")):
+                        if ident:
+                            raw[("secretsmanager", ident, None, None)] = s.get("SecretString", "")
+                            got.add(ident)
+                if not resp.get("NextToken"):
+                    break
+                kw["NextToken"] = resp["NextToken"]
+            missing.extend(i for i in batch if i not in got and not any(g.startswith(i) for g in got))
+        for r in refs:
+            if r.store == "secretsmanager" and (r.version_stage or r.version_id):
+                kw = {"SecretId": r.id}
+                if r.version_stage:
+                    kw["VersionStage"] = r.version_stage
+                if r.version_id:
+                    kw["VersionId"] = r.version_id
+                s = client("secretsmanager").get_secret_value(**kw)
+                raw[("secretsmanager", r.id, r.version_stage, r.version_id)] = s.get("SecretString", "")
+    except ClientError as e:
+        raise StoreError(f"cannot read the unit's values ({safe_aws_message(e)})",
+                         hint="check your credentials and region, and that your identity may read these entries") from None
+    if missing:
+        raise StoreError(f"not found in the store: {', '.join(sorted(set(missing)))}",
+                         hint="was the plan applied in this account and region (--region, --profile)?")
+    out: dict[str, SecretValue] = {}
+    for r in refs:
+        text = _lookup(raw, r)
+        if text is None:
+            raise StoreError(f"{r.env}: {r.id} was not returned by the store", hint="check the reference and region")
+        if r.json_key:
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                raise StoreError(f"{r.env}: secret {r.id} is not JSON but the reference names key {r.json_key}") from None
+            if not isinstance(doc, dict) or r.json_key not in doc:
+                raise StoreError(f"{r.env}: secret {r.id} has no JSON key {r.json_key}")
+            v = doc[r.json_key]
+            text = v if isinstance(v, str) else json.dumps(v)
+        out[r.env] = SecretValue(text)
+    raw.clear()
+    return out
+
+
+def _lookup(raw: dict[tuple[str, str, str | None, str | None], str], r: Ref) -> str | None:
+    k = (r.store, r.id, r.version_stage, r.version_id)
+    if k in raw:
+        return raw[k]
+    if r.store == "secretsmanager" and not (r.version_stage or r.version_id):
+        # partial ARN (no random suffix) or name: match the returned full ARN by prefix
+        for (store, ident, st, vi), text in raw.items():
+            if store == r.store and st is None and vi is None and ident.startswith(r.id + "-"):
+                return text
+    return None
+
+
+def resolve_unit(source: str | None, plan: Path | None, unit: str, *, profile: str | None = None,
+                 region: str | None = None) -> dict[str, SecretValue]:
+    """Entry point for both commands: find the references, then read the values."""
+    from migrate.stores.aws import Aws
+
+    plan_path = plan
+    if plan_path is None and source is not None and _looks_like_plan(Path(source)):
+        plan_path = Path(source)
+    if plan_path is not None:
+        refs = refs_from_plan(plan_path, unit)
+        if profile is None or region is None:
+            from migrate.commands.common import plan_state
+
+            p, _ = plan_state(plan_path)
+            profile = profile or p.settings.profile  # type: ignore[attr-defined]
+            region = region or p.settings.region  # type: ignore[attr-defined]
+    elif source is not None:
+        if not os.path.lexists(source):
+            raise UsageError(f"no such file or directory: {source}")
+        refs = refs_from_definitions([source], unit)
+    else:
+        raise UsageError("name the plan (--plan PLAN) or the definition files (PATH)",
+                         hint="e.g. `secrets-migrate exec --plan plan.json --unit api -- ./run.sh`")
+    aws = Aws(profile=profile, region=region)
+    return fetch(refs, aws.client)
+
+
+def _looks_like_plan(p: Path) -> bool:
+    if not p.is_file() or p.suffix.lower() != ".json":
+        return False
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b'"secrets-migrate/plan"' in head
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+def exec_(command: Sequence[str], *, source: str | None = None, plan: Path | None = None, unit: str,
+          profile: str | None = None, region: str | None = None) -> int:
+    """Run ``command`` with the unit's secrets in its environment; its exit code is ours."""
+    if not command:
+        raise UsageError("no command to run", hint="put it after `--`: secrets-migrate exec --plan plan.json --unit api -- ./run.sh")
+    values = resolve_unit(source, plan, unit, profile=profile, region=region)
+    env = dict(os.environ)
+    env.update({k: v.reveal() for k, v in values.items()})
+    sys.stderr.write(f"secrets-migrate: running {command[0]} with {len(values)} secret(s) of {unit} in its environment\n")
+    sys.stderr.flush()
+    try:
+        proc = subprocess.run(list(command), env=env)
+    except FileNotFoundError:
+        raise UsageError(f"command not found: {command[0]}", hint="check the name and your PATH") from None
+    except PermissionError:
+        raise UsageError(f"command is not executable: {command[0]}") from None
+    finally:
+        env.clear()
+    rc = proc.returncode
+    return 128 - rc if rc < 0 else rc
+
+
+FORMATS = ("dotenv", "json", "shell")
+
+
+def render(values: dict[str, SecretValue], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps({k: values[k].reveal() for k in sorted(values)}, indent=2, ensure_ascii=False) + "\n"
+    lines = []
+    for k in sorted(values):
+        v = values[k].reveal()
+        if fmt == "shell":
+            lines.append(f"export {k}={shlex.quote(v)}")
+        else:
+            lines.append(f"{k}={_dotenv_quote(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _dotenv_quote(v: str) -> str:
+    """Single quotes (literal, no interpolation) when possible, else double quotes with escapes."""
+    if not any(c in v for c in "'\\\n\r"):
+        return f"'{v}'"
+    esc = v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{esc}"'
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only: a 0600 temp file, then os.replace."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)  # in case a umask or filesystem widened it
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def env(*, output: Path | None, fmt: str = "dotenv", source: str | None = None, plan: Path | None = None,
+        unit: str, profile: str | None = None, region: str | None = None) -> int:
+    """Write the unit's secrets to ``output`` (mode 0600), with a warning on stderr."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if output is None:
+        raise UsageError("env writes plaintext values: name the file with -o FILE (mode 0600)",
+                         hint="or run the program with `secrets-migrate exec ... -- COMMAND` and write no file")
+    if output.is_dir():
+        raise UsageError(f"{output} is a directory", hint="name a file, e.g. -o .env.local")
+    values = resolve_unit(source, plan, unit, profile=profile, region=region)
+    try:
+        write_private(output, render(values, fmt))
+    except OSError as e:
+        raise MigrateError(f"cannot write {output} ({type(e).__name__})") from None
+    sys.stderr.write(f"warning: wrote {len(values)} secret value(s) of {unit} in plaintext to {output} (mode 0600). "
+                     "Do not commit it (add it to .gitignore) and delete it when you are done.\n")
+    return EXIT_OK
