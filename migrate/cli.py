@@ -256,7 +256,7 @@ Families = Annotated[Optional[list[str]], typer.Option("--family", help="Task-de
 AllRevs = Annotated[bool, typer.Option("--all-revisions", help="Also every ACTIVE revision of those families.")]
 
 
-@live_app.command("scan")
+@live_app.command("scan", epilog="Example:  secrets-migrate live scan --region eu-west-1 --cluster prod --format json")
 def live_scan(region: Regions = None, cluster: Clusters = None, service: Services = None, family: Families = None,
               all_revisions: AllRevs = False, format: Annotated[str, typer.Option("--format", "-f")] = "table",
               profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
@@ -269,7 +269,7 @@ def live_scan(region: Regions = None, cluster: Clusters = None, service: Service
                                    no_color=no_color))
 
 
-@live_app.command("plan")
+@live_app.command("plan", epilog="Example:  secrets-migrate live plan --cluster prod --store auto -o live-plan.json")
 def live_plan(out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the plan file here.")] = None,
               region: Regions = None, cluster: Clusters = None, service: Services = None, family: Families = None,
               all_revisions: AllRevs = False,
@@ -291,7 +291,7 @@ def live_plan(out: Annotated[Optional[Path], typer.Option("--out", "-o", help="W
                                    health_timeout=health_timeout, fmt=format, no_color=no_color))
 
 
-@live_app.command("apply")
+@live_app.command("apply", epilog="Example:  secrets-migrate live apply live-plan.json --waves 1,25%,rest --yes")
 def live_apply(plan: PlanArg, yes: Yes = False,
                waves: Annotated[str, typer.Option("--waves", help="Wave sizes: N, N% or rest, comma-separated.")] = "1,rest",
                concurrency: Annotated[int, typer.Option("--concurrency", help="Services at once per wave (canary: 1).")] = 4,
@@ -314,7 +314,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
                                     rate_scale=rate_scale, no_color=no_color))
 
 
-@live_app.command("rollback")
+@live_app.command("rollback", epilog="Example:  secrets-migrate live rollback live-plan.json --service prod/api --yes")
 def live_rollback(plan: PlanArg, service: Annotated[Optional[list[str]], typer.Option("--service", help="cluster/service (repeatable); default: all.")] = None,
                   yes: Yes = False, profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
                   no_color: NoColor = False) -> None:
@@ -326,7 +326,7 @@ def live_rollback(plan: PlanArg, service: Annotated[Optional[list[str]], typer.O
                                        no_color=no_color))
 
 
-@live_app.command("finalize")
+@live_app.command("finalize", epilog="Example:  secrets-migrate live finalize live-plan.json --yes")
 def live_finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile: Profile = None, region: Region = None,
                   endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Deregister and delete the old plaintext revisions (10 per call); no rollback afterwards."""

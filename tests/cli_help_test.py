@@ -1,0 +1,99 @@
+"""Every command documents one worked example; --version; shell completion for bash and zsh; usage
+errors point at the help."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from migrate import __version__
+from migrate.cli import app
+
+def _leaves(group: Any, prefix: tuple[str, ...] = ()) -> list[str]:
+    out = []
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):  # a group (typer vendors click: no isinstance)
+            out += _leaves(cmd, (*prefix, name))
+        else:
+            out.append(" ".join((*prefix, name)))
+    return sorted(out)
+
+
+COMMANDS = _leaves(typer.main.get_command(app))  # type: ignore[arg-type]
+
+
+def test_every_command_is_listed() -> None:
+    assert {"scan", "plan", "show", "apply", "verify", "rollback", "finalize", "status", "exec", "env",
+            "report", "live scan"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_shows_a_worked_example(name: str) -> None:
+    r = CliRunner().invoke(app, [*name.split(), "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    m = re.search(r"Example:\s+(.*)", r.output)
+    assert m is not None, f"{name} --help has no Example"
+    assert f"secrets-migrate {name}" in m.group(1), f"{name}'s example does not run {name}"
+
+
+def test_version() -> None:
+    r = CliRunner().invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == f"secrets-migrate {__version__}"
+
+
+def test_usage_error_points_at_help() -> None:
+    r = CliRunner().invoke(app, ["scan"])
+    assert r.exit_code == 2 and "Try 'secrets-migrate scan -h' for help." in r.stderr
+    r = CliRunner().invoke(app, ["scna"])
+    assert r.exit_code == 2 and "Did you mean 'scan'?" in r.stderr
+
+
+def _show(shell: str) -> str:
+    env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}  # take the shell as an argument
+    r = subprocess.run([sys.executable, "-m", "migrate", "--show-completion", shell], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _complete(env: dict[str, str]) -> str:
+    r = subprocess.run([sys.executable, "-m", "migrate"], capture_output=True, text=True,
+                       env={**os.environ, **env}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
+def test_bash_completion_script_completes_commands(tmp_path: Path) -> None:
+    script = _show("bash")
+    assert "_SECRETS_MIGRATE_COMPLETE=complete_bash" in script and "complete " in script
+    (tmp_path / "complete.bash").write_text(script)
+    exe = tmp_path / "bin" / "secrets-migrate"
+    exe.parent.mkdir()
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} -m migrate \"$@\"\n")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    drive = ("source complete.bash; COMP_WORDS=(secrets-migrate re); COMP_CWORD=1; "
+             "_secrets_migrate_completion secrets-migrate; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    r = subprocess.run(["bash", "-c", drive], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PATH": f"{exe.parent}{os.pathsep}{os.environ['PATH']}"})
+    assert r.returncode == 0, r.stderr
+    assert set(r.stdout.split()) == {"report"}
+
+
+def test_zsh_completion_script_and_protocol() -> None:
+    script = _show("zsh")
+    assert "#compdef secrets-migrate" in script and "_SECRETS_MIGRATE_COMPLETE=complete_zsh" in script
+    out = _complete({"_SECRETS_MIGRATE_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "secrets-migrate sc"})
+    assert '"scan"' in out and '"show"' not in out
+    out = _complete({"_SECRETS_MIGRATE_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "secrets-migrate scan --upd"})
+    assert "--update-baseline" in out
