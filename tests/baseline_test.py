@@ -148,3 +148,8 @@ def test_bad_baseline_file(tmp_path: Path, content: str, msg: str) -> None:
 def test_missing_baseline_means_everything_is_new(repo: Path) -> None:
     r = _run(repo, "scan", "defs", "--baseline", "none.json")
     assert r.exit_code == 1 and "2 new" in r.stderr
+
+
+def test_baseline_and_update_baseline_must_agree(repo: Path) -> None:
+    r = _run(repo, "scan", "defs", "--baseline", "a.json", "--update-baseline", "b.json")
+    assert r.exit_code == 2 and "hint:" in r.stderr and not (repo / "b.json").exists()

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from migrate import baseline as bl
 from migrate.commands.common import ScanOutcome
+from migrate.errors import UsageError
 from migrate.model import FileStatus
 
 
@@ -25,6 +26,9 @@ def apply_baseline(out: ScanOutcome, *, baseline: Path | None, update: Path | No
 
     Returns the filtered outcome and a summary for the JSON output (names only, never values).
     """
+    if baseline is not None and update is not None and baseline.resolve() != update.resolve():
+        raise UsageError("--baseline and --update-baseline name different files",
+                         hint="use one of them (--update-baseline FILE also reads FILE's reasons)")
     scanned = _scanned(out)
     summary: dict[str, Any] = {}
     if update is not None:
