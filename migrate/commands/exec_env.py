@@ -98,12 +98,15 @@ def refs_from_plan(plan_path: Path, unit: str) -> list[Ref]:
 
 
 def refs_from_definitions(paths: Sequence[str], unit: str) -> list[Ref]:
-    """The unit's ``secrets`` references in ECS task-definition files (e.g. after apply)."""
+    """The unit's ``secrets`` references in ECS task-definition files and ecs-cli ``ecs-params.yml``
+    files (as written by apply for compose projects)."""
     from migrate.sources.walk import scan_paths
 
-    res = scan_paths(list(paths))
     refs: list[Ref] = []
     units: set[str] = set()
+    for params in _ecs_params_files(paths):
+        refs += _refs_from_ecs_params(params, unit, units)
+    res = scan_paths(list(paths))
     docs: dict[str, Any] = {}
     for lf in res.loaded:
         for e in lf.entries:
@@ -119,6 +122,39 @@ def refs_from_definitions(paths: Sequence[str], unit: str) -> list[Ref]:
             refs.append(parse_value_from(e.name, vf))
     if not refs:
         _no_unit(unit, units)
+    return refs
+
+
+def _ecs_params_files(paths: Sequence[str]) -> list[Path]:
+    out = []
+    for given in paths:
+        p = Path(given)
+        cands = [p] if p.is_file() else sorted(p.glob("ecs-params.y*ml")) if p.is_dir() else []
+        out += [c for c in cands if c.name.lower() in ("ecs-params.yml", "ecs-params.yaml")]
+    return out
+
+
+def _refs_from_ecs_params(path: Path, unit: str, units: set[str]) -> list[Ref]:
+    """``task_definition.services.<unit>.secrets: [{value_from, name}]`` (ecs-cli v1 format)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        doc = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError):
+        raise UsageError(f"{path}: cannot read this ecs-params file") from None
+    services = ((doc or {}).get("task_definition") or {}).get("services") or {} if isinstance(doc, dict) else {}
+    refs = []
+    for name, svc in services.items() if isinstance(services, dict) else ():
+        secrets = (svc or {}).get("secrets") if isinstance(svc, dict) else None
+        if not isinstance(secrets, list) or not secrets:
+            continue
+        units.add(str(name))
+        if str(name) != unit:
+            continue
+        for item in secrets:
+            if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value_from"), str):
+                refs.append(parse_value_from(item["name"], item["value_from"]))
     return refs
 
 

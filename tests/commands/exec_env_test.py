@@ -21,7 +21,7 @@ from migrate.testing import run_cli
 
 ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 CANARIES = {"DB_PASSWORD": "CANARY-exec-db-3f9a1c77", "STRIPE_SECRET_KEY": "CANARY-exec-sk_live_Qw8Zr2Lk5Tn1",
-            "splunk-token": "CANARY-exec-splunk-e4b1"}
+            "splunk-token": "CANARY-exec-splunk-e4b1", "POSTGRES_PASSWORD": "CANARY-exec-pg-0b3c9d"}
 TASKDEF = {
     "family": "payments", "executionRoleArn": ROLE, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"],
     "cpu": "256", "memory": "512",
@@ -34,6 +34,7 @@ TASKDEF = {
                                                                 "splunk-token": CANARIES["splunk-token"]}},
     }],
 }
+COMPOSE = f"services:\n  web:\n    image: web:1\n    environment:\n      POSTGRES_PASSWORD: {CANARIES['POSTGRES_PASSWORD']}\n"
 #: the child checks its environment against hashes and reports only a yes/no via its exit code
 CHILD = ("import hashlib,os,sys;"
          "want=dict(a.split('=',1) for a in sys.argv[1:]);"
@@ -148,12 +149,13 @@ def applied(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
            "SECRETS_MIGRATE_LOG_DIR": str(tmp_path_factory.mktemp("logs")), "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
     d = tmp_path_factory.mktemp("applied")
     (d / "payments.json").write_text(json.dumps(TASKDEF, indent=2) + "\n")
+    (d / "compose.yaml").write_text(COMPOSE)
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
         mp.delenv("AWS_PROFILE", raising=False)
         boto3.client("iam").create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument="{}")
-        for args in (["plan", "payments.json", "-o", "plan.json"], ["apply", "plan.json", "--yes"]):
+        for args in (["plan", ".", "--execution-role", ROLE, "-o", "plan.json"], ["apply", "plan.json", "--yes"]):
             r = _cli(args, d, env)
             assert r.exit_code == 0, r.stderr[-2000:]
     yield d, env
@@ -199,7 +201,7 @@ def test_exec_from_rewritten_task_definition(applied: tuple[Path, dict[str, str]
 def test_exec_errors_carry_hints(applied: tuple[Path, dict[str, str]]) -> None:
     d, env = applied
     r = _cli(["exec", "--plan", "plan.json", "--unit", "nope", "--", "true"], d, env)
-    assert r.exit_code == 2 and "no secrets references for unit" in r.stderr and "hint: units with references: api" in r.stderr
+    assert r.exit_code == 2 and "no secrets references for unit" in r.stderr and "hint: units with references: api, web" in r.stderr
     r = _cli(["exec", "--plan", "plan.json", "--unit", "api", "--", "no-such-command-xyz"], d, env)
     assert r.exit_code == 2 and "command not found" in r.stderr
     r = _cli(["exec", "--plan", "plan.json", "--unit", "api"], d, env)
@@ -238,3 +240,13 @@ def test_env_without_output_file_refuses(applied: tuple[Path, dict[str, str]]) -
     r = _cli(["env", "--plan", "plan.json", "--unit", "api"], d, env)
     assert r.exit_code == 2 and "-o FILE" in r.stderr and "hint:" in r.stderr
     _no_canary(r.stdout, r.stderr)
+
+
+def test_exec_compose_service_from_plan_and_from_ecs_params(applied: tuple[Path, dict[str, str]]) -> None:
+    d, env = applied
+    assert "value_from" in (d / "ecs-params.yml").read_text()
+    for source in (["--plan", "plan.json"], ["ecs-params.yml"], ["."]):
+        r = _cli(["exec", *source, "--unit", "web", "--", sys.executable, "-c", CHILD, *_want("POSTGRES_PASSWORD")],
+                 d, env)
+        assert r.exit_code == 0, (source, r.stderr)
+        _no_canary(r.stdout, r.stderr)
