@@ -107,7 +107,8 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
         raise UsageError(f"--format must be table, json or sarif, not {fmt!r}")
     cfg = load_config(Path(paths[0]) if paths else Path.cwd(), config_path)
     err = err_console(no_color)
-    out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size)
+    out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
+                   keep_all=all_entries)
     baseline_summary = None
     if baseline is not None or update_baseline is not None:
         from migrate.commands.baseline import apply_baseline
@@ -139,6 +140,38 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
         if output is not None:
             fh.close()
     return exit_code(out)
+
+
+def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entries: bool, output: Path | None,
+                         max_file_size: int | None) -> int:
+    """JSON report written while scanning: entries are emitted per batch, so memory stays flat."""
+    import sys
+
+    fh = output.open("w", encoding="utf-8") if output else sys.stdout
+    counts = {"secret": 0, "n": 0}
+    try:
+        fh.write('{\n  "version": %d,\n  "tool": %s,\n  "entries": [' % (
+            JSON_VERSION, json.dumps({"name": "secrets-migrate", "version": __version__})))
+
+        def emit(batch: list[Finding]) -> None:
+            for f in batch:
+                counts["secret"] += f.is_secret
+                if not (all_entries or f.is_secret):
+                    continue
+                fh.write(("\n    " if counts["n"] == 0 else ",\n    ") + json.dumps(entry_record(f), ensure_ascii=False))
+                counts["n"] += 1
+
+        out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
+                       keep_all=all_entries, on_findings=emit)
+        files = [json.dumps({"path": f.path, "kind": f.kind, "status": f.status.value, "reason": f.reason,
+                             **({"line": f.line} if f.line else {})}, ensure_ascii=False) for f in out.files]
+        fh.write("\n  ],\n  \"files\": [" + ",".join("\n    " + x for x in files) + "\n  ]\n}\n")
+    finally:
+        if output:
+            fh.close()
+    if out.errors:
+        return EXIT_INPUT
+    return EXIT_FINDINGS if counts["secret"] else EXIT_OK
 
 
 def print_table(out: ScanOutcome, con: Any, *, all_entries: bool) -> None:

@@ -145,8 +145,12 @@ def _symlink_report(link: Path, display: str, name: str, root: Path) -> Iterator
 
 
 def scan_paths(paths: Sequence[str], *, max_bytes: int = DEFAULT_MAX_BYTES, exclude: Sequence[str] = (),
-               on_file: Callable[[str], None] | None = None) -> ScanResult:
-    """Read, detect and load every candidate. Returns one FileReport per file looked at."""
+               on_file: Callable[[str], None] | None = None,
+               on_loaded: Callable[[LoadedFile], None] | None = None) -> ScanResult:
+    """Read, detect and load every candidate. Returns one FileReport per file looked at.
+
+    With ``on_loaded`` each loaded file is handed over and not kept (streaming: memory stays flat).
+    """
     result = ScanResult()
     seen: set[Path] = set()
     for c in iter_candidates(paths, max_bytes=max_bytes, exclude=exclude):
@@ -162,7 +166,10 @@ def scan_paths(paths: Sequence[str], *, max_bytes: int = DEFAULT_MAX_BYTES, excl
         report, loaded = load_candidate(c, max_bytes=max_bytes)
         result.files.append(report)
         if loaded is not None:
-            result.loaded.append(loaded)
+            if on_loaded is not None:
+                on_loaded(loaded)
+            else:
+                result.loaded.append(loaded)
     return result
 
 
