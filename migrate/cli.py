@@ -55,7 +55,14 @@ def _root(
 
 @app.command(epilog="Example:  secrets-migrate scan fixtures/ --format json > findings.json")
 def scan(
-    paths: Annotated[list[str], typer.Argument(help="Files or directories (task-definition JSON, compose, CloudFormation, CDK, Terraform).")],
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Files or directories (task-definition JSON, compose, CloudFormation, CDK, Terraform).")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Scan the running services of an account instead of files (see `live scan`).")] = False,
+    cluster: Annotated[Optional[list[str]], typer.Option("--cluster", help="With --live: cluster name or ARN (repeatable).")] = None,
+    service: Annotated[Optional[list[str]], typer.Option("--service", help="With --live: service name (repeatable).")] = None,
+    family: Annotated[Optional[list[str]], typer.Option("--family", help="With --live: task-definition family (repeatable).")] = None,
+    all_revisions: Annotated[bool, typer.Option("--all-revisions", help="With --live: every ACTIVE revision of those families.")] = False,
+    region: Annotated[Optional[list[str]], typer.Option("--region", help="With --live: AWS region (repeatable).")] = None,
+    profile: Profile = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif.")] = "table",
     all_entries: Annotated[bool, typer.Option("--all", help="Report every entry, not only secrets.")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to a file.")] = None,
@@ -70,6 +77,16 @@ def scan(
     Exit codes: 0 clean, 1 plaintext secrets found, 2 usage error, 3 some input could not be read (fail closed).
     """
     with error_handler():
+        if live:
+            from migrate.commands.live import scan_live
+
+            raise typer.Exit(scan_live(regions=region or (), clusters=cluster or (), services=service or (),
+                                       families=family or (), all_revisions=all_revisions, profile=profile,
+                                       fmt="json" if format == "json" else "table", no_color=no_color))
+        if not paths:
+            from migrate.errors import UsageError
+
+            raise UsageError("scan needs PATH... (or --live)", hint="e.g. secrets-migrate scan services/")
         from migrate.commands.scan import scan as cmd
         raise typer.Exit(cmd(paths, fmt=format, all_entries=all_entries, output=output, config_path=config,
                              max_file_size=max_file_size, no_color=no_color, baseline=baseline,
@@ -79,7 +96,12 @@ def scan(
 @app.command(epilog="Example:  secrets-migrate plan fixtures/ecs --store auto --execution-role "
              "arn:aws:iam::123456789012:role/ecsTaskExecutionRole -o plan.json")
 def plan(
-    paths: Annotated[list[str], typer.Argument(help="Files or directories to migrate.")],
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Files or directories to migrate.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Plan for running services instead of files (see `live plan`).")] = False,
+    cluster: Annotated[Optional[list[str]], typer.Option("--cluster", help="With --live: cluster (repeatable).")] = None,
+    service: Annotated[Optional[list[str]], typer.Option("--service", help="With --live: service (repeatable).")] = None,
+    family: Annotated[Optional[list[str]], typer.Option("--family", help="With --live: family (repeatable).")] = None,
+    all_revisions: Annotated[bool, typer.Option("--all-revisions", help="With --live: every ACTIVE revision.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the plan file here (without it: dry run, print only).")] = None,
     store: Annotated[str, typer.Option("--store", help="ssm, secretsmanager or auto (by size and cost).")] = "auto",
     group: Annotated[str, typer.Option("--group", help="per-var (one entry per variable) or per-unit (one JSON secret per container).")] = "per-var",
@@ -106,6 +128,16 @@ def plan(
         settings = PlanSettings(store=store, group=group, prefix=prefix, name_template=name_template, kms_key=kms_key,
                                 execution_role=execution_role, compose_target=compose_target,
                                 share_identical=share_identical, region=region, profile=profile)
+        if live:
+            from migrate.commands.live import plan_live
+
+            raise typer.Exit(plan_live(out_path=out, settings=settings, regions=[region] if region else (),
+                                       clusters=cluster or (), services=service or (), families=family or (),
+                                       all_revisions=all_revisions, fmt=format, no_color=no_color))
+        if not paths:
+            from migrate.errors import UsageError
+
+            raise UsageError("plan needs PATH... (or --live)", hint="e.g. secrets-migrate plan services/ -o plan.json")
         raise typer.Exit(cmd(paths, out_path=out, settings=settings, fmt=format, config_path=config,
                              no_color=no_color, allow_errors=skip_errors))
 

@@ -126,5 +126,11 @@ def plan_state(plan_path: Path) -> tuple[object, object]:
         text = plan_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise PlanError(f"{plan_path}: cannot read plan file ({type(e).__name__})") from None
+    import migrate.live.actions  # noqa: F401  (registers the live action kinds with the plan reader)
+
     plan = Plan.from_json(text, where=str(plan_path))
     return plan, Journal(state_dir_for(plan_path), plan.id)
+
+
+def is_live(plan: object) -> bool:
+    return any(a.kind.startswith("ecs.") for a in plan.actions)  # type: ignore[attr-defined]

@@ -34,8 +34,20 @@ def _runtime(plan_path: Path, profile: str | None, region: str | None, progress=
     return Runtime(plan=plan, journal=journal, aws=aws, progress=progress)  # type: ignore[arg-type]
 
 
+def _live_plan(plan_path: Path) -> bool:
+    from migrate.commands.common import is_live
+
+    plan, _ = plan_state(plan_path)
+    return is_live(plan)
+
+
 def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, profile: str | None = None,
           region: str | None = None, no_color: bool = False) -> int:
+    if _live_plan(plan_path):  # live plans deploy in waves with health checks: `live apply` defaults
+        from migrate.commands.live import apply_live
+
+        return apply_live(plan_path, yes=yes, profile=profile, region=region, no_color=no_color,
+                          policy="stop" if no_rollback else "rollback-service")
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = _runtime(plan_path, profile, region)
@@ -82,6 +94,10 @@ def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, re
 
 def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, region: str | None = None,
              no_color: bool = False) -> int:
+    if _live_plan(plan_path):
+        from migrate.commands.live import rollback_live
+
+        return rollback_live(plan_path, yes=yes, profile=profile, region=region, no_color=no_color)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = _runtime(plan_path, profile, region)
@@ -103,6 +119,10 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
 
 def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
              region: str | None = None, no_color: bool = False) -> int:
+    if _live_plan(plan_path):
+        from migrate.commands.live import finalize_live
+
+        return finalize_live(plan_path, yes=yes, fmt=fmt, profile=profile, region=region, no_color=no_color)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = _runtime(plan_path, profile, region)

@@ -78,7 +78,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
             assert e.value is not None
             value = e.value.reveal()
             size = len(value.encode("utf-8"))
-            store, tier = _choose_store(settings, size, e.path, e.name)
+            store, tier = choose_store(settings, size, e.path, e.name)
             json_key: str | None = None
             if settings.group == "per-unit":
                 tmpl = settings.name_template or naming.DEFAULT_SM_UNIT_TEMPLATE
@@ -167,13 +167,16 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
                 refused=tuple(refused), cost=cost, deploy_order=order)
 
 
+_choose_store = None  # set below: the old private name, kept for importers
+
+
 def plaintext_values(findings: Sequence[Finding]) -> list[str]:
     """Values of secret findings that are plaintext (not references): what must never be printed."""
     return [f.entry.value.reveal() for f in findings
             if f.is_secret and f.entry.value is not None and not f.entry.resolves_to]
 
 
-def _choose_store(settings: PlanSettings, size: int, path: str, name: str) -> tuple[str, str | None]:
+def choose_store(settings: PlanSettings, size: int, path: str, name: str) -> tuple[str, str | None]:
     if settings.store == "secretsmanager" or (settings.store == "auto" and settings.group == "per-unit"):
         if size > SM_MAX:
             raise PlanError(f"{path}: {name} is over the 64 KiB Secrets Manager limit")
@@ -279,3 +282,6 @@ def _cost(targets: dict[tuple[str, str], _Target]) -> dict[str, object]:
     monthly = round(sm * PRICE_SM_SECRET + adv * PRICE_SSM_ADVANCED, 2)
     return {"secrets_manager_secrets": sm, "ssm_standard_parameters": std, "ssm_advanced_parameters": adv,
             "monthly_usd": monthly, "note": "storage only; API calls extra ($0.05 per 10,000). Prices: see README."}
+
+
+_choose_store = choose_store
