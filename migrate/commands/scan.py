@@ -107,6 +107,9 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
         raise UsageError(f"--format must be table, json or sarif, not {fmt!r}")
     cfg = load_config(Path(paths[0]) if paths else Path.cwd(), config_path)
     err = err_console(no_color)
+    if fmt == "json" and baseline is None and update_baseline is None:
+        return _scan_json_streaming(paths, cfg=cfg, err=err, all_entries=all_entries, output=output,
+                                    max_file_size=max_file_size)
     out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
                    keep_all=all_entries)
     baseline_summary = None
