@@ -55,6 +55,7 @@ def _root(
 
 @app.command(epilog="Example:  secrets-migrate scan fixtures/ --format json > findings.json")
 def scan(
+    ctx: typer.Context,
     paths: Annotated[Optional[list[str]], typer.Argument(help="Files or directories (task-definition JSON, compose, CloudFormation, CDK, Terraform).")] = None,
     live: Annotated[bool, typer.Option("--live", help="Scan the running services of an account instead of files (see `live scan`).")] = False,
     cluster: Annotated[Optional[list[str]], typer.Option("--cluster", help="With --live: cluster name or ARN (repeatable).")] = None,
@@ -84,9 +85,7 @@ def scan(
                                        families=family or (), all_revisions=all_revisions, profile=profile,
                                        fmt="json" if format == "json" else "table", no_color=no_color))
         if not paths:
-            from migrate.errors import UsageError
-
-            raise UsageError("scan needs PATH... (or --live)", hint="e.g. secrets-migrate scan services/")
+            raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         from migrate.commands.scan import scan as cmd
         raise typer.Exit(cmd(paths, fmt=format, all_entries=all_entries, output=output, config_path=config,
                              max_file_size=max_file_size, no_color=no_color, baseline=baseline,
@@ -96,6 +95,7 @@ def scan(
 @app.command(epilog="Example:  secrets-migrate plan fixtures/ecs --store auto --execution-role "
              "arn:aws:iam::123456789012:role/ecsTaskExecutionRole -o plan.json")
 def plan(
+    ctx: typer.Context,
     paths: Annotated[Optional[list[str]], typer.Argument(help="Files or directories to migrate.")] = None,
     live: Annotated[bool, typer.Option("--live", help="Plan for running services instead of files (see `live plan`).")] = False,
     cluster: Annotated[Optional[list[str]], typer.Option("--cluster", help="With --live: cluster (repeatable).")] = None,
@@ -135,9 +135,7 @@ def plan(
                                        clusters=cluster or (), services=service or (), families=family or (),
                                        all_revisions=all_revisions, fmt=format, no_color=no_color))
         if not paths:
-            from migrate.errors import UsageError
-
-            raise UsageError("plan needs PATH... (or --live)", hint="e.g. secrets-migrate plan services/ -o plan.json")
+            raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         raise typer.Exit(cmd(paths, out_path=out, settings=settings, fmt=format, config_path=config,
                              no_color=no_color, allow_errors=skip_errors))
 

@@ -27,7 +27,7 @@ def log_path() -> Path:
 def error_handler() -> Iterator[None]:
     try:
         yield
-    except typer.Exit:
+    except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
     except MigrateError as e:
         sys.stderr.write(f"error: {e.args[0] if e.args else type(e).__name__}\n")

@@ -71,6 +71,7 @@ def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = 
     inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions)
     findings = live_findings(inv)
     p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
+    p = _with_preflight(p, regions, settings.profile)
     text = p.to_json()
     guard_no_values(text, plaintext_values(findings))
     if out_path is not None:
@@ -93,6 +94,17 @@ def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = 
     con.print(Text(f"{len(p.deploy_order)} service(s), {len(p.store_actions)} entr(ies)"
                    + (f"; plan written to {out_path}" if out_path else "; dry run (pass -o to write the plan)")))
     return EXIT_OK
+
+
+def _with_preflight(p: Any, regions: Sequence[str], profile: str | None) -> Any:
+    """Add the guardrails that can be evaluated now (read-only calls) to the plan's warnings."""
+    import dataclasses
+
+    from migrate.live.guardrails import plan_warnings
+    from migrate.stores.aws import Aws
+
+    extra = plan_warnings(p, Aws(profile=profile, region=(list(regions) or [None])[0]))
+    return dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *extra)))) if extra else p
 
 
 def parse_waves(spec: str, concurrency: int) -> tuple[Any, ...]:
@@ -143,6 +155,13 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
             raise FinalizedError("this plan was finalized; make a new plan")
         runner = LiveRunner(rt, opts)
         err.print(Text(f"Plan {rt.plan.id}: {len(runner.order)} service(s), policy {policy}, waves {waves}"))
+        from migrate.live.guardrails import preflight_live, raise_for
+
+        checks = preflight_live(rt.plan, rt.aws)
+        for c in checks:
+            err.print(Text(("warning: " if c.level == "warning" else "error: ") + c.line(),
+                           style="yellow" if c.level == "warning" else "red"))
+        raise_for(checks)
         if not _confirm("Apply this live plan to running services?", yes):
             return EXIT_FAILED
         with progress_bar(err, enabled=err.is_terminal) as prog:
