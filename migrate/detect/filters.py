@@ -22,7 +22,7 @@ _ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:", re.I)
 _RESOLVE_RE = re.compile(r"^\{\{resolve:(secretsmanager|ssm-secure|ssm):", re.I)
 _PATH_RE = re.compile(r"^(?:~?/|\./|\.\./|file:/|[A-Za-z]:\\)[^\s]*$")
 _SSM_NAME_RE = re.compile(r"^/?[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)+/?$")
-_WORDY_SEGMENT_RE = re.compile(r"^[a-z0-9_.\-]{1,40}$")
+_WORDY_SEGMENT_RE = re.compile(r"^(?=[0-9_.\-]*[a-z])[a-z0-9_.\-]{1,40}$")  # lower-case words: at least one letter
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^\s]+$")
 _HEX_RE = re.compile(r"^[0-9a-f]{7,64}$")
 _DIGEST_RE = re.compile(r"^(?:sha1|sha256|sha384|sha512|md5):[0-9a-f]{32,128}$", re.I)
