@@ -26,7 +26,8 @@ ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 
 names = st.lists(st.from_regex(r"[A-Z][A-Z0-9_]{2,12}", fullmatch=True), min_size=1, max_size=4, unique=True)
-values = st.from_regex(r"[A-Za-z0-9+/_.-]{12,30}", fullmatch=True)
+# a leading "/" reads as an SSM parameter name (a reference), so generated secrets do not start with one
+values = st.from_regex(r"[A-Za-z0-9+_.-][A-Za-z0-9+/_.-]{11,29}", fullmatch=True)
 
 
 def _round_trip(tmp: Path, files: dict[str, bytes], secret_names: set[str], kept: set[str]) -> None:
