@@ -30,7 +30,7 @@ def main() -> int:
     out_dir = HERE / "out"
     out_dir.mkdir(exist_ok=True)
     text = ("| bench | status | result (last lines of its output) | wall time |\n|---|---|---|---|\n"
-            + "\n".join(rows) + f"\n\nProduced by `python benchmarks/report.py`.\n")
+            + "\n".join(rows) + "\n\nProduced by `python benchmarks/report.py`.\n")
     (out_dir / "latest.md").write_text(text)
     print(text)
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from migrate.apply.executor import Runtime, _value_resolver
 from migrate.apply.fs import sha256_file
 from migrate.errors import MigrateError
-from migrate.plan.actions import CreateSecret, PutParameter, PutRolePolicy, RewriteFile
+from migrate.plan.actions import CreateSecret, PutRolePolicy
 from migrate.rewrite.edits import revert_edits
 from migrate.sources.base import read_source
 

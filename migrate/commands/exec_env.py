@@ -359,22 +359,10 @@ def _dotenv_quote(v: str) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only: a 0600 temp file, then os.replace."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)  # in case a umask or filesystem widened it
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` to ``path`` readable by the owner only (the temp file is 0600 from the start)."""
+    from migrate.apply.fs import atomic_write
+
+    atomic_write(path, text, mode=0o600)
 
 
 def env(*, output: Path | None, fmt: str = "dotenv", source: str | None = None, plan: Path | None = None,

@@ -14,7 +14,7 @@ def sandbox(*, port: int = 4566, seed: bool = False) -> int:
     err = err_console()
     sb = Sandbox(port)
     try:
-        url = sb.start()
+        sb.start()
     except OSError as e:
         raise UsageError(f"cannot listen on 127.0.0.1:{port} ({e.strerror})", hint="pick another --port, or 0 for any") from None
     env = sb.env()

@@ -46,7 +46,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from migrate.detect import filters as F
-from migrate.detect.names import NEUTRAL, SAFE, STRONG, WEAK, NameInfo, analyze_name
+from migrate.detect.names import SAFE, STRONG, WEAK, NameInfo, analyze_name
 from migrate.model import Confidence, Entry, Finding, ValueKind, Verdict
 
 if TYPE_CHECKING:

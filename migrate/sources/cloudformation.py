@@ -828,7 +828,6 @@ def _quoted_key(text: str, like: Node, key: str, json_mode: bool) -> str:
 
 def _pair_sep(text: str, m: MappingNode, near: Node) -> str:
     """Separator text between two pairs of a flow mapping (e.g. ``,\\n    ``)."""
-    keys = [k for k, _ in m.value]
     if len(m.value) >= 2:
         k1, v0 = m.value[1][0], m.value[0][1]
         return text[_content_end(v0):int(k1.start_mark.index)]

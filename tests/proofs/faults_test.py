@@ -8,11 +8,9 @@ adopted by the retry instead of failing or duplicating.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
 from migrate.apply.executor import Runtime, apply_plan, rollback_plan
