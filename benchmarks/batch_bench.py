@@ -1,0 +1,446 @@
+"""Live batch benchmark: N services (default 200) migrated through a local endpoint that ENFORCES the AWS
+quotas of issue 4, scaled by ``--scale`` so it runs in minutes.
+
+Setup: a moto server (the sandbox) holds the legacy account (``seed_synthetic``, seeded directly, not
+through the quotas). In front of it, :class:`QuotaProxy` (127.0.0.1) finds each request's operation
+(``X-Amz-Target`` for the awsJson services, ``Action=`` for query services such as IAM), keeps one token
+bucket per API family, and answers HTTP 400 ``ThrottlingException`` / ``Throttling`` "Rate exceeded" in
+the service's own protocol when a bucket is empty; other requests are forwarded. The live apply
+(preflight guardrails + :class:`LiveRunner`, canary wave then the rest) runs through the proxy with the
+tool's client-side limiter set to the same scaled quotas and botocore adaptive retries (the tool's default).
+
+Enforced quotas (sustained per second, burst), every rate multiplied by ``--scale``, bursts unchanged:
+
+    ecs task definition modify (Register/Deregister)   1 / 20
+    ecs task definition read (Describe/List)           20 / 50
+    ecs service modify (Create/Update/DeleteService)   5 / 50
+    ecs service read (DescribeServices/ListServices)   20 / 100
+    ssm PutParameter                                   3 / 3
+    secretsmanager writes                              50 / 50
+
+The floor. A token bucket with rate r and burst b serves n calls in no less than max(0, n - b) / r
+seconds (it starts full). The calls of the plan can only go as fast as the slowest family, so
+
+    floor = max over families f of  max(0, n_f - b_f) / (r_f * scale)  +  H
+
+with n_f the calls the proxy SERVED during the apply (throttled attempts excluded) and H the health-check
+time on the critical path: waves run one after the other and each ends with at least one health wait,
+so H = waves * health_delay (0 with the default instant scripted health). The ratio wall / floor says
+how much time the tool loses above what the quotas force. Target <= 1.25, with 0 throttling errors
+surfaced to the user (retries absorb the proxy's throttles).
+
+Usage: python benchmarks/batch_bench.py [--services 200] [--scale 10] [--concurrency 16] [--store ssm]
+Writes the Markdown table to stdout and to benchmarks/out/batch.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+#: proxy family -> (sustained per second, burst), unscaled
+QUOTAS: dict[str, tuple[float, float]] = {
+    "ecs.taskdef-modify": (1.0, 20.0),
+    "ecs.taskdef-read": (20.0, 50.0),
+    "ecs.service-modify": (5.0, 50.0),
+    "ecs.service-read": (20.0, 100.0),
+    "ecs.taskdef-delete": (1.0, 5.0),
+    "ssm.PutParameter": (3.0, 3.0),
+    "secretsmanager.write": (50.0, 50.0),
+}
+
+_ECS_FAMILY = {
+    "RegisterTaskDefinition": "ecs.taskdef-modify", "DeregisterTaskDefinition": "ecs.taskdef-modify",
+    "DescribeTaskDefinition": "ecs.taskdef-read", "ListTaskDefinitions": "ecs.taskdef-read",
+    "ListTaskDefinitionFamilies": "ecs.taskdef-read",
+    "CreateService": "ecs.service-modify", "UpdateService": "ecs.service-modify", "DeleteService": "ecs.service-modify",
+    "DescribeServices": "ecs.service-read", "ListServices": "ecs.service-read",
+    "DeleteTaskDefinitions": "ecs.taskdef-delete",
+}
+_SM_WRITES = {"CreateSecret", "PutSecretValue", "UpdateSecret", "DeleteSecret", "RestoreSecret", "TagResource",
+              "UntagResource", "PutResourcePolicy", "UpdateSecretVersionStage", "RotateSecret"}
+
+#: the tool's client-side families (migrate.live.ratelimit) -> the proxy family they draw from
+CLIENT_FAMILIES = {
+    "ecs.RegisterTaskDefinition": "ecs.taskdef-modify",
+    "ecs.DeregisterTaskDefinition": "ecs.taskdef-modify",
+    "ecs.DescribeTaskDefinition": "ecs.taskdef-read",
+    "ecs.UpdateService": "ecs.service-modify",
+    "ecs.DescribeServices": "ecs.service-read",
+    "ecs.DeleteTaskDefinitions": "ecs.taskdef-delete",
+    "ssm.PutParameter": "ssm.PutParameter",
+    "secretsmanager.write": "secretsmanager.write",
+}
+
+JSON_SERVICES = {"ecs", "ssm", "secretsmanager"}
+
+
+def family_of(service: str, op: str) -> str:
+    if service == "ecs":
+        return _ECS_FAMILY.get(op, f"ecs.{op}")
+    if service == "ssm":
+        return "ssm.PutParameter" if op == "PutParameter" else f"ssm.{op}"
+    if service == "secretsmanager":
+        return "secretsmanager.write" if op in _SM_WRITES else f"secretsmanager.{op}"
+    return f"{service}.{op}"
+
+
+class Bucket:
+    """Non-blocking token bucket (the server side): ``take`` says whether a token was free."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self._tokens, self._last = burst, time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
+
+def throttle_response(service: str) -> tuple[str, bytes]:
+    """(content type, body) of a "Rate exceeded" error in the service's protocol."""
+    if service in JSON_SERVICES:
+        return "application/x-amz-json-1.1", json.dumps({"__type": "ThrottlingException",
+                                                         "message": "Rate exceeded"}).encode()
+    ns = "https://iam.amazonaws.com/doc/2010-05-08/" if service == "iam" else ""
+    body = (f'<ErrorResponse xmlns="{ns}"><Error><Type>Sender</Type><Code>Throttling</Code>'
+            f"<Message>Rate exceeded</Message></Error><RequestId>quota-proxy</RequestId></ErrorResponse>")
+    return "text/xml", body.encode()
+
+
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+
+class QuotaProxy:
+    """HTTP proxy on 127.0.0.1 enforcing ``quotas`` (family -> (rate, burst)), rates times ``scale``."""
+
+    def __init__(self, upstream: str, quotas: Mapping[str, tuple[float, float]] = QUOTAS, scale: float = 1.0,
+                 port: int = 0) -> None:
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.quotas, self.scale = dict(quotas), scale
+        self.served: Counter[str] = Counter()  #: family -> forwarded calls
+        self.ops: Counter[str] = Counter()  #: service.Op -> forwarded calls
+        self.throttled: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self.reset()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                proxy._handle(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
+
+        self._srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._srv.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._srv.server_address[1]}"
+        self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
+        self._local = threading.local()
+
+    def reset(self) -> None:
+        """Full buckets, zero counters."""
+        with self._lock:
+            self._buckets = {f: Bucket(r * self.scale, b) for f, (r, b) in self.quotas.items()}
+            self.served.clear()
+            self.ops.clear()
+            self.throttled.clear()
+
+    def start(self) -> str:
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        self._srv.shutdown()
+        self._srv.server_close()
+
+    @staticmethod
+    def operation(headers: Mapping[str, str], path: str, body: bytes) -> tuple[str, str]:
+        m = _SCOPE.search(headers.get("Authorization", "") or "")
+        service = m.group(1) if m else ""
+        target = headers.get("X-Amz-Target", "") or ""
+        if target:
+            return service, target.rsplit(".", 1)[-1]
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        if not q.get("Action") and body:
+            q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        return service, (q.get("Action") or [""])[0]
+
+    def _conn(self) -> http.client.HTTPConnection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=120)
+        return c
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {"served": dict(self.served), "ops": dict(self.ops), "throttled": dict(self.throttled)}
+
+    def _reply(self, h: BaseHTTPRequestHandler, status: int, ctype: str, payload: bytes) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(payload)))
+        h.send_header("x-amzn-RequestId", "quota-proxy")
+        h.end_headers()
+        h.wfile.write(payload)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        n = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(n) if n else b""
+        if h.path.startswith("/quota-proxy/"):  # control endpoints (the benchmark runs the proxy in a child process)
+            if h.path == "/quota-proxy/reset":
+                self.reset()
+            self._reply(h, 200, "application/json", json.dumps(self.stats()).encode())
+            return
+        service, op = self.operation(h.headers, h.path, body)
+        fam = family_of(service, op)
+        bucket = self._buckets.get(fam)
+        if bucket is not None and not bucket.take():
+            with self._lock:
+                self.throttled[fam] += 1
+            ctype, payload = throttle_response(service)
+            self._reply(h, 400, ctype, payload)
+            return
+        with self._lock:
+            self.served[fam] += 1
+            self.ops[f"{service}.{op}"] += 1
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive")}
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                conn.request(h.command, h.path, body=body, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise
+        h.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length", "keep-alive", "server", "date"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return int(so.getsockname()[1])
+
+
+def _wait_http(url: str, timeout: float = 30.0) -> None:
+    import urllib.request
+
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except Exception:  # noqa: BLE001
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.1)
+
+
+class Child:
+    """A moto server or a quota proxy in its own process (2 cores: client, proxy and moto must not share a GIL)."""
+
+    def __init__(self, argv: list[str], url: str, ready: str) -> None:
+        import subprocess
+
+        self.url = url
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_http(url + ready)
+
+    def call(self, path: str) -> dict:
+        import urllib.request
+
+        req = urllib.request.Request(self.url + path, method="POST", data=b"")
+        return json.loads(urllib.request.urlopen(req, timeout=30).read() or b"{}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()
+
+
+def start_moto() -> Child:
+    port = _free_port()
+    exe = Path(sys.executable).with_name("moto_server")
+    return Child([str(exe), "-H", "127.0.0.1", "-p", str(port)], f"http://127.0.0.1:{port}", "/moto-api/")
+
+
+def start_proxy(upstream: str, scale: float) -> Child:
+    port = _free_port()
+    return Child([sys.executable, __file__, "--serve-proxy", upstream, "--scale", str(scale), "--port", str(port)],
+                 f"http://127.0.0.1:{port}", "/quota-proxy/stats")
+
+
+def client_quotas() -> dict[str, tuple[float, float]]:
+    """The tool's limiter families set to the proxy's (unscaled) quotas."""
+    return {cf: QUOTAS[pf] for cf, pf in CLIENT_FAMILIES.items()}
+
+
+def floor_seconds(served: Mapping[str, int], quotas: Mapping[str, tuple[float, float]], scale: float,
+                  health: float = 0.0) -> tuple[float, dict[str, float]]:
+    per = {f: max(0.0, served.get(f, 0) - b) / (r * scale) for f, (r, b) in quotas.items()}
+    return max(per.values(), default=0.0) + health, per
+
+
+def run(services: int, scale: float, concurrency: int, store: str, health_delay: float, secrets: int) -> dict:
+    import boto3
+
+    from migrate.live.guardrails import preflight_live, raise_for
+    from migrate.live.health import ScriptedHealth
+    from migrate.live.planner import live_findings, make_live_plan
+    from migrate.live.ratelimit import RateLimits
+    from migrate.live.runtime import LiveRuntime, LockedJournal
+    from migrate.live.seed import seed_synthetic
+    from migrate.live.source import discover
+    from migrate.live.waves import LiveRunner, RunOptions, WaveSpec
+    from migrate.plan.model import Plan, PlanSettings
+    from migrate.sandbox import SANDBOX_ENV
+    from migrate.stores.aws import Aws
+
+    moto = start_moto()
+    saved = {k: os.environ.get(k) for k in (*SANDBOX_ENV, "AWS_ENDPOINT_URL")}
+    os.environ.update({**SANDBOX_ENV, "AWS_ENDPOINT_URL": moto.url})
+    proxy = None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.monotonic()
+            seed_synthetic(services, secrets=secrets)
+            seed_s = time.monotonic() - t
+            proxy = start_proxy(moto.url, scale)
+            os.environ["AWS_ENDPOINT_URL"] = proxy.url
+            inv = discover(boto3.client("ecs"), "us-east-1")
+            plan = Plan.from_json(make_live_plan(inv, live_findings(inv), PlanSettings(store=store)).to_json())
+            proxy.call("/quota-proxy/reset")
+            waves = (WaveSpec("1", 1, "canary"), WaveSpec("rest", concurrency, "rest"))
+            rt = LiveRuntime(plan=plan, journal=LockedJournal(Path(tmp) / "state", plan.id), aws=Aws(),
+                             health=ScriptedHealth(delay=health_delay), limits=RateLimits(client_quotas(), scale))
+            surfaced: list[str] = []
+            t0 = time.monotonic()
+            try:
+                checks = preflight_live(plan, rt.aws)
+                raise_for(checks)
+                rep = LiveRunner(rt, RunOptions(waves=waves)).run()
+            except Exception as e:  # noqa: BLE001 - a benchmark reports, never hides
+                surfaced.append(f"{type(e).__name__}: {e}")
+                rep = None
+            wall = time.monotonic() - t0
+            stats = proxy.call("/quota-proxy/stats")
+            rt.journal.close()
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        moto.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    statuses = Counter(r.status for r in rep.results) if rep else Counter()
+    if rep:
+        surfaced += [f"{r.key}: {r.reason}" for r in rep.results if "hrottl" in r.reason or "Rate exceeded" in r.reason]
+    floor, per = floor_seconds(stats["served"], QUOTAS, scale, health=len(waves) * health_delay)
+    return {"services": services, "scale": scale, "concurrency": concurrency, "store": store, "seed_s": seed_s,
+            "wall": wall, "floor": floor, "per_family_floor": per, "served": stats["served"],
+            "throttled": stats["throttled"], "ops": stats["ops"], "statuses": dict(statuses),
+            "surfaced": surfaced, "client_waited": rt.limits.waited() if rt.limits else {}}
+
+
+def to_markdown(res: dict) -> str:
+    ratio = res["wall"] / res["floor"] if res["floor"] else float("inf")
+    fams = [f for f in QUOTAS if res["served"].get(f) or res["throttled"].get(f)]
+    calls = ", ".join(f"{f} {res['served'].get(f, 0)}" for f in fams)
+    thr = sum(res["throttled"].values())
+    lines = [
+        f"Live batch benchmark: {res['services']} services, store {res['store']}, quotas x{res['scale']:g}, "
+        f"canary then concurrency {res['concurrency']}; outcome {res['statuses']}",
+        "",
+        "| services | calls per family (served) | wall (s) | quota floor (s) | wall / floor | throttles returned by the proxy | throttling errors surfaced |",
+        "|---|---|---|---|---|---|---|",
+        f"| {res['services']} | {calls} | {res['wall']:.1f} | {res['floor']:.1f} | {ratio:.2f} | {thr} | {len(res['surfaced'])} |",
+        "",
+        "| API family | quota (rate/s x scale, burst) | calls served | throttled | family floor (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for f in fams:
+        r, b = QUOTAS[f]
+        lines.append(f"| {f} | {r:g} x {res['scale']:g} = {r * res['scale']:g}/s, {b:g} | {res['served'].get(f, 0)} | "
+                     f"{res['throttled'].get(f, 0)} | {res['per_family_floor'][f]:.1f} |")
+    other = sum(v for k, v in res["served"].items() if k not in QUOTAS)
+    lines += ["", f"Other calls (not quota-limited here: IAM, SSM reads, STS, EC2): {other}. "
+              f"Seeding (direct to moto, not timed): {res['seed_s']:.1f}s."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--services", type=int, default=200)
+    ap.add_argument("--scale", type=float, default=10.0, help="every quota rate multiplied by this (bursts unchanged)")
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--store", default="ssm", choices=("ssm", "secretsmanager"))
+    ap.add_argument("--secrets", type=int, default=2, help="plaintext secrets per task definition")
+    ap.add_argument("--health-delay", type=float, default=0.0, help="scripted health wait per service (s)")
+    ap.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
+    ap.add_argument("--serve-proxy", metavar="UPSTREAM", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.serve_proxy:  # child mode: run the quota proxy until terminated
+        QuotaProxy(args.serve_proxy, QUOTAS, args.scale, port=args.port)._srv.serve_forever()
+        return 0
+    import logging
+
+    for name in ("werkzeug", "moto", "botocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    res = run(args.services, args.scale, args.concurrency, args.store, args.health_delay, args.secrets)
+    md = to_markdown(res)
+    out = REPO / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "batch.md").write_text(md, encoding="utf-8")
+    print(md, end="")
+    if args.json:
+        print(json.dumps(res, indent=2, default=str))
+    return 0 if not res["surfaced"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
