@@ -86,6 +86,10 @@ def verify_plan(rt: Runtime) -> list[Check]:
         checks.extend(_check_policy(rt, p, arns))
 
     checks.extend(_rescan(rt))
+    if any(a.kind.startswith("ecs.") for a in rt.plan.actions):
+        from migrate.live.verify import verify_live
+
+        checks.extend(verify_live(rt))
     return checks
 
 

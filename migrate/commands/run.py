@@ -76,7 +76,12 @@ def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, re
            no_color: bool = False) -> int:
     from migrate.apply.verify import verify_plan
 
-    rt = _runtime(plan_path, profile, region)
+    if _live_plan(plan_path):
+        from migrate.commands.live import _load
+
+        rt = _load(plan_path, profile, region)  # reads values from the old revisions
+    else:
+        rt = _runtime(plan_path, profile, region)
     checks = verify_plan(rt)
     failed = [c for c in checks if not c.ok]
     if fmt == "json":
