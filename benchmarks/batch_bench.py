@@ -29,7 +29,7 @@ so H = waves * health_delay (0 with the default instant scripted health). The ra
 how much time the tool loses above what the quotas force. Target <= 1.25, with 0 throttling errors
 surfaced to the user (retries absorb the proxy's throttles).
 
-Usage: python benchmarks/batch_bench.py [--services 200] [--scale 10] [--concurrency 16] [--store ssm]
+Usage: python benchmarks/batch_bench.py [--services 200] [--scale 2] [--concurrency 16] [--store ssm]
 Writes the Markdown table to stdout and to benchmarks/out/batch.md.
 """
 
@@ -415,7 +415,7 @@ def to_markdown(res: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--services", type=int, default=200)
-    ap.add_argument("--scale", type=float, default=10.0, help="every quota rate multiplied by this (bursts unchanged)")
+    ap.add_argument("--scale", type=float, default=2.0, help="every quota rate multiplied by this (bursts unchanged)")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--store", default="ssm", choices=("ssm", "secretsmanager"))
     ap.add_argument("--secrets", type=int, default=2, help="plaintext secrets per task definition")
