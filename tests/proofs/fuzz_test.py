@@ -23,9 +23,11 @@ from migrate.sources.registry import SOURCES
 from migrate.sources.walk import scan_paths
 
 ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
-names = st.lists(st.from_regex(r"[A-Z][A-Z0-9_]{2,12}", fullmatch=True), min_size=1, max_size=4, unique=True)
+# name prefixes carry no words: a word such as NO, ALLOW, MIN or FILE next to PASSWORD rightly changes
+# the verdict (NO_PASSWORD is a switch), which is the detector's business, not this round-trip property's
+names = st.lists(st.from_regex(r"[A-Z][0-9]{2,10}", fullmatch=True), min_size=1, max_size=4, unique=True)
 # a leading "/" reads as an SSM parameter name (a reference), so generated secrets do not start with one
 values = st.from_regex(r"[A-Za-z0-9+_.-][A-Za-z0-9+/_.-]{11,29}", fullmatch=True)
 
