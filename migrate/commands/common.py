@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,11 +36,12 @@ def progress_bar(console: Console, *, enabled: bool = True) -> Progress:
 
 def scan(paths: Sequence[str], *, config: Config | None = None, console: Console | None = None,
          max_file_size: int | None = None, keep_loaded: bool = True, keep_all: bool = True,
-         on_findings: Callable[[list[Finding]], None] | None = None) -> ScanOutcome:
-    """Load and classify. ``keep_loaded=False`` streams: parsed files are dropped after classification
-    and kept findings carry no value (``keep_all=False`` keeps only secret findings), so memory stays
-    flat however many files there are. ``plan`` needs the loaded files; ``scan`` does not.
-    With ``on_findings`` (streaming only) findings are handed over per batch and not kept."""
+         on_findings: Callable[[list[Finding]], None] | None = None, workers: int | None = None) -> ScanOutcome:
+    """Load and classify. ``keep_loaded=False`` streams: files are loaded and classified in chunks
+    (in worker processes when there are many) and dropped; kept findings carry no value
+    (``keep_all=False`` keeps only secret findings), so memory stays flat however many files there
+    are. ``plan`` needs the loaded files; ``scan`` does not. With ``on_findings`` findings are handed
+    over per chunk and not kept."""
     from migrate.detect.engine import classify
     from migrate.sources.walk import scan_paths
 
@@ -48,41 +50,109 @@ def scan(paths: Sequence[str], *, config: Config | None = None, console: Console
             raise UsageError(f"no such file or directory: {p}")
     cfg = config or load_config(Path(paths[0]) if paths else Path.cwd())
     max_bytes = max_file_size or cfg.max_file_size
-    findings: list[Finding] = []
-    batch: list[LoadedFile] = []
-
-    def flush() -> None:
-        kept = [dataclasses.replace(f, entry=dataclasses.replace(f.entry, value=None))
-                for f in classify([e for lf in dedupe(batch) for e in lf.entries], cfg) if keep_all or f.is_secret]
-        batch.clear()
-        if on_findings is not None:
-            on_findings(kept)
-        else:
-            findings.extend(kept)
-
-    def on_loaded(lf: LoadedFile) -> None:
-        # flush between directories only, so a Terraform module and the JSON it reads through
-        # file() are deduplicated together
-        if batch and (len(batch) >= 100 or
-                      (len(batch) >= 25 and Path(batch[-1].path).parent != Path(lf.path).parent)):
-            flush()
-        batch.append(lf)
-
-    stream = None if keep_loaded else on_loaded
     show = console is not None and console.is_terminal
+    if not keep_loaded:
+        return _scan_streaming(paths, cfg=cfg, max_bytes=max_bytes, keep_all=keep_all, on_findings=on_findings,
+                               console=console if show else None, workers=workers)
     if console is not None and show:
         with progress_bar(console) as prog:
             task = prog.add_task("Scanning", total=None)
             res = scan_paths(list(paths), max_bytes=max_bytes, exclude=tuple(cfg.exclude),
-                             on_file=lambda _d: prog.advance(task), on_loaded=stream)
+                             on_file=lambda _d: prog.advance(task))
     else:
-        res = scan_paths(list(paths), max_bytes=max_bytes, exclude=tuple(cfg.exclude), on_loaded=stream)
-    if not keep_loaded:
-        flush()
-        return ScanOutcome(files=list(res.files), loaded=[], findings=_dedupe_findings(findings))
+        res = scan_paths(list(paths), max_bytes=max_bytes, exclude=tuple(cfg.exclude))
     loaded = dedupe(list(res.loaded))
     entries = [e for lf in loaded for e in lf.entries]
     return ScanOutcome(files=list(res.files), loaded=loaded, findings=classify(entries, cfg))
+
+
+_CHUNK = 25  #: files per unit of work; chunks break only between directories below 4x this
+
+
+def _chunks(cands: list[Any]) -> list[list[Any]]:
+    """Chunks of candidates that keep a directory together (a Terraform module and the JSON it reads
+    through file() are deduplicated within one chunk) unless the directory is very large."""
+    out: list[list[Any]] = []
+    cur: list[Any] = []
+    for c in cands:
+        if cur and (len(cur) >= 4 * _CHUNK or (len(cur) >= _CHUNK and c.path.parent != cur[-1].path.parent)):
+            out.append(cur)
+            cur = []
+        cur.append(c)
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _scan_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileReport], list[Finding]]:
+    """Worker: load, deduplicate and classify one chunk; return reports and value-free findings."""
+    from migrate.detect.engine import classify
+    from migrate.sources.walk import load_candidate
+
+    cands, max_bytes, cfg, keep_all = args
+    reports: list[FileReport] = []
+    loaded: list[LoadedFile] = []
+    for c in cands:
+        report, lf = load_candidate(c, max_bytes=max_bytes)
+        reports.append(report)
+        if lf is not None:
+            loaded.append(lf)
+    found = [dataclasses.replace(f, entry=dataclasses.replace(f.entry, value=None))
+             for f in classify([e for lf in dedupe(loaded) for e in lf.entries], cfg) if keep_all or f.is_secret]
+    return reports, found
+
+
+def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_all: bool,
+                    on_findings: Callable[[list[Finding]], None] | None, console: Console | None,
+                    workers: int | None) -> ScanOutcome:
+    from migrate.sources.walk import iter_candidates
+
+    files: list[FileReport] = []
+    cands: list[Any] = []
+    seen: set[Path] = set()
+    order: dict[str, int] = {}  # walk order, for a deterministic report
+    for c in iter_candidates(list(paths), max_bytes=max_bytes, exclude=tuple(cfg.exclude)):
+        order.setdefault(c.path if isinstance(c, FileReport) else c.display, len(order))
+        if isinstance(c, FileReport):
+            files.append(c)
+            continue
+        real = c.path.resolve()
+        if real not in seen:  # the same file named twice (overlapping arguments)
+            seen.add(real)
+            cands.append(c)
+    chunks = _chunks(cands)
+    n = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    use_pool = n > 1 and len(cands) >= 4 * _CHUNK
+    findings: list[Finding] = []
+    jobs = [(ch, max_bytes, cfg, keep_all) for ch in chunks]
+    with progress_bar(console or Console(quiet=True), enabled=console is not None) as prog:
+        task = prog.add_task("Scanning", total=len(cands))
+        if use_pool:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+            with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+                results = pool.map(_scan_chunk, jobs)
+                for reports, found in results:
+                    _collect(reports, found, files, findings, on_findings)
+                    prog.advance(task, len(reports))
+        else:
+            for job in jobs:
+                reports, found = _scan_chunk(job)
+                _collect(reports, found, files, findings, on_findings)
+                prog.advance(task, len(reports))
+    files.sort(key=lambda f: order.get(f.path, len(order)))
+    return ScanOutcome(files=files, loaded=[], findings=_dedupe_findings(findings))
+
+
+def _collect(reports: list[FileReport], found: list[Finding], files: list[FileReport], findings: list[Finding],
+             on_findings: Callable[[list[Finding]], None] | None) -> None:
+    files.extend(reports)
+    if on_findings is not None:
+        on_findings(found)
+    else:
+        findings.extend(found)
 
 
 def _dedupe_findings(findings: list[Finding]) -> list[Finding]:

@@ -11,39 +11,69 @@ import importlib
 from pathlib import Path
 
 from migrate.sources.base import Source
-from migrate.sources.ecs_taskdef import EcsTaskDefSource
 
-SOURCES: dict[str, Source] = {
-    "ecs-taskdef": EcsTaskDefSource(),
-}
-
-# Other formats: kind -> (module, class). Add new formats here.
-_OPTIONAL: dict[str, tuple[str, str]] = {
+# Formats: kind -> (module, class). Add new formats here. Modules are imported on first use, so a
+# scan of JSON files never pays for libcst (CDK) and a missing module only removes its format.
+_KNOWN: dict[str, tuple[str, str]] = {
+    "ecs-taskdef": ("migrate.sources.ecs_taskdef", "EcsTaskDefSource"),
     "compose": ("migrate.sources.compose", "ComposeSource"),
     "terraform": ("migrate.sources.terraform", "TerraformSource"),
     "cloudformation": ("migrate.sources.cloudformation", "CloudFormationSource"),
     "cdk-python": ("migrate.sources.cdk_python", "CdkPythonSource"),
 }
 
-#: kinds that could not be imported, with the one-line reason (shown by ``--debug``/doctor output)
+#: kinds that could not be imported, with the one-line reason
 UNAVAILABLE: dict[str, str] = {}
 
 
-def _load_optional() -> None:
-    for kind, (module, cls) in _OPTIONAL.items():
+class _Sources(dict):  # type: ignore[type-arg]
+    """``SOURCES``: a dict that imports a format's module the first time the format is asked for."""
+
+    def __missing__(self, kind: str) -> Source:
+        if kind not in _KNOWN or kind in UNAVAILABLE:
+            raise KeyError(kind)
+        module, cls = _KNOWN[kind]
         try:
-            mod = importlib.import_module(module)
-        except ImportError as e:
+            obj = getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError) as e:
             UNAVAILABLE[kind] = f"{type(e).__name__}: {e}"
-            continue
-        obj = getattr(mod, cls, None)
-        if obj is None:
-            UNAVAILABLE[kind] = f"{module} has no {cls}"
-            continue
-        SOURCES[kind] = obj()
+            raise KeyError(kind) from None
+        self[kind] = src = obj()
+        return src  # type: ignore[no-any-return]
+
+    def get(self, kind: str, default: Source | None = None) -> Source | None:  # type: ignore[override]
+        try:
+            return self[kind]
+        except KeyError:
+            return default
+
+    def __contains__(self, kind: object) -> bool:
+        return isinstance(kind, str) and self.get(kind) is not None
+
+    def _all(self) -> None:
+        for kind in _KNOWN:
+            self.get(kind)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self._all()
+        return iter([k for k in _KNOWN if dict.__contains__(self, k)])
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        return list(iter(self))
+
+    def items(self):  # type: ignore[no-untyped-def]
+        return [(k, self[k]) for k in self]
+
+    def values(self):  # type: ignore[no-untyped-def]
+        return [self[k] for k in self]
+
+    def __len__(self) -> int:
+        self._all()
+        return dict.__len__(self)
 
 
-_load_optional()
+SOURCES: dict[str, Source] = _Sources()
+
 
 #: which formats to try first for an extension (a hint only: content decides)
 _HINTS: dict[str, tuple[str, ...]] = {
@@ -63,8 +93,7 @@ NOT_A_DEFINITION = ("not a task definition, compose file, Terraform configuratio
 
 def detect_source(path: Path, text: str) -> Source | None:
     """The source whose ``sniff`` claims ``text``: extension-hinted sources first, then the rest."""
-    order = list(_HINTS.get(path.suffix.lower(), ()))
-    order += [k for k in SOURCES if k not in order]
+    order = list(_HINTS.get(path.suffix.lower(), ())) or list(_KNOWN)  # a known extension: its formats only
     for kind in order:
         src = SOURCES.get(kind)
         if src is None:
