@@ -42,10 +42,17 @@ def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings,
         from migrate.apply.fs import atomic_write
 
         if out_path.exists():
+            from migrate.apply.journal import state_dir_for
+
             try:
                 Plan.from_json(out_path.read_text(encoding="utf-8"))
             except (PlanError, UnicodeDecodeError):
                 raise PlanError(f"{out_path} exists and is not a plan file; refusing to overwrite it") from None
+            journal = state_dir_for(out_path) / "journal.jsonl"
+            if journal.exists() and journal.stat().st_size > 0:
+                raise PlanError(f"{out_path} was already applied (journal in {journal.parent}); overwriting it would "
+                                "lose the only way to roll that run back",
+                                hint="write the new plan to another file, or finalize/rollback the old one first")
         atomic_write(out_path, text.encode("utf-8"))
     if fmt == "json":
         if out_path is None:

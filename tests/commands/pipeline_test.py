@@ -140,3 +140,15 @@ def test_bad_plan_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_scan_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     r = run_cli(["scan", "nope"], cwd=tmp_path)
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_plan_refuses_to_overwrite_an_applied_plan(server_env: str, tmp_path: Path) -> None:
+    (tmp_path / "payments.json").write_text(json.dumps(TASKDEF))
+    boto3.client("iam").create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument="{}")
+    assert run_cli(["plan", "payments.json", "-o", "plan.json"], cwd=tmp_path).returncode == 0
+    assert run_cli(["plan", "payments.json", "-o", "plan.json"], cwd=tmp_path).returncode == 0  # not applied: fine
+    assert run_cli(["apply", "plan.json", "--yes"], cwd=tmp_path).returncode == 0
+    before = (tmp_path / "plan.json").read_bytes()
+    r = run_cli(["plan", "payments.json", "-o", "plan.json"], cwd=tmp_path)
+    assert r.returncode == 4 and "already applied" in r.stderr
+    assert (tmp_path / "plan.json").read_bytes() == before
