@@ -511,6 +511,22 @@ class _Splices:
                 out[-1] = (ps, e, pn + new)
             else:
                 out.append((s, e, new))
+        return self._at_unterminated_end(out)
+
+    def _at_unterminated_end(self, out: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """Blocks are inserted as whole lines after ``_line_end``; when the file's last line has no
+        newline, that point is the middle of the last line: start the block on a new line instead,
+        and keep the file without a final newline."""
+        text, nl = self.text, _nl(self.text)
+        if not out or not text or text.endswith("\n"):
+            return out
+        s, e, new = out[-1]
+        if e != len(text) or not new.endswith(nl):
+            return out
+        if s == e:
+            out[-1] = (s, e, nl + new[: -len(nl)])
+        elif s == _line_start(text, s):
+            out[-1] = (s, e, new[: -len(nl)])
         return out
 
 
@@ -751,6 +767,12 @@ def _append_items(text: str, sp: _Splices, seq: Node, items: list[str], item_col
     if _is_flow(seq) or item_col is None:
         if item_col is not None:  # block regions into a flow list: strip to bare items
             raise RewriteError("cannot merge block-style items into a flow-style list")
+        if not _is_flow(seq) and seq.value:  # flow items (from a flow Environment) into a block list
+            last = seq.value[-1]
+            col = _col(text, int(last.start_mark.index)) - 2
+            pos = _line_end(text, _content_end(last))
+            sp.add(pos, pos, "".join(" " * col + "- " + i + nl for i in items))
+            return
         _append_flow(text, sp, seq, items)
         return
     if not seq.value:
