@@ -13,14 +13,24 @@ from migrate.errors import InputError, MigrateError
 
 PLAYBOOK_VERSION = 1
 _TOP = {"version", "name", "targets", "store", "prefix", "name_template", "kms_key", "execution_role", "tags",
-        "waves", "failure_policy", "health"}
-_TARGETS = {"regions", "clusters", "services", "families", "all_revisions"}
+        "waves", "failure_policy", "health", "accounts"}
+_TARGETS = {"regions", "clusters", "services", "families", "all_revisions", "paths"}
+_ACCOUNT = {"name", "role_arn", "external_id", "regions"}
+STS_SESSION_NAME = "secrets-migrate"
 
 
 @dataclass(frozen=True)
 class Wave:
     size: str
     concurrency: int = 1
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    role_arn: str | None = None
+    external_id: str | None = None
+    regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class Playbook:
     failure_policy: str = "rollback-service"
     health: str = "ecs"
     health_timeout: float = 600.0
+    accounts: tuple[Account, ...] = ()
+    paths: tuple[str, ...] = ()  #: file-mode targets, relative to the playbook's folder
 
 
 def _line(node: Any, key: Any) -> int | None:
@@ -127,35 +139,163 @@ def load_playbook(path: Path) -> Playbook:
     ar = t.get("all_revisions", False)
     if not isinstance(ar, bool):
         raise err(t, "targets.all_revisions", "must be true or false")
+    paths = strs(t, "paths", "targets.paths")
+    if paths:
+        for k in ("regions", "clusters", "services", "families", "all_revisions"):
+            if k in t:
+                raise err(t, f"targets.{k}", "cannot be combined with targets.paths (file mode)")
+        if "accounts" in doc:
+            raise err(doc, "accounts", "cannot be combined with targets.paths (file mode)")
+    accounts = _accounts(doc, where, err)
     return Playbook(path=where, name=str(doc.get("name", path.stem)), regions=strs(t, "regions", "targets.regions"),
                     clusters=strs(t, "clusters", "targets.clusters"), services=strs(t, "services", "targets.services"),
                     families=strs(t, "families", "targets.families"), all_revisions=ar, store=store,
                     prefix=opt_str("prefix") or "", name_template=opt_str("name_template"), kms_key=opt_str("kms_key"),
                     execution_role=opt_str("execution_role"), tags=dict(tags), waves=tuple(waves),
-                    failure_policy=policy, health=h.get("mode", "ecs"), health_timeout=float(timeout))
+                    failure_policy=policy, health=h.get("mode", "ecs"), health_timeout=float(timeout),
+                    accounts=accounts, paths=paths)
+
+
+def _accounts(doc: Any, where: str, err: Any) -> tuple[Account, ...]:
+    import re
+
+    raw = doc.get("accounts")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise err(doc, "accounts", "must be a non-empty list of {name, role_arn, external_id, regions}")
+    out: list[Account] = []
+    for i, a in enumerate(raw):
+        f = f"accounts[{i}]"
+        if not isinstance(a, dict):
+            raise InputError(where, f"field {f}: must be a mapping with name", line=_line(raw, i) or _line(doc, "accounts"))
+        for k in a:
+            if k not in _ACCOUNT:
+                raise err(a, f"{f}.{k}", f"unknown field (expected one of {', '.join(sorted(_ACCOUNT))})")
+        name = a.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+            raise InputError(where, f"field {f}.name: needs a name of letters, digits, '.', '_' or '-'",
+                             line=_line(a, "name") or _line(raw, i))
+        if name in {o.name for o in out}:
+            raise err(a, f"{f}.name", "duplicate account name")
+        role = a.get("role_arn")
+        if role is not None and (not isinstance(role, str) or not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+", role)):
+            raise err(a, f"{f}.role_arn", "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+        ext = a.get("external_id")
+        if ext is not None and (not isinstance(ext, str) or not ext):
+            raise err(a, f"{f}.external_id", "must be a non-empty string")
+        if ext is not None and role is None:
+            raise err(a, f"{f}.external_id", "needs role_arn")
+        regions = a.get("regions", [])
+        if not isinstance(regions, list) or not all(isinstance(x, str) and x for x in regions):
+            raise err(a, f"{f}.regions", "must be a list of non-empty strings")
+        out.append(Account(name, role, ext, tuple(regions)))
+    return tuple(out)
 
 
 def run_playbook(path: Path, *, plan_only: bool = False, apply: bool = False, yes: bool = False,
                  no_color: bool = False) -> int:
-    """Plan the playbook's targets into ``<playbook>.plan.json``; with ``apply``, run it in its waves."""
-    from migrate.commands.live import apply_live, plan_live
-    from migrate.plan.model import PlanSettings
+    """Plan the playbook's targets, then (with ``apply``) run them.
 
+    Live targets: ``<playbook>.plan.json`` applied in the playbook's waves; with ``accounts``, one
+    ``<playbook>.<account>.plan.json`` and one run per account (AssumeRole when ``role_arn`` is set), then a
+    summary of every account. File targets (``targets.paths``): a file-mode plan applied like ``apply``.
+    """
     pb = load_playbook(path)
     if plan_only == apply:
         raise MigrateError("pass exactly one of --plan-only or --apply")
-    plan_path = path.with_name(path.name + ".plan.json")
+    if pb.paths:
+        return _run_files(pb, path, plan_only=plan_only, yes=yes, no_color=no_color)
+    if not pb.accounts:
+        return _run_live(pb, path.with_name(path.name + ".plan.json"), pb.regions, plan_only=plan_only, yes=yes,
+                         no_color=no_color)
+    return _run_accounts(pb, path, plan_only=plan_only, yes=yes, no_color=no_color)
+
+
+def _settings(pb: Playbook, region: str | None) -> Any:
+    from migrate.plan.model import PlanSettings
+
+    return PlanSettings(store=pb.store, prefix=pb.prefix, name_template=pb.name_template, kms_key=pb.kms_key,
+                        execution_role=pb.execution_role, region=region)
+
+
+def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_only: bool, yes: bool,
+              no_color: bool) -> int:
+    from migrate.commands.live import apply_live, plan_live
+    from migrate.live.waves import WaveSpec
+
     if not plan_path.exists():
-        settings = PlanSettings(store=pb.store, prefix=pb.prefix, name_template=pb.name_template, kms_key=pb.kms_key,
-                                execution_role=pb.execution_role, region=pb.regions[0] if pb.regions else None)
-        rc = plan_live(out_path=plan_path, settings=settings, regions=pb.regions, clusters=pb.clusters,
-                       services=pb.services, families=pb.families, all_revisions=pb.all_revisions,
-                       health_timeout=pb.health_timeout, no_color=no_color)
+        rc = plan_live(out_path=plan_path, settings=_settings(pb, regions[0] if regions else None), regions=regions,
+                       clusters=pb.clusters, services=pb.services, families=pb.families,
+                       all_revisions=pb.all_revisions, health_timeout=pb.health_timeout, no_color=no_color)
         if rc or plan_only:
             return rc
     elif plan_only:
         return 0
-    waves = ",".join(w.size for w in pb.waves)
-    conc = max(w.concurrency for w in pb.waves)
-    return apply_live(plan_path, yes=yes, waves=waves, concurrency=conc, policy=pb.failure_policy, health=pb.health,
-                      health_timeout=pb.health_timeout, no_color=no_color)
+    specs = tuple(WaveSpec(w.size, w.concurrency, f"wave{i}") for i, w in enumerate(pb.waves, 1))
+    return apply_live(plan_path, yes=yes, waves=",".join(w.size for w in pb.waves), wave_specs=specs,
+                      policy=pb.failure_policy, health=pb.health, health_timeout=pb.health_timeout, no_color=no_color)
+
+
+def assume_role(account: Account, region: str | None) -> dict[str, str]:
+    """STS AssumeRole (session name ``secrets-migrate``) with the caller's own credentials; returns Credentials."""
+    from migrate.stores.aws import Aws, safe_aws_message
+
+    kw: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": STS_SESSION_NAME}
+    if account.external_id:
+        kw["ExternalId"] = account.external_id
+    try:
+        got = Aws(region=region, credentials=None).client("sts").assume_role(**kw)
+    except Exception as e:  # noqa: BLE001 - botocore errors: report code only
+        raise MigrateError(f"account {account.name}: cannot assume its role ({safe_aws_message(e)})") from None
+    c = got["Credentials"]
+    return {"AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"],
+            "SessionToken": c["SessionToken"]}
+
+
+def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color: bool) -> int:
+    from rich.text import Text
+
+    from migrate.console import err_console, out_console
+    from migrate.errors import EXIT_FAILED
+    from migrate.stores.aws import assumed
+
+    err = err_console(no_color)
+    results: list[tuple[str, str, int]] = []
+    for n, acct in enumerate(pb.accounts):
+        regions = acct.regions or pb.regions
+        plan_path = path.with_name(f"{path.name}.{acct.name}.plan.json")
+        err.print(Text(f"== account {acct.name}" + (f" (role {acct.role_arn})" if acct.role_arn else "") + " =="))
+        try:
+            creds = assume_role(acct, regions[0] if regions else None) if acct.role_arn else None
+            with assumed(creds):
+                rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color)
+            note = "planned" if plan_only else ("migrated" if rc == 0 else "failed")
+        except MigrateError as e:
+            rc, note = EXIT_FAILED, f"error: {e}"
+        results.append((acct.name, f"{note} ({plan_path.name})", rc))
+        if rc and pb.failure_policy in ("stop", "rollback-all"):
+            results += [(a.name, "not started (an earlier account failed)", EXIT_FAILED) for a in pb.accounts[n + 1:]]
+            break
+    con = out_console(no_color)
+    con.print(Text(f"Playbook {pb.name}: {len(results)} account(s)"))
+    for name, note, rc in results:
+        con.print(Text(f"  account {name}: {note}", style="green" if rc == 0 else "red"))
+    return next((rc for _, _, rc in results if rc), 0)
+
+
+def _run_files(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color: bool) -> int:
+    from migrate.commands.plan import plan
+    from migrate.commands.run import apply as apply_plan
+
+    plan_path = path.with_name(path.name + ".plan.json")
+    if not plan_path.exists():
+        base = path.resolve().parent
+        paths = [str(p if p.is_absolute() else base / p) for p in map(Path, pb.paths)]
+        rc = plan(paths, out_path=plan_path, settings=_settings(pb, pb.regions[0] if pb.regions else None),
+                  show_diff=False, no_color=no_color)
+        if rc or plan_only:
+            return rc
+    elif plan_only:
+        return 0
+    return apply_plan(plan_path, yes=yes, no_color=no_color)

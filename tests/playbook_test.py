@@ -41,3 +41,119 @@ def test_run_plan_only_against_seeded_sandbox(server_env, tmp_path):
     r = run_cli(["run", str(pb), "--apply", "--yes"], cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "migrated" in r.stdout and "Pa55w0rd" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("name", ["multi-account.yaml", "compose-only.yaml"])
+def test_new_shipped_playbooks_load(name):
+    pb = load_playbook(REPO / "playbooks" / name)
+    if name == "multi-account.yaml":
+        assert [a.name for a in pb.accounts] == ["staging", "prod"]
+        assert pb.accounts[1].external_id and pb.accounts[1].regions == ("us-east-1", "eu-west-1")
+        assert pb.accounts[0].role_arn == "arn:aws:iam::111111111111:role/SecretsMigrate"
+    else:
+        assert pb.paths == ("docker-compose.yml",) and not pb.accounts
+
+
+@pytest.mark.parametrize(("body", "line", "field"), [
+    ("accounts:\n  - name: a\n    role_arn: nope\n", 4, "accounts[0].role_arn"),
+    ("accounts:\n  - name: a\n  - name: b\n    regon: [x]\n", 5, "accounts[1].regon"),
+    ("accounts:\n  - name: a\n  - name: a\n", 4, "accounts[1].name"),
+    ("accounts:\n  - name: a\n    external_id: x\n", 4, "accounts[0].external_id"),
+    ("accounts: []\n", 2, "accounts"),
+    ("targets:\n  paths: [a]\n  clusters: [b]\n", 4, "targets.clusters"),
+    ("targets:\n  paths: [a, 3]\n", 3, "targets.paths"),
+])
+def test_account_and_path_errors_point_at_line_and_field(tmp_path, body, line, field):
+    p = tmp_path / "bad.yaml"
+    p.write_text("version: 1\n" + body)
+    with pytest.raises(InputError) as e:
+        load_playbook(p)
+    assert e.value.line == line and f"field {field}:" in str(e.value), str(e.value)
+
+
+def test_waves_keep_their_own_concurrency(monkeypatch, tmp_path):
+    from migrate.commands import live
+    from migrate.playbook import run_playbook
+
+    seen = {}
+    monkeypatch.setattr(live, "apply_live", lambda plan, **kw: seen.update(kw) or 0)
+    pb = tmp_path / "pb.yaml"
+    pb.write_text((REPO / "playbooks" / "sandbox.yaml").read_text().replace("concurrency: 3\n  - size: rest\n    concurrency: 3",
+                                                                         "concurrency: 2\n  - size: rest\n    concurrency: 7"))
+    (tmp_path / "pb.yaml.plan.json").write_text("{}")  # already planned: go straight to apply
+    assert run_playbook(pb, apply=True, yes=True) == 0
+    assert [(w.size, w.concurrency) for w in seen["wave_specs"]] == [("1", 1), ("50%", 2), ("rest", 7)]
+
+
+def _seed_as(monkeypatch, creds, cluster):
+    import boto3
+
+    from migrate.live.seed import seed_fixtures
+
+    with monkeypatch.context() as m:
+        m.setattr(boto3, "DEFAULT_SESSION", None)  # seed_fixtures uses boto3.client: pick up these credentials
+        m.setenv("AWS_ACCESS_KEY_ID", creds["AccessKeyId"])
+        m.setenv("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"])
+        m.setenv("AWS_SESSION_TOKEN", creds["SessionToken"])
+        return seed_fixtures(cluster=cluster)
+
+
+def test_accounts_assume_role_plan_and_apply_each(aws, monkeypatch, tmp_path, capsys):
+    import json
+
+    import boto3
+
+    from migrate.playbook import Account, assume_role, run_playbook
+    from migrate.stores.aws import Aws, assumed
+
+    roles = {"one": "arn:aws:iam::111111111111:role/SecretsMigrate", "two": "arn:aws:iam::222222222222:role/SecretsMigrate"}
+    creds = {n: assume_role(Account(n, arn), "us-east-1") for n, arn in roles.items()}
+    with assumed(creds["two"]):
+        assert Aws(region="us-east-1").account == "222222222222"
+        assert "testing" not in repr(Aws())  # credentials never in a repr
+    assert Aws().account == "123456789012"  # outside the block: the caller's own credentials
+    _seed_as(monkeypatch, creds["one"], "legacy-prod")
+    _seed_as(monkeypatch, creds["two"], "legacy-prod")
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(
+        "version: 1\naccounts:\n"
+        + "".join(f"  - name: {n}\n    role_arn: {arn}\n    external_id: x-{n}\n    regions: [us-east-1]\n"
+                  for n, arn in roles.items())
+        + "targets:\n  clusters: [legacy-prod]\n  services: [payments-api-svc]\nstore: ssm\nwaves:\n  - size: rest\n    concurrency: 4\n"
+          "health:\n  mode: scripted\n  timeout: 30\n")
+    assert run_playbook(pb, plan_only=True) == 0
+    for n, acct in (("one", "111111111111"), ("two", "222222222222")):
+        text = (tmp_path / f"pb.yaml.{n}.plan.json").read_text()
+        other = "222222222222" if acct == "111111111111" else "111111111111"
+        assert f":{acct}:task-definition/" in text and f":{other}:task-definition/" not in text
+        assert json.loads(text)["actions"]
+    assert not (tmp_path / "pb.yaml.plan.json").exists()
+    capsys.readouterr()
+    assert run_playbook(pb, apply=True, yes=True) == 0
+    out = capsys.readouterr()
+    assert "account one: migrated" in out.out and "account two: migrated" in out.out
+    assert "Pa55w0rd" not in out.out + out.err
+    for n in roles:
+        ssm = boto3.client("ssm", region_name="us-east-1", aws_access_key_id=creds[n]["AccessKeyId"],
+                           aws_secret_access_key=creds[n]["SecretAccessKey"], aws_session_token=creds[n]["SessionToken"])
+        assert ssm.describe_parameters()["Parameters"], n
+    assert not boto3.client("ssm", region_name="us-east-1").describe_parameters()["Parameters"]
+
+
+def test_compose_only_playbook_plans_and_applies_files(aws, tmp_path):
+    import shutil
+
+    from migrate.playbook import run_playbook
+
+    shutil.copytree(REPO / "fixtures" / "compose" / "shop", tmp_path / "shop")
+    before = (tmp_path / "shop" / "docker-compose.yml").read_text()
+    pb = tmp_path / "pb.yaml"
+    pb.write_text("version: 1\ntargets:\n  paths: [shop]\nstore: ssm\nprefix: shop\n")
+    assert run_playbook(pb, plan_only=True) == 0
+    assert (tmp_path / "pb.yaml.plan.json").exists()
+    assert (tmp_path / "shop" / "docker-compose.yml").read_text() == before  # plan only: nothing changed
+    assert run_playbook(pb, apply=True, yes=True) == 0
+    assert (tmp_path / "shop" / "docker-compose.yml").read_text() != before
+    import boto3
+
+    assert boto3.client("ssm", region_name="us-east-1").describe_parameters()["Parameters"]

@@ -134,7 +134,9 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
                policy: str = "rollback-service", health: str = "ecs", fail: Sequence[str] = (),
                health_timeout: float | None = None, services: Sequence[str] = (), report_format: str = "table",
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,
-               rate_scale: float = 1.0, no_color: bool = False) -> int:
+               rate_scale: float = 1.0, wave_specs: Sequence[Any] | None = None, no_color: bool = False) -> int:
+    """Apply a live plan in waves. ``wave_specs`` (WaveSpec, each with its own concurrency) overrides
+    ``waves``/``concurrency``."""
     from migrate.apply.journal import locked, state_dir_for
     from migrate.commands.common import progress_bar
     from migrate.commands.run import _confirm
@@ -146,7 +148,7 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
     if health not in ("ecs", "scripted"):
         raise ConfigError("--health must be ecs or scripted")
     checker = ScriptedHealth({k: "FAILED" for k in fail}) if health == "scripted" else EcsHealthChecker()
-    opts = RunOptions(waves=parse_waves(waves, concurrency), failure_policy=policy)
+    opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=policy)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = _load(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),

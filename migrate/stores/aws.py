@@ -7,6 +7,8 @@ itself; ``--endpoint-url`` on the command line sets ``AWS_ENDPOINT_URL`` for the
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,24 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 RETRIES = {"mode": "adaptive", "max_attempts": 10}
+
+#: temporary credentials (from STS AssumeRole) every new ``Aws`` without a profile uses; see ``assumed``
+_DEFAULT_CREDENTIALS: Mapping[str, str] | None = None
+
+
+@contextmanager
+def assumed(credentials: Mapping[str, str] | None) -> Iterator[None]:
+    """Within the block, every ``Aws()`` built without a profile or credentials uses ``credentials``.
+
+    ``credentials`` is the ``Credentials`` mapping of an STS AssumeRole answer. Process-wide (worker threads
+    included): playbooks run one account at a time.
+    """
+    global _DEFAULT_CREDENTIALS
+    before, _DEFAULT_CREDENTIALS = _DEFAULT_CREDENTIALS, credentials
+    try:
+        yield
+    finally:
+        _DEFAULT_CREDENTIALS = before
 
 
 @dataclass
@@ -25,11 +45,23 @@ class Aws:
     _session: Any = field(default=None, repr=False)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _account: str | None = None
+    #: temporary credentials (``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``), e.g. from AssumeRole
+    credentials: Mapping[str, str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.credentials is None and self.profile is None and self._session is None:
+            self.credentials = _DEFAULT_CREDENTIALS
 
     @property
     def session(self) -> Any:
         if self._session is None:
-            self._session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            if self.credentials is not None:  # AWS_ENDPOINT_URL* still honoured by botocore
+                c = self.credentials
+                self._session = boto3.session.Session(
+                    aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                    aws_session_token=c.get("SessionToken"), region_name=self.region)
+            else:
+                self._session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
         return self._session
 
     @property
