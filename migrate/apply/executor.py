@@ -6,6 +6,7 @@ files at apply time and from the store at rollback time; neither is ever written
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,7 +56,6 @@ class Runtime:
     # -- values at apply time: re-read from the source files ------------------------------------
     def value_of(self, vs: ValueSource) -> SecretValue:
         if vs.key not in self._values and vs.definition not in self._loaded:
-            from migrate.detect.engine import classify  # noqa: F401  (keeps import cost out of other paths)
             from migrate.sources.registry import SOURCES
 
             src = SOURCES.get(vs.source)
@@ -280,8 +280,6 @@ def _apply_rewrite(rt: Runtime, a: RewriteFile, st: ActionState) -> None:
         text, bom = src.text, src.bom
     new_text = apply_edits(text, a.edits, ref=rt.arn_of)
     data = (b"\xef\xbb\xbf" if bom else b"") + new_text.encode("utf-8")
-    import hashlib
-
     after = hashlib.sha256(data).hexdigest()
     rt.journal.append("intent", a.id, a.kind, expect={"after_sha256": after})
     atomic_write(path, data)
@@ -334,8 +332,6 @@ def _file_state(a: RewriteFile, st: ActionState) -> str:
         return "before"
     if after is not None and cur == after:
         return "after"
-    if st.phase in ("reverting",) and cur == a.before_sha256:
-        return "before"
     raise RewriteError(f"{a.display} was changed after apply (it matches neither the original nor the rewrite); "
                        "nothing was rolled back", hint="restore it from version control, then run rollback again")
 
@@ -351,8 +347,6 @@ def _revert_one(rt: Runtime, a: Action, st: ActionState) -> str:
         src = read_source(path, a.display, max_bytes=1 << 40)
         text = revert_edits(src.text, a.edits, ref=rt.arn_of, value=_value_resolver(rt))
         data = (b"\xef\xbb\xbf" if a.bom else b"") + text.encode("utf-8")
-        import hashlib
-
         if hashlib.sha256(data).hexdigest() != a.before_sha256:
             raise RewriteError(f"{a.display}: the rebuilt original does not match its planned sha256; file left as is",
                                hint="the store value may have been changed since apply")

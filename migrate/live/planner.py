@@ -20,7 +20,7 @@ from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Finding
 from migrate.plan import naming
 from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePolicy, ValueSource
 from migrate.plan.model import Plan, PlanSettings
-from migrate.plan.planner import _choose_store, new_plan_id
+from migrate.plan.planner import choose_store, new_plan_id
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
 
@@ -78,7 +78,7 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
                                 "reason": f.why_not or "not migratable"})
                 continue
             assert e.value is not None
-            store, tier = _choose_store(settings, len(e.value.reveal().encode("utf-8")), arn, e.name)
+            store, tier = choose_store(settings, len(e.value.reveal().encode("utf-8")), arn, e.name)
             tmpl = settings.name_template or (naming.DEFAULT_SSM_TEMPLATE if store == "ssm" else naming.DEFAULT_SM_TEMPLATE)
             name = naming.render_name(tmpl, prefix=settings.prefix, group=group, unit=e.unit, name=e.name, store=store)
             naming.check_name(name, store)

@@ -98,7 +98,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
             elif json_key is not None:
                 if any(v.json_key == json_key for v in t.values):
                     other = next(v for v in t.values if v.json_key == json_key)
-                    if _values_differ(t, other, value, loaded, by_key):
+                    if _values_differ(other, value, by_key):
                         raise PlanError(f"two different values would share secret {name} key {json_key} "
                                         f"({e.path} and {other.display})", hint="use --name-template with {group}")
                 t.values.append(vs)
@@ -167,9 +167,6 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
                 refused=tuple(refused), cost=cost, deploy_order=order)
 
 
-_choose_store = None  # set below: the old private name, kept for importers
-
-
 def plaintext_values(findings: Sequence[Finding]) -> list[str]:
     """Values of secret findings that are plaintext (not references): what must never be printed."""
     return [f.entry.value.reveal() for f in findings
@@ -192,8 +189,7 @@ def choose_store(settings: PlanSettings, size: int, path: str, name: str) -> tup
     return "secretsmanager", None
 
 
-def _values_differ(t: _Target, other: ValueSource, value: str, loaded: Sequence[LoadedFile],
-                   by_key: dict[str, Finding]) -> bool:
+def _values_differ(other: ValueSource, value: str, by_key: dict[str, Finding]) -> bool:
     f = by_key.get(other.key)
     return f is None or f.entry.value is None or f.entry.value.reveal() != value
 
@@ -283,5 +279,3 @@ def _cost(targets: dict[tuple[str, str], _Target]) -> dict[str, object]:
     return {"secrets_manager_secrets": sm, "ssm_standard_parameters": std, "ssm_advanced_parameters": adv,
             "monthly_usd": monthly, "note": "storage only; API calls extra ($0.05 per 10,000). Prices: see README."}
 
-
-_choose_store = choose_store
