@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,9 +26,9 @@ app = typer.Typer(
     ),
 )
 
-Profile = Annotated[Optional[str], typer.Option("--profile", help="AWS profile name.", envvar="AWS_PROFILE")]
-Region = Annotated[Optional[str], typer.Option("--region", help="AWS region (default: from the profile/environment).")]
-Endpoint = Annotated[Optional[str], typer.Option("--endpoint-url", help="AWS endpoint (sets AWS_ENDPOINT_URL), e.g. the sandbox's.")]
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile name.", envvar="AWS_PROFILE")]
+Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: from the profile/environment).")]
+Endpoint = Annotated[str | None, typer.Option("--endpoint-url", help="AWS endpoint (sets AWS_ENDPOINT_URL), e.g. the sandbox's.")]
 NoColor = Annotated[bool, typer.Option("--no-color", help="Plain output.", envvar="NO_COLOR")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 Fmt = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
@@ -56,21 +56,21 @@ def _root(
 @app.command(epilog="Example:  secrets-migrate scan fixtures/ --format json > findings.json")
 def scan(
     ctx: typer.Context,
-    paths: Annotated[Optional[list[str]], typer.Argument(help="Files or directories (task-definition JSON, compose, CloudFormation, CDK, Terraform).")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(help="Files or directories (task-definition JSON, compose, CloudFormation, CDK, Terraform).")] = None,
     live: Annotated[bool, typer.Option("--live", help="Scan the running services of an account instead of files (see `live scan`).")] = False,
-    cluster: Annotated[Optional[list[str]], typer.Option("--cluster", help="With --live: cluster name or ARN (repeatable).")] = None,
-    service: Annotated[Optional[list[str]], typer.Option("--service", help="With --live: service name (repeatable).")] = None,
-    family: Annotated[Optional[list[str]], typer.Option("--family", help="With --live: task-definition family (repeatable).")] = None,
+    cluster: Annotated[list[str] | None, typer.Option("--cluster", help="With --live: cluster name or ARN (repeatable).")] = None,
+    service: Annotated[list[str] | None, typer.Option("--service", help="With --live: service name (repeatable).")] = None,
+    family: Annotated[list[str] | None, typer.Option("--family", help="With --live: task-definition family (repeatable).")] = None,
     all_revisions: Annotated[bool, typer.Option("--all-revisions", help="With --live: every ACTIVE revision of those families.")] = False,
-    region: Annotated[Optional[list[str]], typer.Option("--region", help="With --live: AWS region (repeatable).")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="With --live: AWS region (repeatable).")] = None,
     profile: Profile = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif.")] = "table",
     all_entries: Annotated[bool, typer.Option("--all", help="Report every entry, not only secrets.")] = False,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to a file.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="Config file (default: pyproject.toml [tool.secrets-migrate] or .secrets-migrate.toml).")] = None,
-    max_file_size: Annotated[Optional[int], typer.Option("--max-file-size", help="Skip files larger than this many bytes (reported as errors).")] = None,
-    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="Known findings (JSON): fail only on new ones; stale entries are reported.")] = None,
-    update_baseline: Annotated[Optional[Path], typer.Option("--update-baseline", help="Write every current finding to this baseline (reasons kept) and exit 0.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Config file (default: pyproject.toml [tool.secrets-migrate] or .secrets-migrate.toml).")] = None,
+    max_file_size: Annotated[int | None, typer.Option("--max-file-size", help="Skip files larger than this many bytes (reported as errors).")] = None,
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="Known findings (JSON): fail only on new ones; stale entries are reported.")] = None,
+    update_baseline: Annotated[Path | None, typer.Option("--update-baseline", help="Write every current finding to this baseline (reasons kept) and exit 0.")] = None,
     no_color: NoColor = False,
 ) -> None:
     """Find plaintext secrets in environment variables and log options. Never prints a value.
@@ -96,24 +96,24 @@ def scan(
              "arn:aws:iam::123456789012:role/ecsTaskExecutionRole -o plan.json")
 def plan(
     ctx: typer.Context,
-    paths: Annotated[Optional[list[str]], typer.Argument(help="Files or directories to migrate.")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(help="Files or directories to migrate.")] = None,
     live: Annotated[bool, typer.Option("--live", help="Plan for running services instead of files (see `live plan`).")] = False,
-    cluster: Annotated[Optional[list[str]], typer.Option("--cluster", help="With --live: cluster (repeatable).")] = None,
-    service: Annotated[Optional[list[str]], typer.Option("--service", help="With --live: service (repeatable).")] = None,
-    family: Annotated[Optional[list[str]], typer.Option("--family", help="With --live: family (repeatable).")] = None,
+    cluster: Annotated[list[str] | None, typer.Option("--cluster", help="With --live: cluster (repeatable).")] = None,
+    service: Annotated[list[str] | None, typer.Option("--service", help="With --live: service (repeatable).")] = None,
+    family: Annotated[list[str] | None, typer.Option("--family", help="With --live: family (repeatable).")] = None,
     all_revisions: Annotated[bool, typer.Option("--all-revisions", help="With --live: every ACTIVE revision.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the plan file here (without it: dry run, print only).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the plan file here (without it: dry run, print only).")] = None,
     store: Annotated[str, typer.Option("--store", help="ssm, secretsmanager or auto (by size and cost).")] = "auto",
     group: Annotated[str, typer.Option("--group", help="per-var (one entry per variable) or per-unit (one JSON secret per container).")] = "per-var",
     prefix: Annotated[str, typer.Option("--prefix", help="Name prefix, e.g. prod.")] = "",
-    name_template: Annotated[Optional[str], typer.Option("--name-template", help="e.g. '/{prefix}/{group}/{unit}/{name}'.")] = None,
-    kms_key: Annotated[Optional[str], typer.Option("--kms-key", help="KMS key id, alias or ARN for new entries.")] = None,
-    execution_role: Annotated[Optional[str], typer.Option("--execution-role", help="Task execution role ARN for definitions that name none.")] = None,
+    name_template: Annotated[str | None, typer.Option("--name-template", help="e.g. '/{prefix}/{group}/{unit}/{name}'.")] = None,
+    kms_key: Annotated[str | None, typer.Option("--kms-key", help="KMS key id, alias or ARN for new entries.")] = None,
+    execution_role: Annotated[str | None, typer.Option("--execution-role", help="Task execution role ARN for definitions that name none.")] = None,
     compose_target: Annotated[str, typer.Option("--compose-target", help="ecs-params (ecs-cli ecs-params.yml) or compose-secrets.")] = "ecs-params",
     share_identical: Annotated[bool, typer.Option("--share-identical", help="Identical values within one app share one entry.")] = False,
     skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Plan even if some files cannot be read.")] = False,
     format: Fmt = "text",
-    config: Annotated[Optional[Path], typer.Option("--config")] = None,
+    config: Annotated[Path | None, typer.Option("--config")] = None,
     profile: Profile = None,
     region: Region = None,
     no_color: NoColor = False,
@@ -213,7 +213,7 @@ def sandbox(
 
 @app.command(epilog="Example:  secrets-migrate demo")
 def demo(
-    fixtures: Annotated[Optional[Path], typer.Option("--fixtures", help="Folder to copy and migrate (default: the shipped fixtures).")] = None,
+    fixtures: Annotated[Path | None, typer.Option("--fixtures", help="Folder to copy and migrate (default: the shipped fixtures).")] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary copy and print its path.")] = False,
     no_color: NoColor = False,
 ) -> None:
@@ -224,12 +224,12 @@ def demo(
 
 
 UnitOpt = Annotated[str, typer.Option("--unit", "-u", help="Container / compose service whose secrets to resolve.")]
-PlanOpt = Annotated[Optional[Path], typer.Option("--plan", help="An applied plan: take the references from its journal.")]
+PlanOpt = Annotated[Path | None, typer.Option("--plan", help="An applied plan: take the references from its journal.")]
 
 
 @app.command("exec", epilog="Example:  secrets-migrate exec --plan plan.json --unit api -- python manage.py runserver")
 def exec_cmd(
-    args: Annotated[Optional[list[str]], typer.Argument(help="[PATH] -- COMMAND...: definition files (when no --plan), then the command after `--`.", metavar="[PATH] -- COMMAND...")] = None,
+    args: Annotated[list[str] | None, typer.Argument(help="[PATH] -- COMMAND...: definition files (when no --plan), then the command after `--`.", metavar="[PATH] -- COMMAND...")] = None,
     unit: UnitOpt = ..., plan: PlanOpt = None,  # type: ignore[assignment]
     profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
 ) -> None:
@@ -249,10 +249,10 @@ def exec_cmd(
 
 @app.command("env", epilog="Example:  secrets-migrate env --plan plan.json --unit api --format dotenv -o .env.local")
 def env_cmd(
-    path: Annotated[Optional[str], typer.Argument(help="Definition files holding `secrets` references (when no --plan).")] = None,
+    path: Annotated[str | None, typer.Argument(help="Definition files holding `secrets` references (when no --plan).")] = None,
     unit: UnitOpt = ..., plan: PlanOpt = None,  # type: ignore[assignment]
     format: Annotated[str, typer.Option("--format", "-f", help="dotenv, json or shell.")] = "dotenv",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (created with mode 0600).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (created with mode 0600).")] = None,
     profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
 ) -> None:
     """Write a unit's secrets to a file (mode 0600) for tools that need one. Prefer `exec`."""
@@ -266,8 +266,8 @@ def env_cmd(
 def report(
     plan: PlanArg,
     out: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write (self-contained, works offline).")] = Path("report.html"),
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Also write the report as Markdown here.")] = None,
-    verify_json: Annotated[Optional[Path], typer.Option("--verify-json", help="Output of `secrets-migrate verify --format json` to include.")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="Also write the report as Markdown here.")] = None,
+    verify_json: Annotated[Path | None, typer.Option("--verify-json", help="Output of `secrets-migrate verify --format json` to include.")] = None,
 ) -> None:
     """Write an audit / change-review report of a plan and its run: HTML (and Markdown). Never holds a value."""
     with error_handler():
@@ -279,10 +279,10 @@ def report(
 live_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                        help="Migrate running ECS services (clusters -> services -> task definitions) in waves.")
 app.add_typer(live_app, name="live")
-Regions = Annotated[Optional[list[str]], typer.Option("--region", help="Region (repeatable).")]
-Clusters = Annotated[Optional[list[str]], typer.Option("--cluster", help="Cluster name or ARN (repeatable).")]
-Services = Annotated[Optional[list[str]], typer.Option("--service", help="Service name (repeatable).")]
-Families = Annotated[Optional[list[str]], typer.Option("--family", help="Task-definition family (repeatable).")]
+Regions = Annotated[list[str] | None, typer.Option("--region", help="Region (repeatable).")]
+Clusters = Annotated[list[str] | None, typer.Option("--cluster", help="Cluster name or ARN (repeatable).")]
+Services = Annotated[list[str] | None, typer.Option("--service", help="Service name (repeatable).")]
+Families = Annotated[list[str] | None, typer.Option("--family", help="Task-definition family (repeatable).")]
 AllRevs = Annotated[bool, typer.Option("--all-revisions", help="Also every ACTIVE revision of those families.")]
 
 
@@ -300,13 +300,13 @@ def live_scan(region: Regions = None, cluster: Clusters = None, service: Service
 
 
 @live_app.command("plan", epilog="Example:  secrets-migrate live plan --cluster prod --store auto -o live-plan.json")
-def live_plan(out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the plan file here.")] = None,
+def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the plan file here.")] = None,
               region: Regions = None, cluster: Clusters = None, service: Services = None, family: Families = None,
               all_revisions: AllRevs = False,
               store: Annotated[str, typer.Option("--store")] = "auto", prefix: Annotated[str, typer.Option("--prefix")] = "",
-              name_template: Annotated[Optional[str], typer.Option("--name-template")] = None,
-              kms_key: Annotated[Optional[str], typer.Option("--kms-key")] = None,
-              execution_role: Annotated[Optional[str], typer.Option("--execution-role")] = None,
+              name_template: Annotated[str | None, typer.Option("--name-template")] = None,
+              kms_key: Annotated[str | None, typer.Option("--kms-key")] = None,
+              execution_role: Annotated[str | None, typer.Option("--execution-role")] = None,
               health_timeout: Annotated[float, typer.Option("--health-timeout", help="Seconds per deployment.")] = 600.0,
               format: Fmt = "text", profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Plan entries, grant, new revision, service update and health check for every live service."""
@@ -327,12 +327,12 @@ def live_apply(plan: PlanArg, yes: Yes = False,
                concurrency: Annotated[int, typer.Option("--concurrency", help="Services at once per wave (canary: 1).")] = 4,
                failure_policy: Annotated[str, typer.Option("--failure-policy", help="rollback-service, rollback-wave, rollback-all or stop.")] = "rollback-service",
                health: Annotated[str, typer.Option("--health", help="ecs (poll DescribeServices) or scripted (sandbox: moto runs no deployments).")] = "ecs",
-               fail: Annotated[Optional[list[str]], typer.Option("--fail", help="With --health scripted: make this service's deployment fail.")] = None,
-               health_timeout: Annotated[Optional[float], typer.Option("--health-timeout")] = None,
+               fail: Annotated[list[str] | None, typer.Option("--fail", help="With --health scripted: make this service's deployment fail.")] = None,
+               health_timeout: Annotated[float | None, typer.Option("--health-timeout")] = None,
                service: Services = None,
                rate_scale: Annotated[float, typer.Option("--rate-scale", help="Multiply the client-side API rate limits (quotas raised by AWS, or a test endpoint).")] = 1.0,
                report: Annotated[str, typer.Option("--report", help="table, json or markdown.")] = "table",
-               report_out: Annotated[Optional[Path], typer.Option("--report-out", help="Also write the report here.")] = None,
+               report_out: Annotated[Path | None, typer.Option("--report-out", help="Also write the report here.")] = None,
                profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Migrate services wave by wave; a failed deployment rolls its service back by itself. Resumable."""
     with error_handler():
@@ -345,7 +345,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
 
 
 @live_app.command("rollback", epilog="Example:  secrets-migrate live rollback live-plan.json --service prod/api --yes")
-def live_rollback(plan: PlanArg, service: Annotated[Optional[list[str]], typer.Option("--service", help="cluster/service (repeatable); default: all.")] = None,
+def live_rollback(plan: PlanArg, service: Annotated[list[str] | None, typer.Option("--service", help="cluster/service (repeatable); default: all.")] = None,
                   yes: Yes = False, profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
                   no_color: NoColor = False) -> None:
     """Undo a live run, or only some services. Idempotent."""

@@ -44,9 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = [f for f in args.files if worth_scanning(f)]
     if not files:
         return 0
-    from migrate.error_handler import error_handler
-
     import typer
+
+    from migrate.error_handler import error_handler
 
     try:
         with error_handler():

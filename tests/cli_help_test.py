@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from migrate import __version__
 from migrate.cli import app
 
+
 def _leaves(group: Any, prefix: tuple[str, ...] = ()) -> list[str]:
     out = []
     for name, cmd in group.commands.items():

@@ -15,8 +15,15 @@ from typing import Any
 
 from migrate.apply.fs import atomic_write, remove_file, sha256_file
 from migrate.apply.journal import ActionState, Journal
-from migrate.errors import (ActionFailed, IrreversibleError, MigrateError, PreconditionFailed, RewriteError,
-                            StalePlanError, StoreError)
+from migrate.errors import (
+    ActionFailed,
+    IrreversibleError,
+    MigrateError,
+    PreconditionFailed,
+    RewriteError,
+    StalePlanError,
+    StoreError,
+)
 from migrate.model import SecretValue
 from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePolicy, RewriteFile, ValueSource
 from migrate.plan.model import Plan

@@ -73,7 +73,7 @@ class Journal:
             self._fh = open(self.path, "ab")  # noqa: SIM115
         self._seq += 1
         rec: dict[str, Any] = {"v": JOURNAL_VERSION, "seq": self._seq,
-                               "ts": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds"),
+                               "ts": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
                                "plan_id": self.plan_id, "action_id": action_id, "kind": kind, "phase": phase}
         rec.update({k: v for k, v in extra.items() if v not in (None, "", {})})
         self._fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True).encode() + b"\n")

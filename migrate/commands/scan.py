@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from migrate import __version__
-from migrate.commands.common import ScanOutcome, scan as run_scan
+from migrate.commands.common import ScanOutcome
+from migrate.commands.common import scan as run_scan
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, UsageError
 from migrate.model import FileStatus, Finding

@@ -47,7 +47,7 @@ _KEY_QUALIFIERS = frozenset({
     "crypt", "crypto", "cipher", "master", "license", "licence", "app", "auth", "service", "account", "db",
     "database", "session", "cookie", "hmac", "jwt", "webhook", "ssh", "deploy", "integration", "ingest",
     "ingestion", "write", "admin", "server", "shared", "root", "rsa", "pgp", "gpg", "aes", "token", "security",
-    "instrumentation", "subscription", "consumer", "client", "tls", "ssl", "x509", "storage", "app", "rest",
+    "instrumentation", "subscription", "consumer", "client", "tls", "ssl", "x509", "storage", "rest",
     "management", "mgmt", "insert", "query", "search", "push", "sdk", "developer", "dev", "user", "personal",
     "rails", "django", "flask", "laravel", "ed25519", "ecdsa", "oauth", "totp", "otp", "mfa", "vapid",
 })
@@ -75,13 +75,10 @@ _SAFE_AFTER = frozenset({
     "strength", "reset", "hint", "label", "user", "username", "usr", "login", "email", "schema", "scheme",
     "strategy", "validation", "validator", "check", "chars", "charset", "ref", "stage", "tag", "role",
     "scope", "scopes", "kms", "ssm", "bucket", "table", "queue", "topic", "index", "mount", "env", "var",
-    "level", "threshold", "window", "rate", "delay", "lockout", "history", "reuse", "generator", "length",
-    "location", "arn", "cache", "refresh", "renew", "renewal", "leeway", "skew", "storage", "cookie",
-    "domain", "realm", "flow", "grant", "response", "request", "in", "out", "secs", "mins", "seconds",
-    "enforce", "rules", "rule", "allowed", "list", "whitelist", "allowlist", "fingerprint", "thumbprint",
-    "sha", "digest", "checksum", "version",
-    "auth",  # "TOKEN_AUTH=true", "PASSWORD_AUTH" switch the mechanism on
-    "id", "bits", "size", "chain", "set", "pool", "arn",
+    "level", "threshold", "window", "rate", "delay", "lockout", "history", "reuse", "generator", "cache", "refresh", "renew", "renewal", "leeway", "skew", "storage", "cookie",
+    "domain", "realm", "flow", "grant", "response", "request", "in", "out", "mins", "enforce", "rules", "rule", "allowed", "list", "whitelist", "allowlist", "fingerprint", "thumbprint",
+    "sha", "digest", "checksum", "auth",  # "TOKEN_AUTH=true", "PASSWORD_AUTH" switch the mechanism on
+    "bits", "chain", "set", "pool",
 })
 #: words before the keyword that make the name a switch
 _SAFE_BEFORE = frozenset({"allow", "empty", "random", "generate", "require", "required", "enable", "enabled",

@@ -130,7 +130,7 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
     if extra > 0:
         warnings.append(f"{extra} other ACTIVE revision(s) hold environment values too; they are not migrated "
                         "(deregister them after finalize)")
-    return Plan(id=plan_id, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), settings=settings,
+    return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), settings=settings,
                 inputs=(), actions=tuple(actions), warnings=tuple(dict.fromkeys(warnings)), refused=tuple(refused),
                 deploy_order=tuple(order))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from migrate import __version__
 from migrate.errors import PlanError
-from migrate.plan.actions import Action, PutParameter, CreateSecret, PutRolePolicy, RewriteFile, action_from_record
+from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePolicy, RewriteFile, action_from_record
 
 PLAN_FORMAT = "secrets-migrate/plan"
 PLAN_VERSION = 1

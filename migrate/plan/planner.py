@@ -42,7 +42,7 @@ class _Target:
 
 
 def new_plan_id() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
 def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], settings: PlanSettings, *,
@@ -162,7 +162,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     order = tuple(dict.fromkeys(r.display for r in rewrites))
     if not actions and refused:
         warnings.append("secrets were found but none can be migrated from these files (see refused)")
-    return Plan(id=plan_id, created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 settings=settings, inputs=inputs, actions=actions, diffs=diffs, warnings=tuple(warnings),
                 refused=tuple(refused), cost=cost, deploy_order=order)
 

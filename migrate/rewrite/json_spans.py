@@ -16,8 +16,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from json.decoder import scanstring as _scanstring
 from dataclasses import dataclass
+from json.decoder import scanstring as _scanstring
 from typing import Union
 
 __all__ = [

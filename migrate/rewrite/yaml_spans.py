@@ -277,7 +277,7 @@ def scalar_body(text: str, node: ScalarNode) -> tuple[int, int, str | None]:
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-/]*\Z")
-_YAML_WORDS = frozenset("y n yes no on off true false null ~".split())
+_YAML_WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"])
 
 
 def yaml_str(s: str) -> str:

@@ -323,7 +323,7 @@ def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str) -> None
         value = SecretValue(str(value_node.value))
         if kind is ValueKind.LITERAL:
             b = _body(text, value_node, t.json_mode)
-            restorable = b.restorable and not ("${!" in str(value_node.value))
+            restorable = b.restorable and "${!" not in str(value_node.value)
             t.values[key] = (b.start, b.end, b.encoding)
     t.entries[key] = Entry(
         path=display, line=line_of(text, int(value_node.start_mark.index)), unit=occ.unit,

@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from migrate.commands.exec_env import Ref, SM_BATCH, SSM_BATCH, _dotenv_quote, fetch, parse_value_from, render
+from migrate.commands.exec_env import SM_BATCH, SSM_BATCH, Ref, _dotenv_quote, fetch, parse_value_from, render
 from migrate.errors import StoreError
 from migrate.model import SecretValue
 from migrate.testing import run_cli

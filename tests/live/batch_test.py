@@ -45,8 +45,8 @@ def test_fifty_services_failure_in_wave_two_rolls_back_that_wave(server_env, tmp
     assert rep["summary"] == {"migrated": 10, "rolled-back": 20, "skipped": 20}
     # the account matches the journal
     after = _tds(keys)
-    from migrate.plan.model import Plan
     import migrate.live.actions  # noqa: F401
+    from migrate.plan.model import Plan
 
     p = Plan.from_json(plan.read_text())
     states = Journal(state_dir_for(plan), p.id).states()

@@ -10,8 +10,17 @@ from migrate.live.planner import live_findings, make_live_plan, units_of
 from migrate.live.runtime import LiveRuntime, LockedJournal
 from migrate.live.seed import seed_synthetic
 from migrate.live.source import discover
-from migrate.live.waves import (MIGRATED, REGISTERED_ONLY, ROLLED_BACK, SKIPPED, LiveRunner, RunOptions, WaveSpec,
-                                rollback_live, split_waves)
+from migrate.live.waves import (
+    MIGRATED,
+    REGISTERED_ONLY,
+    ROLLED_BACK,
+    SKIPPED,
+    LiveRunner,
+    RunOptions,
+    WaveSpec,
+    rollback_live,
+    split_waves,
+)
 from migrate.plan.model import Plan, PlanSettings
 from migrate.stores.aws import Aws
 

@@ -49,8 +49,7 @@ def _rt(plan_path: Path, rules: list[Rule]) -> tuple[Runtime, object]:
 def test_thirty_percent_throttling_on_every_write_completes_without_duplicates(project: tuple[Path, Path],
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import botocore.retries.standard as std
-
-    import botocore.retries.adaptive as adaptive
+    from botocore.retries import adaptive
 
     monkeypatch.setattr(std.ExponentialBackoff, "delay_amount", lambda self, ctx: 0.01)  # keep the test fast
     monkeypatch.setattr(adaptive.ClientRateLimiter, "on_sending_request", lambda self, request, **kw: None)

@@ -10,10 +10,10 @@ import pytest
 
 from migrate.errors import InputError, PlanError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, ValueKind
+from migrate.rewrite import json_spans as js
 from migrate.rewrite.edits import apply_edits, encode, ref_token, revert_edits
 from migrate.sources.base import LoadedFile, Move, RewriteOptions, SourceText, read_source, sha256_bytes
 from migrate.sources.ecs_taskdef import READ_ONLY_KEYS, SOURCE, shape_of
-from migrate.rewrite import json_spans as js
 
 RES = Path(__file__).parent.parent / "resources" / "ecs"
 CANARY = "CANARY-ecs-7f3a"
