@@ -80,35 +80,101 @@ class _Judgement:
     kind: ValueKind
 
 
+_VERIFY_FILTER = "detect_secrets.filters.common.is_ignored_due_to_verification_policies"
+
+
 class _Plugins:
-    """Lazily enters detect-secrets settings once; ``fired(name, value)`` -> secret types found."""
+    """Lazily enters detect-secrets settings once; ``fired(name, value)`` -> secret types found.
+
+    Only public detect-secrets names are used: ``transient_settings``/``get_settings``/``get_plugins``,
+    ``get_filters_with_parameter``, ``call_function_with_arguments``, ``get_code_snippet`` and each plugin's
+    ``analyze_line``. :meth:`_scan` applies them in the order detect-secrets' own file scan does (line
+    filters, then each plugin's findings through the secret and context filters, non-eager), so the
+    results are those of a file scan of the one line. Verification (network) is switched off explicitly.
+    """
 
     def __init__(self, stack: contextlib.ExitStack) -> None:
         self._stack = stack
-        self._scan = None
+        self._ready = False
+
+    def _enter(self) -> None:
+        from detect_secrets.settings import get_settings, transient_settings
+
+        self._stack.enter_context(transient_settings({"plugins_used": [{"name": n} for n in DS_PLUGINS]}))
+        get_settings().disable_filters(_VERIFY_FILTER)  # never verify over the network
+        self._ready = True
 
     def fired(self, name: str, value: str) -> tuple[str, ...]:
-        if self._scan is None:
-            from detect_secrets.core.scan import _process_line_based_plugins
-            from detect_secrets.settings import transient_settings
-
-            self._stack.enter_context(transient_settings({"plugins_used": [{"name": n} for n in DS_PLUGINS]}))
-            self._scan = _process_line_based_plugins
+        if not self._ready:
+            self._enter()
         line = f"{name}={json.dumps(value)}"
         # .yaml selects the keyword regexes with optional quotes; the value is quoted for the entropy ones
-        found = {s.type for s in self._scan([(1, line)], filename="env.yaml")}  # type: ignore[misc]
-        return tuple(sorted(found))
+        return tuple(sorted(set(_scan(line, "env.yaml"))))
+
+
+def _filtered(parameters: tuple[str, ...], **kwargs: object) -> bool:
+    """Whether any detect-secrets filter taking at least ``parameters`` rejects the candidate."""
+    from detect_secrets.core.scan import get_filters_with_parameter
+    from detect_secrets.util.inject import call_function_with_arguments
+
+    for filter_fn in get_filters_with_parameter(*parameters):
+        try:
+            if call_function_with_arguments(filter_fn, **kwargs):
+                return True
+        except TypeError:  # a filter that needs an argument not given here does not apply
+            continue
+    return False
+
+
+def _scan(line: str, filename: str) -> Iterator[str]:
+    """Secret types detect-secrets reports for one line of ``filename`` (see :class:`_Plugins`)."""
+    from detect_secrets.settings import get_plugins
+    from detect_secrets.util.code_snippet import get_code_snippet
+
+    line = line.rstrip()
+    context = get_code_snippet(lines=[line], line_number=1)
+    if _filtered(("line",), filename=filename, line=line, context=context):
+        return
+    for plugin in get_plugins():
+        for secret in plugin.analyze_line(filename=filename, line=line, line_number=1, context=context) or ():
+            if _filtered(("secret",), filename=secret.filename, secret=secret.secret_value, plugin=plugin, line=line):
+                continue
+            if _filtered(("context",), filename=secret.filename, secret=secret.secret_value, plugin=plugin,
+                         line=line, context=context):
+                continue
+            yield str(secret.type)
 
 
 def _is_secret_key_name(key: str) -> bool:
     return analyze_name(key).kind == STRONG
 
 
-def _non_literal(info: NameInfo, kind: ValueKind, extra: tuple[str, ...] = ()) -> _Judgement:
+def _credential_name(info: NameInfo) -> bool:
+    """The name alone says the rendered value is a credential: a strong secret name, or an access key id
+    (``AWS_ACCESS_KEY_ID``, ``AccessKeyId``: half of a key pair, a secret whatever its value's form)."""
+    return info.kind == STRONG or (info.keyword == "access-key" and info.modifier == "id")
+
+
+_TEMPLATED_CREDS = "value:templated-credentials"
+
+
+def _non_literal(info: NameInfo, kind: ValueKind, value: str = "") -> _Judgement:
+    """A value that is not plaintext in this file (empty, interpolated, templated, a reference).
+
+    It is a secret when rendering puts a credential there: the name is a credential name, or the text
+    we have is a URL / connection string whose password part is a template expression (or plaintext)."""
     tag = f"value:{kind.value}"
-    if info.kind == STRONG:
-        return _Judgement(_SECRET, M, (info.reason, tag, *extra), kind)
-    return _Judgement(_NOT, H, ((info.reason,) if info.reason else ()) + (tag, *extra), kind)
+    name_r = (info.reason,) if info.reason else ()
+    ev = F.credential_evidence(value, _is_secret_key_name) if value else ""
+    if not ev and value and info.kind != SAFE and ("=" in value or ":" in value):
+        ev = F.embedded_evidence(value, _is_secret_key_name)
+    if ev:
+        if kind is ValueKind.LITERAL:
+            kind, tag = ValueKind.TEMPLATED, "value:templated"
+        return _Judgement(_SECRET, M, (*name_r, ev, tag), kind)
+    if _credential_name(info):
+        return _Judgement(_SECRET, M, (*name_r, tag), kind)
+    return _Judgement(_NOT, H, (*name_r, tag), kind)
 
 
 #: detect-secrets' Base64 plugin needs entropy 4.5 (so >= 23 distinct characters); its hex plugin only
@@ -117,97 +183,139 @@ _DS_MIN_LEN = 20
 _DS_MIN_ENTROPY = 4.2
 
 
-def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
-    info = analyze_name(entry.name)
-    kind = entry.value_kind
-    v = entry.value.reveal().strip() if entry.value is not None else ""
-    name_r = (info.reason,) if info.reason else ()
+def _identifiers(entry: Entry) -> dict[str, str]:
+    """The identifiers of the entry's own definition, normalised, with the reason id naming each."""
+    out: dict[str, str] = {}
+    for unit in (entry.unit, *entry.units):
+        if unit:
+            out.setdefault(_norm(unit), "identifier:unit-name")
+    if entry.group:
+        out.setdefault(_norm(entry.group), "identifier:group-name")
+    out.setdefault(_norm(entry.name), "identifier:variable-name")
+    for word in analyze_name(entry.name).words:
+        if len(word) >= 3:
+            out.setdefault(word, "identifier:name-word")
+    return out
 
-    if kind is ValueKind.LITERAL:
-        if not v:
-            return _non_literal(info, ValueKind.EMPTY)
-        service = F.is_cfn_resolve(v)
-        if service:
-            if service in ("secretsmanager", "ssm-secure") or info.kind == STRONG:
-                return _Judgement(_SECRET, M, (*name_r, "value:cfn-dynamic-reference"), ValueKind.REFERENCE)
-            return _Judgement(_NOT, H, (*name_r, "value:cfn-dynamic-reference"), ValueKind.REFERENCE)
-        if F.is_arn(v):
-            return _Judgement(_NOT, H, (*name_r, "filter:arn"), ValueKind.REFERENCE)
-        if F.is_placeholder(v):
-            return _non_literal(info, ValueKind.TEMPLATED)
-    if kind is not ValueKind.LITERAL:
-        return _non_literal(info, kind)
 
-    # 4. value evidence, whatever the name says
+def _norm(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def _equals_identifier(entry: Entry, v: str) -> str:
+    """The reason id when ``v`` is (case and separators aside) the unit, group or variable name."""
+    n = _norm(v)
+    if not n:
+        return ""
+    return _identifiers(entry).get(n, "")
+
+
+def _refine(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement | None:
+    """Step 3 for a literal: empty, dynamic reference, ARN, placeholder, templated text."""
+    if not v:
+        return _non_literal(info, ValueKind.EMPTY)
+    service = F.is_cfn_resolve(v)
+    if service:
+        if service in ("secretsmanager", "ssm-secure") or info.kind == STRONG:
+            return _Judgement(_SECRET, M, (*name_r, "value:cfn-dynamic-reference"), ValueKind.REFERENCE)
+        return _Judgement(_NOT, H, (*name_r, "value:cfn-dynamic-reference"), ValueKind.REFERENCE)
+    if F.is_arn(v):
+        return _Judgement(_NOT, H, (*name_r, "filter:arn"), ValueKind.REFERENCE)
+    if F.is_placeholder(v):
+        return _non_literal(info, ValueKind.TEMPLATED)
+    if F.credential_evidence(v, _is_secret_key_name) == _TEMPLATED_CREDS:
+        return _non_literal(info, ValueKind.LITERAL, v)
+    return None
+
+
+def _value_evidence(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement | None:
+    """Step 4: evidence in the value whatever the name says."""
+    kind = ValueKind.LITERAL
     if len(v) >= 16:
         if F.is_public_key(v):
             return _Judgement(_NOT, H, (*name_r, "filter:public-key"), kind)
         ev = F.private_key_evidence(v) or F.provider_evidence(v)
         if ev:
             return _Judgement(_SECRET, H, (*name_r, ev), kind)
-    url_ev = F.url_credentials_evidence(v)
-    if url_ev == "value:url-credentials":
-        return _Judgement(_SECRET, H, (*name_r, url_ev), kind)
-    if url_ev:
+    ev = F.credential_evidence(v, _is_secret_key_name)
+    if ev:
+        return _Judgement(_SECRET, H, (*name_r, ev), kind)
+    if F.url_credentials_evidence(v):  # user:<placeholder>@ -- documentation, nothing is rendered there
         return _Judgement(_NOT, H, (*name_r, "filter:url-templated-password"), kind)
     if ("=" in v or ":" in v) and len(v) >= 8 and info.kind != SAFE:
         ev = F.embedded_evidence(v, _is_secret_key_name)
         if ev:
             return _Judgement(_SECRET, H, (*name_r, ev), kind)
+    return None
 
-    # 5. name evidence, weighed with the value
-    if info.kind == STRONG:
-        if F.is_boolean(v):
-            return _Judgement(_NOT, H, (*name_r, "filter:boolean"), kind)
-        if F.is_number(v):
-            if v.isdigit() and len(v) >= 6:
-                return _Judgement(_SECRET, M, (*name_r, "value:numeric-literal"), kind)
-            return _Judgement(_NOT, H, (*name_r, "filter:numeric-flag"), kind)
-        if F.is_file_path(v):
-            if F.is_ssm_name(v) and not v.startswith(("/run/", "/var/", "/etc/", "/tmp/", "/home/", "/opt/", "/app/",
-                                                       "/usr/", "/secrets/", "/mnt/", "/data/", "/srv/", "/root/")):
-                return _Judgement(_NOT, H, (*name_r, "filter:ssm-name"), ValueKind.REFERENCE)
-            return _Judgement(_NOT, H, (*name_r, "filter:path"), kind)
-        if F.is_url(v):
-            if "dsn" in info.hints and F.url_userinfo_evidence(v):
-                return _Judgement(_SECRET, H, (*name_r, "value:url-userinfo"), kind)
-            return _Judgement(_NOT, H, (*name_r, "filter:url"), kind)
-        if "/" in v and F.is_ssm_name(v):
-            return _Judgement(_NOT, M, (*name_r, "filter:ssm-name"), ValueKind.REFERENCE)
-        if len(v) < 3:
-            return _Judgement(_NOT, M, (*name_r, "filter:too-short"), kind)
-        if F.is_random_looking(v, 12):
-            return _Judgement(_SECRET, H, (*name_r, "value:generated"), kind)
-        return _Judgement(_SECRET, M, (*name_r, "value:literal"), kind)
 
-    if info.kind == SAFE:
-        if info.modifier in _REF_MODIFIERS and (F.is_ssm_name(v) or F.is_arn(v)):
-            return _Judgement(_NOT, H, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.REFERENCE)
-        return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{info.modifier}"), kind)
+_SYSTEM_DIRS = ("/run/", "/var/", "/etc/", "/tmp/", "/home/", "/opt/", "/app/", "/usr/", "/secrets/", "/mnt/",
+                "/data/", "/srv/", "/root/")
 
-    if info.kind == WEAK:
-        if info.keyword == "dsn":
-            if F.url_userinfo_evidence(v):
-                return _Judgement(_SECRET, M, (*name_r, "value:url-userinfo"), kind)
-            return _Judgement(_NOT, M, (*name_r, "value:no-credentials"), kind)
-        if F.is_boolean(v) or F.is_number(v) or F.is_url(v) or F.is_file_path(v) or F.is_hostname(v):
-            return _Judgement(_NOT, H, (*name_r, "filter:not-a-key-value"), kind)
-        low = v.lower()
-        if low.startswith(("bearer ", "basic ", "token ")) and len(v) >= 16:
-            return _Judgement(_SECRET, M, (*name_r, "value:authorization-header"), kind)
-        if F.is_random_looking(v, 16) or (F.is_uuid(v) and info.keyword == "key"):
-            return _Judgement(_SECRET, M, (*name_r, "value:generated"), kind)
-        if len(v) >= _DS_MIN_LEN and " " not in v and F.has_entropy(v, 3.0):
-            fired = plugins.fired(entry.name, v)
-            if fired:
-                return _Judgement(_SECRET, L, (*name_r, *(f"ds:{t}" for t in fired)), kind)
-        return _Judgement(_NOT, M, (*name_r, "value:not-generated"), kind)
 
-    # NEUTRAL: value entropy alone, minus what filters explain. detect-secrets runs only when our own
-    # estimate says its entropy plugins may fire (provider formats were checked above).
+def _strong(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
+    kind = ValueKind.LITERAL
+    ident = _equals_identifier(entry, v)
+    if ident and not F.is_boolean(v):
+        # ``MYSQL_PASSWORD: photoprism`` in service photoprism: a weak password, never a placeholder or an id
+        return _Judgement(_SECRET, M, (*name_r, "value:equals-identifier", ident), kind)
+    if F.is_boolean(v):
+        return _Judgement(_NOT, H, (*name_r, "filter:boolean"), kind)
+    if F.is_number(v):
+        if v.isdigit() and len(v) >= 6:
+            return _Judgement(_SECRET, M, (*name_r, "value:numeric-literal"), kind)
+        return _Judgement(_NOT, H, (*name_r, "filter:numeric-flag"), kind)
+    if F.is_file_path(v):
+        if F.is_ssm_name(v) and not v.startswith(_SYSTEM_DIRS):
+            return _Judgement(_NOT, H, (*name_r, "filter:ssm-name"), ValueKind.REFERENCE)
+        return _Judgement(_NOT, H, (*name_r, "filter:path"), kind)
+    if F.is_url(v):
+        if "dsn" in info.hints and F.userinfo_is_key(v):
+            return _Judgement(_SECRET, H, (*name_r, "value:url-userinfo"), kind)
+        return _Judgement(_NOT, H, (*name_r, "filter:url"), kind)
+    if "/" in v and F.is_ssm_name(v):
+        return _Judgement(_NOT, M, (*name_r, "filter:ssm-name"), ValueKind.REFERENCE)
+    if len(v) < 3:
+        return _Judgement(_NOT, M, (*name_r, "filter:too-short"), kind)
+    if F.is_random_looking(v, 12):
+        return _Judgement(_SECRET, H, (*name_r, "value:generated"), kind)
+    return _Judgement(_SECRET, M, (*name_r, "value:literal"), kind)
+
+
+def _safe(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
+    if info.modifier in _REF_MODIFIERS and (F.is_ssm_name(v) or F.is_arn(v)):
+        return _Judgement(_NOT, H, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.REFERENCE)
+    return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.LITERAL)
+
+
+def _weak(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
+    kind = ValueKind.LITERAL
+    if info.keyword == "dsn":
+        if F.userinfo_is_key(v):
+            return _Judgement(_SECRET, M, (*name_r, "value:url-userinfo"), kind)
+        return _Judgement(_NOT, M, (*name_r, "value:no-credentials"), kind)
+    if F.is_boolean(v) or F.is_number(v) or F.is_url(v) or F.is_file_path(v) or F.is_hostname(v):
+        return _Judgement(_NOT, H, (*name_r, "filter:not-a-key-value"), kind)
+    if v.lower().startswith(("bearer ", "basic ", "token ")) and len(v) >= 16:
+        return _Judgement(_SECRET, M, (*name_r, "value:authorization-header"), kind)
+    if F.is_random_looking(v, 16) or (F.is_uuid(v) and info.keyword == "key"):
+        return _Judgement(_SECRET, M, (*name_r, "value:generated"), kind)
+    if len(v) >= _DS_MIN_LEN and " " not in v and F.has_entropy(v, 3.0):
+        fired = plugins.fired(entry.name, v)
+        if fired:
+            return _Judgement(_SECRET, L, (*name_r, *(f"ds:{t}" for t in fired)), kind)
+    return _Judgement(_NOT, M, (*name_r, "value:not-generated"), kind)
+
+
+def _neutral(entry: Entry, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
+    """Value entropy alone, minus what filters explain. detect-secrets runs only when our own estimate
+    says its entropy plugins may fire (provider formats and credentials were checked before)."""
+    kind = ValueKind.LITERAL
     if len(v) < _DS_MIN_LEN or " " in v:
         return _Judgement(_NOT, H, ("no-evidence",), kind)
-    if (info.hints & _ID_HINTS or F.is_hex_digest(v) or F.is_uuid(v) or F.is_url(v) or F.is_file_path(v)
+    if F.is_connection_url(v):  # credentials were looked for above; ids and digests never explain a URL
+        return _Judgement(_NOT, H, ("filter:url-no-credentials",), kind)
+    if (info.hints & _ID_HINTS or F.is_hex_digest(v) or F.is_uuid(v) or F.is_file_path(v)
             or F.is_hostname(v) or F.is_email(v)):
         return _Judgement(_NOT, H, ("filter:id-or-digest",), kind)
     if not F.has_entropy(v, _DS_MIN_ENTROPY):
@@ -216,6 +324,25 @@ def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
     if fired:
         return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), kind)
     return _Judgement(_NOT, M, ("no-evidence",), kind)
+
+
+def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
+    info = analyze_name(entry.name)
+    kind = entry.value_kind
+    v = entry.value.reveal().strip() if entry.value is not None else ""
+    name_r = (info.reason,) if info.reason else ()
+    if kind is not ValueKind.LITERAL:
+        return _non_literal(info, kind, v)
+    refined = _refine(info, v, name_r) or _value_evidence(info, v, name_r)
+    if refined is not None:
+        return refined
+    if info.kind == STRONG:
+        return _strong(entry, info, v, name_r)
+    if info.kind == SAFE:
+        return _safe(info, v, name_r)
+    if info.kind == WEAK:
+        return _weak(entry, info, v, name_r, plugins)
+    return _neutral(entry, info, v, plugins)
 
 
 _WHY_NOT = {
@@ -237,6 +364,8 @@ def _finding(entry: Entry, j: _Judgement) -> Finding:
         elif j.kind is ValueKind.REFERENCE and entry.resolves_to:
             migratable = entry.restorable
             why_not = "" if migratable else "the original text cannot be rebuilt byte-identically"
+        elif _TEMPLATED_CREDS in j.reasons:
+            why_not = "the credentials are rendered in from template variables at deploy time; move them where they are defined"
         elif j.kind is not ValueKind.LITERAL:
             why_not = _WHY_NOT.get(j.kind, f"value is {j.kind.value}")
         elif not entry.restorable:

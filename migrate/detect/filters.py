@@ -255,13 +255,129 @@ def embedded_evidence(value: str, is_secret_name: Callable[[str], bool]) -> str:
     ``?token=...``, ``{"password": "..."}``. ``is_secret_name`` judges the inner key."""
     if not _EMBEDDED_HINT_RE.search(value):
         return ""
-    for m in _EMBEDDED_RE.finditer(value):
+    for m in _EMBEDDED_RE.finditer(mask_templates(value)):
         key, inner = m.group(1), m.group(2)
         if not is_secret_name(key):
             continue
-        if is_placeholder(inner) or is_boolean(inner) or is_number(inner) or inner.startswith("$") or len(inner) < 3:
+        if _TPL_MARK in inner or is_placeholder(inner) or is_boolean(inner) or is_number(inner) or inner.startswith("$") or len(inner) < 3:
             continue
         if is_file_path(inner) or is_url(inner) or is_arn(inner):
             continue
         return "value:embedded-secret"
     return ""
+
+
+# --- connection strings and templated credentials ------------------------------------------------
+
+#: template expressions that a renderer replaces with text at deploy time: ``${x}`` (Terraform
+#: templatefile, compose, envsubst), ``$X``, ``{{ x }}`` (Jinja, Helm, Go templates), ``#{x}``, ``%(x)s``.
+#: Documentation placeholders (``<password>``, ``****``, ``xxx``) are NOT expressions: nothing renders them.
+_TPL_EXPR_RE = re.compile(r"\$\{[^{}]*\}|\{\{[^{}]*\}\}|#\{[^{}]*\}|%\([A-Za-z_]\w*\)s|\$[A-Za-z_][A-Za-z0-9_]*")
+_TPL_MARK = "\x01"  # stands for one template expression in a masked value (never whitespace, never a separator)
+#: Go MySQL driver DSN: ``user:pass@tcp(host:3306)/db``, ``user:pass@unix(/tmp/mysql.sock)/db``
+_GO_DSN_RE = re.compile(r"^([^\s:@/()]+):([^\s@()]+)@(?:tcp|tcp4|tcp6|udp|unix)?\(")
+_QUERY_USER_KEYS = frozenset({"u", "user", "username", "usr", "login", "uid"})
+_QUERY_PASS_KEYS = frozenset({"p", "pw", "pwd", "pass", "passwd", "password", "passphrase"})
+#: schemes whose user part alone (no password) is a key: Sentry-style ``https://<key>@host/1``
+_USERINFO_KEY_SCHEMES = ("http://", "https://")
+
+
+def mask_templates(value: str) -> str:
+    """``value`` with every template expression replaced by one marker character (see ``_TPL_MARK``)."""
+    return _TPL_EXPR_RE.sub(_TPL_MARK, value) if ("$" in value or "{" in value or "%(" in value) else value
+
+
+def has_template_expression(value: str) -> bool:
+    return _TPL_MARK in mask_templates(value)
+
+
+def _templated(part: str) -> bool:
+    return _TPL_MARK in part
+
+
+def _literal_secret(part: str) -> bool:
+    """A plausible literal password/secret (not a placeholder, flag, or marker)."""
+    return bool(part) and not is_placeholder(part) and not is_boolean(part)
+
+
+def _url_userinfo_kind(masked: str) -> str:
+    """``literal`` / ``templated`` / ``placeholder`` for a URL's ``user:password@`` password part, else ''."""
+    m = _URL_CRED_RE.search(masked)
+    if not m:
+        return ""
+    password = m.group(2)
+    if _templated(password):
+        return "templated"
+    return "literal" if _literal_secret(password) else "placeholder"
+
+
+def _query_kind(masked: str) -> str:
+    """Short-key query credentials (``?u=postgres&p=secret``): ``literal`` / ``templated`` / ''."""
+    if "?" not in masked or "=" not in masked:
+        return ""
+    pairs: dict[str, str] = {}
+    for part in re.split(r"[&;]", masked.split("?", 1)[1]):
+        k, sep, val = part.partition("=")
+        if sep:
+            pairs[k.strip().lower()] = val
+    pass_keys = [k for k in pairs if k in _QUERY_PASS_KEYS]
+    if not pass_keys:
+        return ""
+    if any(len(k) <= 2 for k in pass_keys) and not any(k in _QUERY_USER_KEYS for k in pairs):
+        return ""  # ``?p=2`` alone is a page number, not a password
+    vals = [pairs[k] for k in pass_keys]
+    if any(_templated(v) for v in vals):
+        return "templated"
+    return "literal" if any(_literal_secret(v) and len(v) >= 3 for v in vals) else ""
+
+
+def credential_evidence(value: str, is_secret_name: Callable[[str], bool]) -> str:
+    """Credentials carried by a URL, DSN or connection string, literal or templated.
+
+    ``value:url-credentials`` (``scheme://user:pass@``, any scheme: SQLAlchemy ``postgresql+psycopg2``,
+    ``amqp``, ``redis://:pass@``, ``mongodb+srv``), ``value:dsn-credentials`` (Go ``user:pass@tcp(h)/db``),
+    ``value:query-credentials`` (``?u=..&p=..``), ``value:embedded-secret`` (``Password=...;``, libpq
+    ``password=...``, JDBC ``?password=``) for plaintext in the value; ``value:templated-credentials`` when
+    the password part is a template expression rendered at deploy time. '' otherwise (a URL with no
+    password, a documentation placeholder such as ``user:<password>@``)."""
+    masked = mask_templates(value)
+    kinds = []
+    if "://" in masked and "@" in masked:
+        k = _url_userinfo_kind(masked)
+        if k == "literal":
+            return "value:url-credentials"
+        kinds.append(k)
+    m = _GO_DSN_RE.match(masked.strip())
+    if m:
+        if _templated(m.group(2)):
+            kinds.append("templated")
+        elif _literal_secret(m.group(2)):
+            return "value:dsn-credentials"
+    k = _query_kind(masked)
+    if k == "literal":
+        return "value:query-credentials"
+    kinds.append(k)
+    if "templated" in kinds or (_TPL_MARK in masked and _embedded_templated(masked, is_secret_name)):
+        return "value:templated-credentials"
+    return ""
+
+
+def _embedded_templated(masked: str, is_secret_name: Callable[[str], bool]) -> bool:
+    """``Password=${db_password};`` / ``-Ddb.password=${X}``: a secret key whose value is a template expression."""
+    for m in _EMBEDDED_RE.finditer(masked):
+        if _templated(m.group(2)) and is_secret_name(m.group(1)):
+            return True
+    return False
+
+
+def is_connection_url(value: str) -> bool:
+    """A URL or DSN naming a server (``postgres://``, ``jdbc:``, Go ``@tcp(``): never an id or digest."""
+    v = value.strip()
+    return is_url(v) or v.lower().startswith("jdbc:") or bool(re.search(r"@(?:tcp|tcp4|tcp6|unix)\(", v))
+
+
+def userinfo_is_key(value: str) -> bool:
+    """A Sentry-style DSN: an http(s) URL whose user part (no password) is the key. A database URL's user
+    (``postgres://app@db/app``) is not a secret."""
+    v = value.strip().lower()
+    return v.startswith(_USERINFO_KEY_SCHEMES) and url_userinfo_evidence(value)

@@ -50,6 +50,7 @@ _KEY_QUALIFIERS = frozenset({
     "instrumentation", "subscription", "consumer", "client", "tls", "ssl", "x509", "storage", "rest",
     "management", "mgmt", "insert", "query", "search", "push", "sdk", "developer", "dev", "user", "personal",
     "rails", "django", "flask", "laravel", "ed25519", "ecdsa", "oauth", "totp", "otp", "mfa", "vapid",
+    "fernet", "nonce", "logged",  # Airflow FERNET_KEY, WordPress NONCE_KEY / LOGGED_IN_KEY
 })
 #: words that make a following KEY a non-secret (public, structural) key
 _KEY_SAFE_QUALIFIERS = frozenset({

@@ -38,7 +38,7 @@ FALSE_POSITIVE_TRAPS = [
     ("TWILIO_ACCOUNT_SID", "AC" + "0123456789abcdef" * 2), ("REQUEST_ID", "0f8fad5b-d9cb-469f-a165-70867728950e"),
     ("IMAGE_DIGEST", "sha256:" + "ab" * 32), ("SENTRY_DSN", "https://o123.ingest.sentry.io/42"),
     ("REDIS_URL", "redis://cache:6379/0"), ("SECRET_KEY", "x"), ("GOOGLE_APPLICATION_CREDENTIALS", "/etc/gcp/sa.json"),
-    ("DATABASE_URL", "postgres://app:${DB_PASSWORD}@db/app"), ("FEATURE_FLAGS", "a,b,c"),
+    ("DATABASE_URL", "postgres://app:<password>@db/app"), ("FEATURE_FLAGS", "a,b,c"),
     ("JAVA_OPTS", "-Xmx512m -Dtoken.ttl=3600 -Dfile.encoding=UTF-8"), ("SECRETARY_EMAIL", "desk@example.com"),
     ("BYPASS_CACHE", "1"), ("SESSION_TIMEOUT", "1800"), ("PASSWORD_RESET_URL", "https://x.example.com/reset"),
 ]
