@@ -254,11 +254,23 @@ _SYSTEM_DIRS = ("/run/", "/var/", "/etc/", "/tmp/", "/home/", "/opt/", "/app/", 
 
 
 def _strong(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
-    kind = ValueKind.LITERAL
     ident = _equals_identifier(entry, v)
     if ident and not F.is_boolean(v):
         # ``MYSQL_PASSWORD: photoprism`` in service photoprism: a weak password, never a placeholder or an id
-        return _Judgement(_SECRET, M, (*name_r, "value:equals-identifier", ident), kind)
+        return _Judgement(_SECRET, M, (*name_r, "value:equals-identifier", ident), ValueKind.LITERAL)
+    shaped = _strong_shape(info, v, name_r)
+    if shaped is not None:
+        return shaped
+    if len(v) < 3:
+        return _Judgement(_NOT, M, (*name_r, "filter:too-short"), ValueKind.LITERAL)
+    if F.is_random_looking(v, 12):
+        return _Judgement(_SECRET, H, (*name_r, "value:generated"), ValueKind.LITERAL)
+    return _Judgement(_SECRET, M, (*name_r, "value:literal"), ValueKind.LITERAL)
+
+
+def _strong_shape(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement | None:
+    """Filters that explain a strong name's value: a flag, a number, a path, a URL, a parameter name."""
+    kind = ValueKind.LITERAL
     if F.is_boolean(v):
         return _Judgement(_NOT, H, (*name_r, "filter:boolean"), kind)
     if F.is_number(v):
@@ -266,20 +278,16 @@ def _strong(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...]) -> _J
             return _Judgement(_SECRET, M, (*name_r, "value:numeric-literal"), kind)
         return _Judgement(_NOT, H, (*name_r, "filter:numeric-flag"), kind)
     if F.is_file_path(v):
-        if F.is_ssm_name(v) and not v.startswith(_SYSTEM_DIRS):
-            return _Judgement(_NOT, H, (*name_r, "filter:ssm-name"), ValueKind.REFERENCE)
-        return _Judgement(_NOT, H, (*name_r, "filter:path"), kind)
+        is_param = F.is_ssm_name(v) and not v.startswith(_SYSTEM_DIRS)
+        return _Judgement(_NOT, H, (*name_r, "filter:ssm-name" if is_param else "filter:path"),
+                          ValueKind.REFERENCE if is_param else kind)
     if F.is_url(v):
         if "dsn" in info.hints and F.userinfo_is_key(v):
             return _Judgement(_SECRET, H, (*name_r, "value:url-userinfo"), kind)
         return _Judgement(_NOT, H, (*name_r, "filter:url"), kind)
     if "/" in v and F.is_ssm_name(v):
         return _Judgement(_NOT, M, (*name_r, "filter:ssm-name"), ValueKind.REFERENCE)
-    if len(v) < 3:
-        return _Judgement(_NOT, M, (*name_r, "filter:too-short"), kind)
-    if F.is_random_looking(v, 12):
-        return _Judgement(_SECRET, H, (*name_r, "value:generated"), kind)
-    return _Judgement(_SECRET, M, (*name_r, "value:literal"), kind)
+    return None
 
 
 def _safe(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:

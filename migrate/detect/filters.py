@@ -364,10 +364,7 @@ def credential_evidence(value: str, is_secret_name: Callable[[str], bool]) -> st
 
 def _embedded_templated(masked: str, is_secret_name: Callable[[str], bool]) -> bool:
     """``Password=${db_password};`` / ``-Ddb.password=${X}``: a secret key whose value is a template expression."""
-    for m in _EMBEDDED_RE.finditer(masked):
-        if _templated(m.group(2)) and is_secret_name(m.group(1)):
-            return True
-    return False
+    return any(_templated(m.group(2)) and is_secret_name(m.group(1)) for m in _EMBEDDED_RE.finditer(masked))
 
 
 def is_connection_url(value: str) -> bool:

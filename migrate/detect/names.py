@@ -50,7 +50,7 @@ _KEY_QUALIFIERS = frozenset({
     "instrumentation", "subscription", "consumer", "client", "tls", "ssl", "x509", "storage", "rest",
     "management", "mgmt", "insert", "query", "search", "push", "sdk", "developer", "dev", "user", "personal",
     "rails", "django", "flask", "laravel", "ed25519", "ecdsa", "oauth", "totp", "otp", "mfa", "vapid",
-    "fernet", "nonce", "logged",  # Airflow FERNET_KEY, WordPress NONCE_KEY / LOGGED_IN_KEY
+    "fernet", "nonce",  # Airflow FERNET_KEY, WordPress NONCE_KEY
 })
 #: words that make a following KEY a non-secret (public, structural) key
 _KEY_SAFE_QUALIFIERS = frozenset({
@@ -120,28 +120,35 @@ def _key_id(qualifier: str) -> str:
     return f"{qualifier}-key" if qualifier in _NAMED_KEYS else "secret-key"
 
 
-def _keyword_at(words: tuple[str, ...], i: int) -> tuple[str, str] | None:
-    """(keyword id, strength) when words[i] is a keyword in context, else None."""
-    w = words[i]
-    prev = words[i - 1] if i > 0 else ""
+def _password_keyword(w: str, prev: str) -> str:
+    """``password`` when the word means a password here, else ''."""
     if w in _PASSWORD_WORDS:
-        if w in ("pass", "pw") and prev in ("by", "com", "sur", "over"):
-            return None
-        return "password", STRONG
+        return "" if w in ("pass", "pw") and prev in ("by", "com", "sur", "over") else "password"
     if w.endswith(("password", "passwd", "passphrase", "passwords")) or (w.endswith("pwd") and len(w) > 3 and w != "oldpwd"):
-        return "password", STRONG
-    if w.endswith("pass") and w[:-4] in _PASS_PREFIXES:
-        return "password", STRONG
+        return "password"
+    return "password" if w.endswith("pass") and w[:-4] in _PASS_PREFIXES else ""
+
+
+def _strong_keyword(w: str, prev: str) -> str:
+    """The keyword id of a word that is a strong secret name on its own (password, secret, token...)."""
+    pw = _password_keyword(w, prev)
+    if pw or w in _PASSWORD_WORDS:
+        return pw
     if w in _SECRET_WORDS or (("secret" in w) and not w.startswith("secretar")):
-        return "secret", STRONG
+        return "secret"
     if w in _TOKEN_WORDS or (w.endswith(("token", "tokens")) and len(w) > 6):
-        return "token", STRONG
+        return "token"
     if w in _CRED_WORDS or w.endswith("credentials"):
-        return "credentials", STRONG
+        return "credentials"
     if w in _SALT_WORDS:
-        return "salt", STRONG
+        return "salt"
     if w in ("apikey", "apikeys", "xapikey"):
-        return "api-key", STRONG
+        return "api-key"
+    return ""
+
+
+def _key_keyword(w: str, prev: str) -> tuple[str, str] | None:
+    """``KEY`` qualified by the word before it, or a compound ``...key`` word."""
     if w in _KEY_WORDS:
         if prev == "api":
             return "api-key", STRONG
@@ -149,21 +156,28 @@ def _keyword_at(words: tuple[str, ...], i: int) -> tuple[str, str] | None:
             return "private-key", STRONG
         if prev in _KEY_QUALIFIERS:
             return _key_id(prev), STRONG
-        if prev in _KEY_SAFE_QUALIFIERS:
-            return "key", SAFE
-        return "key", WEAK
+        return ("key", SAFE) if prev in _KEY_SAFE_QUALIFIERS else ("key", WEAK)
     if w.endswith("key") and len(w) > 3:
         stem = w[:-3]
         if stem in _KEY_QUALIFIERS and stem not in ("user", "app", "client", "dev"):
             return _key_id(stem), STRONG
         if stem in _KEY_SAFE_QUALIFIERS:
             return "key", SAFE
-        return None
+    return None
+
+
+def _keyword_at(words: tuple[str, ...], i: int) -> tuple[str, str] | None:
+    """(keyword id, strength) when words[i] is a keyword in context, else None."""
+    w = words[i]
+    prev = words[i - 1] if i > 0 else ""
+    strong = _strong_keyword(w, prev)
+    if strong:
+        return strong, STRONG
+    if w in _KEY_WORDS or (w.endswith("key") and len(w) > 3):
+        return _key_keyword(w, prev)
     if w in _AUTH_WORDS:
         nxt = words[i + 1] if i + 1 < len(words) else ""
-        if nxt in ("data", "config", "string", "info", "json"):
-            return "auth", STRONG
-        return "auth", WEAK
+        return ("auth", STRONG) if nxt in ("data", "config", "string", "info", "json") else ("auth", WEAK)
     if w in _DSN_WORDS or w.endswith("dsn") and len(w) > 3:
         return "dsn", WEAK
     return None
