@@ -152,7 +152,7 @@ def _is_secret_key_name(key: str) -> bool:
 def _credential_name(info: NameInfo) -> bool:
     """The name alone says the rendered value is a credential: a strong secret name, or an access key id
     (``AWS_ACCESS_KEY_ID``, ``AccessKeyId``: half of a key pair, a secret whatever its value's form)."""
-    return info.kind == STRONG or (info.keyword == "access-key" and info.modifier == "id")
+    return info.kind == STRONG or (info.keyword == "access-key" and info.modifier == "id" and info.words[-1:] == ("id",))
 
 
 _TEMPLATED_CREDS = "value:templated-credentials"
