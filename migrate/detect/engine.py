@@ -10,19 +10,34 @@ Rule, in order (first match wins):
 2. Config ``force`` / ``ignore`` rules -> secret / not-secret (``config:force`` / ``config:ignore``).
 3. The value kind is refined: ``{{resolve:...}}`` and ARNs become REFERENCE; ``${X}``, ``$X``,
    ``{{ x }}``, ``<token>``, ``****``, ``xxx``, ``TODO`` become TEMPLATED; ``""`` becomes EMPTY.
-   A non-literal value is a secret exactly when the *name* is a strong secret name: rendering puts
-   plaintext there, but there is nothing to move from this file (``migratable=False``).
+   A non-literal value (empty, interpolated, templated, a reference the source resolved no further) is
+   a secret when rendering puts a credential there, with nothing to move from this file
+   (``migratable=False``): the *name* is a strong secret name or an access key id (``AWS_ACCESS_KEY_ID``,
+   ``AccessKeyId``), the same in every format (``${x}`` in a JSON template, ``var.x``, ``!Ref X``, compose
+   ``${X}``); or the text is a URL / connection string whose password part is a template expression
+   (``postgres://${user}:${password}@h``, ``Server=..;Password=${p}``, ``u:${P}@tcp(h)/db``, ``?p=${P}``):
+   ``value:templated-credentials``, also when it arrived as a literal (a JSON template). Genuine
+   references stay not-secret: ARNs, SSM parameter names, ``valueFrom`` (managed), a whole-value compose
+   ``${VAR}`` under a non-secret name, and documentation placeholders (``user:<password>@``), which
+   nothing renders.
 4. Value evidence that holds whatever the name: a private-key block, a provider token format
-   (AWS ``AKIA``, ``ghp_``, ``xox?-``, ``sk_live_``, ``SG.``, ``AIza``, JWT, Slack webhook URL...), a URL
-   with ``user:password@``, ``key=value`` pairs with a secret key inside the value (JDBC/ADO.NET
-   ``Password=``, ``-Ddb.password=`` in JAVA_OPTS, ``?token=``) -> secret.
+   (AWS ``AKIA``, ``ghp_``, ``xox?-``, ``sk_live_``, ``SG.``, ``AIza``, JWT, Slack webhook URL...),
+   credentials in a URL or DSN of any scheme (``user:password@``, SQLAlchemy ``postgresql+psycopg2``,
+   ``amqp``, ``redis://:p@``, ``mongodb+srv``), a Go MySQL DSN (``user:pass@tcp(h)/db``), query
+   credentials (``?u=..&p=..``, ``?password=``, JDBC), ``key=value`` pairs with a secret key inside the
+   value (ADO.NET ``Password=``, libpq ``password=``, ``-Ddb.password=`` in JAVA_OPTS, ``?token=``) ->
+   secret. A URL without a password (``postgres://user@host/db``) is not a secret by itself, and no
+   id/digest filter ever explains a URL or DSN.
 5. Name evidence (:mod:`migrate.detect.names`):
    * strong name -> secret unless a filter explains the value (boolean, short number, file path,
-     URL without credentials, parameter name, public key, too short);
+     URL without credentials, parameter name, public key, too short); a value equal to an identifier
+     of its own definition (the unit, group or variable name: ``MYSQL_PASSWORD: gitea`` in service
+     ``gitea``) is a weak password, ``value:equals-identifier`` plus ``identifier:<which>``, before any
+     filter;
    * name with a metadata modifier (``PASSWORD_MIN_LENGTH``, ``DB_SECRET_ARN``) -> not-secret;
    * weak name (``*_KEY``, ``AUTH``, ``*_DSN``) -> secret only when the value looks generated
      (length >= 16, mixed classes, high entropy) or detect-secrets' entropy plugins fire, or for a
-     DSN, when a URL carries a user part (Sentry);
+     DSN, when an http(s) URL carries a user part (Sentry; a database URL's user is not a key);
    * neutral name -> not-secret unless detect-secrets fires on a long, random-looking value that no
      filter explains (git SHAs, digests and UUIDs in neutral names are ids, not secrets).
 
@@ -210,8 +225,8 @@ def _equals_identifier(entry: Entry, v: str) -> str:
     return _identifiers(entry).get(n, "")
 
 
-def _refine(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement | None:
-    """Step 3 for a literal: empty, dynamic reference, ARN, placeholder, templated text."""
+def _refine(info: NameInfo, v: str, name_r: tuple[str, ...], cred: str) -> _Judgement | None:
+    """Step 3 for a literal: empty, dynamic reference, ARN, placeholder, credentials templated in."""
     if not v:
         return _non_literal(info, ValueKind.EMPTY)
     service = F.is_cfn_resolve(v)
@@ -223,12 +238,12 @@ def _refine(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement | Non
         return _Judgement(_NOT, H, (*name_r, "filter:arn"), ValueKind.REFERENCE)
     if F.is_placeholder(v):
         return _non_literal(info, ValueKind.TEMPLATED)
-    if F.credential_evidence(v, _is_secret_key_name) == _TEMPLATED_CREDS:
+    if cred == _TEMPLATED_CREDS:
         return _non_literal(info, ValueKind.LITERAL, v)
     return None
 
 
-def _value_evidence(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement | None:
+def _value_evidence(info: NameInfo, v: str, name_r: tuple[str, ...], cred: str) -> _Judgement | None:
     """Step 4: evidence in the value whatever the name says."""
     kind = ValueKind.LITERAL
     if len(v) >= 16:
@@ -237,9 +252,8 @@ def _value_evidence(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgeme
         ev = F.private_key_evidence(v) or F.provider_evidence(v)
         if ev:
             return _Judgement(_SECRET, H, (*name_r, ev), kind)
-    ev = F.credential_evidence(v, _is_secret_key_name)
-    if ev:
-        return _Judgement(_SECRET, H, (*name_r, ev), kind)
+    if cred:
+        return _Judgement(_SECRET, H, (*name_r, cred), kind)
     if F.url_credentials_evidence(v):  # user:<placeholder>@ -- documentation, nothing is rendered there
         return _Judgement(_NOT, H, (*name_r, "filter:url-templated-password"), kind)
     if ("=" in v or ":" in v) and len(v) >= 8 and info.kind != SAFE:
@@ -341,7 +355,8 @@ def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
     name_r = (info.reason,) if info.reason else ()
     if kind is not ValueKind.LITERAL:
         return _non_literal(info, kind, v)
-    refined = _refine(info, v, name_r) or _value_evidence(info, v, name_r)
+    cred = F.credential_evidence(v, _is_secret_key_name) if v else ""
+    refined = _refine(info, v, name_r, cred) or _value_evidence(info, v, name_r, cred)
     if refined is not None:
         return refined
     if info.kind == STRONG:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from migrate.detect import filters as F
-from migrate.detect.engine import DS_PLUGINS, _scan, classify_one
+from migrate.detect.engine import DS_PLUGINS, _scan, classify, classify_one
 from migrate.model import Entry, SecretValue, ValueKind, Verdict
 
 
@@ -243,3 +243,71 @@ def test_filters_mask_templates_without_touching_literals():
     assert F.credential_evidence("postgres://u:${P}@h/db", is_pw) == "value:templated-credentials"
     assert F.credential_evidence("postgres://${U}:lit3ral-pw@h/db", is_pw) == "value:url-credentials"
     assert F.embedded_evidence("Password=abc${x};", is_pw) == ""  # part literal, part template: not plaintext
+
+
+# --- the same shapes through the real sources: JSON template, compose, CloudFormation, HCL --------
+
+_ECS_TEMPLATE = """{"family": "t", "containerDefinitions": [{"name": "web", "image": "x", "environment": [
+  {"name": "AWS_ACCESS_KEY_ID", "value": "${access_key}"},
+  {"name": "DATABASE_URL", "value": "postgres://${db_user}:${db_password}@${db_host}/app"},
+  {"name": "DB_HOST", "value": "${db_host}"}]}]}
+"""
+_COMPOSE = """services:
+  web:
+    image: x
+    environment:
+      AWS_ACCESS_KEY_ID: ${AWS_ACCESS_KEY_ID}
+      DATABASE_URL: postgresql://${DB_USER}:${DB_PASSWORD}@db:5432/app
+      DB_HOST: ${DB_HOST}
+"""
+_CFN = """AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  AccessKey: {Type: String}
+  DbPassword: {Type: String, NoEcho: true}
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: web
+          Image: x
+          Environment:
+            - {Name: AWS_ACCESS_KEY_ID, Value: !Ref AccessKey}
+            - {Name: DATABASE_URL, Value: !Sub "postgres://app:${DbPassword}@db.internal/app"}
+            - {Name: DB_HOST, Value: !Ref DbHostParam}
+"""
+_HCL = """variable "access_key" { type = string }
+variable "db_password" { type = string }
+variable "db_host" { type = string }
+resource "aws_ecs_task_definition" "t" {
+  family = "t"
+  container_definitions = jsonencode([{
+    name = "web"
+    image = "x"
+    environment = [
+      { name = "AWS_ACCESS_KEY_ID", value = var.access_key },
+      { name = "DB_PASSWORD", value = var.db_password },
+      { name = "DB_HOST", value = var.db_host },
+    ]
+  }])
+}
+"""
+
+
+@pytest.mark.parametrize(("filename", "text"), [
+    ("taskdef.json", _ECS_TEMPLATE), ("compose.yaml", _COMPOSE), ("template.yaml", _CFN), ("main.tf", _HCL),
+])
+def test_secret_names_and_templated_credentials_agree_across_formats(tmp_path, filename, text):
+    from migrate.sources.walk import scan_paths
+
+    (tmp_path / filename).write_text(text, encoding="utf-8")
+    res = scan_paths([str(tmp_path)])
+    entries = [e for lf in res.loaded for e in lf.entries]
+    assert entries, [(f.path, f.status, f.reason) for f in res.files]
+    verdicts = {f.entry.name: f for f in classify(entries)}
+    assert verdicts["AWS_ACCESS_KEY_ID"].is_secret and not verdicts["AWS_ACCESS_KEY_ID"].migratable
+    cred = verdicts.get("DATABASE_URL") or verdicts["DB_PASSWORD"]
+    assert cred.is_secret and not cred.migratable and cred.why_not
+    assert not verdicts["DB_HOST"].is_secret
+    for f in verdicts.values():
+        _no_value_leak(f)
