@@ -182,7 +182,8 @@ def _is_link_at(name: str, dir_fd: int) -> bool:
 def read_beneath(root: str | os.PathLike[str], relpath: str | os.PathLike[str]) -> bytes:
     """The content of ``root/relpath``, opened with :func:`open_beneath` (no link followed)."""
     fd = open_beneath(root, relpath, os.O_RDONLY)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafeFileError(os.path.join(os.fspath(root), os.fspath(relpath)), "is not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise UnsafeFileError(os.path.join(os.fspath(root), os.fspath(relpath)), "is not a regular file")
         return fh.read()
