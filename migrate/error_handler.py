@@ -188,7 +188,7 @@ def classify(e: BaseException) -> Failure | None:
     return None
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
     try:
         fd = os.open(os.devnull, os.O_WRONLY)
@@ -206,7 +206,7 @@ def error_handler() -> Iterator[None]:
         raise
     except BrokenPipeError:
         # the reader went away (`... | head`): stop quietly; the command did not finish its output
-        _silence_stdout()
+        silence_stdout()
         raise typer.Exit(EXIT_FAILED) from None
     except (Exception, KeyboardInterrupt) as e:  # noqa: BLE001
         f = classify(e)

@@ -227,9 +227,12 @@ def test_env_writes_0600_dotenv_with_warning(applied: tuple[Path, dict[str, str]
     vals = dict(ln.split("=", 1) for ln in out.read_text().splitlines())
     vals = {k: v[1:-1] for k, v in vals.items() if v[0] == v[-1] == "'"}  # plain values: single-quoted
     assert vals == {"DB_PASSWORD": CANARIES["DB_PASSWORD"], "STRIPE_SECRET_KEY": CANARIES["STRIPE_SECRET_KEY"]}
-    # overwriting an existing, world-readable file leaves it 0600
+    # an existing file is kept without --force; with it, a world-readable file ends 0600
     out.chmod(0o644)
     r = _cli(["env", "--plan", "plan.json", "--unit", "api", "--format", "json", "-o", str(out)], d, env)
+    assert r.exit_code == 2 and "already exists" in r.stderr and "--force" in r.stderr
+    assert out.read_text().startswith("DB_PASSWORD=") and stat.S_IMODE(out.stat().st_mode) == 0o644
+    r = _cli(["env", "--plan", "plan.json", "--unit", "api", "--format", "json", "-o", str(out), "--force"], d, env)
     assert r.exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(out.read_text())["DB_PASSWORD"] == CANARIES["DB_PASSWORD"]
     out.unlink()
