@@ -204,21 +204,34 @@ class _Sink:
             except BrokenPipeError:
                 self._broke()
             return
+        if self._tmp is None:
+            try:
+                self.fh.close()
+            except BrokenPipeError:  # a pipe named as the output (-o /dev/stdout) closed early
+                self.broken = True
+            return
         try:
+            if not ok:  # already failing: drop the temp file without masking the first error
+                raise _Abandon
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
             self.fh.close()
-        except BrokenPipeError:  # a pipe named as the output (-o /dev/stdout) closed early
-            self.broken = True
-        finally:
-            if self._tmp is not None:
-                if ok:
-                    mode = 0o666 & ~_umask()
-                    with contextlib.suppress(OSError):
-                        mode = stat.S_IMODE(os.stat(self._final).st_mode)
-                    os.chmod(self._tmp, mode)
-                    os.replace(self._tmp, self._final)
-                else:
-                    with contextlib.suppress(OSError):
-                        os.unlink(self._tmp)
+            mode = 0o666 & ~_umask()
+            with contextlib.suppress(OSError):
+                mode = stat.S_IMODE(os.stat(self._final).st_mode)
+            os.chmod(self._tmp, mode)
+            os.replace(self._tmp, self._final)
+        except BaseException as e:
+            with contextlib.suppress(OSError):
+                self.fh.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            if not isinstance(e, _Abandon):
+                raise
+
+
+class _Abandon(Exception):
+    pass
 
 
 def _umask() -> int:
