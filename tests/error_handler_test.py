@@ -26,18 +26,17 @@ def _run(exc: BaseException, capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return ei.value.exit_code, out.out, out.err
 
 
-def _all_subclasses(cls: type) -> list[type]:
-    out = []
+def _all_subclasses(cls: type[errors.MigrateError]) -> list[type[errors.MigrateError]]:
+    out: list[type[errors.MigrateError]] = []
     for c in cls.__subclasses__():
         out += [c, *_all_subclasses(c)]
     return out
 
 
 @pytest.mark.parametrize("cls", [errors.MigrateError, *_all_subclasses(errors.MigrateError)], ids=lambda c: c.__name__)
-def test_every_migrate_error_has_its_code_message_and_hint(cls: type, capsys: pytest.CaptureFixture[str]) -> None:
-    if issubclass(cls, errors.InputError):
-        e = cls("some/file.json", "bad thing", hint="fix it")
-    elif issubclass(cls, UnsafeFileError):
+def test_every_migrate_error_has_its_code_message_and_hint(cls: type[errors.MigrateError], capsys: pytest.CaptureFixture[str]) -> None:
+    e: errors.MigrateError
+    if issubclass(cls, (errors.InputError, UnsafeFileError)):
         e = cls("some/file.json", "bad thing", hint="fix it")
     else:
         e = cls("bad thing", hint="fix it")

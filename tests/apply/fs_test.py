@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from migrate.apply import fs
 from migrate.apply.fs import UnsafeFileError, atomic_write, check_rewritable, open_beneath, read_beneath
 from migrate.errors import MigrateError
 
@@ -59,7 +58,8 @@ def test_a_symlink_or_a_non_file_is_refused(tmp_path: Path) -> None:
 def test_a_file_owned_by_someone_else_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p = tmp_path / "f"
     p.write_text("x")
-    monkeypatch.setattr(fs.os, "geteuid", lambda: os.stat(p).st_uid + 1)
+    uid = os.stat(p).st_uid + 1
+    monkeypatch.setattr(os, "geteuid", lambda: uid)
     with pytest.raises(UnsafeFileError, match="owned by another user"):
         check_rewritable(p)
 

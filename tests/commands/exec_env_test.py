@@ -14,8 +14,18 @@ from pathlib import Path
 import boto3
 import pytest
 
-from migrate.commands.exec_env import SM_BATCH, SSM_BATCH, Ref, _dotenv_quote, fetch, parse_value_from, render
-from migrate.errors import StoreError
+from migrate.commands.exec_env import (
+    SM_BATCH,
+    SSM_BATCH,
+    Ref,
+    UnitId,
+    _dotenv_quote,
+    fetch,
+    parse_value_from,
+    render,
+    select_unit,
+)
+from migrate.errors import StoreError, UsageError
 from migrate.model import SecretValue
 from migrate.testing import run_cli
 
@@ -74,6 +84,28 @@ def test_dotenv_quoting_round_trips_through_python_dotenv(value: str, tmp_path: 
     p.write_text(render({"K": SecretValue(value)}, "dotenv"))
     assert dotenv_values(p, interpolate=False)["K"] == value
     assert _dotenv_quote("x'y").startswith('"')
+
+
+def test_select_unit_needs_one_match(tmp_path: Path) -> None:
+    pay = UnitId("ecs/payments.json", "payments", "api", str(tmp_path / "ecs/payments.json"))
+    ords = UnitId("ecs/orders.json", "orders", "api", str(tmp_path / "ecs/orders.json"))
+    web = UnitId("compose/ecs-params.yml", "compose", "web", str(tmp_path / "compose/ecs-params.yml"))
+    units = [pay, ords, web]
+    assert select_unit("web", units) == web
+    assert select_unit("payments/api", units) == pay
+    assert select_unit("ecs/orders.json:api", units) == ords
+    assert select_unit("./ecs//orders.json:api", units) == ords
+    with pytest.raises(UsageError) as ei:
+        select_unit("api", units)
+    assert "2 places" in str(ei.value) and ei.value.hint == "one of: orders/api, payments/api"
+    # same app name in two files: the PATH:UNIT form is suggested
+    twin = UnitId("old/payments.json", "payments", "api", str(tmp_path / "old/payments.json"))
+    with pytest.raises(UsageError) as ei:
+        select_unit("payments/api", [pay, twin])
+    assert ei.value.hint == "one of: ecs/payments.json:api, old/payments.json:api"
+    with pytest.raises(UsageError, match="no secrets references for unit 'worker'") as ei:
+        select_unit("worker", units)
+    assert ei.value.hint == "units with references: api, web"
 
 
 # -- batched reads (in-process moto) ----------------------------------------------------------------
