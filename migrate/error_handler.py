@@ -53,6 +53,8 @@ def log_path() -> Path:
 
 def _open_private_dir(d: Path) -> int:
     """A descriptor on ``d``: created 0700 if missing; refused if a link, not ours or group/world-writable."""
+    with suppress(OSError):
+        os.makedirs(d.parent, exist_ok=True)
     with suppress(FileExistsError):
         os.mkdir(d, 0o700)
     try:

@@ -166,3 +166,10 @@ def test_existing_log_file_is_narrowed_to_0600(monkeypatch: pytest.MonkeyPatch, 
     write_log("new\n")
     assert (d / "secrets-migrate.log").read_text() == "old\nnew\n"
     assert stat.S_IMODE((d / "secrets-migrate.log").stat().st_mode) == 0o600
+
+
+def test_a_nested_log_dir_is_created_private(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SECRETS_MIGRATE_LOG_DIR", str(tmp_path / "a" / "b" / "logs"))
+    p = write_log("x\n")
+    assert p == tmp_path / "a" / "b" / "logs" / "secrets-migrate.log" and p.read_text() == "x\n"
+    assert stat.S_IMODE(p.parent.stat().st_mode) == 0o700

@@ -132,6 +132,7 @@ def refs_from_plan(plan_path: Path, unit: str) -> list[Ref]:
             shown = v.definition_display or v.definition
             uid = UnitId(shown, Path(shown).stem, v.unit, v.definition or os.path.realpath(shown))
             found.setdefault(uid, []).append((a, v))
+    found = _with_groups(found, unit.rsplit(":", 1)[-1].rsplit("/", 1)[-1])
     chosen = select_unit(unit, found)
     refs: list[Ref] = []
     for a, v in found[chosen]:
@@ -145,6 +146,27 @@ def refs_from_plan(plan_path: Path, unit: str) -> list[Ref]:
             refs.append(Ref(v.name, "ssm", a.name))
     _check_unique_names(refs, chosen)
     return refs
+
+
+def _with_groups(found: dict[UnitId, list[Any]], name: str) -> dict[UnitId, list[Any]]:
+    """The plan records no app name: read it (family, project, stack) from the definition files of
+    the units called ``name``, so APP/UNIT means the same as with definition files. A file that
+    cannot be read keeps its stem."""
+    from migrate.sources.walk import scan_paths
+
+    wanted = sorted({u.real for u in found if u.unit == name and u.real and os.path.isfile(u.real)})
+    if not wanted:
+        return found
+    groups: dict[str, str] = {}
+    try:
+        res = scan_paths(wanted)
+    except MigrateError:
+        return found
+    for lf in res.loaded:
+        if lf.group:
+            groups[os.path.realpath(lf.source.path)] = lf.group
+    return {UnitId(u.path, groups.get(u.real, u.app), u.unit, u.real) if u.unit == name else u: v
+            for u, v in found.items()}
 
 
 def refs_from_definitions(paths: Sequence[str], unit: str) -> list[Ref]:

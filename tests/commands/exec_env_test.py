@@ -285,3 +285,26 @@ def test_exec_compose_service_from_plan_and_from_ecs_params(applied: tuple[Path,
                  d, env)
         assert r.exit_code == 0, (source, r.stderr)
         _no_canary(r.stdout, r.stderr)
+
+
+def test_a_unit_in_several_definitions_of_a_plan_must_be_named(applied: tuple[Path, dict[str, str]],
+                                                                tmp_path: Path) -> None:
+    _, env = applied
+    for fname, family, secret in (("a.json", "billing", "CANARY-exec-billing-71"), ("b.json", "orders", "CANARY-exec-orders-72")):
+        td = json.loads(json.dumps(TASKDEF))
+        td["family"] = family
+        td["containerDefinitions"][0]["environment"] = [{"name": "DB_PASSWORD", "value": secret}]
+        del td["containerDefinitions"][0]["logConfiguration"]
+        (tmp_path / fname).write_text(json.dumps(td, indent=2) + "\n")
+    for args in (["plan", ".", "--execution-role", ROLE, "-o", "plan.json"], ["apply", "plan.json", "--yes"]):
+        r = _cli(args, tmp_path, env)
+        assert r.exit_code == 0, r.stderr[-2000:]
+    r = _cli(["env", "--plan", "plan.json", "--unit", "api", "-o", "x.env"], tmp_path, env)
+    assert r.exit_code == 2 and "'api' is defined in 2 places" in r.stderr, r.stderr
+    assert "hint: one of: billing/api, orders/api" in r.stderr and not (tmp_path / "x.env").exists()
+    for spec, want in (("billing/api", "CANARY-exec-billing-71"), ("b.json:api", "CANARY-exec-orders-72"),
+                       (f"{tmp_path / 'a.json'}:api", "CANARY-exec-billing-71")):
+        r = _cli(["env", "--plan", "plan.json", "--unit", spec, "-o", "x.env", "--force"], tmp_path, env)
+        assert r.exit_code == 0, (spec, r.stderr)
+        assert (tmp_path / "x.env").read_text() == f"DB_PASSWORD='{want}'\n"
+        assert "CANARY" not in r.stdout + r.stderr
