@@ -467,11 +467,11 @@ def env(*, output: Path | None, fmt: str = "dotenv", source: str | None = None, 
     if os.path.lexists(output) and not force:
         raise UsageError(f"{output} already exists; env does not overwrite a file unless told to",
                          hint="pass --force to replace it, or name another file")
-    values = resolve_unit(source, plan, unit, profile=profile, region=region)
-    if force and os.path.lexists(output):
+    if os.path.lexists(output):
         from migrate.apply.fs import check_rewritable
 
-        check_rewritable(output)
+        check_rewritable(output)  # a link or a second hard link would keep the old file's name around
+    values = resolve_unit(source, plan, unit, profile=profile, region=region)
     try:
         write_private(output, render(values, fmt))
     except OSError as e:

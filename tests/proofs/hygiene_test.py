@@ -265,3 +265,15 @@ def test_8_a_duplicate_name_in_one_unit_is_an_error_naming_it(tmp_path: Path, se
     assert r.returncode == 2, r.stderr
     _one_error(r.stderr)
     assert "DB_PASSWORD is defined twice" in r.stderr
+
+
+def test_7_env_force_still_refuses_a_linked_file(tmp_path: Path) -> None:
+    (tmp_path / "td.json").write_text(_taskdef("payments", {"api": [("DB_PASSWORD", "/prod/db")]}))
+    (tmp_path / "shared.env").write_text("A=1\n")
+    os.link(tmp_path / "shared.env", tmp_path / "other.env")
+    (tmp_path / "link.env").symlink_to(tmp_path / "shared.env")
+    for out in ("shared.env", "link.env"):
+        r = run_cli(["env", "td.json", "--unit", "api", "-o", out, "--force"], cwd=tmp_path)
+        assert r.returncode == 4, r.stderr
+        _one_error(r.stderr)
+    assert (tmp_path / "other.env").read_text() == "A=1\n" and (tmp_path / "link.env").is_symlink()
