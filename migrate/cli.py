@@ -223,7 +223,7 @@ def demo(
         raise typer.Exit(cmd(fixtures=fixtures, keep=keep, no_color=no_color))
 
 
-UnitOpt = Annotated[str, typer.Option("--unit", "-u", help="Container / compose service whose secrets to resolve.")]
+UnitOpt = Annotated[str, typer.Option("--unit", "-u", help="Container / compose service whose secrets to resolve: UNIT, or APP/UNIT or PATH:UNIT when several definitions have it.")]
 PlanOpt = Annotated[Path | None, typer.Option("--plan", help="An applied plan: take the references from its journal.")]
 
 
@@ -253,13 +253,15 @@ def env_cmd(
     unit: UnitOpt = ..., plan: PlanOpt = None,  # type: ignore[assignment]
     format: Annotated[str, typer.Option("--format", "-f", help="dotenv, json or shell.")] = "dotenv",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (created with mode 0600).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the output file if it exists.")] = False,
     profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
 ) -> None:
     """Write a unit's secrets to a file (mode 0600) for tools that need one. Prefer `exec`."""
     with error_handler():
         from migrate.commands.exec_env import env as cmd
         _endpoint(endpoint_url)
-        raise typer.Exit(cmd(output=output, fmt=format, source=path, plan=plan, unit=unit, profile=profile, region=region))
+        raise typer.Exit(cmd(output=output, fmt=format, source=path, plan=plan, unit=unit, profile=profile, region=region,
+                             force=force))
 
 
 @app.command(epilog="Example:  secrets-migrate report plan.json -o report.html --markdown report.md --verify-json verify.json")

@@ -10,6 +10,7 @@ batches: SSM ``GetParameters`` (10 names, decrypted) and Secrets Manager ``Batch
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -70,6 +71,52 @@ def _is_log_option(key: str) -> bool:
     return "logconfiguration" in k or "log_configuration" in k or "secretoptions" in k or "secret_options" in k
 
 
+@dataclass(frozen=True)
+class UnitId:
+    """One unit in one definition: the same container name in two files is two units."""
+
+    path: str  #: definition file as displayed
+    app: str  #: task-definition family, compose project or stack (the file's stem when unknown)
+    unit: str  #: container / compose service
+    real: str = ""  #: absolute path, to match a PATH given differently
+
+    def label(self) -> str:
+        return f"{self.path}:{self.unit}"
+
+
+def select_unit(spec: str, units: Iterable[UnitId]) -> UnitId:
+    """The one unit ``spec`` names: ``UNIT``, ``APP/UNIT`` or ``PATH:UNIT``. None or several: UsageError
+    (exit 2) listing what to write instead."""
+    known = sorted(set(units), key=lambda u: (u.unit, u.path))
+    if ":" in spec:
+        where, name = spec.rsplit(":", 1)
+        real = os.path.realpath(where)
+        hits = [u for u in known if u.unit == name and (os.path.normpath(u.path) == os.path.normpath(where)
+                                                         or (u.real or os.path.realpath(u.path)) == real)]
+    elif "/" in spec:
+        app, name = spec.rsplit("/", 1)
+        hits = [u for u in known if u.unit == name and u.app == app]
+    else:
+        hits = [u for u in known if u.unit == spec]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        _no_unit(spec, (u.unit for u in known))
+    apps = [u.app for u in hits]
+    names = [f"{u.app}/{u.unit}" if apps.count(u.app) == 1 and u.app else u.label() for u in hits]
+    raise UsageError(f"unit {spec!r} is defined in {len(hits)} places; name one with --unit APP/UNIT or PATH:UNIT",
+                     hint="one of: " + ", ".join(names))
+
+
+def _check_unique_names(refs: Sequence[Ref], unit: UnitId) -> None:
+    seen: set[str] = set()
+    for r in refs:
+        if r.env in seen:
+            raise UsageError(f"variable {r.env} is defined twice in unit {unit.label()}; cannot tell which value to use",
+                             hint="remove the duplicate from the definition")
+        seen.add(r.env)
+
+
 def refs_from_plan(plan_path: Path, unit: str) -> list[Ref]:
     """The unit's references from an applied plan: store action names/ARNs from the journal."""
     from migrate.commands.common import plan_state
@@ -77,24 +124,49 @@ def refs_from_plan(plan_path: Path, unit: str) -> list[Ref]:
 
     plan, journal = plan_state(plan_path)
     states = journal.states()  # type: ignore[attr-defined]
-    refs: list[Ref] = []
-    units: set[str] = set()
+    found: dict[UnitId, list[tuple[Any, Any]]] = {}
     for a in plan.store_actions:  # type: ignore[attr-defined]
         for v in a.values:
-            units.add(v.unit)
-            if v.unit != unit or _is_log_option(v.key):
+            if _is_log_option(v.key):
                 continue
-            st = states.get(a.id)
-            if st is None or st.phase != "applied":
-                raise PlanError(f"entry {a.name} of unit {unit} is not in the store (state: {st.phase if st else 'pending'})",
-                                hint=f"apply the plan first: `secrets-migrate apply {plan_path}`")
-            if isinstance(a, CreateSecret):
-                refs.append(Ref(v.name, "secretsmanager", str(st.receipt.get("arn") or a.name), json_key=v.json_key))
-            else:
-                refs.append(Ref(v.name, "ssm", a.name))
-    if not refs:
-        _no_unit(unit, units)
+            shown = v.definition_display or v.definition
+            uid = UnitId(shown, Path(shown).stem, v.unit, v.definition or os.path.realpath(shown))
+            found.setdefault(uid, []).append((a, v))
+    found = _with_groups(found, unit.rsplit(":", 1)[-1].rsplit("/", 1)[-1])
+    chosen = select_unit(unit, found)
+    refs: list[Ref] = []
+    for a, v in found[chosen]:
+        st = states.get(a.id)
+        if st is None or st.phase != "applied":
+            raise PlanError(f"entry {a.name} of unit {chosen.unit} is not in the store (state: {st.phase if st else 'pending'})",
+                            hint=f"apply the plan first: `secrets-migrate apply {plan_path}`")
+        if isinstance(a, CreateSecret):
+            refs.append(Ref(v.name, "secretsmanager", str(st.receipt.get("arn") or a.name), json_key=v.json_key))
+        else:
+            refs.append(Ref(v.name, "ssm", a.name))
+    _check_unique_names(refs, chosen)
     return refs
+
+
+def _with_groups(found: dict[UnitId, list[Any]], name: str) -> dict[UnitId, list[Any]]:
+    """The plan records no app name: read it (family, project, stack) from the definition files of
+    the units called ``name``, so APP/UNIT means the same as with definition files. A file that
+    cannot be read keeps its stem."""
+    from migrate.sources.walk import scan_paths
+
+    wanted = sorted({u.real for u in found if u.unit == name and u.real and os.path.isfile(u.real)})
+    if not wanted:
+        return found
+    groups: dict[str, str] = {}
+    try:
+        res = scan_paths(wanted)
+    except MigrateError:
+        return found
+    for lf in res.loaded:
+        if lf.group:
+            groups[os.path.realpath(lf.source.path)] = lf.group
+    return {UnitId(u.path, groups.get(u.real, u.app), u.unit, u.real) if u.unit == name else u: v
+            for u, v in found.items()}
 
 
 def refs_from_definitions(paths: Sequence[str], unit: str) -> list[Ref]:
@@ -102,27 +174,32 @@ def refs_from_definitions(paths: Sequence[str], unit: str) -> list[Ref]:
     files (as written by apply for compose projects)."""
     from migrate.sources.walk import scan_paths
 
-    refs: list[Ref] = []
-    units: set[str] = set()
+    found: dict[UnitId, list[Callable[[], Ref]]] = {}
     for params in _ecs_params_files(paths):
-        refs += _refs_from_ecs_params(params, unit, units)
+        _refs_from_ecs_params(params, found)
     res = scan_paths(list(paths))
     docs: dict[str, Any] = {}
     for lf in res.loaded:
         for e in lf.entries:
-            if not e.managed:
+            if not e.managed or e.location != "secrets":
                 continue
-            units.add(e.unit)
-            if e.unit != unit or e.location != "secrets":
-                continue
-            vf = _resolve_pointer(docs, lf, e.value_path, e.pointer)
-            if not isinstance(vf, str):
-                raise UsageError(f"{e.value_path}: cannot read the valueFrom of {unit}.{e.name}",
-                                 hint="use --plan PLAN to take the references from the applied plan")
-            refs.append(parse_value_from(e.name, vf))
-    if not refs:
-        _no_unit(unit, units)
+            uid = UnitId(e.path, e.group or getattr(lf, "group", "") or Path(e.path).stem, e.unit,
+                         os.path.realpath(e.path))
+            found.setdefault(uid, []).append(_definition_ref(docs, lf, e))
+    chosen = select_unit(unit, found)
+    refs = [make() for make in found[chosen]]
+    _check_unique_names(refs, chosen)
     return refs
+
+
+def _definition_ref(docs: dict[str, Any], lf: Any, e: Any) -> Callable[[], Ref]:
+    def make() -> Ref:
+        vf = _resolve_pointer(docs, lf, e.value_path, e.pointer)
+        if not isinstance(vf, str):
+            raise UsageError(f"{e.value_path}: cannot read the valueFrom of {e.unit}.{e.name}",
+                             hint="use --plan PLAN to take the references from the applied plan")
+        return parse_value_from(e.name, vf)
+    return make
 
 
 def _ecs_params_files(paths: Sequence[str]) -> list[Path]:
@@ -134,7 +211,7 @@ def _ecs_params_files(paths: Sequence[str]) -> list[Path]:
     return out
 
 
-def _refs_from_ecs_params(path: Path, unit: str, units: set[str]) -> list[Ref]:
+def _refs_from_ecs_params(path: Path, found: dict[UnitId, list[Callable[[], Ref]]]) -> None:
     """``task_definition.services.<unit>.secrets: [{value_from, name}]`` (ecs-cli v1 format)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -144,18 +221,16 @@ def _refs_from_ecs_params(path: Path, unit: str, units: set[str]) -> list[Ref]:
     except (OSError, UnicodeDecodeError, YAMLError):
         raise UsageError(f"{path}: cannot read this ecs-params file") from None
     services = ((doc or {}).get("task_definition") or {}).get("services") or {} if isinstance(doc, dict) else {}
-    refs = []
+    app = Path(os.path.realpath(path)).parent.name
     for name, svc in services.items() if isinstance(services, dict) else ():
         secrets = (svc or {}).get("secrets") if isinstance(svc, dict) else None
         if not isinstance(secrets, list) or not secrets:
             continue
-        units.add(str(name))
-        if str(name) != unit:
-            continue
+        uid = UnitId(str(path), app, str(name), os.path.realpath(path))
+        makers = found.setdefault(uid, [])
         for item in secrets:
             if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("value_from"), str):
-                refs.append(parse_value_from(item["name"], item["value_from"]))
-    return refs
+                makers.append(functools.partial(parse_value_from, item["name"], item["value_from"]))
 
 
 def _resolve_pointer(docs: dict[str, Any], lf: Any, path: str, pointer: str) -> object:
@@ -194,47 +269,58 @@ def _batches(items: list[str], n: int) -> Iterable[list[str]]:
         yield items[i:i + n]
 
 
+_Raw = dict[tuple[str, str, str | None, str | None], str]
+
+
+def _read_ssm(refs: Sequence[Ref], client: Callable[[str], Any], raw: _Raw, missing: list[str]) -> None:
+    names = sorted({r.id for r in refs if r.store == "ssm"})
+    for batch in _batches(names, SSM_BATCH):
+        resp = client("ssm").get_parameters(Names=batch, WithDecryption=True)
+        for p in resp.get("Parameters", []):
+            raw[("ssm", p["Name"], None, None)] = p["Value"]
+            if p.get("ARN"):
+                raw[("ssm", p["ARN"], None, None)] = p["Value"]
+        missing.extend(resp.get("InvalidParameters", []))
+
+
+def _read_secrets(refs: Sequence[Ref], client: Callable[[str], Any], raw: _Raw, missing: list[str]) -> None:
+    plain = sorted({r.id for r in refs if r.store == "secretsmanager" and not (r.version_stage or r.version_id)})
+    for batch in _batches(plain, SM_BATCH):
+        kw: dict[str, Any] = {"SecretIdList": batch}
+        got: set[str] = set()
+        while True:
+            resp = client("secretsmanager").batch_get_secret_value(**kw)
+            for s in resp.get("SecretValues", []):
+                for ident in (s.get("ARN"), s.get("Name")):
+                    if ident:
+                        raw[("secretsmanager", ident, None, None)] = s.get("SecretString", "")
+                        got.add(ident)
+            if not resp.get("NextToken"):
+                break
+            kw["NextToken"] = resp["NextToken"]
+        missing.extend(i for i in batch if i not in got and not any(g.startswith(i) for g in got))
+    for r in refs:
+        if r.store == "secretsmanager" and (r.version_stage or r.version_id):
+            kw = {"SecretId": r.id}
+            if r.version_stage:
+                kw["VersionStage"] = r.version_stage
+            if r.version_id:
+                kw["VersionId"] = r.version_id
+            s = client("secretsmanager").get_secret_value(**kw)
+            raw[("secretsmanager", r.id, r.version_stage, r.version_id)] = s.get("SecretString", "")
+
+
 def fetch(refs: Sequence[Ref], client: Callable[[str], Any]) -> dict[str, SecretValue]:
     """Read every reference's value: variable name -> value. ``client(service)`` builds boto3 clients."""
     from botocore.exceptions import ClientError
 
     from migrate.stores.aws import safe_aws_message
 
-    raw: dict[tuple[str, str, str | None, str | None], str] = {}
+    raw: _Raw = {}
     missing: list[str] = []
     try:
-        ssm_names = sorted({r.id for r in refs if r.store == "ssm"})
-        for batch in _batches(ssm_names, SSM_BATCH):
-            resp = client("ssm").get_parameters(Names=batch, WithDecryption=True)
-            for p in resp.get("Parameters", []):
-                raw[("ssm", p["Name"], None, None)] = p["Value"]
-                if p.get("ARN"):
-                    raw[("ssm", p["ARN"], None, None)] = p["Value"]
-            missing.extend(resp.get("InvalidParameters", []))
-        plain = sorted({r.id for r in refs if r.store == "secretsmanager" and not (r.version_stage or r.version_id)})
-        for batch in _batches(plain, SM_BATCH):
-            kw: dict[str, Any] = {"SecretIdList": batch}
-            got: set[str] = set()
-            while True:
-                resp = client("secretsmanager").batch_get_secret_value(**kw)
-                for s in resp.get("SecretValues", []):
-                    for ident in (s.get("ARN"), s.get("Name")):
-                        if ident:
-                            raw[("secretsmanager", ident, None, None)] = s.get("SecretString", "")
-                            got.add(ident)
-                if not resp.get("NextToken"):
-                    break
-                kw["NextToken"] = resp["NextToken"]
-            missing.extend(i for i in batch if i not in got and not any(g.startswith(i) for g in got))
-        for r in refs:
-            if r.store == "secretsmanager" and (r.version_stage or r.version_id):
-                kw = {"SecretId": r.id}
-                if r.version_stage:
-                    kw["VersionStage"] = r.version_stage
-                if r.version_id:
-                    kw["VersionId"] = r.version_id
-                s = client("secretsmanager").get_secret_value(**kw)
-                raw[("secretsmanager", r.id, r.version_stage, r.version_id)] = s.get("SecretString", "")
+        _read_ssm(refs, client, raw, missing)
+        _read_secrets(refs, client, raw, missing)
     except ClientError as e:
         raise StoreError(f"cannot read the unit's values ({safe_aws_message(e)})",
                          hint="check your credentials and region, and that your identity may read these entries") from None
@@ -246,21 +332,23 @@ def fetch(refs: Sequence[Ref], client: Callable[[str], Any]) -> dict[str, Secret
         text = _lookup(raw, r)
         if text is None:
             raise StoreError(f"{r.env}: {r.id} was not returned by the store", hint="check the reference and region")
-        if r.json_key:
-            try:
-                doc = json.loads(text)
-            except ValueError:
-                raise StoreError(f"{r.env}: secret {r.id} is not JSON but the reference names key {r.json_key}") from None
-            if not isinstance(doc, dict) or r.json_key not in doc:
-                raise StoreError(f"{r.env}: secret {r.id} has no JSON key {r.json_key}")
-            v = doc[r.json_key]
-            text = v if isinstance(v, str) else json.dumps(v)
-        out[r.env] = SecretValue(text)
+        out[r.env] = SecretValue(_json_key(r, text) if r.json_key else text)
     raw.clear()
     return out
 
 
-def _lookup(raw: dict[tuple[str, str, str | None, str | None], str], r: Ref) -> str | None:
+def _json_key(r: Ref, text: str) -> str:
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise StoreError(f"{r.env}: secret {r.id} is not JSON but the reference names key {r.json_key}") from None
+    if not isinstance(doc, dict) or r.json_key not in doc:
+        raise StoreError(f"{r.env}: secret {r.id} has no JSON key {r.json_key}")
+    v = doc[r.json_key]
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def _lookup(raw: _Raw, r: Ref) -> str | None:
     k = (r.store, r.id, r.version_stage, r.version_id)
     if k in raw:
         return raw[k]
@@ -366,8 +454,9 @@ def write_private(path: Path, text: str) -> None:
 
 
 def env(*, output: Path | None, fmt: str = "dotenv", source: str | None = None, plan: Path | None = None,
-        unit: str, profile: str | None = None, region: str | None = None) -> int:
-    """Write the unit's secrets to ``output`` (mode 0600), with a warning on stderr."""
+        unit: str, profile: str | None = None, region: str | None = None, force: bool = False) -> int:
+    """Write the unit's secrets to ``output`` (mode 0600), with a warning on stderr. An existing file
+    is replaced only with ``force`` (and never when it is a link or has other hard links)."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if output is None:
@@ -375,6 +464,13 @@ def env(*, output: Path | None, fmt: str = "dotenv", source: str | None = None, 
                          hint="or run the program with `secrets-migrate exec ... -- COMMAND` and write no file")
     if output.is_dir():
         raise UsageError(f"{output} is a directory", hint="name a file, e.g. -o .env.local")
+    if os.path.lexists(output) and not force:
+        raise UsageError(f"{output} already exists; env does not overwrite a file unless told to",
+                         hint="pass --force to replace it, or name another file")
+    if os.path.lexists(output):
+        from migrate.apply.fs import check_rewritable
+
+        check_rewritable(output)  # a link or a second hard link would keep the old file's name around
     values = resolve_unit(source, plan, unit, profile=profile, region=region)
     try:
         write_private(output, render(values, fmt))

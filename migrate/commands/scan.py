@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import stat
+import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -99,6 +104,148 @@ def exit_code(out: ScanOutcome) -> int:
     return EXIT_OK
 
 
+def check_output(paths: Sequence[str], output: Path, *, exclude: Sequence[str] = (),
+                 max_bytes: int = 10 * 1024 * 1024) -> None:
+    """Refuse a report path that would destroy an input: one of the files named on the command line
+    (also through a link), or a definition file the walk of a scanned directory would read. Writing
+    the report into a scanned directory is fine otherwise (it is not a definition)."""
+    if output.is_dir():
+        raise UsageError(f"{output} is a directory", hint="name a file, e.g. -o scan-report.json")
+    if not output.is_file():
+        return  # new file, or a device/pipe such as /dev/stdout: nothing to destroy
+    hint = "write the report elsewhere, e.g. -o scan-report.json"
+    for given in paths:
+        gp = Path(given)
+        if gp.is_file() and os.path.samefile(gp, output):
+            named = "" if os.path.normpath(given) == os.path.normpath(output) else f" ({given})"
+            raise UsageError(f"{output} is one of the scanned inputs{named}; writing the report there would destroy it",
+                             hint=hint)
+    if _scanned_in_a_directory(paths, output, exclude) or os.stat(output).st_nlink > 1:
+        from migrate.sources.registry import detect_source
+
+        try:
+            with output.open("rb") as fh:
+                text = fh.read(max_bytes).decode("utf-8-sig", errors="replace")
+        except OSError:
+            return  # the write will say what is wrong
+        if detect_source(output, text) is not None:
+            raise UsageError(f"{output} is a definition file the scan reads; writing the report there would destroy it", hint=hint)
+
+
+def _scanned_in_a_directory(paths: Sequence[str], output: Path, exclude: Sequence[str]) -> bool:
+    """Would the walk of one of ``paths`` (directories) reach ``output``?"""
+    from fnmatch import fnmatch
+
+    from migrate.sources.walk import CANDIDATE_SUFFIXES, SKIP_DIRS
+
+    if not output.name.lower().endswith(CANDIDATE_SUFFIXES):
+        return False
+    real = os.path.realpath(output)
+    for given in paths:
+        if not Path(given).is_dir():
+            continue
+        root = os.path.realpath(given)
+        if os.path.commonpath([root, real]) != root:
+            continue
+        parts = Path(os.path.relpath(real, root)).parts
+        display = given.rstrip("/\\") if given not in (".", "./", "") else ""
+        hidden = False
+        for i, name in enumerate(parts):
+            display = f"{display}/{name}" if display else name
+            if any(fnmatch(display, pat) or fnmatch(name, pat) or fnmatch(display, pat.rstrip("/") + "/*")
+                   for pat in exclude) or (i < len(parts) - 1 and name in SKIP_DIRS):
+                hidden = True
+                break
+        if not hidden:
+            return True
+    return False
+
+
+class _Sink:
+    """Where the report goes: stdout (a closed pipe ends the output quietly, the scan goes on so the
+    exit code still tells findings) or a file written beside its final name and renamed at the end
+    (an interrupted run leaves no half report, and a report being written is never scanned)."""
+
+    def __init__(self, output: Path | None) -> None:
+        self.output = output
+        self.broken = False
+        self._tmp: str | None = None
+        if output is None:
+            self.fh: IO[str] = sys.stdout
+            return
+        if output.exists() and not output.is_file():  # /dev/stdout, a FIFO: write straight through
+            self.fh = output.open("w", encoding="utf-8")
+            return
+        target = Path(os.path.realpath(output)) if output.is_symlink() else output
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".secrets-migrate.tmp",
+                                         dir=target.parent if str(target.parent) else ".")
+        self._final = target
+        self.fh = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        if self.broken:
+            return
+        try:
+            self.fh.write(text)
+        except BrokenPipeError:
+            self._broke()
+
+    def _broke(self) -> None:
+        from migrate.error_handler import silence_stdout
+
+        self.broken = True
+        silence_stdout()
+
+    def close(self, *, ok: bool) -> None:
+        if self.output is None:
+            try:
+                if not self.broken:
+                    self.fh.flush()
+            except BrokenPipeError:
+                self._broke()
+            return
+        if self._tmp is None:
+            try:
+                self.fh.close()
+            except BrokenPipeError:  # a pipe named as the output (-o /dev/stdout) closed early
+                self.broken = True
+            return
+        try:
+            if not ok:  # already failing: drop the temp file without masking the first error
+                raise _Abandon
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            mode = 0o666 & ~_umask()
+            with contextlib.suppress(OSError):
+                mode = stat.S_IMODE(os.stat(self._final).st_mode)
+            os.chmod(self._tmp, mode)
+            os.replace(self._tmp, self._final)
+        except BaseException as e:
+            with contextlib.suppress(OSError):
+                self.fh.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            if not isinstance(e, _Abandon):
+                raise
+
+
+class _Abandon(Exception):
+    pass
+
+
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _summary(output: Path, fmt: str, out: ScanOutcome, n_secret: int) -> None:
+    scanned = sum(1 for f in out.files if f.status is FileStatus.SCANNED)
+    sys.stderr.write(f"secrets-migrate: wrote the {fmt} report to {output}: {n_secret} plaintext secret(s) in "
+                     f"{scanned} definition file(s), {len(out.errors)} error(s)\n")
+
+
 def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False, output: Path | None = None,
          config_path: Path | None = None, max_file_size: int | None = None, no_color: bool = False,
          baseline: Path | None = None, update_baseline: Path | None = None) -> int:
@@ -107,6 +254,8 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
     if fmt not in ("table", "json", "sarif"):
         raise UsageError(f"--format must be table, json or sarif, not {fmt!r}")
     cfg = load_config(Path(paths[0]) if paths else Path.cwd(), config_path)
+    if output is not None:
+        check_output(paths, output, exclude=tuple(cfg.exclude))
     err = err_console(no_color)
     if fmt == "json" and baseline is None and update_baseline is None:
         return _scan_json_streaming(paths, cfg=cfg, err=err, all_entries=all_entries, output=output,
@@ -118,61 +267,62 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
         from migrate.commands.baseline import apply_baseline
 
         out, baseline_summary = apply_baseline(out, baseline=baseline, update=update_baseline, console=err)
-    if fmt == "json":
-        doc = to_json(out, all_entries=all_entries)
-        if baseline_summary is not None:
-            doc["baseline"] = baseline_summary
-        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-    elif fmt == "sarif":
-        text = json.dumps(to_sarif(out), indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = None
-    if text is not None:
-        if output:
-            output.write_text(text, encoding="utf-8")
+    sink = _Sink(output)
+    ok = False
+    try:
+        if fmt == "json":
+            doc = to_json(out, all_entries=all_entries)
+            if baseline_summary is not None:
+                doc["baseline"] = baseline_summary
+            sink.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        elif fmt == "sarif":
+            sink.write(json.dumps(to_sarif(out), indent=2, ensure_ascii=False) + "\n")
+        elif output is None:
+            try:
+                print_table(out, out_console(no_color), all_entries=all_entries)
+            except BrokenPipeError:
+                sink._broke()
         else:
-            print(text, end="")
-    else:
-        con = out_console(no_color) if output is None else None
-        if output is not None:
             from rich.console import Console
 
-            fh = output.open("w", encoding="utf-8")
-            con = Console(file=fh, emoji=False, markup=False, highlight=False, width=200, no_color=True)
-        assert con is not None
-        print_table(out, con, all_entries=all_entries)
-        if output is not None:
-            fh.close()
+            print_table(out, Console(file=sink.fh, emoji=False, markup=False, highlight=False, width=200,
+                                     no_color=True), all_entries=all_entries)
+        ok = True
+    finally:
+        sink.close(ok=ok)
+    if output is not None:
+        _summary(output, fmt, out, sum(1 for f in out.findings if f.is_secret))
     return exit_code(out)
 
 
 def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entries: bool, output: Path | None,
                          max_file_size: int | None) -> int:
     """JSON report written while scanning: entries are emitted per batch, so memory stays flat."""
-    import sys
-
-    fh = output.open("w", encoding="utf-8") if output else sys.stdout
+    sink = _Sink(output)
     counts = {"secret": 0, "n": 0}
+    ok = False
     try:
-        fh.write('{\n  "version": %d,\n  "tool": %s,\n  "entries": [' % (
-            JSON_VERSION, json.dumps({"name": "secrets-migrate", "version": __version__})))
+        tool = json.dumps({"name": "secrets-migrate", "version": __version__})
+        sink.write(f'{{\n  "version": {JSON_VERSION},\n  "tool": {tool},\n  "entries": [')
 
         def emit(batch: list[Finding]) -> None:
             for f in batch:
                 counts["secret"] += f.is_secret
                 if not (all_entries or f.is_secret):
                     continue
-                fh.write(("\n    " if counts["n"] == 0 else ",\n    ") + json.dumps(entry_record(f), ensure_ascii=False))
+                sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + json.dumps(entry_record(f), ensure_ascii=False))
                 counts["n"] += 1
 
         out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
                        keep_all=all_entries, on_findings=emit)
         files = [json.dumps({"path": f.path, "kind": f.kind, "status": f.status.value, "reason": f.reason,
                              **({"line": f.line} if f.line else {})}, ensure_ascii=False) for f in out.files]
-        fh.write("\n  ],\n  \"files\": [" + ",".join("\n    " + x for x in files) + "\n  ]\n}\n")
+        sink.write("\n  ],\n  \"files\": [" + ",".join("\n    " + x for x in files) + "\n  ]\n}\n")
+        ok = True
     finally:
-        if output:
-            fh.close()
+        sink.close(ok=ok)
+    if output is not None:
+        _summary(output, "json", out, counts["secret"])
     if out.errors:
         return EXIT_INPUT
     return EXIT_FINDINGS if counts["secret"] else EXIT_OK
@@ -199,5 +349,5 @@ def print_table(out: ScanOutcome, con: Any, *, all_entries: bool) -> None:
     con.print(Text(f"{n_secret} plaintext secret(s), {n_mig} migratable, in {scanned} definition file(s); "
                    f"{skipped} skipped, {len(out.errors)} error(s)",
                    style="bold red" if n_secret or out.errors else "bold green"))
-    for f in out.errors:
-        con.print(Text(f"error: {f.path}{':' + str(f.line) if f.line else ''}: {f.reason}", style="red"))
+    for fr in out.errors:
+        con.print(Text(f"error: {fr.path}{':' + str(fr.line) if fr.line else ''}: {fr.reason}", style="red"))

@@ -14,8 +14,18 @@ from pathlib import Path
 import boto3
 import pytest
 
-from migrate.commands.exec_env import SM_BATCH, SSM_BATCH, Ref, _dotenv_quote, fetch, parse_value_from, render
-from migrate.errors import StoreError
+from migrate.commands.exec_env import (
+    SM_BATCH,
+    SSM_BATCH,
+    Ref,
+    UnitId,
+    _dotenv_quote,
+    fetch,
+    parse_value_from,
+    render,
+    select_unit,
+)
+from migrate.errors import StoreError, UsageError
 from migrate.model import SecretValue
 from migrate.testing import run_cli
 
@@ -74,6 +84,28 @@ def test_dotenv_quoting_round_trips_through_python_dotenv(value: str, tmp_path: 
     p.write_text(render({"K": SecretValue(value)}, "dotenv"))
     assert dotenv_values(p, interpolate=False)["K"] == value
     assert _dotenv_quote("x'y").startswith('"')
+
+
+def test_select_unit_needs_one_match(tmp_path: Path) -> None:
+    pay = UnitId("ecs/payments.json", "payments", "api", str(tmp_path / "ecs/payments.json"))
+    ords = UnitId("ecs/orders.json", "orders", "api", str(tmp_path / "ecs/orders.json"))
+    web = UnitId("compose/ecs-params.yml", "compose", "web", str(tmp_path / "compose/ecs-params.yml"))
+    units = [pay, ords, web]
+    assert select_unit("web", units) == web
+    assert select_unit("payments/api", units) == pay
+    assert select_unit("ecs/orders.json:api", units) == ords
+    assert select_unit("./ecs//orders.json:api", units) == ords
+    with pytest.raises(UsageError) as ei:
+        select_unit("api", units)
+    assert "2 places" in str(ei.value) and ei.value.hint == "one of: orders/api, payments/api"
+    # same app name in two files: the PATH:UNIT form is suggested
+    twin = UnitId("old/payments.json", "payments", "api", str(tmp_path / "old/payments.json"))
+    with pytest.raises(UsageError) as ei:
+        select_unit("payments/api", [pay, twin])
+    assert ei.value.hint == "one of: ecs/payments.json:api, old/payments.json:api"
+    with pytest.raises(UsageError, match="no secrets references for unit 'worker'") as ei:
+        select_unit("worker", units)
+    assert ei.value.hint == "units with references: api, web"
 
 
 # -- batched reads (in-process moto) ----------------------------------------------------------------
@@ -227,9 +259,12 @@ def test_env_writes_0600_dotenv_with_warning(applied: tuple[Path, dict[str, str]
     vals = dict(ln.split("=", 1) for ln in out.read_text().splitlines())
     vals = {k: v[1:-1] for k, v in vals.items() if v[0] == v[-1] == "'"}  # plain values: single-quoted
     assert vals == {"DB_PASSWORD": CANARIES["DB_PASSWORD"], "STRIPE_SECRET_KEY": CANARIES["STRIPE_SECRET_KEY"]}
-    # overwriting an existing, world-readable file leaves it 0600
+    # an existing file is kept without --force; with it, a world-readable file ends 0600
     out.chmod(0o644)
     r = _cli(["env", "--plan", "plan.json", "--unit", "api", "--format", "json", "-o", str(out)], d, env)
+    assert r.exit_code == 2 and "already exists" in r.stderr and "--force" in r.stderr
+    assert out.read_text().startswith("DB_PASSWORD=") and stat.S_IMODE(out.stat().st_mode) == 0o644
+    r = _cli(["env", "--plan", "plan.json", "--unit", "api", "--format", "json", "-o", str(out), "--force"], d, env)
     assert r.exit_code == 0 and stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(out.read_text())["DB_PASSWORD"] == CANARIES["DB_PASSWORD"]
     out.unlink()
@@ -250,3 +285,26 @@ def test_exec_compose_service_from_plan_and_from_ecs_params(applied: tuple[Path,
                  d, env)
         assert r.exit_code == 0, (source, r.stderr)
         _no_canary(r.stdout, r.stderr)
+
+
+def test_a_unit_in_several_definitions_of_a_plan_must_be_named(applied: tuple[Path, dict[str, str]],
+                                                                tmp_path: Path) -> None:
+    _, env = applied
+    for fname, family, secret in (("a.json", "billing", "CANARY-exec-billing-71"), ("b.json", "orders", "CANARY-exec-orders-72")):
+        td = json.loads(json.dumps(TASKDEF))
+        td["family"] = family
+        td["containerDefinitions"][0]["environment"] = [{"name": "DB_PASSWORD", "value": secret}]
+        del td["containerDefinitions"][0]["logConfiguration"]
+        (tmp_path / fname).write_text(json.dumps(td, indent=2) + "\n")
+    for args in (["plan", ".", "--execution-role", ROLE, "-o", "plan.json"], ["apply", "plan.json", "--yes"]):
+        r = _cli(args, tmp_path, env)
+        assert r.exit_code == 0, r.stderr[-2000:]
+    r = _cli(["env", "--plan", "plan.json", "--unit", "api", "-o", "x.env"], tmp_path, env)
+    assert r.exit_code == 2 and "'api' is defined in 2 places" in r.stderr, r.stderr
+    assert "hint: one of: billing/api, orders/api" in r.stderr and not (tmp_path / "x.env").exists()
+    for spec, want in (("billing/api", "CANARY-exec-billing-71"), ("b.json:api", "CANARY-exec-orders-72"),
+                       (f"{tmp_path / 'a.json'}:api", "CANARY-exec-billing-71")):
+        r = _cli(["env", "--plan", "plan.json", "--unit", spec, "-o", "x.env", "--force"], tmp_path, env)
+        assert r.exit_code == 0, (spec, r.stderr)
+        assert (tmp_path / "x.env").read_text() == f"DB_PASSWORD='{want}'\n"
+        assert "CANARY" not in r.stdout + r.stderr
