@@ -3,11 +3,15 @@
 * ``aws``: in-process ``mock_aws`` (every ``AWS_ENDPOINT_URL*`` removed first, or moto is bypassed).
 * ``moto_server`` / ``server_env``: a moto server on 127.0.0.1 started by the tests themselves, reset
   per test, with ``AWS_ENDPOINT_URL`` pointing at it: subprocess runs of the CLI use it.
+
+``tests/`` is put on ``sys.path`` so test modules import the shared helpers as ``support.*``
+(``support.testing.run_cli``, ``support.faults``, ``support.launcher``); they never ship in the package.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +21,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 RESOURCES = Path(__file__).resolve().parent / "resources"
+
+if str(REPO / "tests") not in sys.path:
+    sys.path.insert(0, str(REPO / "tests"))
 
 
 @pytest.fixture(autouse=True)

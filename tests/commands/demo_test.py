@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from migrate.testing import run_cli
+from support.testing import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 

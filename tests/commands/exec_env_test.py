@@ -13,11 +13,11 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support.testing import run_cli
 
 from migrate.commands.exec_env import SM_BATCH, SSM_BATCH, Ref, _dotenv_quote, fetch, parse_value_from, render
 from migrate.errors import StoreError
 from migrate.model import SecretValue
-from migrate.testing import run_cli
 
 ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 CANARIES = {"DB_PASSWORD": "CANARY-exec-db-3f9a1c77", "STRIPE_SECRET_KEY": "CANARY-exec-sk_live_Qw8Zr2Lk5Tn1",

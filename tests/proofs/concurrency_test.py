@@ -11,9 +11,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support.testing import run_cli
 
 from migrate.plan.model import Plan
-from migrate.testing import run_cli
 
 _spec = importlib.util.spec_from_file_location("_proofs_world", Path(__file__).with_name("_world.py"))
 assert _spec and _spec.loader

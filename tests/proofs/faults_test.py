@@ -1,4 +1,4 @@
-"""Injected AWS faults (migrate.faults, botocore before-send hooks) against a moto server.
+"""Injected AWS faults (tests/support/faults.py, botocore before-send hooks) against a moto server.
 
 30 % throttling on every write completes with nothing duplicated; AccessDenied on the k-th write
 rolls back cleanly and names the permission; a timeout after the write reached the server is
@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.faults import WRITES, Rule, inject, rules_from_env
+from support.testing import run_cli
 
 from migrate.apply.executor import Runtime, apply_plan, rollback_plan
 from migrate.apply.journal import Journal, state_dir_for
 from migrate.errors import ActionFailed
-from migrate.faults import WRITES, Rule, inject, rules_from_env
 from migrate.plan.model import Plan
 from migrate.stores.aws import Aws
-from migrate.testing import run_cli
 
 _spec = importlib.util.spec_from_file_location("_proofs_world", Path(__file__).with_name("_world.py"))
 assert _spec and _spec.loader
