@@ -26,3 +26,42 @@ def test_demo_runs_the_whole_pipeline_and_leaves_fixtures_alone(tmp_path: Path) 
     assert "entries left in the sandbox after rollback: 0" in out
     assert " 0 failed" in out
     assert _tree(REPO / "fixtures") == before
+
+
+def test_demo_and_sandbox_without_moto_exit_2_with_the_install_hint(monkeypatch, tmp_path: Path) -> None:
+    import sys
+
+    from typer.testing import CliRunner
+
+    from migrate.cli import app
+
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # as if the sandbox extra were not installed
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    for args in (["demo", "--no-color"], ["sandbox", "--port", "0"]):
+        r = CliRunner().invoke(app, args)
+        text = r.output
+        assert r.exit_code == 2, text
+        assert 'pip install "secrets-migrate[sandbox]"' in text
+        assert "Traceback" not in text
+    assert list(tmp_path.iterdir()) == []  # the demo's temporary copy is gone too
+
+
+def test_fixtures_ship_as_package_data(tmp_path: Path) -> None:
+    """setup.py's build_py copies the top-level fixtures/ (the source of truth) into migrate/data/fixtures."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "--egg-base", str(tmp_path),
+                        "build_py", "--build-lib", str(tmp_path / "lib")], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    shipped = tmp_path / "lib" / "migrate" / "data" / "fixtures"
+    assert _tree(shipped) == {k: v for k, v in _tree(REPO / "fixtures").items()
+                              if not k.startswith("_make_") and "__pycache__" not in k}
+    assert (shipped / "ecs").is_dir()
+
+
+def test_fixtures_dir_is_the_checkout_in_a_source_tree() -> None:
+    from migrate.sandbox import fixtures_dir
+
+    assert fixtures_dir() == REPO / "fixtures"

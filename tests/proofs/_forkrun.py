@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 TESTS = Path(__file__).resolve().parent.parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))  # `support` (the test hooks), also when run as a script
+for _p in (TESTS.parent, TESTS):  # the checkout's `migrate` and `support` (the test hooks), also when run as a script
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
 
 
 def _serve() -> None:

@@ -83,5 +83,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)  # tests/, so `support` imports as a package
+    # tests/ (so `support` imports as a package) and the checkout (so the code under test is this tree's)
+    sys.path[0:1] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2])]
     raise SystemExit(main())
