@@ -25,6 +25,31 @@ RESOURCES = Path(__file__).resolve().parent / "resources"
 if str(REPO / "tests") not in sys.path:
     sys.path.insert(0, str(REPO / "tests"))
 
+#: the long proofs, marked ``slow`` here in one place: ``python -m pytest -m "not slow"`` is the quick loop
+#: (under two minutes), CI runs everything. Whole files (relative to tests/), or "file::test-name prefix".
+SLOW = (
+    "proofs/crash_test.py",  # SIGKILL at every journal record, resume and rollback each time
+    "proofs/live_crash_test.py",
+    "proofs/fuzz_test.py",  # hypothesis, hundreds of examples
+    "proofs/fuzz_iac_test.py",
+    "proofs/concurrency_test.py",  # concurrent CLI processes with injected delays
+    "proofs/canary_test.py",
+    "proofs/faults_test.py",  # a moto server, injected faults, many subprocess runs
+    "proofs/hostile_input_test.py",
+    "live/batch_test.py",  # hundreds of seeded services, a crash mid-batch
+    "live/ratelimit_quota_test.py",  # a quota proxy: waits out the quota on purpose
+    "commands/demo_test.py::test_demo_runs_the_whole_pipeline",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = REPO / "tests"
+    for item in items:
+        rel = item.path.relative_to(tests).as_posix() if item.path.is_relative_to(tests) else ""
+        node = f"{rel}::{item.name}"
+        if any(node.startswith(s) if "::" in s else rel == s for s in SLOW):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
