@@ -149,3 +149,23 @@ def test_env_switch_needs_its_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rules_from_env() is None
     monkeypatch.setenv("SECRETS_MIGRATE_TEST_MODE", "i-know-this-injects-faults")
     assert [r.kind for r in rules_from_env() or []] == ["throttle"]
+
+
+def test_crash_switch_needs_its_guard() -> None:
+    from support.launcher import crash_point_from_env
+
+    at = {"SECRETS_MIGRATE_TEST_CRASH_AFTER_RECORD": "3"}
+    assert crash_point_from_env(at) is None
+    assert crash_point_from_env({**at, "SECRETS_MIGRATE_TEST_MODE": "i-know-this-injects-faults"}) is None
+    assert crash_point_from_env({**at, "SECRETS_MIGRATE_TEST_MODE": "i-know-this-kills-the-process"}) == 3
+
+
+def test_journal_calls_after_append_with_each_durable_record(tmp_path: Path) -> None:
+    seen: list[tuple[object, int]] = []
+    j = Journal(tmp_path / "state", "plan-1",
+                after_append=lambda rec: seen.append((rec["seq"], len((tmp_path / "state" / "journal.jsonl").read_bytes().splitlines()))))
+    j.append("run-start")
+    j.append("intent", "a1", "ssm")
+    j.close()
+    assert seen == [(1, 1), (2, 2)]  # called after the record is on disk
+    assert Journal(tmp_path / "state", "plan-1").records[-1]["seq"] == 2  # no hook by default

@@ -181,4 +181,9 @@ def rules_from_env(environ: Mapping[str, str] | None = None) -> list[Rule] | Non
     raw = env.get(ENV_RULES)
     if not raw or env.get(ENV_GUARD) != GUARD_VALUE:
         return None
-    return [Rule(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in r.items()}) for r in json.loads(raw)]
+    parsed: list[dict[str, Any]] = json.loads(raw)
+    out = []
+    for r in parsed:
+        kw: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in r.items()}
+        out.append(Rule(**kw))
+    return out
