@@ -39,6 +39,10 @@ SLOW = (
     "live/batch_test.py",  # hundreds of seeded services, a crash mid-batch
     "live/ratelimit_quota_test.py",  # a quota proxy: waits out the quota on purpose
     "commands/demo_test.py::test_demo_runs_the_whole_pipeline",
+    "commands/pipeline_test.py::test_full_pipeline_round_trip_and_no_leak",  # every command as a subprocess
+    "playbook_test.py::test_run_plan_only_against_seeded_sandbox",  # seeds a whole sandbox account
+    "sources/cdk_python_test.py::test_cdk_synth_of_rewritten_apps",  # runs `cdk synth` on every rewritten app
+    "rewrite/json_spans_test.py::test_speed_at_least_5_mb_per_second",  # a benchmark
 )
 
 
