@@ -65,3 +65,36 @@ def test_fixtures_dir_is_the_checkout_in_a_source_tree() -> None:
     from migrate.sandbox import fixtures_dir
 
     assert fixtures_dir() == REPO / "fixtures"
+
+
+def test_sandbox_seed_uses_the_shipped_fixtures_and_prints_its_endpoint(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import boto3
+    from support.testing import LAUNCHER
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    proc = subprocess.Popen([sys.executable, str(LAUNCHER), "sandbox", "--port", "0", "--seed"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        exports: dict[str, str] = {}
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("export "):
+                k, _, v = line[len("export "):].strip().partition("=")
+                exports[k] = v
+            if line.startswith("# Ctrl-C"):
+                break
+        assert exports.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1:"), exports
+        ecs = boto3.client("ecs", endpoint_url=exports["AWS_ENDPOINT_URL"], region_name=exports["AWS_REGION"],
+                           aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"])
+        arns = ecs.list_services(cluster="legacy-prod", maxResults=100)["serviceArns"]
+        from migrate.live.seed import fixture_taskdefs
+
+        assert len(arns) == len(fixture_taskdefs(REPO / "fixtures" / "ecs")) >= 5  # one service per fixture
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
