@@ -55,6 +55,7 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
     try:
         with running_sandbox() as sb:
             aws = sb.context()
+
             def step(n: int, title: str, cmd: str) -> None:
                 con.print(Rule(Text(f" {n}/6  {title} ", style="bold")))
                 con.print(Text(f"$ {cmd}", style="dim"))
