@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -28,16 +27,11 @@ app = typer.Typer(
 
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile name.", envvar="AWS_PROFILE")]
 Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: from the profile/environment).")]
-Endpoint = Annotated[str | None, typer.Option("--endpoint-url", help="AWS endpoint (sets AWS_ENDPOINT_URL), e.g. the sandbox's.")]
+Endpoint = Annotated[str | None, typer.Option("--endpoint-url", help="AWS endpoint, e.g. the sandbox's (default: AWS_ENDPOINT_URL, else the real one).")]
 NoColor = Annotated[bool, typer.Option("--no-color", help="Plain output.", envvar="NO_COLOR")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 Fmt = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
 PlanArg = Annotated[Path, typer.Argument(help="Plan file written by `secrets-migrate plan -o`.", metavar="PLAN")]
-
-
-def _endpoint(url: str | None) -> None:
-    if url:
-        os.environ["AWS_ENDPOINT_URL"] = url
 
 
 def _version(v: bool) -> None:
@@ -64,6 +58,7 @@ def scan(
     all_revisions: Annotated[bool, typer.Option("--all-revisions", help="With --live: every ACTIVE revision of those families.")] = False,
     region: Annotated[list[str] | None, typer.Option("--region", help="With --live: AWS region (repeatable).")] = None,
     profile: Profile = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="With --live: AWS endpoint (default: AWS_ENDPOINT_URL).")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif.")] = "table",
     all_entries: Annotated[bool, typer.Option("--all", help="Report every entry, not only secrets.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file.")] = None,
@@ -81,7 +76,7 @@ def scan(
         if live:
             from migrate.commands.live import scan_live
 
-            raise typer.Exit(scan_live(regions=region or (), clusters=cluster or (), services=service or (),
+            raise typer.Exit(scan_live(endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
                                        families=family or (), all_revisions=all_revisions, profile=profile,
                                        fmt="json" if format == "json" else "table", no_color=no_color))
         if not paths:
@@ -116,6 +111,7 @@ def plan(
     config: Annotated[Path | None, typer.Option("--config")] = None,
     profile: Profile = None,
     region: Region = None,
+    endpoint_url: Annotated[str | None, typer.Option("--endpoint-url", help="With --live: AWS endpoint (default: AWS_ENDPOINT_URL).")] = None,
     no_color: NoColor = False,
 ) -> None:
     """Decide store, name, rewrite and IAM grant for every migratable secret; write a reviewable plan.
@@ -131,7 +127,7 @@ def plan(
         if live:
             from migrate.commands.live import plan_live
 
-            raise typer.Exit(plan_live(out_path=out, settings=settings, regions=[region] if region else (),
+            raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=[region] if region else (),
                                        clusters=cluster or (), services=service or (), families=family or (),
                                        all_revisions=all_revisions, fmt=format, no_color=no_color))
         if not paths:
@@ -158,8 +154,7 @@ def apply(
     """Create the entries, grant the roles, rewrite the files; journaled, resumable, rolled back on failure."""
     with error_handler():
         from migrate.commands.run import apply as cmd
-        _endpoint(endpoint_url)
-        raise typer.Exit(cmd(plan, yes=yes, no_rollback=no_rollback, profile=profile, region=region, no_color=no_color))
+        raise typer.Exit(cmd(plan, yes=yes, no_rollback=no_rollback, endpoint_url=endpoint_url, profile=profile, region=region, no_color=no_color))
 
 
 @app.command(epilog="Example:  secrets-migrate verify plan.json --format json")
@@ -168,8 +163,7 @@ def verify(plan: PlanArg, format: Fmt = "text", profile: Profile = None, region:
     """Check every reference resolves, holds the original value, is granted, and no plaintext is left. Exit 1 on failure."""
     with error_handler():
         from migrate.commands.run import verify as cmd
-        _endpoint(endpoint_url)
-        raise typer.Exit(cmd(plan, fmt=format, profile=profile, region=region, no_color=no_color))
+        raise typer.Exit(cmd(plan, fmt=format, profile=profile, endpoint_url=endpoint_url, region=region, no_color=no_color))
 
 
 @app.command(epilog="Example:  secrets-migrate rollback plan.json --yes")
@@ -178,8 +172,7 @@ def rollback(plan: PlanArg, yes: Yes = False, profile: Profile = None, region: R
     """Undo exactly what the run did: files byte-identical, created entries and grants deleted. Idempotent."""
     with error_handler():
         from migrate.commands.run import rollback as cmd
-        _endpoint(endpoint_url)
-        raise typer.Exit(cmd(plan, yes=yes, profile=profile, region=region, no_color=no_color))
+        raise typer.Exit(cmd(plan, yes=yes, profile=profile, endpoint_url=endpoint_url, region=region, no_color=no_color))
 
 
 @app.command(epilog="Example:  secrets-migrate finalize plan.json --yes")
@@ -188,8 +181,7 @@ def finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile: Pro
     """Close the run (no rollback afterwards) and list the values to rotate."""
     with error_handler():
         from migrate.commands.run import finalize as cmd
-        _endpoint(endpoint_url)
-        raise typer.Exit(cmd(plan, yes=yes, fmt=format, profile=profile, region=region, no_color=no_color))
+        raise typer.Exit(cmd(plan, yes=yes, fmt=format, profile=profile, endpoint_url=endpoint_url, region=region, no_color=no_color))
 
 
 @app.command(epilog="Example:  secrets-migrate status plan.json")
@@ -239,12 +231,11 @@ def exec_cmd(
     """
     with error_handler():
         from migrate.commands.exec_env import exec_ as cmd
-        _endpoint(endpoint_url)
         rest = list(args or [])
         source = None
         if plan is None and rest:
             source, rest = rest[0], rest[1:]
-        raise typer.Exit(cmd(rest, source=source, plan=plan, unit=unit, profile=profile, region=region))
+        raise typer.Exit(cmd(rest, source=source, endpoint_url=endpoint_url, plan=plan, unit=unit, profile=profile, region=region))
 
 
 @app.command("env", epilog="Example:  secrets-migrate env --plan plan.json --unit api --format dotenv -o .env.local")
@@ -259,8 +250,7 @@ def env_cmd(
     """Write a unit's secrets to a file (mode 0600) for tools that need one. Prefer `exec`."""
     with error_handler():
         from migrate.commands.exec_env import env as cmd
-        _endpoint(endpoint_url)
-        raise typer.Exit(cmd(output=output, fmt=format, source=path, plan=plan, unit=unit, profile=profile, region=region,
+        raise typer.Exit(cmd(endpoint_url=endpoint_url, output=output, fmt=format, source=path, plan=plan, unit=unit, profile=profile, region=region,
                              force=force))
 
 
@@ -295,8 +285,7 @@ def live_scan(region: Regions = None, cluster: Clusters = None, service: Service
     """List services and the plaintext secrets in the revisions they run. Exit 1 when some are found."""
     with error_handler():
         from migrate.commands.live import scan_live
-        _endpoint(endpoint_url)
-        raise typer.Exit(scan_live(regions=region or (), clusters=cluster or (), services=service or (),
+        raise typer.Exit(scan_live(endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
                                    families=family or (), all_revisions=all_revisions, profile=profile, fmt=format,
                                    no_color=no_color))
 
@@ -315,10 +304,9 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
     with error_handler():
         from migrate.commands.live import plan_live
         from migrate.plan.model import PlanSettings
-        _endpoint(endpoint_url)
         settings = PlanSettings(store=store, prefix=prefix, name_template=name_template, kms_key=kms_key,
-                                execution_role=execution_role, profile=profile, region=(region or [None])[0])
-        raise typer.Exit(plan_live(out_path=out, settings=settings, regions=region or (), clusters=cluster or (),
+                                execution_role=execution_role, profile=profile, region=region[0] if region else None)
+        raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=region or (), clusters=cluster or (),
                                    services=service or (), families=family or (), all_revisions=all_revisions,
                                    health_timeout=health_timeout, fmt=format, no_color=no_color))
 
@@ -339,8 +327,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
     """Migrate services wave by wave; a failed deployment rolls its service back by itself. Resumable."""
     with error_handler():
         from migrate.commands.live import apply_live
-        _endpoint(endpoint_url)
-        raise typer.Exit(apply_live(plan, yes=yes, waves=waves, concurrency=concurrency, policy=failure_policy,
+        raise typer.Exit(apply_live(plan, yes=yes, endpoint_url=endpoint_url, waves=waves, concurrency=concurrency, policy=failure_policy,
                                     health=health, fail=fail or (), health_timeout=health_timeout, services=service or (),
                                     report_format=report, report_out=report_out, profile=profile, region=region,
                                     rate_scale=rate_scale, no_color=no_color))
@@ -353,8 +340,7 @@ def live_rollback(plan: PlanArg, service: Annotated[list[str] | None, typer.Opti
     """Undo a live run, or only some services. Idempotent."""
     with error_handler():
         from migrate.commands.live import rollback_live
-        _endpoint(endpoint_url)
-        raise typer.Exit(rollback_live(plan, services=service or (), yes=yes, profile=profile, region=region,
+        raise typer.Exit(rollback_live(plan, services=service or (), endpoint_url=endpoint_url, yes=yes, profile=profile, region=region,
                                        no_color=no_color))
 
 
@@ -364,8 +350,7 @@ def live_finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile
     """Deregister and delete the old plaintext revisions (10 per call); no rollback afterwards."""
     with error_handler():
         from migrate.commands.live import finalize_live
-        _endpoint(endpoint_url)
-        raise typer.Exit(finalize_live(plan, yes=yes, fmt=format, profile=profile, region=region, no_color=no_color))
+        raise typer.Exit(finalize_live(plan, yes=yes, endpoint_url=endpoint_url, fmt=format, profile=profile, region=region, no_color=no_color))
 
 
 @app.command("run", epilog="Example:  secrets-migrate run playbooks/canary-then-rest.yaml --plan-only")
@@ -376,8 +361,7 @@ def run_cmd(playbook: Annotated[Path, typer.Argument(help="Playbook YAML (see pl
     """Run a playbook: live targets, store policy, waves and failure policy from one YAML file."""
     with error_handler():
         from migrate.playbook import run_playbook
-        _endpoint(endpoint_url)
-        raise typer.Exit(run_playbook(playbook, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color))
+        raise typer.Exit(run_playbook(playbook, endpoint_url=endpoint_url, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color))
 
 
 def main() -> int:

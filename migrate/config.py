@@ -69,10 +69,7 @@ class Rule:
             return False
         if self.location is not None and entry.location != self.location:
             return False
-        if self.path is not None and not (_path_matches(self.path, entry.path)
-                                          or _path_matches(self.path, entry.value_path)):
-            return False
-        return True
+        return self.path is None or _path_matches(self.path, entry.path) or _path_matches(self.path, entry.value_path)
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def _accounts(doc: Any, where: str, err: Any) -> tuple[Account, ...]:
 
 
 def run_playbook(path: Path, *, plan_only: bool = False, apply: bool = False, yes: bool = False,
-                 no_color: bool = False) -> int:
+                 no_color: bool = False, endpoint_url: str | None = None) -> int:
     """Plan the playbook's targets, then (with ``apply``) run them.
 
     Live targets: ``<playbook>.plan.json`` applied in the playbook's waves; with ``accounts``, one
@@ -205,11 +205,11 @@ def run_playbook(path: Path, *, plan_only: bool = False, apply: bool = False, ye
     if plan_only == apply:
         raise MigrateError("pass exactly one of --plan-only or --apply")
     if pb.paths:
-        return _run_files(pb, path, plan_only=plan_only, yes=yes, no_color=no_color)
+        return _run_files(pb, path, plan_only=plan_only, yes=yes, no_color=no_color, endpoint_url=endpoint_url)
     if not pb.accounts:
         return _run_live(pb, path.with_name(path.name + ".plan.json"), pb.regions, plan_only=plan_only, yes=yes,
-                         no_color=no_color)
-    return _run_accounts(pb, path, plan_only=plan_only, yes=yes, no_color=no_color)
+                         no_color=no_color, endpoint_url=endpoint_url)
+    return _run_accounts(pb, path, plan_only=plan_only, yes=yes, no_color=no_color, endpoint_url=endpoint_url)
 
 
 def _settings(pb: Playbook, region: str | None) -> Any:
@@ -220,24 +220,26 @@ def _settings(pb: Playbook, region: str | None) -> Any:
 
 
 def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_only: bool, yes: bool,
-              no_color: bool) -> int:
+              no_color: bool, endpoint_url: str | None = None) -> int:
     from migrate.commands.live import apply_live, plan_live
     from migrate.live.waves import WaveSpec
 
     if not plan_path.exists():
         rc = plan_live(out_path=plan_path, settings=_settings(pb, regions[0] if regions else None), regions=regions,
                        clusters=pb.clusters, services=pb.services, families=pb.families,
-                       all_revisions=pb.all_revisions, health_timeout=pb.health_timeout, no_color=no_color)
+                       all_revisions=pb.all_revisions, health_timeout=pb.health_timeout, no_color=no_color,
+                       endpoint_url=endpoint_url)
         if rc or plan_only:
             return rc
     elif plan_only:
         return 0
     specs = tuple(WaveSpec(w.size, w.concurrency, f"wave{i}") for i, w in enumerate(pb.waves, 1))
     return apply_live(plan_path, yes=yes, waves=",".join(w.size for w in pb.waves), wave_specs=specs,
-                      policy=pb.failure_policy, health=pb.health, health_timeout=pb.health_timeout, no_color=no_color)
+                      policy=pb.failure_policy, health=pb.health, health_timeout=pb.health_timeout, no_color=no_color,
+                      endpoint_url=endpoint_url)
 
 
-def assume_role(account: Account, region: str | None) -> dict[str, str]:
+def assume_role(account: Account, region: str | None, endpoint_url: str | None = None) -> dict[str, str]:
     """STS AssumeRole (session name ``secrets-migrate``) with the caller's own credentials; returns Credentials."""
     from migrate.stores.aws import Aws, safe_aws_message
 
@@ -245,7 +247,7 @@ def assume_role(account: Account, region: str | None) -> dict[str, str]:
     if account.external_id:
         kw["ExternalId"] = account.external_id
     try:
-        got = Aws(region=region, credentials=None).client("sts").assume_role(**kw)
+        got = Aws(region=region, endpoint_url=endpoint_url).client("sts").assume_role(**kw)
     except Exception as e:  # noqa: BLE001 - botocore errors: report code only
         raise MigrateError(f"account {account.name}: cannot assume its role ({safe_aws_message(e)})") from None
     c = got["Credentials"]
@@ -253,7 +255,8 @@ def assume_role(account: Account, region: str | None) -> dict[str, str]:
             "SessionToken": c["SessionToken"]}
 
 
-def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color: bool) -> int:
+def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color: bool,
+                  endpoint_url: str | None = None) -> int:
     from rich.text import Text
 
     from migrate.console import err_console, out_console
@@ -267,9 +270,10 @@ def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_co
         plan_path = path.with_name(f"{path.name}.{acct.name}.plan.json")
         err.print(Text(f"== account {acct.name}" + (f" (role {acct.role_arn})" if acct.role_arn else "") + " =="))
         try:
-            creds = assume_role(acct, regions[0] if regions else None) if acct.role_arn else None
+            creds = assume_role(acct, regions[0] if regions else None, endpoint_url) if acct.role_arn else None
             with assumed(creds):
-                rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color)
+                rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color,
+                              endpoint_url=endpoint_url)
             note = "planned" if plan_only else ("migrated" if rc == 0 else "failed")
         except MigrateError as e:
             rc, note = EXIT_FAILED, f"error: {e}"
@@ -284,7 +288,8 @@ def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_co
     return next((rc for _, _, rc in results if rc), 0)
 
 
-def _run_files(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color: bool) -> int:
+def _run_files(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color: bool,
+               endpoint_url: str | None = None) -> int:
     from migrate.commands.plan import plan
     from migrate.commands.run import apply as apply_plan
 
@@ -298,4 +303,4 @@ def _run_files(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color
             return rc
     elif plan_only:
         return 0
-    return apply_plan(plan_path, yes=yes, no_color=no_color)
+    return apply_plan(plan_path, yes=yes, no_color=no_color, endpoint_url=endpoint_url)

@@ -1,30 +1,55 @@
 """The built-in sandbox: a moto server on 127.0.0.1 that stands in for AWS.
 
 Used by ``secrets-migrate sandbox`` (a long-running local endpoint), ``secrets-migrate demo``
-(in-process, temporary) and the test suite.
+(in-process, temporary) and the test suite. moto comes with the ``sandbox`` extra
+(``pip install "secrets-migrate[sandbox]"``); without it these commands exit 2 with that hint.
+Nothing here changes the process environment: callers get an ``AwsContext`` pointed at the sandbox.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from migrate.errors import UsageError
+from migrate.stores.aws import AwsContext
+
+SANDBOX_REGION = "us-east-1"
+SANDBOX_CREDENTIALS = {"AccessKeyId": "sandbox", "SecretAccessKey": "sandbox"}
+#: what a shell needs to point the tool (or the AWS CLI) at a running sandbox, besides AWS_ENDPOINT_URL
 SANDBOX_ENV = {
-    "AWS_ACCESS_KEY_ID": "sandbox",
-    "AWS_SECRET_ACCESS_KEY": "sandbox",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": SANDBOX_CREDENTIALS["AccessKeyId"],
+    "AWS_SECRET_ACCESS_KEY": SANDBOX_CREDENTIALS["SecretAccessKey"],
+    "AWS_DEFAULT_REGION": SANDBOX_REGION,
+    "AWS_REGION": SANDBOX_REGION,
 }
 SANDBOX_ACCOUNT = "123456789012"  # moto's account id
+INSTALL_HINT = 'install the sandbox extra: pip install "secrets-migrate[sandbox]"'
+
+
+def fixtures_dir() -> Path:
+    """The shipped demo fixtures: package data ``migrate/data/fixtures`` in an installed copy, the
+    repository's top-level ``fixtures/`` (the source of truth) in a source checkout."""
+    shipped = resources.files("migrate") / "data" / "fixtures"
+    if shipped.is_dir():
+        return Path(str(shipped))
+    checkout = Path(__file__).resolve().parent.parent / "fixtures"
+    if checkout.is_dir():
+        return checkout
+    raise UsageError("no fixtures shipped with this installation", hint="pass --fixtures DIR")
 
 
 class Sandbox:
     def __init__(self, port: int = 0) -> None:
-        from moto.server import ThreadedMotoServer
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError:
+            raise UsageError("the sandbox needs moto, which is not installed", hint=INSTALL_HINT) from None
 
         for name in ("werkzeug", "moto", "botocore", "urllib3"):
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -46,34 +71,27 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         return {**SANDBOX_ENV, "AWS_ENDPOINT_URL": self.url}
 
+    def context(self) -> AwsContext:
+        """An ``AwsContext`` on this sandbox: its endpoint and fake credentials, whatever the environment says."""
+        return AwsContext(region=SANDBOX_REGION, credentials=SANDBOX_CREDENTIALS, endpoint_url=self.url)
+
 
 @contextmanager
 def running_sandbox(port: int = 0) -> Iterator[Sandbox]:
-    """Start a sandbox and point this process at it; restore the environment afterwards."""
+    """Start a sandbox for the duration of the block (``sb.context()`` talks to it)."""
     sb = Sandbox(port)
     sb.start()
-    saved = {k: os.environ.get(k) for k in (*SANDBOX_ENV, "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN")}
     try:
-        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-            os.environ.pop(k, None)
-        os.environ.update(sb.env())
         yield sb
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         sb.stop()
 
 
-def ensure_roles(role_arns: list[str]) -> list[str]:
+def ensure_roles(aws: AwsContext, role_arns: list[str]) -> list[str]:
     """Sandbox only: create the execution roles a plan grants, as an account would already have them."""
     import json
 
-    import boto3
-
-    iam = boto3.client("iam")
+    iam = aws.client("iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                                                      "Action": "sts:AssumeRole"}]}
     made = []

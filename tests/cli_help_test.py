@@ -98,3 +98,56 @@ def test_zsh_completion_script_and_protocol() -> None:
     assert '"scan"' in out and '"show"' not in out
     out = _complete({"_SECRETS_MIGRATE_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "secrets-migrate scan --upd"})
     assert "--update-baseline" in out
+
+
+# every command that reaches AWS gets --endpoint-url as an argument; the CLI never writes os.environ
+ENDPOINT_TARGETS = {
+    "apply": ("migrate.commands.run", "apply", ["apply", "p.json"]),
+    "verify": ("migrate.commands.run", "verify", ["verify", "p.json"]),
+    "rollback": ("migrate.commands.run", "rollback", ["rollback", "p.json"]),
+    "finalize": ("migrate.commands.run", "finalize", ["finalize", "p.json"]),
+    "exec": ("migrate.commands.exec_env", "exec_", ["exec", "--unit", "u", "--plan", "p.json", "--", "true"]),
+    "env": ("migrate.commands.exec_env", "env", ["env", "--unit", "u", "--plan", "p.json", "-o", "x.env"]),
+    "live scan": ("migrate.commands.live", "scan_live", ["live", "scan"]),
+    "live plan": ("migrate.commands.live", "plan_live", ["live", "plan"]),
+    "live apply": ("migrate.commands.live", "apply_live", ["live", "apply", "p.json"]),
+    "live rollback": ("migrate.commands.live", "rollback_live", ["live", "rollback", "p.json"]),
+    "live finalize": ("migrate.commands.live", "finalize_live", ["live", "finalize", "p.json"]),
+    "run": ("migrate.playbook", "run_playbook", ["run", "pb.yaml", "--plan-only"]),
+    "scan": ("migrate.commands.live", "scan_live", ["scan", "--live"]),
+    "plan": ("migrate.commands.live", "plan_live", ["plan", "--live"]),
+}
+
+
+def test_every_command_with_an_endpoint_option_is_checked() -> None:
+    root = typer.main.get_command(app)
+
+    def find(path: str) -> Any:
+        cmd: Any = root
+        for part in path.split():
+            cmd = cmd.commands[part]
+        return cmd
+
+    with_option = {c for c in COMMANDS if any("--endpoint-url" in p.opts for p in find(c).params)}
+    assert with_option == set(ENDPOINT_TARGETS)
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINT_TARGETS))
+def test_endpoint_url_is_passed_explicitly_not_through_the_environment(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    module, func, args = ENDPOINT_TARGETS[name]
+    got: dict[str, Any] = {}
+
+    def fake(*a: Any, **kw: Any) -> int:
+        got.update(kw)
+        got["environ"] = dict(os.environ)
+        return 0
+
+    monkeypatch.setattr(importlib.import_module(module), func, fake)
+    before = dict(os.environ)
+    cut = args.index("--") if "--" in args else len(args)  # options go before exec's `-- COMMAND`
+    r = CliRunner().invoke(app, [*args[:cut], "--endpoint-url", "http://127.0.0.1:4566", *args[cut:]])
+    assert r.exit_code == 0, r.output
+    assert got["endpoint_url"] == "http://127.0.0.1:4566"
+    assert got["environ"] == before and dict(os.environ) == before

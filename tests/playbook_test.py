@@ -29,8 +29,9 @@ def test_errors_point_at_line_and_field(tmp_path):
 
 
 def test_run_plan_only_against_seeded_sandbox(server_env, tmp_path):
+    from support.testing import run_cli
+
     from migrate.live.seed import seed_sandbox
-    from migrate.testing import run_cli
 
     seed_sandbox()
     pb = tmp_path / "pb.yaml"

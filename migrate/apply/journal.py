@@ -14,7 +14,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +42,11 @@ class ActionState:
 
 
 class Journal:
-    def __init__(self, state_dir: Path, plan_id: str) -> None:
+    def __init__(self, state_dir: Path, plan_id: str, *,
+                 after_append: Callable[[dict[str, object]], None] | None = None) -> None:
         self.dir = state_dir
+        #: called with each record once it is durable (tests inject crashes here; the product passes none)
+        self._after_append = after_append
         self.path = state_dir / "journal.jsonl"
         self.plan_id = plan_id
         self._seq = 0
@@ -80,7 +83,8 @@ class Journal:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self.records.append(rec)
-        _crash_point(self._seq)
+        if self._after_append is not None:
+            self._after_append(rec)
         return rec
 
     def _truncate_torn_tail(self) -> None:
@@ -120,23 +124,6 @@ class Journal:
     @property
     def finalized(self) -> bool:
         return (self.dir / "finalized").exists()
-
-
-_CRASH_ENV = "SECRETS_MIGRATE_TEST_CRASH_AFTER_RECORD"
-_CRASH_GUARD = "SECRETS_MIGRATE_TEST_MODE"
-
-
-def _crash_point(seq: int) -> None:
-    """Test-only: SIGKILL ourselves right after journal record ``seq``.
-
-    Needs both variables, the second set to a value only the test suite uses, so it cannot fire
-    by accident in a user's environment.
-    """
-    at = os.environ.get(_CRASH_ENV)
-    if at and os.environ.get(_CRASH_GUARD) == "i-know-this-kills-the-process" and int(at) == seq:
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextmanager

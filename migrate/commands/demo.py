@@ -1,11 +1,13 @@
 """secrets-migrate demo: the whole pipeline on a temporary copy of the fixtures, against an
-in-process sandbox. Nothing outside the temporary folder is touched and no AWS account is needed."""
+in-process sandbox. Nothing outside the temporary folder is touched and no AWS account is needed.
+
+The demo neither changes directory nor the environment: it works on absolute paths inside its temporary
+folder and talks to the sandbox through an explicit ``AwsContext``."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,11 +22,10 @@ DEMO_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 
 
 def default_fixtures() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    for cand in (Path.cwd() / "fixtures", here.parent / "fixtures", here / "data" / "demo"):
-        if cand.is_dir():
-            return cand
-    raise UsageError("no fixtures folder found", hint="run from the repository root or pass --fixtures DIR")
+    """The fixtures shipped with the package (or the checkout's ``fixtures/``)."""
+    from migrate.sandbox import fixtures_dir
+
+    return fixtures_dir()
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -42,16 +43,19 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
     from migrate.sandbox import ensure_roles, running_sandbox
 
     src = fixtures or default_fixtures()
+    if not src.is_dir():
+        raise UsageError(f"no such fixtures folder: {src}", hint="pass --fixtures DIR")
     con = out_console(no_color)
     tmp = Path(tempfile.mkdtemp(prefix="secrets-migrate-demo-"))
     work = tmp / "fixtures"
     shutil.copytree(src, work, ignore=shutil.ignore_patterns("labels.json", "README.md", "node_modules", "cdk.out"))
     before = _hashes(work)
-    old_cwd = Path.cwd()
-    os.chdir(tmp)
+    plan_path = tmp / "plan.json"
     ok = True
     try:
         with running_sandbox() as sb:
+            aws = sb.context()
+
             def step(n: int, title: str, cmd: str) -> None:
                 con.print(Rule(Text(f" {n}/6  {title} ", style="bold")))
                 con.print(Text(f"$ {cmd}", style="dim"))
@@ -60,7 +64,7 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
             step(1, "scan: find plaintext secrets (values are never printed)", "secrets-migrate scan fixtures")
             from migrate.commands.common import scan as run_scan
 
-            outcome = run_scan(["fixtures"])
+            outcome = run_scan([str(work)])
             secret = [f for f in outcome.findings if f.is_secret]
             shown = dataclasses.replace(outcome, findings=secret[:12])
             scan_cmd.print_table(shown, con, all_entries=False)
@@ -71,48 +75,45 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
             step(2, "plan: decide stores, names, rewrites and IAM grants (a dry run)",
                  f"secrets-migrate plan fixtures --execution-role {DEMO_ROLE} -o plan.json")
             settings = PlanSettings(execution_role=DEMO_ROLE)
-            plan_cmd.plan(["fixtures"], out_path=Path("plan.json"), settings=settings, show_diff=False,
+            plan_cmd.plan([str(work)], out_path=plan_path, settings=settings, show_diff=False,
                           no_color=no_color, allow_errors=True)
-            plan, _ = plan_state(Path("plan.json"))
+            plan, _ = plan_state(plan_path)
 
             step(3, "show: the redacted diff you review before applying (first files)", "secrets-migrate show plan.json")
             from migrate.plan.render import print_diff
 
-            for i, (path, diff) in enumerate(plan.diffs.items()):  # type: ignore[attr-defined]
+            for i, diff in enumerate(plan.diffs.values()):  # type: ignore[attr-defined]
                 if i >= 3:
                     con.print(Text(f"... and {len(plan.diffs) - 3} more files (see `secrets-migrate show plan.json`)", style="dim"))  # type: ignore[attr-defined]
                     break
                 print_diff(diff, con)
-            made = ensure_roles(sorted({p.role_arn for p in plan.policies}))  # type: ignore[attr-defined]
+            made = ensure_roles(aws, sorted({p.role_arn for p in plan.policies}))  # type: ignore[attr-defined]
             if made:
                 con.print(Text(f"(sandbox: created execution role(s) {', '.join(made)} as an account would have them)", style="dim"))
 
             step(4, "apply: create entries, grant roles, rewrite files (journaled)", "secrets-migrate apply plan.json --yes")
-            run_cmd.apply(Path("plan.json"), yes=True, no_color=no_color)
+            run_cmd.apply(plan_path, yes=True, no_color=no_color, aws=aws)
             changed = [k for k, v in _hashes(work).items() if before.get(k) != v]
-            con.print(Text(f"{len(changed)} files changed; journal in {state_dir_for(Path('plan.json'))}/journal.jsonl"))
+            con.print(Text(f"{len(changed)} files changed; journal in {state_dir_for(plan_path)}/journal.jsonl"))
 
             step(5, "verify: references resolve, hold the original values, are granted; no plaintext left",
                  "secrets-migrate verify plan.json")
-            vrc = run_cmd.verify(Path("plan.json"), no_color=no_color)
+            vrc = run_cmd.verify(plan_path, no_color=no_color, aws=aws)
             ok &= vrc == 0
 
             step(6, "rollback: undo exactly what apply did", "secrets-migrate rollback plan.json --yes")
-            run_cmd.rollback(Path("plan.json"), yes=True, no_color=no_color)
+            run_cmd.rollback(plan_path, yes=True, no_color=no_color, aws=aws)
             after = _hashes(work)
             same = after == before
             ok &= same
             con.print(Text(f"every file byte-identical to the original: {'yes' if same else 'NO'}",
                            style="bold green" if same else "bold red"))
-            import boto3
-
-            left = len(boto3.client("ssm").describe_parameters().get("Parameters", [])) + \
-                len(boto3.client("secretsmanager").list_secrets().get("SecretList", []))
+            left = len(aws.client("ssm").describe_parameters().get("Parameters", [])) + \
+                len(aws.client("secretsmanager").list_secrets().get("SecretList", []))
             ok &= left == 0
             con.print(Text(f"entries left in the sandbox after rollback: {left}",
                            style="bold green" if left == 0 else "bold red"))
     finally:
-        os.chdir(old_cwd)
         if keep:
             con.print(Text(f"kept {tmp}"))
         else:

@@ -361,7 +361,7 @@ def _lookup(raw: _Raw, r: Ref) -> str | None:
 
 
 def resolve_unit(source: str | None, plan: Path | None, unit: str, *, profile: str | None = None,
-                 region: str | None = None) -> dict[str, SecretValue]:
+                 region: str | None = None, endpoint_url: str | None = None) -> dict[str, SecretValue]:
     """Entry point for both commands: find the references, then read the values."""
     from migrate.stores.aws import Aws
 
@@ -383,7 +383,7 @@ def resolve_unit(source: str | None, plan: Path | None, unit: str, *, profile: s
     else:
         raise UsageError("name the plan (--plan PLAN) or the definition files (PATH)",
                          hint="e.g. `secrets-migrate exec --plan plan.json --unit api -- ./run.sh`")
-    aws = Aws(profile=profile, region=region)
+    aws = Aws(profile=profile, region=region, endpoint_url=endpoint_url)
     return fetch(refs, aws.client)
 
 
@@ -401,11 +401,11 @@ def _looks_like_plan(p: Path) -> bool:
 # -- the commands ---------------------------------------------------------------------------------
 
 def exec_(command: Sequence[str], *, source: str | None = None, plan: Path | None = None, unit: str,
-          profile: str | None = None, region: str | None = None) -> int:
+          profile: str | None = None, region: str | None = None, endpoint_url: str | None = None) -> int:
     """Run ``command`` with the unit's secrets in its environment; its exit code is ours."""
     if not command:
         raise UsageError("no command to run", hint="put it after `--`: secrets-migrate exec --plan plan.json --unit api -- ./run.sh")
-    values = resolve_unit(source, plan, unit, profile=profile, region=region)
+    values = resolve_unit(source, plan, unit, profile=profile, region=region, endpoint_url=endpoint_url)
     env = dict(os.environ)
     env.update({k: v.reveal() for k, v in values.items()})
     sys.stderr.write(f"secrets-migrate: running {command[0]} with {len(values)} secret(s) of {unit} in its environment\n")
@@ -454,7 +454,8 @@ def write_private(path: Path, text: str) -> None:
 
 
 def env(*, output: Path | None, fmt: str = "dotenv", source: str | None = None, plan: Path | None = None,
-        unit: str, profile: str | None = None, region: str | None = None, force: bool = False) -> int:
+        unit: str, profile: str | None = None, region: str | None = None, endpoint_url: str | None = None,
+        force: bool = False) -> int:
     """Write the unit's secrets to ``output`` (mode 0600), with a warning on stderr. An existing file
     is replaced only with ``force`` (and never when it is a link or has other hard links)."""
     if fmt not in FORMATS:
@@ -471,7 +472,7 @@ def env(*, output: Path | None, fmt: str = "dotenv", source: str | None = None, 
         from migrate.apply.fs import check_rewritable
 
         check_rewritable(output)  # a link or a second hard link would keep the old file's name around
-    values = resolve_unit(source, plan, unit, profile=profile, region=region)
+    values = resolve_unit(source, plan, unit, profile=profile, region=region, endpoint_url=endpoint_url)
     try:
         write_private(output, render(values, fmt))
     except OSError as e:

@@ -14,13 +14,13 @@ from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, Fin
 
 
 def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[str], services: Sequence[str],
-               families: Sequence[str], all_revisions: bool) -> Any:
+               families: Sequence[str], all_revisions: bool, endpoint_url: str | None = None) -> Any:
     from migrate.live.source import Inventory, discover
     from migrate.stores.aws import Aws
 
     inv = Inventory()
     for region in list(regions) or [None]:  # type: ignore[list-item]
-        aws = Aws(profile=profile, region=region)
+        aws = Aws(profile=profile, region=region, endpoint_url=endpoint_url)
         got = discover(aws.client("ecs"), aws.region_name, clusters=clusters, services=services, families=families,
                        all_revisions=all_revisions)
         inv.services += got.services
@@ -31,10 +31,10 @@ def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[s
 
 def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), services: Sequence[str] = (),
               families: Sequence[str] = (), all_revisions: bool = False, profile: str | None = None,
-              fmt: str = "table", no_color: bool = False) -> int:
+              fmt: str = "table", no_color: bool = False, endpoint_url: str | None = None) -> int:
     from migrate.live.planner import live_findings
 
-    inv = _inventory(regions, profile, clusters, services, families, all_revisions)
+    inv = _inventory(regions, profile, clusters, services, families, all_revisions, endpoint_url)
     findings = [f for f in live_findings(inv) if f.is_secret]
     by_rev: dict[str, list[str]] = {}
     for f in findings:
@@ -63,15 +63,16 @@ def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), serv
 
 def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = (), clusters: Sequence[str] = (),
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
-              health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False) -> int:
+              health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False,
+              endpoint_url: str | None = None) -> int:
     from migrate.commands.plan import guard_no_values
     from migrate.live.planner import live_findings, make_live_plan
     from migrate.plan.planner import plaintext_values
 
-    inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions)
+    inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions, endpoint_url)
     findings = live_findings(inv)
     p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
-    p = _with_preflight(p, regions, settings.profile)
+    p = _with_preflight(p, regions, settings.profile, endpoint_url)
     text = p.to_json()
     guard_no_values(text, plaintext_values(findings))
     if out_path is not None:
@@ -96,14 +97,14 @@ def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = 
     return EXIT_OK
 
 
-def _with_preflight(p: Any, regions: Sequence[str], profile: str | None) -> Any:
+def _with_preflight(p: Any, regions: Sequence[str], profile: str | None, endpoint_url: str | None = None) -> Any:
     """Add the guardrails that can be evaluated now (read-only calls) to the plan's warnings."""
     import dataclasses
 
     from migrate.live.guardrails import plan_warnings
     from migrate.stores.aws import Aws
 
-    extra = plan_warnings(p, Aws(profile=profile, region=(list(regions) or [None])[0]))
+    extra = plan_warnings(p, Aws(profile=profile, region=(list(regions) or [None])[0], endpoint_url=endpoint_url))
     return dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *extra)))) if extra else p
 
 
@@ -116,7 +117,7 @@ def parse_waves(spec: str, concurrency: int) -> tuple[Any, ...]:
     return tuple(WaveSpec(p, 1 if p == "1" else concurrency, f"wave{i}") for i, p in enumerate(parts, 1))
 
 
-def _load(plan_path: Path, profile: str | None, region: str | None, **kw: Any) -> Any:
+def _load(plan_path: Path, profile: str | None, region: str | None, endpoint_url: str | None = None, **kw: Any) -> Any:
     from migrate.apply.journal import state_dir_for
     from migrate.live.runtime import LiveRuntime, LockedJournal
     from migrate.plan.model import Plan
@@ -126,7 +127,7 @@ def _load(plan_path: Path, profile: str | None, region: str | None, **kw: Any) -
         raise UsageError(f"no such plan file: {plan_path}")
     plan = Plan.from_json(plan_path.read_text(encoding="utf-8"), where=str(plan_path))
     journal = LockedJournal(state_dir_for(plan_path), plan.id)
-    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region)
+    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region, endpoint_url=endpoint_url)
     return LiveRuntime(plan=plan, journal=journal, aws=aws, **kw)
 
 
@@ -134,7 +135,8 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
                policy: str = "rollback-service", health: str = "ecs", fail: Sequence[str] = (),
                health_timeout: float | None = None, services: Sequence[str] = (), report_format: str = "table",
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,
-               rate_scale: float = 1.0, wave_specs: Sequence[Any] | None = None, no_color: bool = False) -> int:
+               rate_scale: float = 1.0, wave_specs: Sequence[Any] | None = None, no_color: bool = False,
+               endpoint_url: str | None = None) -> int:
     """Apply a live plan in waves. ``wave_specs`` (WaveSpec, each with its own concurrency) overrides
     ``waves``/``concurrency``."""
     from migrate.apply.journal import locked, state_dir_for
@@ -151,7 +153,7 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
     opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=policy)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),
+        rt = _load(plan_path, profile, region, endpoint_url=endpoint_url, health=checker, limits=RateLimits.defaults(scale=rate_scale),
                    health_timeout=health_timeout)
         if rt.journal.finalized:
             raise FinalizedError("this plan was finalized; make a new plan")
@@ -193,14 +195,14 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
 
 
 def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = False, profile: str | None = None,
-                  region: str | None = None, no_color: bool = False) -> int:
+                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
     from migrate.apply.journal import locked, state_dir_for
     from migrate.commands.run import _confirm
     from migrate.live.waves import rollback_live as do
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region)
+        rt = _load(plan_path, profile, region, endpoint_url=endpoint_url)
         if not _confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
             return EXIT_FAILED
         try:
@@ -215,7 +217,7 @@ def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = 
 
 
 def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
-                  region: str | None = None, no_color: bool = False) -> int:
+                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
     """Deregister + delete the old plaintext revisions of migrated services. The point of no return."""
     from migrate.apply.journal import locked, state_dir_for
     from migrate.commands.run import _confirm
@@ -224,7 +226,7 @@ def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", prof
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region)
+        rt = _load(plan_path, profile, region, endpoint_url=endpoint_url)
         runner = LiveRunner(rt)
         states = rt.journal.states()
         busy = [k for k, s in runner.steps.items() if not runner.migrated(k)

@@ -12,7 +12,7 @@ from migrate.apply.journal import locked, state_dir_for
 from migrate.commands.common import plan_state, progress_bar
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, FinalizedError
-from migrate.stores.aws import Aws
+from migrate.stores.aws import Aws, AwsContext
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -28,9 +28,11 @@ def _confirm(question: str, yes: bool) -> bool:
     return bool(typer.confirm(question, default=False))
 
 
-def _runtime(plan_path: Path, profile: str | None, region: str | None, progress=None):  # type: ignore[no-untyped-def]
+def _runtime(plan_path: Path, profile: str | None, region: str | None, progress=None,  # type: ignore[no-untyped-def]
+             endpoint_url: str | None = None, aws: AwsContext | None = None):
     plan, journal = plan_state(plan_path)
-    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region)  # type: ignore[attr-defined]
+    aws = aws or Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region,  # type: ignore[attr-defined]
+                     endpoint_url=endpoint_url)
     return Runtime(plan=plan, journal=journal, aws=aws, progress=progress)  # type: ignore[arg-type]
 
 
@@ -42,15 +44,16 @@ def _live_plan(plan_path: Path) -> bool:
 
 
 def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, profile: str | None = None,
-          region: str | None = None, no_color: bool = False) -> int:
+          region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
+          aws: AwsContext | None = None) -> int:
     if _live_plan(plan_path):  # live plans deploy in waves with health checks: `live apply` defaults
         from migrate.commands.live import apply_live
 
-        return apply_live(plan_path, yes=yes, profile=profile, region=region, no_color=no_color,
+        return apply_live(plan_path, yes=yes, profile=profile, region=region, endpoint_url=endpoint_url, no_color=no_color,
                           policy="stop" if no_rollback else "rollback-service")
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _runtime(plan_path, profile, region)
+        rt = _runtime(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         if rt.journal.finalized:
             raise FinalizedError("this plan was finalized; make a new plan")
         c = rt.plan.counts()
@@ -73,15 +76,15 @@ def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, prof
 
 
 def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, region: str | None = None,
-           no_color: bool = False) -> int:
+           no_color: bool = False, endpoint_url: str | None = None, aws: AwsContext | None = None) -> int:
     from migrate.apply.verify import verify_plan
 
     if _live_plan(plan_path):
         from migrate.commands.live import _load
 
-        rt = _load(plan_path, profile, region)  # reads values from the old revisions
+        rt = _load(plan_path, profile, region, endpoint_url=endpoint_url)  # reads values from the old revisions
     else:
-        rt = _runtime(plan_path, profile, region)
+        rt = _runtime(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
     checks = verify_plan(rt)
     failed = [c for c in checks if not c.ok]
     if fmt == "json":
@@ -98,14 +101,14 @@ def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, re
 
 
 def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, region: str | None = None,
-             no_color: bool = False) -> int:
+             no_color: bool = False, endpoint_url: str | None = None, aws: AwsContext | None = None) -> int:
     if _live_plan(plan_path):
         from migrate.commands.live import rollback_live
 
-        return rollback_live(plan_path, yes=yes, profile=profile, region=region, no_color=no_color)
+        return rollback_live(plan_path, yes=yes, profile=profile, region=region, endpoint_url=endpoint_url, no_color=no_color)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _runtime(plan_path, profile, region)
+        rt = _runtime(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         if not rt.journal.records:
             err.print("nothing to roll back: this plan was never applied")
             return EXIT_OK
@@ -123,14 +126,15 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
 
 
 def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
-             region: str | None = None, no_color: bool = False) -> int:
+             region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
+             aws: AwsContext | None = None) -> int:
     if _live_plan(plan_path):
         from migrate.commands.live import finalize_live
 
-        return finalize_live(plan_path, yes=yes, fmt=fmt, profile=profile, region=region, no_color=no_color)
+        return finalize_live(plan_path, yes=yes, fmt=fmt, profile=profile, region=region, endpoint_url=endpoint_url, no_color=no_color)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _runtime(plan_path, profile, region)
+        rt = _runtime(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         states = rt.journal.states()
         pending = [a for a in rt.plan.actions if states.get(a.id) is None or states[a.id].phase != "applied"]
         if pending:

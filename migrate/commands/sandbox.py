@@ -9,22 +9,19 @@ from migrate.errors import EXIT_OK, UsageError
 
 
 def sandbox(*, port: int = 4566, seed: bool = False) -> int:
-    from migrate.sandbox import Sandbox
+    from migrate.sandbox import Sandbox, fixtures_dir
 
     err = err_console()
-    sb = Sandbox(port)
+    sb = Sandbox(port)  # UsageError (exit 2) with the install hint when moto is missing
     try:
         sb.start()
     except OSError as e:
         raise UsageError(f"cannot listen on 127.0.0.1:{port} ({e.strerror})", hint="pick another --port, or 0 for any") from None
     env = sb.env()
     if seed:
-        import os
+        from migrate.live.seed import seed_sandbox  # issue 4: a legacy cluster built from the shipped fixtures
 
-        os.environ.update(env)
-        from migrate.live.seed import seed_sandbox  # issue 4: a legacy cluster built from fixtures/
-
-        summary = seed_sandbox()
+        summary = seed_sandbox(sb.context(), fixtures_dir())
         err.print(f"seeded: {summary}")
     print("# secrets-migrate sandbox (moto) is running. Point the tool at it with:")
     for k, v in env.items():

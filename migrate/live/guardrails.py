@@ -357,7 +357,6 @@ def _nat_route(ec2: Any, vpc: str, subnet: str) -> bool:
 
 def preflight_live(plan: Plan, aws: Any) -> list[Check]:
     """Every rule against the account ``aws`` (a :class:`migrate.stores.aws.Aws`) points at. Read-only."""
-    from migrate.stores.aws import Aws
 
     regional: dict[str, Any] = {}
 
@@ -366,7 +365,7 @@ def preflight_live(plan: Plan, aws: Any) -> list[Check]:
             if not region or region == aws.region_name:
                 return aws.client(service)
             if region not in regional:
-                regional[region] = Aws(profile=aws.profile, region=region)
+                regional[region] = aws.for_region(region)
             return regional[region].client(service)
         return get
 

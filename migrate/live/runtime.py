@@ -53,7 +53,7 @@ class LiveRuntime(Runtime):
             return self.aws.client("ecs")
         aws = self._regional.get(region)
         if aws is None:
-            aws = self._regional[region] = Aws(profile=self.aws.profile, region=region)
+            aws = self._regional[region] = self.aws.for_region(region)
         return aws.client("ecs")
 
     def value_of(self, vs: ValueSource) -> SecretValue:

@@ -18,8 +18,8 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ecs"
 EXEC_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 
 
-def _guard() -> None:
-    url = os.environ.get("AWS_ENDPOINT_URL", "")
+def _guard(endpoint_url: str | None = None) -> None:
+    url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL", "")
     if url and not any(h in url for h in ("127.0.0.1", "localhost", "[::1]")):
         raise UsageError("seeding is only allowed against a local endpoint (the sandbox)")
 
@@ -73,13 +73,16 @@ def create_service(ecs: Any, cluster: str, name: str, td_arn: str, net: tuple[st
     ecs.create_service(**kw)
 
 
-def seed_fixtures(*, cluster: str = "legacy-prod", region: str | None = None) -> list[str]:
-    """Register every fixture task definition and run one service of each; returns cluster/service keys."""
-    _guard()
-    ecs, ec2, iam = (boto3.client(s, region_name=region) for s in ("ecs", "ec2", "iam"))
+def seed_fixtures(*, cluster: str = "legacy-prod", region: str | None = None, aws: Any = None,
+                  folder: Path = FIXTURES) -> list[str]:
+    """Register every fixture task definition and run one service of each; returns cluster/service keys.
+    ``aws``: an ``AwsContext`` to use (default: boto3 clients from the environment)."""
+    _guard(aws.endpoint_url if aws is not None else None)
+    ecs, ec2, iam = (aws.client(s) if aws is not None else boto3.client(s, region_name=region)
+                     for s in ("ecs", "ec2", "iam"))
     net = ensure_network(ec2)
     ecs.create_cluster(clusterName=cluster)
-    tds = fixture_taskdefs()
+    tds = fixture_taskdefs(folder)
     ensure_roles(iam, [td.get("executionRoleArn") or EXEC_ROLE for td, _ in tds])
     keys = []
     for td, tags in tds:
@@ -121,8 +124,9 @@ def seed_synthetic(n: int, *, cluster: str = "batch", per_family: int = 1, secre
     return keys
 
 
-def seed_sandbox() -> str:
-    """Called by ``secrets-migrate sandbox --seed``. Returns a one-line summary."""
-    keys = seed_fixtures()
+def seed_sandbox(aws: Any = None, fixtures: Path | None = None) -> str:
+    """Called by ``secrets-migrate sandbox --seed`` (``aws``: the sandbox's context, ``fixtures``: the shipped
+    fixtures folder). Returns a one-line summary."""
+    keys = seed_fixtures(aws=aws, folder=fixtures / "ecs" if fixtures is not None else FIXTURES)
     return (f"cluster legacy-prod with {len(keys)} services on plaintext task definitions from fixtures/ecs; "
             "try: secrets-migrate live plan --cluster legacy-prod -o live-plan.json")

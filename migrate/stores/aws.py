@@ -1,15 +1,22 @@
-"""boto3 sessions and clients. The only place clients are built.
+"""AWS sessions and clients: the only place clients are built.
 
-``AWS_ENDPOINT_URL`` (and the per-service ``AWS_ENDPOINT_URL_<SERVICE>``) are honoured by botocore
-itself; ``--endpoint-url`` on the command line sets ``AWS_ENDPOINT_URL`` for the process.
+An ``AwsContext`` is one account/region view: profile *or* explicit credentials, a region and an optional
+endpoint. It holds no process-wide state and never touches ``os.environ``, so several contexts (several
+accounts, several regions) can be used at once. ``for_region`` derives a context for another region that
+keeps the credentials, profile, endpoint and client factory.
+
+Without an explicit ``endpoint_url``, botocore itself honours ``AWS_ENDPOINT_URL`` (and the per-service
+``AWS_ENDPOINT_URL_<SERVICE>``); ``--endpoint-url`` on the command line is passed in explicitly.
+Clients are made by an injected ``ClientFactory`` (default: ``boto_client``), which is where tests wrap
+them (fault injection) without any hook in this module.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import re
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -17,72 +24,73 @@ from botocore.config import Config as BotoConfig
 
 RETRIES = {"mode": "adaptive", "max_attempts": 10}
 
-#: temporary credentials (from STS AssumeRole) every new ``Aws`` without a profile uses; see ``assumed``
-_DEFAULT_CREDENTIALS: Mapping[str, str] | None = None
+#: builds one botocore client: ``factory(context, service)``
+ClientFactory = Callable[["AwsContext", str], Any]
 
 
-@contextmanager
-def assumed(credentials: Mapping[str, str] | None) -> Iterator[None]:
-    """Within the block, every ``Aws()`` built without a profile or credentials uses ``credentials``.
-
-    ``credentials`` is the ``Credentials`` mapping of an STS AssumeRole answer. Process-wide (worker threads
-    included): playbooks run one account at a time.
-    """
-    global _DEFAULT_CREDENTIALS
-    before, _DEFAULT_CREDENTIALS = _DEFAULT_CREDENTIALS, credentials
-    try:
-        yield
-    finally:
-        _DEFAULT_CREDENTIALS = before
+def boto_client(ctx: AwsContext, service: str) -> Any:
+    """The default client factory: the context's session, region and endpoint, adaptive retries."""
+    return ctx.session.client(
+        service,
+        region_name=ctx.region_name,
+        endpoint_url=ctx.endpoint_url,  # None: botocore falls back to AWS_ENDPOINT_URL* or the real endpoint
+        config=BotoConfig(retries=RETRIES, connect_timeout=10, read_timeout=60),
+    )
 
 
-@dataclass
-class Aws:
-    """A lazily-built session plus cached clients."""
+class AwsContext:
+    """A lazily-built session plus cached clients for one account and region. Thread-safe."""
 
-    profile: str | None = None
-    region: str | None = None
-    _session: Any = field(default=None, repr=False)
-    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
-    _account: str | None = None
-    #: temporary credentials (``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``), e.g. from AssumeRole
-    credentials: Mapping[str, str] | None = field(default=None, repr=False)
+    def __init__(self, profile: str | None = None, region: str | None = None,
+                 credentials: Mapping[str, str] | None = None, endpoint_url: str | None = None, *,
+                 client_factory: ClientFactory | None = None) -> None:
+        self.profile = profile
+        self.region = region
+        #: temporary credentials (``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``), e.g. from AssumeRole
+        self.credentials = dict(credentials) if credentials is not None else None
+        self.endpoint_url = endpoint_url or None
+        self.client_factory: ClientFactory = client_factory or boto_client
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+        self._account: str | None = None
+        self._lock = threading.RLock()
 
-    def __post_init__(self) -> None:
-        if self.credentials is None and self.profile is None and self._session is None:
-            self.credentials = _DEFAULT_CREDENTIALS
+    def __repr__(self) -> str:  # credentials never appear
+        creds = "explicit" if self.credentials is not None else "default chain"
+        return (f"AwsContext(profile={self.profile!r}, region={self.region!r}, credentials={creds}, "
+                f"endpoint_url={self.endpoint_url!r})")
+
+    def for_region(self, region: str | None) -> AwsContext:
+        """The same identity (credentials or profile), endpoint and client factory in another region."""
+        if region is None or region == self.region:
+            return self
+        return AwsContext(self.profile, region, self.credentials, self.endpoint_url,
+                          client_factory=self.client_factory)
 
     @property
     def session(self) -> Any:
-        if self._session is None:
-            if self.credentials is not None:  # AWS_ENDPOINT_URL* still honoured by botocore
-                c = self.credentials
-                self._session = boto3.session.Session(
-                    aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
-                    aws_session_token=c.get("SessionToken"), region_name=self.region)
-            else:
-                self._session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
-        return self._session
+        with self._lock:
+            if self._session is None:
+                if self.credentials is not None:
+                    c = self.credentials
+                    self._session = boto3.session.Session(
+                        aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                        aws_session_token=c.get("SessionToken"), region_name=self.region)
+                else:
+                    self._session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            return self._session
 
     @property
     def region_name(self) -> str:
         r = self.session.region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        return r or "us-east-1"
+        return str(r or "us-east-1")
 
     def client(self, service: str) -> Any:
-        c = self._clients.get(service)
-        if c is None:
-            c = self.session.client(
-                service,
-                region_name=self.region_name,
-                config=BotoConfig(retries=RETRIES, connect_timeout=10, read_timeout=60),
-            )
-            if os.environ.get("SECRETS_MIGRATE_TEST_FAULTS"):  # test-only, guarded inside
-                from migrate.faults import attach_from_env
-
-                attach_from_env(c)
-            self._clients[service] = c
-        return c
+        with self._lock:
+            c = self._clients.get(service)
+            if c is None:
+                c = self._clients[service] = self.client_factory(self, service)
+            return c
 
     @property
     def account(self) -> str:
@@ -98,6 +106,10 @@ class Aws:
         if r.startswith("us-gov-"):
             return "aws-us-gov"
         return "aws"
+
+
+#: the historical name; same constructor keywords (``profile``, ``region``, ``credentials``)
+Aws = AwsContext
 
 
 def error_code(exc: BaseException) -> str:
@@ -126,8 +138,6 @@ def _denied_action(exc: BaseException) -> str:
     """The IAM action AWS names in an AccessDenied message ("... not authorized to perform: ssm:PutParameter").
 
     Only a strictly action-shaped token is kept, so nothing else from the message can leak through."""
-    import re
-
     resp = getattr(exc, "response", None)
     text = str(resp.get("Error", {}).get("Message", "")) if isinstance(resp, dict) else ""
     m = re.search(r"perform: ([a-z0-9-]{2,40}:[A-Za-z0-9*]{2,80})(?![^\s])", text)

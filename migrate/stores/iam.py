@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from migrate.errors import StoreError
-from migrate.stores.aws import Aws, error_code, safe_aws_message
+from migrate.stores.aws import AwsContext, error_code, safe_aws_message
 
 
 def role_name(role_arn: str) -> str:
@@ -17,7 +17,7 @@ def role_name(role_arn: str) -> str:
 
 
 class Iam:
-    def __init__(self, aws: Aws) -> None:
+    def __init__(self, aws: AwsContext) -> None:
         self.aws = aws
 
     @property

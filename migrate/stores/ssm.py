@@ -8,14 +8,14 @@ from botocore.exceptions import ClientError
 
 from migrate.errors import StoreError
 from migrate.model import SecretValue
-from migrate.stores.aws import Aws, error_code, safe_aws_message
+from migrate.stores.aws import AwsContext, error_code, safe_aws_message
 from migrate.stores.base import StoredEntry
 
 
 class SsmStore:
     kind = "ssm"
 
-    def __init__(self, aws: Aws) -> None:
+    def __init__(self, aws: AwsContext) -> None:
         self.aws = aws
 
     @property

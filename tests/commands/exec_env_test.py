@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support.testing import run_cli
 
 from migrate.commands.exec_env import (
     SM_BATCH,
@@ -27,7 +28,6 @@ from migrate.commands.exec_env import (
 )
 from migrate.errors import StoreError, UsageError
 from migrate.model import SecretValue
-from migrate.testing import run_cli
 
 ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 CANARIES = {"DB_PASSWORD": "CANARY-exec-db-3f9a1c77", "STRIPE_SECRET_KEY": "CANARY-exec-sk_live_Qw8Zr2Lk5Tn1",

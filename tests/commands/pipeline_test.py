@@ -15,8 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 import boto3
-
-from migrate.testing import run_cli
+from support.testing import run_cli
 
 ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 CANARIES = [

@@ -147,12 +147,21 @@ def _png_stats(data: bytes) -> tuple[int, int, int]:
     return w, h, len(set(zlib.decompress(idat)))
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
+def _chromium() -> str | None:
+    """Debian's /usr/bin/chromium (what .ci/run installs), else any Chromium/Chrome on PATH."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium", "/usr/lib/chromium/chromium"):
+        exe = shutil.which(name)
+        if exe:
+            return exe
+    return None
+
+
+@pytest.mark.skipif(_chromium() is None,
                     reason="no headless Chromium on this machine (apt-get install chromium); the HTML is still "
                            "checked with html.parser in test_report_html_and_markdown")
 def test_report_renders_offline_in_headless_chromium(applied: Path, tmp_path: Path) -> None:
     assert _cli(applied, "report", "plan.json", "-o", "report.html", "--verify-json", "verify.json").exit_code == 0
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    exe = _chromium()
     url = (applied / "report.html").as_uri()
     common = [str(exe), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
               "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: any network lookup fails

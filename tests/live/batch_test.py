@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import boto3
+from support.testing import run_cli
 
 from migrate.apply.journal import Journal, state_dir_for
 from migrate.live.seed import seed_synthetic
-from migrate.testing import run_cli
 
 SECRET_MARK = "s3cr3t"
 

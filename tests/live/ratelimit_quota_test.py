@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 import threading
 import time
@@ -120,4 +119,7 @@ def test_client_limiter_and_adaptive_retries_surface_no_throttling(server_env, m
     assert errors == []
     assert p.served["ecs.taskdef-read"] == 80
     assert wall >= (80 - 5) / 40 * 0.95  # the quota floor holds
-    assert json.dumps(dict(p.throttled))  # counted (may be 0 or a few, all absorbed by retries)
+    # the proxy counts throttled attempts: only the quota'd family, and only a few (the client limiter runs at
+    # the quota, so the rare ones come from the two clocks drifting), every one absorbed by the retries above
+    assert set(p.throttled) <= {"ecs.taskdef-read"}, dict(p.throttled)
+    assert sum(p.throttled.values()) <= 16, dict(p.throttled)

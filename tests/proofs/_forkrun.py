@@ -15,6 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+TESTS = Path(__file__).resolve().parent.parent
+for _p in (TESTS.parent, TESTS):  # the checkout's `migrate` and `support` (the test hooks), also when run as a script
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
 
 def _serve() -> None:
     import migrate.apply.executor  # noqa: F401  (warm imports: the expensive part of a CLI start)
@@ -40,6 +45,9 @@ def _serve() -> None:
                 os.dup2(out, 1)
                 os.dup2(err, 2)
                 sys.argv = ["secrets-migrate", *req["args"]]
+                from support.launcher import install_hooks
+
+                install_hooks()  # this child's own test switches (faults, crash point), from its env
                 code = migrate.cli.main()
                 sys.stdout.flush()
                 sys.stderr.flush()

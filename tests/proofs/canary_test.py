@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from migrate.testing import run_cli
+from support.testing import run_cli
 
 _spec = importlib.util.spec_from_file_location("_proofs_world", Path(__file__).with_name("_world.py"))
 assert _spec and _spec.loader

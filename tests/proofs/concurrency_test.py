@@ -11,9 +11,9 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support.testing import LAUNCHER, run_cli
 
 from migrate.plan.model import Plan
-from migrate.testing import run_cli
 
 _spec = importlib.util.spec_from_file_location("_proofs_world", Path(__file__).with_name("_world.py"))
 assert _spec and _spec.loader
@@ -37,7 +37,7 @@ def test_second_concurrent_apply_is_refused(project: tuple[Path, Path]) -> None:
     defs, plan_path = project
     env = {**os.environ, **FAULTS, "COLUMNS": "200",
            "SECRETS_MIGRATE_TEST_FAULTS": '[{"kind": "delay", "ops": ["ssm.PutParameter"], "at": [1], "seconds": 4}]'}
-    first = subprocess.Popen([sys.executable, "-m", "migrate", "apply", "plan.json", "--yes"], cwd=plan_path.parent,
+    first = subprocess.Popen([sys.executable, str(LAUNCHER), "apply", "plan.json", "--yes"], cwd=plan_path.parent,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     journal = plan_path.with_name("plan.json.state") / "journal.jsonl"
     deadline = time.monotonic() + 60

@@ -1,4 +1,4 @@
-"""Injected AWS faults (migrate.faults, botocore before-send hooks) against a moto server.
+"""Injected AWS faults (tests/support/faults.py, botocore before-send hooks) against a moto server.
 
 30 % throttling on every write completes with nothing duplicated; AccessDenied on the k-th write
 rolls back cleanly and names the permission; a timeout after the write reached the server is
@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.faults import WRITES, Rule, inject, rules_from_env
+from support.testing import run_cli
 
 from migrate.apply.executor import Runtime, apply_plan, rollback_plan
 from migrate.apply.journal import Journal, state_dir_for
 from migrate.errors import ActionFailed
-from migrate.faults import WRITES, Rule, inject, rules_from_env
 from migrate.plan.model import Plan
 from migrate.stores.aws import Aws
-from migrate.testing import run_cli
 
 _spec = importlib.util.spec_from_file_location("_proofs_world", Path(__file__).with_name("_world.py"))
 assert _spec and _spec.loader
@@ -149,3 +149,23 @@ def test_env_switch_needs_its_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rules_from_env() is None
     monkeypatch.setenv("SECRETS_MIGRATE_TEST_MODE", "i-know-this-injects-faults")
     assert [r.kind for r in rules_from_env() or []] == ["throttle"]
+
+
+def test_crash_switch_needs_its_guard() -> None:
+    from support.launcher import crash_point_from_env
+
+    at = {"SECRETS_MIGRATE_TEST_CRASH_AFTER_RECORD": "3"}
+    assert crash_point_from_env(at) is None
+    assert crash_point_from_env({**at, "SECRETS_MIGRATE_TEST_MODE": "i-know-this-injects-faults"}) is None
+    assert crash_point_from_env({**at, "SECRETS_MIGRATE_TEST_MODE": "i-know-this-kills-the-process"}) == 3
+
+
+def test_journal_calls_after_append_with_each_durable_record(tmp_path: Path) -> None:
+    seen: list[tuple[object, int]] = []
+    j = Journal(tmp_path / "state", "plan-1",
+                after_append=lambda rec: seen.append((rec["seq"], len((tmp_path / "state" / "journal.jsonl").read_bytes().splitlines()))))
+    j.append("run-start")
+    j.append("intent", "a1", "ssm")
+    j.close()
+    assert seen == [(1, 1), (2, 2)]  # called after the record is on disk
+    assert Journal(tmp_path / "state", "plan-1").records[-1]["seq"] == 2  # no hook by default

@@ -68,7 +68,8 @@ def _round_trip(tmp: Path, files: dict[str, str], secret_names: set[str], kept: 
     moved = {e.name for lf in res.loaded for e in lf.entries if any(e.key in a.entries for a in plan.rewrites)}
     assert secret_names <= moved, (secret_names, moved)
     assert not (kept & moved), (kept, moved)
-    ref = lambda aid: REF + aid
+    def ref(aid: str) -> str:
+        return REF + aid
     by_key = {v.key: v for a in plan.store_actions for v in a.values}  # type: ignore[attr-defined]
     out: dict[str, str] = {}
     for a in plan.rewrites:
@@ -282,7 +283,10 @@ def _tf_env_names(new: str) -> tuple[set[str], set[str]]:
     env_part, _, sec_part = expr.partition("secrets")
     if "secrets" in expr and expr.index("secrets") < expr.index("environment"):
         sec_part, _, env_part = expr.partition("environment")
-    find = lambda s: set(re.findall(r"name\W+([A-Z][0-9]+_[A-Z]+)", s))
+
+    def find(s: str) -> set[str]:
+        return set(re.findall(r"name\W+([A-Z][0-9]+_[A-Z]+)", s))
+
     return find(env_part), find(sec_part)
 
 

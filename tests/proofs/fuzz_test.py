@@ -6,6 +6,7 @@ kept) -> revert with the values -> byte-identical. Malformed input only ever rai
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def test_dotenv_and_compose_round_trip(tmp_path_factory, secret, vals, crlf, exp
                 secret_names | {"DB_PASSWORD"}, {"FEATURE_X", "LOG_LEVEL"})
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(kind=st.sampled_from(["ecs-taskdef", "compose", "dotenv"]),
        data=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
                       st.sampled_from([b'{"containerDefinitions": [', b"services:\n  web: [", b'{"a": 1, "a": 2}',
@@ -99,7 +100,5 @@ def test_malformed_input_only_raises_migrate_errors(tmp_path_factory, kind, data
     src = SOURCES[kind]
     p = d / {"ecs-taskdef": "td.json", "compose": "compose.yaml"}[kind]
     p.write_bytes(data)
-    try:
+    with contextlib.suppress(MigrateError):  # a clean error is fine; anything else is a bug
         src.load(read_source(p))
-    except MigrateError:
-        pass

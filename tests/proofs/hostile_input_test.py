@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from migrate.testing import run_cli
+from support.testing import run_cli
 
 SECRET_LINE = '{"family": "x", "containerDefinitions": [{"name": "a", "environment": [{"name": "DB_PASSWORD", "value": "CANARY-hostile-1f2e"}]}]}'
 

@@ -1,4 +1,4 @@
-"""Test-only AWS fault injection through botocore event hooks.
+"""Test-only AWS fault injection through botocore event hooks, installed by wrapping the client factory.
 
 Rules pick operations (``"ssm.PutParameter"``, ``"secretsmanager.*"``, ``"*"``) and return a fault at
 chosen call positions (1-based per rule) or at a seeded rate:
@@ -7,20 +7,24 @@ chosen call positions (1-based per rule) or at a seeded rate:
 * ``server-error``: HTTP 500 InternalFailure;
 * ``timeout``: the request is sent to the server, then ReadTimeoutError is raised, as if the
   response were lost on the way back (botocore retries; the write already happened);
-* ``access-denied``: HTTP 400 AccessDeniedException naming the IAM action, like AWS does.
+* ``access-denied``: HTTP 400 AccessDeniedException naming the IAM action, like AWS does;
+* ``delay``: sleep ``seconds`` before sending.
 
-Activation is explicit: ``inject(aws, rules)`` from a test, or the environment variable
-``SECRETS_MIGRATE_TEST_FAULTS`` (a JSON list of rules) which only works together with
-``SECRETS_MIGRATE_TEST_MODE=i-know-this-injects-faults`` so it cannot fire in a user's environment.
+Activation is explicit: ``inject(aws, rules)`` from a test (it wraps that ``AwsContext``'s client factory),
+or, for CLI runs in a subprocess, ``tests/support/launcher.py`` reading ``SECRETS_MIGRATE_TEST_FAULTS``
+(a JSON list of rules) together with ``SECRETS_MIGRATE_TEST_MODE=i-know-this-injects-faults``.
+The product itself knows nothing about any of this.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
 import random
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,10 +112,8 @@ def _send_for_real(request: Any) -> None:
         body = body.encode()
     req = urllib.request.Request(request.url, data=body, method=request.method,
                                  headers={k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()})
-    try:
+    with contextlib.suppress(Exception):  # an error answer is still "the server saw it"
         urllib.request.urlopen(req, timeout=30).read()
-    except Exception:  # noqa: BLE001 - an error answer is still "the server saw it"
-        pass
 
 
 _IAM_PREFIX = {"secretsmanager": "secretsmanager", "ssm": "ssm", "iam": "iam", "ecs": "ecs", "kms": "kms", "sts": "sts"}
@@ -154,31 +156,34 @@ class _Raw:
         return data
 
 
+def with_faults(factory: Callable[[Any, str], Any], injector: Injector) -> Callable[[Any, str], Any]:
+    """A client factory that builds with ``factory`` and then routes every request through ``injector``."""
+    def build(ctx: Any, service: str) -> Any:
+        client = factory(ctx, service)
+        client.meta.events.register("before-send", injector.before_send)
+        return client
+
+    return build
+
+
 def inject(aws: Any, rules: list[Rule]) -> Injector:
-    """Attach faults to an ``migrate.stores.aws.Aws`` (its session and any client it already built)."""
+    """Attach faults to a ``migrate.stores.aws.AwsContext``: clients it builds from now on (its ``for_region``
+    contexts included) and any it already built."""
     inj = Injector(rules)
-    aws.session.events.register("before-send", inj.before_send)
+    aws.client_factory = with_faults(aws.client_factory, inj)
     for c in getattr(aws, "_clients", {}).values():
         c.meta.events.register("before-send", inj.before_send)
     return inj
 
 
-def rules_from_env() -> list[Rule] | None:
-    raw = os.environ.get(ENV_RULES)
-    if not raw or os.environ.get(ENV_GUARD) != GUARD_VALUE:
+def rules_from_env(environ: Mapping[str, str] | None = None) -> list[Rule] | None:
+    env = os.environ if environ is None else environ
+    raw = env.get(ENV_RULES)
+    if not raw or env.get(ENV_GUARD) != GUARD_VALUE:
         return None
-    return [Rule(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in r.items()}) for r in json.loads(raw)]
-
-
-_ENV_INJECTOR: list[Injector] = []
-
-
-def attach_from_env(client: Any) -> None:
-    """Called by Aws.client(); a no-op unless both test variables are set. One injector per process,
-    so rule positions count calls across every client."""
-    if not _ENV_INJECTOR:
-        rules = rules_from_env()
-        if not rules:
-            return
-        _ENV_INJECTOR.append(Injector(rules))
-    client.meta.events.register("before-send", _ENV_INJECTOR[0].before_send)
+    parsed: list[dict[str, Any]] = json.loads(raw)
+    out = []
+    for r in parsed:
+        kw: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in r.items()}
+        out.append(Rule(**kw))
+    return out
