@@ -87,7 +87,7 @@ def test_check_output_refuses_inputs_and_definitions_only(tmp_path: Path) -> Non
 def test_scan_output_keeps_mode_and_leaves_no_temp_file(tmp_path: Path) -> None:
     import stat
 
-    from migrate.testing import run_cli
+    from support.testing import run_cli
 
     _defs(tmp_path, 2)
     (tmp_path / "r.sarif").write_text("old")

@@ -20,7 +20,7 @@ import boto3
 import pytest
 import typer
 
-from migrate.testing import run_cli
+from support.testing import run_cli
 
 NO_CREDS = {"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
