@@ -48,7 +48,7 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
     con = out_console(no_color)
     tmp = Path(tempfile.mkdtemp(prefix="secrets-migrate-demo-"))
     work = tmp / "fixtures"
-    shutil.copytree(src, work, ignore=shutil.ignore_patterns("labels.json", "README.md", "node_modules", "cdk.out"))
+    shutil.copytree(src, work, ignore=shutil.ignore_patterns("labels.json", "README.md", "node_modules", "cdk.out", "monorepo", "legacy"))
     before = _hashes(work)
     plan_path = tmp / "plan.json"
     ok = True
