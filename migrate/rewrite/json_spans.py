@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from json.decoder import scanstring as _scanstring
 from typing import Union
 
+from migrate.rewrite.pointer import escape as pointer_escape
+from migrate.rewrite.text import eol, leading_ws, line_indent
+
 __all__ = [
     "JsonSyntaxError",
     "JStr",
@@ -380,11 +383,6 @@ def to_python(node: Node) -> object:
     return node.value
 
 
-def pointer_escape(token: str) -> str:
-    """One RFC 6901 reference token."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 def json_body(value: str) -> str:
     """The body (no quotes) of the JSON string literal for ``value``, non-ASCII kept as-is."""
     return json.dumps(value, ensure_ascii=False)[1:-1]
@@ -394,28 +392,8 @@ def json_body(value: str) -> str:
 
 
 def newline_style(text: str) -> str:
-    """``"\\r\\n"`` when the first line break of ``text`` is CRLF, else ``"\\n"``."""
-    i = text.find("\n")
-    if i > 0 and text[i - 1] == "\r":
-        return "\r\n"
-    return "\n"
-
-
-def leading_ws(text: str, pos: int) -> str:
-    """The whitespace (possibly with line breaks) immediately before ``pos``."""
-    i = pos
-    while i > 0 and text[i - 1] in " \t\r\n":
-        i -= 1
-    return text[i:pos]
-
-
-def line_indent(text: str, pos: int) -> str:
-    """The indentation (spaces/tabs) at the start of the line holding ``pos``."""
-    ls = text.rfind("\n", 0, pos) + 1
-    i = ls
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    return text[ls:i]
+    """The file's line ending (see :func:`migrate.rewrite.text.eol`)."""
+    return eol(text)
 
 
 def indent_unit(text: str, node: Node | None = None) -> str:

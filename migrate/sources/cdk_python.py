@@ -22,6 +22,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
+from migrate.rewrite import pointer as jp
 from migrate.rewrite.cdk_codemods import (
     ENV_KW,
     SecretSpec,
@@ -30,14 +31,13 @@ from migrate.rewrite.cdk_codemods import (
     key_of,
     run_codemod,
 )
-from migrate.rewrite.edits import TextEdit, apply_edits, encode, old_template, revert_edits
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, encode, old_template, revert_edits
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText
 
 KIND = "cdk-python"
 _SNIFF_IMPORT_RE = re.compile(r"^\s*(from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
 _SNIFF_ENV_RE = re.compile(r"\b(environment|options)\s*=")
 _SM_SUFFIX_RE = re.compile(r"-[A-Za-z0-9]{6}$")
-_FAKE_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-AbCdEf"
 
 
 @dataclass
@@ -133,7 +133,7 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
             if name is None:
                 self.scan.warnings.append(f"{site.pointer}: non-literal key in {site.src_kw}= left alone")
                 continue
-            pointer = f"{site.pointer}/{site.src_kw}/{name.replace('~', '~0').replace('/', '~1')}"
+            pointer = f"{site.pointer}/{site.src_kw}/{jp.escape(name)}"
             start, end, line = self._off(el.value)
             value: SecretValue | None = None
             restorable, note = True, ""
@@ -267,7 +267,7 @@ def _rewrite(src: SourceText, scan: _Scan, moves: Sequence[Move]) -> FileChange:
 
 
 def _verify(src: SourceText, scan: _Scan, edits: list[TextEdit], moves: Sequence[Move]) -> None:
-    new = apply_edits(src.text, edits, ref=lambda _a: _FAKE_ARN)
+    new = apply_edits(src.text, edits, ref=lambda _a: PREVIEW_ARN)
     try:
         after = _scan(new, src.display)
     except InputError:
@@ -278,7 +278,7 @@ def _verify(src: SourceText, scan: _Scan, edits: list[TextEdit], moves: Sequence
         if (site, mv.entry.name) in left:
             raise RewriteError(f"{src.display}: {mv.entry.name} is still in {mv.entry.location}")
     values = {k: e.value.reveal() for k, e in scan.entries.items() if e.value is not None}
-    back = revert_edits(new, edits, ref=lambda _a: _FAKE_ARN, value=lambda k, enc: encode(enc, values[k]))
+    back = revert_edits(new, edits, ref=lambda _a: PREVIEW_ARN, value=lambda k, enc: encode(enc, values[k]))
     if back != src.text:
         raise RewriteError(f"{src.display}: the rewrite would not revert byte-identically")
 

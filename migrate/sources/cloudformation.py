@@ -30,7 +30,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
 from migrate.rewrite import json_spans
-from migrate.rewrite.edits import TextEdit, apply_edits, encode, is_restorable, old_template, revert_edits
+from migrate.rewrite import pointer as jp
+from migrate.rewrite import text as tx
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, encode, is_restorable, old_template, revert_edits
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText, line_of
 
 KIND = "cloudformation"
@@ -41,7 +43,6 @@ _SUB_VAR_RE = re.compile(r"\$\{(?!!)([^}]*)\}")
 _DYNREF_RE = re.compile(r"^\{\{resolve:(secretsmanager|ssm-secure|ssm):([^}]*)\}\}$")
 _SM_SUFFIX_RE = re.compile(r"-[A-Za-z0-9]{6}$")
 _PLAIN_SAFE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_FAKE_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:probe-AbCdEf"
 _SSM_SUB = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/"
 
 
@@ -119,8 +120,6 @@ def _str(n: Node | None) -> str | None:
     return None
 
 
-def _esc(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _content_end(n: Node) -> int:
@@ -281,7 +280,7 @@ def _build(text: str, display: str) -> _Template:
             if not isinstance(c, MappingNode):
                 continue
             unit = _str(_get(c, "Name")) or f"container{ci}"
-            base = f"/Resources/{_esc(lid)}/Properties/ContainerDefinitions/{ci}"
+            base = f"/Resources/{jp.escape(lid)}/Properties/ContainerDefinitions/{ci}"
             env = _get(c, "Environment")
             if isinstance(env, SequenceNode):
                 for ei, item in enumerate(env.value):
@@ -298,7 +297,7 @@ def _build(text: str, display: str) -> _Template:
                     if name is None:
                         continue
                     occ = _Occ(lid, ci, c, unit, LOC_LOG_OPTIONS, name, ok, ov, oi)
-                    _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{_esc(name)}")
+                    _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{jp.escape(name)}")
     return t
 
 
@@ -307,7 +306,7 @@ def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str) -> None
     value_node: Node = occ.value
     if param:
         value_node = _get(_get(_get(t.root, "Parameters"), param), "Default")  # type: ignore[assignment]
-        pointer = f"/Parameters/{_esc(param)}/Default"
+        pointer = f"/Parameters/{jp.escape(param)}/Default"
     elif isinstance(occ.value, MappingNode):  # {"Fn::Sub": "literal"}
         value_node = occ.value.value[0][1]
     key = f"{display}#{pointer}"
@@ -341,29 +340,19 @@ def _fields(e: Entry) -> dict[str, Any]:
 # --- text helpers ------------------------------------------------------------------------------------
 
 
-def _line_start(text: str, pos: int) -> int:
-    return text.rfind("\n", 0, pos) + 1
 
 
-def _line_end(text: str, pos: int) -> int:
-    """Offset just after the newline of the line containing ``pos`` (or end of text)."""
-    i = text.find("\n", pos)
-    return len(text) if i < 0 else i + 1
 
 
-def _col(text: str, pos: int) -> int:
-    return pos - _line_start(text, pos)
 
 
-def _nl(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
 
 
 def _comment_lines_above(text: str, pos: int) -> int:
     """Start of the run of own-line comments directly above the line containing ``pos``."""
-    start = _line_start(text, pos)
+    start = tx.line_start(text, pos)
     while start > 0:
-        prev = _line_start(text, start - 1)
+        prev = tx.line_start(text, start - 1)
         if text[prev:start].strip().startswith("#"):
             start = prev
         else:
@@ -374,20 +363,20 @@ def _comment_lines_above(text: str, pos: int) -> int:
 def _block_item_region(text: str, item: Node) -> tuple[int, int]:
     """Lines of a block sequence item: own-line comments above, the ``- `` line, to its last line."""
     s = int(item.start_mark.index)
-    ls = _line_start(text, s)
+    ls = tx.line_start(text, s)
     if not text[ls:s].strip().startswith("-"):
         raise RewriteError("sequence item layout not recognised")
-    return _comment_lines_above(text, s), _line_end(text, _content_end(item))
+    return _comment_lines_above(text, s), tx.line_end(text, _content_end(item))
 
 
 def _block_pair_region(text: str, k: Node, v: Node) -> tuple[int, int]:
     s = int(k.start_mark.index)
-    ls = _line_start(text, s)
+    ls = tx.line_start(text, s)
     if text[ls:s].strip() not in ("", "-"):
         raise RewriteError("mapping layout not recognised")
     if text[ls:s].strip() == "-":
         raise RewriteError("cannot delete the first key of a sequence item")
-    return ls, _line_end(text, _content_end(v))
+    return ls, tx.line_end(text, _content_end(v))
 
 
 def _reindent(block: str, delta: int) -> str:
@@ -517,7 +506,7 @@ class _Splices:
         """Blocks are inserted as whole lines after ``_line_end``; when the file's last line has no
         newline, that point is the middle of the last line: start the block on a new line instead,
         and keep the file without a final newline."""
-        text, nl = self.text, _nl(self.text)
+        text, nl = self.text, tx.eol(self.text)
         if not out or not text or text.endswith("\n"):
             return out
         s, e, new = out[-1]
@@ -525,7 +514,7 @@ class _Splices:
             return out
         if s == e:
             out[-1] = (s, e, nl + new[: -len(nl)])
-        elif s == _line_start(text, s):
+        elif s == tx.line_start(text, s):
             out[-1] = (s, e, new[: -len(nl)])
         return out
 
@@ -569,7 +558,7 @@ def _arn_fields(arn: str) -> list[str]:
 
 def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], options: RewriteOptions) -> FileChange:
     text = src.text
-    nl = _nl(text)
+    nl = tx.eol(text)
     sp = _Splices(text)
     by_container: dict[tuple[str, int], list[tuple[_Occ, Move]]] = {}
     grants: dict[str, list[tuple[Move, object]]] = {}
@@ -706,7 +695,7 @@ def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list
     else:
         regions = [_block_item_region(text, i) for i in env.value]
         new_items = [transformed(o, mv, *regions[o.index]) for o, mv in moves]
-        item_col = _col(text, int(env.value[0].start_mark.index)) - 2
+        item_col = tx.column(text, int(env.value[0].start_mark.index)) - 2
     # remove from Environment
     if all_moved:
         ep = _pair(c, "Environment")
@@ -769,8 +758,8 @@ def _append_items(text: str, sp: _Splices, seq: Node, items: list[str], item_col
             raise RewriteError("cannot merge block-style items into a flow-style list")
         if not _is_flow(seq) and seq.value:  # flow items (from a flow Environment) into a block list
             last = seq.value[-1]
-            col = _col(text, int(last.start_mark.index)) - 2
-            pos = _line_end(text, _content_end(last))
+            col = tx.column(text, int(last.start_mark.index)) - 2
+            pos = tx.line_end(text, _content_end(last))
             sp.add(pos, pos, "".join(" " * col + "- " + i + nl for i in items))
             return
         _append_flow(text, sp, seq, items)
@@ -778,8 +767,8 @@ def _append_items(text: str, sp: _Splices, seq: Node, items: list[str], item_col
     if not seq.value:
         raise RewriteError("empty block list")
     last = seq.value[-1]
-    col = _col(text, int(last.start_mark.index)) - 2
-    sp.add(_line_end(text, _content_end(last)), _line_end(text, _content_end(last)),
+    col = tx.column(text, int(last.start_mark.index)) - 2
+    sp.add(tx.line_end(text, _content_end(last)), tx.line_end(text, _content_end(last)),
            "".join(_reindent(i, col - item_col) for i in items))
 
 
@@ -804,14 +793,14 @@ def _append_objs(text: str, sp: _Splices, seq: Node, objs: list[Any], json_mode:
         indent = None
         if seq.value:
             st = int(seq.value[-1].start_mark.index)
-            lead = text[_line_start(text, st):st]
+            lead = text[tx.line_start(text, st):st]
             indent = lead if lead.strip() == "" else None
         _append_flow(text, sp, seq, [_flow(o, json_mode, indent, nl) for o in objs])
         return
     last = seq.value[-1]
-    col = _col(text, int(last.start_mark.index)) - 2
+    col = tx.column(text, int(last.start_mark.index)) - 2
     lines = _y_block(objs, col, nl)
-    pos = _line_end(text, _content_end(last))
+    pos = tx.line_end(text, _content_end(last))
     sp.add(pos, pos, "".join(ln + nl for ln in lines))
 
 
@@ -832,12 +821,12 @@ def _add_pair_items(text: str, sp: _Splices, m: MappingNode, after_key: Node, af
             end = _content_end(after_val)
             sp.add(end, end, _pair_sep(text, m, after_key) + qk + ": " + arr)
         else:
-            pos = _line_end(text, _content_end(after_val))
-            sp.add(pos, pos, " " * _col(text, int(after_key.start_mark.index)) + qk + ": " + arr + nl)
+            pos = tx.line_end(text, _content_end(after_val))
+            sp.add(pos, pos, " " * tx.column(text, int(after_key.start_mark.index)) + qk + ": " + arr + nl)
         return
     assert item_col is not None
-    pos = _line_end(text, _content_end(after_val))
-    kcol = _col(text, int(after_key.start_mark.index))
+    pos = tx.line_end(text, _content_end(after_val))
+    kcol = tx.column(text, int(after_key.start_mark.index))
     sp.add(pos, pos, " " * kcol + _quoted_key(text, after_key, key, json_mode) + ":" + nl + "".join(items))
 
 
@@ -867,8 +856,8 @@ def _add_pair(text: str, sp: _Splices, m: MappingNode, after_index: int | None, 
         end = _content_end(av)
         sp.add(end, end, sep + _quoted_key(text, ak, key, json_mode) + ": " + _flow(value, json_mode, indent, nl))
         return
-    kcol = _col(text, int(ak.start_mark.index))
-    pos = _line_end(text, _content_end(av))
+    kcol = tx.column(text, int(ak.start_mark.index))
+    pos = tx.line_end(text, _content_end(av))
     if isinstance(value, (dict, list)):
         body = nl.join(_y_block(value, kcol + 2, nl)) + nl
         sp.add(pos, pos, " " * kcol + f"{key}:" + nl + body)
@@ -935,7 +924,7 @@ def _uniq(xs: list[object]) -> list[object]:
 
 def _verify(src: SourceText, before: _Template, edits: list[TextEdit], moves: Sequence[Move]) -> None:
     """Re-parse the result and check that each moved item left Environment/Options for Secrets."""
-    new = apply_edits(src.text, edits, ref=lambda _a: _FAKE_ARN)
+    new = apply_edits(src.text, edits, ref=lambda _a: PREVIEW_ARN)
     try:
         after = _build(new, src.display)
     except InputError:
@@ -957,7 +946,7 @@ def _verify(src: SourceText, before: _Template, edits: list[TextEdit], moves: Se
                 raise RewriteError(f"{src.display}: rewrite of {o.unit}/{o.name} did not re-parse as intended")
     # the old templates must rebuild the original text
     values = {k: e.value.reveal() for k, e in before.entries.items() if e.value is not None}
-    back = revert_edits(new, edits, ref=lambda _a: _FAKE_ARN, value=lambda k, enc: encode(enc, values[k]))
+    back = revert_edits(new, edits, ref=lambda _a: PREVIEW_ARN, value=lambda k, enc: encode(enc, values[k]))
     if back != src.text:
         raise RewriteError(f"{src.display}: the rewrite would not revert byte-identically")
 

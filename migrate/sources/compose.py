@@ -34,15 +34,16 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_COMPOSE_ENV, LOC_ENV_FILE, Entry, SecretValue, ValueKind
+from migrate.rewrite import pointer as jp
+from migrate.rewrite import text as tx
 from migrate.rewrite import yaml_spans as ys
-from migrate.rewrite.edits import TextEdit, apply_edits, encode, is_restorable, old_template, render
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, encode, is_restorable, old_template, render
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText, read_source
 from migrate.sources.dotenv import DotenvEntry, parse_dotenv
 
 KIND = "compose"
 ECS_PARAMS = "ecs-params.yml"
 COMPOSE_TAGS = ys.STANDARD_TAGS | {"!reset", "!override"}  # Compose merge tags (v2.24+)
-PREVIEW_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/preview"
 
 _SNIFF_SERVICES = re.compile(r"^services[ \t]*:", re.M)
 _SNIFF_CFN = re.compile(r"^(AWSTemplateFormatVersion|Resources)[ \t]*:", re.M)
@@ -142,8 +143,6 @@ class _Model:
     warnings: list[str]
 
 
-def _esc(seg: str) -> str:
-    return seg.replace("~", "~0").replace("/", "~1")
 
 
 def _walk_paths(root: Node) -> tuple[dict[int, str], dict[int, Node]]:
@@ -162,7 +161,7 @@ def _walk_paths(root: Node) -> tuple[dict[int, str], dict[int, Node]]:
         if isinstance(node, MappingNode):
             for k, v in node.value:
                 seg = str(k.value) if isinstance(k, ScalarNode) else "?"
-                children.append((v, f"{path}/{_esc(seg)}", k))
+                children.append((v, f"{path}/{jp.escape(seg)}", k))
         elif isinstance(node, SequenceNode):
             children.extend((v, f"{path}/{i}", None) for i, v in enumerate(node.value))
         stack.extend(reversed(children))
@@ -340,7 +339,7 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
                     note = "defined more than once in the same list"
         else:
             k, v = a, b
-            pointer = f"{paths[id(holder)]}/{_esc(name)}"
+            pointer = f"{paths[id(holder)]}/{jp.escape(name)}"
             if ys.is_empty_null(v) or ys.is_null(v):
                 line = k.start_mark.line + 1
                 val = _Value(ValueKind.INTERPOLATED, None, (0, 0), "no value: taken from the shell environment")
@@ -410,7 +409,7 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
             entry = Entry(
                 path=display, line=d.line, unit=users[0], location=LOC_ENV_FILE, name=d.name,
                 value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
-                pointer=f"/{_esc(d.name)}", source=KIND, value_path=edisplay, units=tuple(users),
+                pointer=f"/{jp.escape(d.name)}", source=KIND, value_path=edisplay, units=tuple(users),
                 group=project, note="; ".join(x for x in (val.note, note) if x), restorable=restorable)
             places[entry.key] = _Place(entry, edisplay, enc, value_span, dotenv=d)
 
@@ -515,7 +514,7 @@ def _after_block(text: str, mapping: MappingNode) -> int:
     else:
         seq = mapping
         end = ys.value_end(text, None, seq.value[-1], ys.seq_item_dash(text, seq, len(seq.value) - 1) + 1)
-    le = ys.line_end(text, end)
+    le = tx.line_end(text, end)
     return le
 
 
@@ -561,13 +560,13 @@ def _remove_yaml(ed: _Edits, model: _Model, places: list[_Place]) -> None:
                     end = ys.value_end(text, k, v, ys.colon_after(text, k) + 1)
                 else:
                     dash = ys.seq_item_dash(text, holder, p.index)
-                    ls = ys.line_start(text, dash)
+                    ls = tx.line_start(text, dash)
                     if text[ls:dash].strip(" \t") != "":
                         raise RewriteError("list item does not start its line")
                     end = int(holder.value[p.index].end_mark.index)
                 if not ys.rest_is_blank_or_comment(text, end):
                     raise RewriteError("unexpected text after an environment entry")
-                ed.removals.append(_line_removal(text, ls, ys.line_end(text, end)))
+                ed.removals.append(_line_removal(text, ls, tx.line_end(text, end)))
             if len(removed) == n:
                 pk = model.parent_key.get(id(holder))
                 if pk is None:
@@ -589,7 +588,7 @@ def rewrite(loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) 
         return []
     display = loaded.path
     text = loaded.source.text
-    eol = ys.newline_of(text)
+    eol = tx.eol(text)
     compose = _Edits(text)
     env_edits: dict[str, _Edits] = {}
     yaml_places: list[_Place] = []
@@ -678,7 +677,7 @@ def _ecs_params_change(model: _Model, display: str, moves: Sequence[Move], compo
         return FileChange(_beside(display, ECS_PARAMS), (TextEdit(0, 0, content, ""),), create=True,
                           summary=f"create {ECS_PARAMS} with {sum(map(len, want.values()))} secrets")
     text = ep.text
-    eol = ys.newline_of(text) if "\n" in text else compose_eol
+    eol = tx.eol(text) if "\n" in text else compose_eol
     ed = _Edits(text)
     root = ys.load_nodes(text, ep.display)
     if root is None:
@@ -721,7 +720,7 @@ def _ensure_td(ed: _Edits, td: tuple[Node, Node], want: dict[str, list[tuple[str
                eol: str, display: str) -> None:
     text = ed.text
     tk, tv = td
-    col0 = ys.indent_of(text, tk.start_mark.index)
+    col0 = tx.column(text, tk.start_mark.index)
     tdm = _block_map(tv, "task_definition", display)
     if tdm is None:
         _insert_lines(ed, _after_colon(text, tk), _new_services(want, col0 + step, step), eol)
@@ -776,9 +775,9 @@ def _ensure_td(ed: _Edits, td: tuple[Node, Node], want: dict[str, list[tuple[str
         if not seq.value:
             raise RewriteError(f"{display}: cannot locate secrets of service {svc}")
         dash = ys.seq_item_dash(text, seq, 0)
-        dcol = ys.indent_of(text, dash)
+        dcol = tx.column(text, dash)
         first = seq.value[0]
-        kcol = ys.indent_of(text, first.start_mark.index) if isinstance(first, MappingNode) else dcol + 2
+        kcol = tx.column(text, first.start_mark.index) if isinstance(first, MappingNode) else dcol + 2
         lines = []
         for name, vf in items:
             lines.append(" " * dcol + "-" + " " * (kcol - dcol - 1) + f'value_from: "{vf}"')
@@ -844,7 +843,7 @@ def _compose_secrets(ed: _Edits, model: _Model, moves: Sequence[Move], eol: str)
             ed.inserts.setdefault(pos, []).append((", " if seq.value else "") + flow)
         elif isinstance(sec[1], SequenceNode) and sec[1].value:
             seq = sec[1]
-            dcol = ys.indent_of(text, ys.seq_item_dash(text, seq, 0))
+            dcol = tx.column(text, ys.seq_item_dash(text, seq, 0))
             _insert_lines(ed, _after_block(text, seq), [" " * dcol + f"- {s}" for s in new], eol)
         else:
             raise RewriteError(f"service {svc}: secrets is not a list")

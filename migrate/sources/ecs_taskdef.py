@@ -23,7 +23,9 @@ from typing import ClassVar
 from migrate.errors import InputError, PlanError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
 from migrate.rewrite import json_spans as js
-from migrate.rewrite.edits import TextEdit, apply_edits, is_restorable, old_template, render
+from migrate.rewrite import pointer as jp
+from migrate.rewrite import text as tx
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, is_restorable, old_template, render
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText, line_of
 
 KIND = "ecs-taskdef"
@@ -35,7 +37,6 @@ READ_ONLY_KEYS = ("taskDefinitionArn", "revision", "status", "requiresAttributes
                   "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt")
 
 #: ARN used to render reference tokens when checking a rewrite (never written anywhere)
-_PREVIEW_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/secrets-migrate-preview"
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def shape_of(root: js.Node) -> str | None:
 
 
 def _ptr(*parts: object) -> str:
-    return "".join("/" + js.pointer_escape(str(p)) for p in parts)
+    return jp.join(parts)
 
 
 class EcsTaskDefSource:
@@ -415,11 +416,11 @@ def _container_edits(text: str, c: _Container, items: list[tuple[Move, _Target]]
         spans = [(m.start, m.end) for m in opts.members]
         for s, e in _deletions(spans, {i for i, _ in opt_moves}, opts.start + 1, opts.end - 1):
             edits.append(TextEdit(s, e, "", old_template(text, s, e, [v for v in values if s <= v[0] < e])))
-        member_ws = js.leading_ws(text, opts_m.key.start)
+        member_ws = tx.leading_ws(text, opts_m.key.start)
 
         def fresh() -> str:
             if "\n" in member_ws:
-                nl = js.newline_style(text)
+                nl = tx.eol(text)
                 ind = member_ws.rsplit("\n", 1)[1]
                 inner = ind + js.indent_unit(text, log)
                 return "[" + nl + inner + ("," + nl + inner).join(new_items) + nl + ind + "]"
@@ -484,7 +485,7 @@ def _member_sep(text: str, obj: js.JObj, member: js.JMember) -> str:
         return text[obj.members[i - 1].end:member.start]
     if len(obj.members) > 1:
         return text[member.end:obj.members[1].start]
-    ws = js.leading_ws(text, member.key.start)
+    ws = tx.leading_ws(text, member.key.start)
     return "," + (ws if ws else " ")
 
 
@@ -505,7 +506,7 @@ def _check(text: str, edits: list[TextEdit], parsed: _Parsed,
     """Render with a preview ARN, re-parse, and compare with the intended structure."""
     bad = RewriteError(f"{path}: the rewritten task definition does not have the intended structure")
     try:
-        new_text = apply_edits(text, edits, ref=lambda _aid: _PREVIEW_ARN)
+        new_text = apply_edits(text, edits, ref=lambda _aid: PREVIEW_ARN)
         got = js.to_python(js.parse(new_text))
     except js.JsonSyntaxError:
         raise bad from None
@@ -515,7 +516,7 @@ def _check(text: str, edits: list[TextEdit], parsed: _Parsed,
     for cptr, loc, index, name, vf in sorted(ops, key=lambda o: (o[0], o[1], o[2])):
         c = _resolve(expected, cptr)
         assert isinstance(c, dict)
-        ref = {"name": name, "valueFrom": render(vf, ref=lambda _aid: _PREVIEW_ARN)}
+        ref = {"name": name, "valueFrom": render(vf, ref=lambda _aid: PREVIEW_ARN)}
         if loc == LOC_ENVIRONMENT:
             removed_env.setdefault(cptr, set()).add(index)
             if c.get("secrets") is None:

@@ -43,7 +43,9 @@ from lark import Tree
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
 from migrate.rewrite import hcl_spans as hs
-from migrate.rewrite.edits import TextEdit, apply_edits, is_restorable, old_template, ref_token
+from migrate.rewrite import pointer as jp
+from migrate.rewrite import text as tx
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, is_restorable, old_template, ref_token
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText, line_of, read_source
 
 KIND = "terraform"
@@ -52,11 +54,8 @@ STATE_WARNING = ("Terraform state (and every earlier task-definition revision) s
                  "plaintext values: rotate the secrets after migrating and protect or purge old state")
 
 _RESOURCE_RE = re.compile(r'resource\s+"aws_ecs_task_definition"')
-_PREVIEW_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/x"
 
 
-def _esc(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 # --- analysis model ------------------------------------------------------------------------------
@@ -285,7 +284,7 @@ class _Analyzer:
                     if ctx.json_ptr:
                         ptr = f"/{ci}/environment/{i}/value"
                     else:
-                        ptr = f"/{ctx.res}/container_definitions/{ci}/environment/{_esc(use.name)}"
+                        ptr = f"/{ctx.res}/container_definitions/{ci}/environment/{jp.escape(use.name)}"
                     self.use(use, ptr, ctx)
             log = c.get("logConfiguration")
             opts = log.value.get("options") if log and log.value.kind == hs.OBJECT else None
@@ -294,9 +293,9 @@ class _Analyzer:
                     use = _Use(ctx.file, ctx.syntax, ctx.res, ci, c, unit, LOC_LOG_OPTIONS, m.key,
                                opts.value, i, m.value, map_node=ctx.tpl_map)
                     if ctx.json_ptr:
-                        ptr = f"/{ci}/logConfiguration/options/{_esc(m.key)}"
+                        ptr = f"/{ci}/logConfiguration/options/{jp.escape(m.key)}"
                     else:
-                        ptr = f"/{ctx.res}/container_definitions/{ci}/logConfiguration/options/{_esc(m.key)}"
+                        ptr = f"/{ctx.res}/container_definitions/{ci}/logConfiguration/options/{jp.escape(m.key)}"
                     self.use(use, ptr, ctx)
 
     # -- values ---------------------------------------------------------------------------------
@@ -319,7 +318,7 @@ class _Analyzer:
                 return
             mv = el.value
             if mv.kind == hs.STRING:
-                place = _Place(self.main, mv, "hcl", f"/{ctx.res}/templatefile/{_esc(expr)}", "tplmap",
+                place = _Place(self.main, mv, "hcl", f"/{ctx.res}/templatefile/{jp.escape(expr)}", "tplmap",
                                owner=(el.key_start, mv.end), holder=ctx.tpl_map)
                 self.add(use, place, ctx)
                 return
@@ -353,10 +352,10 @@ class _Analyzer:
             self.other(use, ptr, kind, f"var.{name} is not a string literal")
             return
         if d.endswith(".tfvars"):
-            place = _Place(d, node, "hcl", f"/tfvars/{_esc(name)}", "tfvars", var=name, owner=span,
+            place = _Place(d, node, "hcl", f"/tfvars/{jp.escape(name)}", "tfvars", var=name, owner=span,
                            variable=self.a.var_files.get(name, ""))
         else:
-            place = _Place(d, node, "hcl", f"/variable.{_esc(name)}/default", "default", var=name,
+            place = _Place(d, node, "hcl", f"/variable.{jp.escape(name)}/default", "default", var=name,
                            variable=d)
         others = [s for s in settings if s is not eff and s[1].kind == hs.STRING and s[1].value]
         key = self.add(use, place, ctx)
@@ -612,7 +611,7 @@ class TerraformSource:
             es = _tokenize(text, edits[file], values.get(file, []))
             if _is_hcl(file):
                 es = _with_alignment(text, es)
-            new_texts[file] = apply_edits(text, es, ref=lambda aid: _PREVIEW_ARN)
+            new_texts[file] = apply_edits(text, es, ref=lambda aid: PREVIEW_ARN)
             changes.append(FileChange(path=file, edits=tuple(es), entries=tuple(moved_keys.get(file, ())),
                                       summary="; ".join(dict.fromkeys(summaries.get(file, [])))))
         self._verify(loaded, a, new_texts, [m.entry.key for m in moves], data)
@@ -698,26 +697,17 @@ def _container_has(arr: hs.Node, use: _Use) -> bool:
 # --- edit builders -------------------------------------------------------------------------------
 
 
-def _line_start(text: str, pos: int) -> int:
-    return text.rfind("\n", 0, pos) + 1
 
 
-def _line_end(text: str, pos: int) -> int:
-    """Offset just past the newline of the line holding ``pos`` (or len(text))."""
-    j = text.find("\n", pos)
-    return len(text) if j < 0 else j + 1
 
 
-def _eol(text: str, pos: int) -> str:
-    j = text.find("\n", pos)
-    return "\r\n" if j > 0 and text[j - 1] == "\r" else "\n"
 
 
 _REST_RE = re.compile(r"[ \t]*,?[ \t]*(?:(?:#|//)[^\n]*)?\r?(?:\n|$)")
 
 
 def _owns_lines(text: str, start: int, end: int, syntax: str) -> bool:
-    if text[_line_start(text, start):start].strip():
+    if text[tx.line_start(text, start):start].strip():
         return False
     m = _REST_RE.match(text, end)
     if not m:
@@ -729,7 +719,7 @@ def _line_removal(text: str, span: tuple[int, int], key: str, place: _Place) -> 
     s, e = span
     if not _owns_lines(text, s, e, "hcl"):
         raise RewriteError(f"{place.file}: var {place.var} shares its line with other settings")
-    ls, le = _line_start(text, s), _line_end(text, e)
+    ls, le = tx.line_start(text, s), tx.line_end(text, e)
     return TextEdit(ls, le, "", old_template(text, ls, le, []))
 
 
@@ -739,11 +729,11 @@ def _add_null_default(text: str, block: tuple[int, int]) -> TextEdit:
     brace = text.find("{", s, e)
     close = text.rfind("}", s, e)
     inner = text[brace + 1:close]
-    nl = _eol(text, brace)
+    nl = tx.eol(text, brace)
     if "\n" not in inner:  # variable "x" {} on one line
         new = "{" + nl + "  default = null" + nl + "}"
         return TextEdit(brace, close + 1, new, text[brace:close + 1])
-    at = _line_end(text, brace)
+    at = tx.line_end(text, brace)
     indent = re.match(r"[ \t]*", text[at:]).group(0) or "  "  # type: ignore[union-attr]
     return TextEdit(at, at, indent + "default = null" + nl + nl, "")
 
@@ -762,7 +752,7 @@ def _remove_items(text: str, holder: hs.Node, idxs: list[int], syntax: str) -> l
     out: list[tuple[int, int]] = []
     if all(_owns_lines(text, *spans[i], syntax) for i in drop):
         for i in sorted(drop):
-            out.append((_line_start(text, spans[i][0]), _line_end(text, spans[i][1])))
+            out.append((tx.line_start(text, spans[i][0]), tx.line_end(text, spans[i][1])))
         kept = [i for i in range(n) if i not in drop]
         if syntax == "json" and kept and max(drop) > kept[-1]:
             # the last kept item must lose its comma
@@ -797,7 +787,7 @@ def _remove_items(text: str, holder: hs.Node, idxs: list[int], syntax: str) -> l
 
 
 def _indent_of(text: str, pos: int) -> str:
-    ls = _line_start(text, pos)
+    ls = tx.line_start(text, pos)
     return re.match(r"[ \t]*", text[ls:]).group(0)  # type: ignore[union-attr]
 
 
@@ -845,7 +835,7 @@ def _add_secrets(text: str, container: hs.Node, location: str, items: list[tuple
     first = src_list.items[0] if src_list.kind == hs.ARRAY and src_list.items else None
     first_start = first.start if first else (src_list.members[0].key_start if src_list.members else src_list.end)
     multiline = "\n" in text[src_list.start:first_start]
-    nl = _eol(text, src_list.start)
+    nl = tx.eol(text, src_list.start)
     key_indent = _indent_of(text, anchor.key_start)
     item_indent = _indent_of(text, first_start) if multiline else ""
     elems = [_secret_element(text, u, vf, syntax) for u, vf in items]
