@@ -11,13 +11,24 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from migrate.errors import InputError
-from migrate.model import Entry
-from migrate.rewrite.edits import TextEdit, has_tokens
+from migrate.errors import InputError, MigrateError, RewriteError
+from migrate.model import Entry, ValueKind
+from migrate.rewrite.edits import (
+    PREVIEW_ARN,
+    TextEdit,
+    apply_edits,
+    check_edits,
+    encode,
+    has_tokens,
+    ref_token,
+    render,
+    revert_edits,
+    tokens,
+)
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
@@ -154,3 +165,155 @@ class Source(Protocol):
         return no FileChange for files that do not change. Revert data lives in each TextEdit.old.
         """
         ...
+
+
+# --- the template method: formats locate splices, the base proves they revert ----------------------
+
+#: the reason an entry is refused when its rewrite would not revert (the engine turns a
+#: non-restorable entry into "not migratable")
+NOT_REVERTIBLE = "its rewrite would not revert byte-for-byte"
+#: at most this many one-entry trial rewrites per file when the all-entries trial is refused
+MAX_SINGLE_TRIALS = 64
+
+
+class SourceBase:
+    """Base of every format: ``parse`` reads a file, ``splice`` locates the edits of a move.
+
+    ``load`` and ``rewrite`` wrap them with the revert proof (:func:`revert_failures`): at load
+    time a trial rewrite of every plaintext literal marks the entries whose rewrite would not
+    rebuild the original bytes as not restorable (so the planner refuses them with a reason, and
+    no store entry is made for them); at plan time ``rewrite`` proves the real edits once more and
+    raises RewriteError (naming the entries, never a value) when they would not revert.
+    """
+
+    kind: ClassVar[str]
+
+    def sniff(self, path: Path, text: str) -> bool:
+        raise NotImplementedError
+
+    def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+        raise NotImplementedError
+
+    def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        raise NotImplementedError
+
+    def load(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+        return self._refuse_unrevertible(self.parse(src, root=root))
+
+    def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        changes = self.splice(loaded, moves, options)
+        failed = revert_failures(loaded, moves, changes)
+        if failed and all(mv.store == "existing" for mv in moves if mv.entry.key in failed):
+            # repointing an existing reference creates nothing: leaving it as it is loses nothing
+            moves = [mv for mv in moves if mv.entry.key not in failed]
+            changes = self.splice(loaded, moves, options) if moves else []
+            failed = revert_failures(loaded, moves, changes)
+        if failed:
+            names = sorted({mv.entry.name for mv in moves if mv.entry.key in failed})
+            raise RewriteError(f"{loaded.path}: rewrite refused, {NOT_REVERTIBLE} ({', '.join(names)})",
+                               hint="migrate these entries by hand or leave them out of the plan")
+        return changes
+
+    def _refuse_unrevertible(self, loaded: LoadedFile) -> LoadedFile:
+        cands = [e for e in loaded.entries if _movable(e)]
+        if not cands:
+            return loaded
+        bad = self._trial(loaded, cands)
+        if bad is None:  # the format refused moving all at once: try each entry alone
+            bad = set()
+            for e in cands[:MAX_SINGLE_TRIALS]:
+                bad |= self._trial(loaded, [e]) or set()
+        if not bad:
+            return loaded
+        entries = tuple(replace(e, restorable=False, note=_with_note(e.note)) if e.key in bad else e
+                        for e in loaded.entries)
+        return replace(loaded, entries=entries)
+
+    def _trial(self, loaded: LoadedFile, entries: Sequence[Entry]) -> set[str] | None:
+        """Keys of ``entries`` whose trial rewrite does not revert; None when the format refuses."""
+        moves = [Move(entry=e, value_from=e.resolves_to, store="existing", store_name=e.resolves_to)
+                 if e.resolves_to else Move(entry=e, value_from=ref_token(f"trial{i}"), store_name=f"trial{i}")
+                 for i, e in enumerate(entries)]
+        try:
+            changes = self.splice(loaded, moves, _TRIAL_OPTIONS)
+        except MigrateError:
+            return None
+        return revert_failures(loaded, moves, changes)
+
+
+#: a trial only needs the edits' shape: any role ARN stands in for one the user passes at plan time
+_TRIAL_OPTIONS = RewriteOptions(execution_role="arn:aws:iam::123456789012:role/secrets-migrate-trial")
+
+
+def _movable(e: Entry) -> bool:
+    if e.value is None or not e.restorable or e.managed:
+        return False
+    return e.value_kind is ValueKind.LITERAL or bool(e.resolves_to)
+
+
+def _with_note(note: str) -> str:
+    return f"{note}; {NOT_REVERTIBLE}" if note else NOT_REVERTIBLE
+
+
+def revert_failures(loaded: LoadedFile, moves: Sequence[Move], changes: Sequence[FileChange]) -> set[str]:
+    """Entry keys of ``moves`` whose rewrite would not revert byte-for-byte (empty: proven).
+
+    For every changed file, rebuilds the original bytes from the revert templates (``TextEdit.old``)
+    with the in-memory values, exactly as rollback will, and compares them with the bytes read
+    from disk (sha256 of the raw file, BOM included). A span that does not rebuild blames the
+    entries whose value tokens it holds (every moved entry of that file when it holds none). A
+    moved plaintext entry whose value no template restores is blamed too. Never raises; never
+    puts a value anywhere.
+    """
+    texts = {s.display: s for s in (loaded.source, *loaded.related)}
+    values = {mv.entry.key: mv.entry.value.reveal() for mv in moves if mv.entry.value is not None}
+    by_file: dict[str, set[str]] = {}
+    for mv in moves:
+        by_file.setdefault(mv.entry.value_path, set()).add(mv.entry.key)
+    all_keys = {mv.entry.key for mv in moves}
+    failed: set[str] = set()
+    restored: set[str] = set()
+
+    def value(key: str, enc: str) -> str:
+        return encode(enc, values[key])
+
+    for ch in changes:
+        keys = by_file.get(ch.path, set()) | set(ch.entries) or all_keys
+        if ch.create:
+            continue  # revert deletes the file it created
+        src = texts.get(ch.path)
+        if src is None:
+            failed |= keys & all_keys
+            continue
+        text = src.text
+        try:
+            edits = check_edits(ch.edits, len(text))
+        except RewriteError:
+            failed |= keys & all_keys
+            continue
+        span_ok = True
+        for e in edits:
+            held = {arg.partition("|")[2] for kind, arg in tokens(e.old) if kind == "value"}
+            try:
+                ok = render(e.old, value=value) == text[e.start:e.end]
+            except (KeyError, RewriteError, ValueError):
+                ok = False
+            if ok:
+                restored |= held
+            else:
+                span_ok = False
+                failed |= (held & all_keys) or (keys & all_keys)
+        if not span_ok:
+            continue
+        try:
+            new = apply_edits(text, edits, ref=lambda _a: PREVIEW_ARN)
+            back = revert_edits(new, edits, ref=lambda _a: PREVIEW_ARN, value=value)
+            ok = sha256_bytes(src.encode(back)) == src.sha256
+        except (KeyError, RewriteError, ValueError):
+            ok = False
+        if not ok:
+            failed |= keys & all_keys
+    for mv in moves:  # a plaintext value that no template restores would be lost on rollback
+        if mv.store != "existing" and mv.entry.value is not None and mv.entry.key not in restored:
+            failed.add(mv.entry.key)
+    return failed

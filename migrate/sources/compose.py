@@ -38,7 +38,7 @@ from migrate.rewrite import pointer as jp
 from migrate.rewrite import text as tx
 from migrate.rewrite import yaml_spans as ys
 from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, encode, is_restorable, old_template, render
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText, read_source
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, read_source
 from migrate.sources.dotenv import DotenvEntry, parse_dotenv
 
 KIND = "compose"
@@ -427,7 +427,7 @@ def _read_env(display: str, path: Path) -> SourceText | None:
 # --- the source --------------------------------------------------------------------------------
 
 
-class ComposeSource:
+class ComposeSource(SourceBase):
     kind: ClassVar[str] = KIND
 
     def sniff(self, path: Path, text: str) -> bool:
@@ -440,7 +440,7 @@ class ComposeSource:
         except Exception:
             return False
 
-    def load(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+    def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
         model = _analyze(src.text, src.path, src.display, _read_env, root)
         ep_path = src.path.parent / ECS_PARAMS
         if ep_path.exists():
@@ -450,7 +450,7 @@ class ComposeSource:
         return LoadedFile(source=src, kind=KIND, entries=entries, units=tuple(model.services),
                           related=related, group=model.project, data=model, warnings=tuple(model.warnings))
 
-    def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+    def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         return rewrite(loaded, moves, options)
 
 

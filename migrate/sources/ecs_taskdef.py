@@ -26,7 +26,7 @@ from migrate.rewrite import json_spans as js
 from migrate.rewrite import pointer as jp
 from migrate.rewrite import text as tx
 from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, is_restorable, old_template, render
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText, line_of
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, line_of
 
 KIND = "ecs-taskdef"
 LOC_SECRETS = "secrets"
@@ -99,7 +99,7 @@ def _ptr(*parts: object) -> str:
     return jp.join(parts)
 
 
-class EcsTaskDefSource:
+class EcsTaskDefSource(SourceBase):
     kind: ClassVar[str] = KIND
 
     # -- sniff ------------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ class EcsTaskDefSource:
 
     # -- load -------------------------------------------------------------------------------------
 
-    def load(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+    def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
         text = src.text
         display = src.display
         try:
@@ -265,7 +265,7 @@ class EcsTaskDefSource:
 
     # -- rewrite ----------------------------------------------------------------------------------
 
-    def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+    def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         if not moves:
             return []
         parsed: _Parsed = loaded.data

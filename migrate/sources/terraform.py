@@ -46,7 +46,16 @@ from migrate.rewrite import hcl_spans as hs
 from migrate.rewrite import pointer as jp
 from migrate.rewrite import text as tx
 from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, is_restorable, old_template, ref_token
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText, line_of, read_source
+from migrate.sources.base import (
+    FileChange,
+    LoadedFile,
+    Move,
+    RewriteOptions,
+    SourceBase,
+    SourceText,
+    line_of,
+    read_source,
+)
 
 KIND = "terraform"
 
@@ -441,7 +450,7 @@ def _looks_like_container_template(text: str) -> bool:
         and ('"environment"' in text or '"logConfiguration"' in text or '"secrets"' in text)
 
 
-class TerraformSource:
+class TerraformSource(SourceBase):
     kind: ClassVar[str] = KIND
 
     def sniff(self, path: Path, text: str) -> bool:
@@ -453,7 +462,7 @@ class TerraformSource:
             return _looks_like_container_template(text)
         return False
 
-    def load(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+    def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
         if src.path.name.lower().endswith(".tpl"):
             return self._load_template(src)
         sources: dict[str, SourceText] = {src.display: src}
@@ -513,7 +522,7 @@ class TerraformSource:
 
     # -- rewrite --------------------------------------------------------------------------------
 
-    def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+    def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         data = loaded.data
         if not isinstance(data, _Data):
             raise RewriteError(f"{loaded.path}: not loaded by the terraform source")
