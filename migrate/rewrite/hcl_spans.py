@@ -15,6 +15,8 @@ import hcl2
 from lark import Token, Tree
 from lark.exceptions import LarkError
 
+from migrate.rewrite import json_spans as js
+
 
 class SpanError(Exception):
     """Unparsable input. ``reason`` is fixed text; ``line`` is 1-based when known."""
@@ -245,197 +247,129 @@ def function_call(t: Tree | Token) -> tuple[str, list[Tree]] | None:
     return None
 
 
-# --- JSON with ${...} placeholders -------------------------------------------------------------
-
-_WS = " \t\r\n"
+# --- JSON with ${...} placeholders: the JSON span parser (json_spans) on a masked copy ------------
 
 
-class _JsonParser:
-    """A span-keeping JSON parser. ``templated`` admits ``${...}`` (and ``$${`` escapes) the way
-    Terraform templates and heredocs do; ``%{`` directives are refused."""
-
-    def __init__(self, text: str, start: int, end: int, templated: bool) -> None:
-        self.t = text
-        self.i = start
-        self.end = end
-        self.templated = templated
-
-    def fail(self, reason: str) -> SpanError:
-        return SpanError(reason, line_of(self.t, min(self.i, self.end)))
-
-    def ws(self) -> None:
-        while self.i < self.end and self.t[self.i] in _WS:
-            self.i += 1
-
-    def parse(self) -> Node:
-        self.ws()
-        node = self.value()
-        self.ws()
-        if self.i != self.end:
-            raise self.fail("JSON syntax error (trailing content)")
-        return node
-
-    def value(self) -> Node:
-        self.ws()
-        if self.i >= self.end:
-            raise self.fail("JSON syntax error (unexpected end)")
-        c = self.t[self.i]
-        if c == "{":
-            return self.obj()
-        if c == "[":
-            return self.arr()
-        if c == '"':
-            return self.string()
-        if self.templated and self.t.startswith("${", self.i):
-            s = self.i
-            self.i = self._interp_end(self.i)
-            return Node(EXPR, s, self.i, expr=self.t[s:self.i])
-        if self.templated and self.t.startswith("%{", self.i):
-            raise self.fail("template directives are not supported")
-        m = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null").match(self.t, self.i, self.end)
-        if not m:
-            raise self.fail("JSON syntax error")
-        self.i = m.end()
-        return Node(EXPR, m.start(), m.end(), expr=m.group(0))
-
-    def _interp_end(self, i: int) -> int:
-        depth = 0
-        j = i + 2
-        while j < self.end:
-            ch = self.t[j]
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                if depth == 0:
-                    return j + 1
-                depth -= 1
-            elif ch == '"':  # a string inside the interpolation
-                j += 1
-                while j < self.end and self.t[j] != '"':
-                    j += 2 if self.t[j] == "\\" else 1
+def _interp_end(body: str, i: int) -> int:
+    """Offset just past the ``}`` closing the ``${`` at ``i`` (nested braces and strings skipped)."""
+    depth = 0
+    j = i + 2
+    n = len(body)
+    while j < n:
+        ch = body[j]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                return j + 1
+            depth -= 1
+        elif ch == '"':  # a string inside the interpolation
             j += 1
-        raise self.fail("unterminated ${ in template")
-
-    def string(self) -> Node:
-        s = self.i
-        j = s + 1
-        interps: list[tuple[int, int]] = []
-        while True:
-            if j >= self.end or self.t[j] == "\n":
-                self.i = j
-                raise self.fail("JSON syntax error (unterminated string)")
-            ch = self.t[j]
-            if ch == '"':
-                break
-            if ch == "\\":
-                j += 2
-                continue
-            if self.templated and (self.t.startswith("$${", j) or self.t.startswith("%%{", j)):
-                j += 3
-                continue
-            if self.templated and self.t.startswith("${", j):
-                e = self._interp_end(j)
-                interps.append((j, e))
-                j = e
-                continue
-            if self.templated and self.t.startswith("%{", j):
-                self.i = j
-                raise self.fail("template directives are not supported")
-            j += 1
-        self.i = j + 1
-        raw = self.t[s + 1:j]
-        if interps:
-            sole = ""
-            if len(interps) == 1 and interps[0] == (s + 1, j):
-                sole = self.t[s + 3:j - 1].strip()
-            return Node(TEMPLATE, s, self.i, raw=raw, expr=sole)
-        return Node(STRING, s, self.i, raw=raw, value=decode_json(raw, self.templated))
-
-    def obj(self) -> Node:
-        node = Node(OBJECT, self.i, self.i)
-        self.i += 1
-        self.ws()
-        if self.t.startswith("}", self.i):
-            self.i += 1
-            node.end = self.i
-            return node
-        while True:
-            self.ws()
-            if not self.t.startswith('"', self.i):
-                raise self.fail("JSON syntax error (expected a key)")
-            k = self.string()
-            if k.kind != STRING or k.value is None:
-                raise self.fail("JSON keys must be plain strings")
-            self.ws()
-            if not self.t.startswith(":", self.i):
-                raise self.fail("JSON syntax error (expected ':')")
-            self.i += 1
-            v = self.value()
-            node.members.append(Member(k.value, k.start, k.end, v))
-            self.ws()
-            if self.t.startswith(",", self.i):
-                self.i += 1
-                continue
-            if self.t.startswith("}", self.i):
-                self.i += 1
-                node.end = self.i
-                return node
-            raise self.fail("JSON syntax error (expected ',' or '}')")
-
-    def arr(self) -> Node:
-        node = Node(ARRAY, self.i, self.i)
-        self.i += 1
-        self.ws()
-        if self.t.startswith("]", self.i):
-            self.i += 1
-            node.end = self.i
-            return node
-        while True:
-            node.items.append(self.value())
-            self.ws()
-            if self.t.startswith(",", self.i):
-                self.i += 1
-                continue
-            if self.t.startswith("]", self.i):
-                self.i += 1
-                node.end = self.i
-                return node
-            raise self.fail("JSON syntax error (expected ',' or ']')")
+            while j < n and body[j] != '"':
+                j += 2 if body[j] == "\\" else 1
+        j += 1
+    raise SpanError("unterminated ${ in template")
 
 
-_JSON_ESC = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-
-def decode_json(raw: str, templated: bool = False) -> str | None:
-    """The value of a JSON string body (``$${`` means ``${`` when ``templated``); None if invalid."""
+def _mask_template(body: str) -> tuple[str, list[tuple[int, int]]]:
+    """``body`` with every ``${...}`` replaced by same-length JSON (a ``0`` padded with blanks
+    outside strings, ``x``s inside), and the interpolations' spans. ``$${``/``%%{`` escapes stay;
+    ``%{`` directives are refused. Offsets are unchanged, so the JSON parser's spans index ``body``."""
     out: list[str] = []
+    interps: list[tuple[int, int]] = []
+    pos = 0
     i = 0
-    while i < len(raw):
-        c = raw[i]
-        if c == "\\":
-            m = raw[i + 1:i + 2]
-            if m in _JSON_ESC:
-                out.append(_JSON_ESC[m])
-                i += 2
-                continue
-            if m == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[i + 2:i + 6]):
-                out.append(chr(int(raw[i + 2:i + 6], 16)))
-                i += 6
-                continue
-            return None
-        if ord(c) < 0x20:
-            return None
-        if templated and (raw.startswith("$${", i) or raw.startswith("%%{", i)):
-            out.append(raw[i + 1:i + 3])
+    n = len(body)
+    in_str = False
+    while i < n:
+        ch = body[i]
+        if in_str and ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            in_str = not in_str
+        elif in_str and ch == "\n":
+            in_str = False  # the JSON parser reports the unterminated string
+        elif body.startswith(("$${", "%%{"), i) and in_str:
             i += 3
             continue
-        out.append(c)
+        elif body.startswith("${", i):
+            e = _interp_end(body, i)
+            out.append(body[pos:i])
+            out.append("x" * (e - i) if in_str else "0" + " " * (e - i - 1))
+            interps.append((i, e))
+            pos = i = e
+            continue
+        elif body.startswith("%{", i):
+            raise SpanError("template directives are not supported", body.count("\n", 0, i) + 1)
         i += 1
-    return "".join(out)
+    out.append(body[pos:])
+    return "".join(out), interps
+
+
+def _template_value(value: str) -> str:
+    """A templated string's value: ``$${`` and ``%%{`` are the escapes of ``${`` and ``%{``."""
+    return value.replace("$${", "${").replace("%%{", "%{")
 
 
 def parse_json(text: str, start: int = 0, end: int | None = None, *, templated: bool = False) -> Node:
-    return _JsonParser(text, start, len(text) if end is None else end, templated).parse()
+    """The JSON value in ``text[start:end]`` as nodes with offsets into ``text``.
+
+    Parsing is :func:`migrate.rewrite.json_spans.parse` (strict RFC 8259, duplicate keys refused,
+    depth-capped). ``templated`` admits ``${...}`` the way Terraform templates and heredocs do: a
+    whole-value interpolation becomes an EXPR node, a string holding one a TEMPLATE node.
+    """
+    end = len(text) if end is None else end
+    body = text[start:end]
+    interps: list[tuple[int, int]] = []
+    try:
+        if templated:
+            body, interps = _mask_template(body)
+        root = js.parse(body)
+    except SpanError as e:
+        raise SpanError(e.reason, line_of(text, start) + (e.line or 1) - 1) from None
+    except js.JsonSyntaxError as e:
+        raise SpanError(f"JSON syntax error ({e.reason})", line_of(text, start + e.offset)) from None
+    except ValueError:
+        raise SpanError("JSON syntax error", line_of(text, start)) from None
+    return _Converter(text, start, interps, templated).node(root)
+
+
+@dataclass
+class _Converter:
+    text: str = field(repr=False)
+    base: int
+    interps: list[tuple[int, int]]
+    templated: bool
+
+    def _inside(self, s: int, e: int) -> list[tuple[int, int]]:
+        return [(a, b) for a, b in self.interps if s <= a and b <= e]
+
+    def node(self, n: js.Node) -> Node:
+        s, e = self.base + n.start, self.base + n.end
+        if isinstance(n, js.JObj):
+            node = Node(OBJECT, s, e)
+            for m in n.members:
+                ks, ke = self.base + m.key.start, self.base + m.key.end
+                if self._inside(m.key.start, m.key.end):
+                    raise SpanError("JSON keys must be plain strings", line_of(self.text, ks))
+                key = _template_value(m.key.value) if self.templated else m.key.value
+                node.members.append(Member(key, ks, ke, self.node(m.value)))
+            return node
+        if isinstance(n, js.JArr):
+            return Node(ARRAY, s, e, items=[self.node(i) for i in n.items])
+        if isinstance(n, js.JStr):
+            raw = self.text[s + 1:e - 1]
+            inner = self._inside(n.start, n.end)
+            if inner:
+                whole = len(inner) == 1 and inner[0] == (n.start + 1, n.end - 1)
+                return Node(TEMPLATE, s, e, raw=raw, expr=self.text[s + 3:e - 2].strip() if whole else "")
+            return Node(STRING, s, e, raw=raw, value=_template_value(n.value) if self.templated else n.value)
+        for a, b in self.interps:  # a number standing in for a whole-value interpolation
+            if a == n.start:
+                s, e = self.base + a, self.base + b
+                break
+        return Node(EXPR, s, e, expr=self.text[s:e])
 
 
 # --- terraform fmt: alignment of "=" in consecutive attribute lines --------------------------------

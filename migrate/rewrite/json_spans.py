@@ -84,13 +84,24 @@ class JStr:
 
 
 class JNum:
-    __slots__ = ("start", "end", "value")
+    """A number. Keeps its token text: converting a 5,000-digit integer would raise (Python caps
+    int() at 4,300 digits), so ``value`` converts on demand and never raises."""
+
+    __slots__ = ("start", "end", "text")
     kind = "number"
 
-    def __init__(self, start: int, end: int, value: int | float) -> None:
+    def __init__(self, start: int, end: int, text: str) -> None:
         self.start = start
         self.end = end
-        self.value = value
+        self.text = text
+
+    @property
+    def value(self) -> int | float:
+        """The number; a float (possibly ``inf``) for decimals, exponents and huge integers."""
+        t = self.text
+        if "." not in t and "e" not in t and "E" not in t and len(t) <= 4000:
+            return int(t)
+        return float(t)
 
     def __repr__(self) -> str:
         return f"JNum({self.start}, {self.end})"
@@ -345,10 +356,7 @@ def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
                              else "expected a double-quoted key")
             if g == 8:
                 lit = m.group(8)
-                if "." in lit or "e" in lit or "E" in lit:
-                    value = JNum(pos - len(lit), pos, float(lit))
-                else:
-                    value = JNum(pos - len(lit), pos, int(lit))
+                value = JNum(pos - len(lit), pos, lit)
             else:
                 lit = m.group(9)
                 value = JLit(pos - len(lit), pos, keywords[lit])
