@@ -260,12 +260,11 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
                 edisplay = p if posixpath.isabs(p) else posixpath.normpath(
                     posixpath.join(posixpath.dirname(display), p))
                 epath = Path(p) if Path(p).is_absolute() else src_path.parent / p
-                if root_dir is not None:
-                    try:
-                        epath.resolve().relative_to(root_dir.resolve())
-                    except ValueError:
-                        warnings.append(f"{display}:{line}: env_file outside the scanned root is not read")
-                        continue
+                try:  # never read outside the tree (at apply, with no root given: the compose file's directory)
+                    epath.resolve().relative_to((root_dir or src_path.parent).resolve())
+                except ValueError:
+                    raise InputError(display, "env_file resolves outside the scanned tree; "
+                                              "scan a directory that holds it, or move the file", line=line) from None
                 env_specs.setdefault(edisplay, (epath, required))
                 users = env_users.setdefault(edisplay, [])
                 if sname not in users:
