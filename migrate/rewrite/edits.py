@@ -142,7 +142,7 @@ class TextEdit:
 
     @classmethod
     def from_record(cls, r: dict[str, object]) -> TextEdit:
-        return cls(int(r["start"]), int(r["end"]), str(r["new"]), str(r["old"]))  # type: ignore[arg-type]
+        return cls(int(str(r["start"])), int(str(r["end"])), str(r["new"]), str(r["old"]))
 
 
 def check_edits(edits: Sequence[TextEdit], length: int) -> list[TextEdit]:

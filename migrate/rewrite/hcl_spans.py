@@ -69,7 +69,7 @@ def line_of(text: str, offset: int) -> int:
 # --- HCL -----------------------------------------------------------------------------------------
 
 
-def parse_hcl(text: str) -> Tree:
+def parse_hcl(text: str) -> Tree[Token]:
     try:
         return hcl2.parses_to_tree(text)
     except LarkError as e:
@@ -78,19 +78,19 @@ def parse_hcl(text: str) -> Tree:
         raise SpanError("HCL syntax error") from None
 
 
-def _tok_span(t: Tree | Token) -> tuple[int, int]:
+def _tok_span(t: Tree[Token] | Token) -> tuple[int, int]:
     if isinstance(t, Token):
         return t.start_pos, t.end_pos  # type: ignore[return-value]
     return t.meta.start_pos, t.meta.end_pos
 
 
-def _unwrap(t: Tree | Token) -> Tree | Token:
+def _unwrap(t: Tree[Token] | Token) -> Tree[Token] | Token:
     while isinstance(t, Tree) and t.data == "expr_term" and len(t.children) == 1:
         t = t.children[0]
     return t
 
 
-def _ident(t: Tree | Token) -> str | None:
+def _ident(t: Tree[Token] | Token) -> str | None:
     t = _unwrap(t)
     if isinstance(t, Tree) and t.data in ("identifier", "keyword", "literal_value") and t.children:
         return str(t.children[0])
@@ -102,7 +102,7 @@ class HclAttr:
     name: str
     start: int  #: start of the name
     end: int  #: end of the value
-    expr: Tree = field(repr=False)
+    expr: Tree[Token] | Token = field(repr=False)
 
 
 @dataclass
@@ -111,10 +111,10 @@ class HclBlock:
     labels: list[str]
     start: int
     end: int
-    body: Tree = field(repr=False)
+    body: Tree[Token] = field(repr=False)
 
 
-def body_items(body: Tree) -> list[HclAttr | HclBlock]:
+def body_items(body: Tree[Token]) -> list[HclAttr | HclBlock]:
     out: list[HclAttr | HclBlock] = []
     for ch in body.children:
         if not isinstance(ch, Tree):
@@ -124,7 +124,7 @@ def body_items(body: Tree) -> list[HclAttr | HclBlock]:
             out.append(HclAttr(name, ch.meta.start_pos, ch.meta.end_pos, ch.children[-1]))
         elif ch.data == "block":
             head: list[str] = []
-            inner: Tree | None = None
+            inner: Tree[Token] | None = None
             for c in ch.children:
                 if isinstance(c, Tree) and c.data == "body":
                     inner = c
@@ -137,15 +137,18 @@ def body_items(body: Tree) -> list[HclAttr | HclBlock]:
     return out
 
 
-def root_body(tree: Tree) -> Tree:
-    return tree.children[0]  # start -> body
+def root_body(tree: Tree[Token]) -> Tree[Token]:
+    body = tree.children[0]  # start -> body
+    if not isinstance(body, Tree):
+        raise SpanError("HCL syntax error")
+    return body
 
 
-def _string_raw(t: Tree) -> str:
+def _string_raw(t: Tree[Token]) -> str:
     return "".join(_tok_text(p) for p in t.children[1:-1])
 
 
-def _tok_text(t: Tree | Token) -> str:
+def _tok_text(t: Tree[Token] | Token) -> str:
     if isinstance(t, Token):
         return str(t)
     return "".join(_tok_text(c) for c in t.children)
@@ -185,7 +188,7 @@ def decode_hcl(raw: str) -> str | None:
     return "".join(out)
 
 
-def hcl_node(t: Tree | Token, text: str) -> Node:
+def hcl_node(t: Tree[Token] | Token, text: str) -> Node:
     """The node for an HCL expression subtree; offsets index ``text``."""
     t = _unwrap(t)
     start, end = _tok_span(t)
@@ -214,16 +217,16 @@ def hcl_node(t: Tree | Token, text: str) -> Node:
         if plain:
             return Node(STRING, start, end, raw=raw, value=decode_hcl(raw))
         sole = ""
-        if len(parts) == 1 and isinstance(parts[0].children[0], Tree) \
-                and parts[0].children[0].data == "interpolation":
-            interp = parts[0].children[0]
+        first = parts[0].children[0] if len(parts) == 1 and isinstance(parts[0], Tree) else None
+        if isinstance(first, Tree) and first.data == "interpolation":
+            interp = first
             es, ee = _tok_span(interp.children[1])
             sole = text[es:ee].strip()
         return Node(TEMPLATE, start, end, raw=raw, expr=sole)
     return Node(EXPR, start, end, expr=text[start:end])
 
 
-def heredoc_body(t: Tree | Token, text: str) -> tuple[int, int] | None:
+def heredoc_body(t: Tree[Token] | Token, text: str) -> tuple[int, int] | None:
     """(start, end) of a heredoc's body (after the opening line, before the closing marker)."""
     t = _unwrap(t)
     if not (isinstance(t, Tree) and t.data in ("heredoc_template", "heredoc_template_trim")):
@@ -235,11 +238,11 @@ def heredoc_body(t: Tree | Token, text: str) -> tuple[int, int] | None:
     return body_start, max(body_start, close)
 
 
-def function_call(t: Tree | Token) -> tuple[str, list[Tree]] | None:
+def function_call(t: Tree[Token] | Token) -> tuple[str, list[Tree[Token]]] | None:
     t = _unwrap(t)
     if isinstance(t, Tree) and t.data == "function_call":
         name = _ident(t.children[0]) or ""
-        args: list[Tree] = []
+        args: list[Tree[Token]] = []
         for c in t.children:
             if isinstance(c, Tree) and c.data == "arguments":
                 args = [a for a in c.children if isinstance(a, Tree) and a.data != "new_line_or_comment"]

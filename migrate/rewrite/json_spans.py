@@ -17,8 +17,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from json.decoder import scanstring as _scanstring
-from typing import Union
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]  # untyped in typeshed
 
 from migrate.rewrite.pointer import escape as pointer_escape
 from migrate.rewrite.text import eol, leading_ws, line_indent
@@ -193,7 +192,7 @@ class JObj:
         return f"JObj({self.start}, {self.end}, {len(self.members)} members)"
 
 
-Node = Union[JStr, JNum, JLit, JArr, JObj]
+Node = JStr | JNum | JLit | JArr | JObj
 
 # One token per match, leading whitespace included. Groups (``lastindex``): 1 string, 2 string
 # followed by ":" (an object key), 3 ",", 4 "}", 5 "]", 6 "{", 7 "[", 8 number, 9 keyword. The
@@ -286,7 +285,7 @@ def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
             if off >= n and cur is None and state == _VALUE:
                 msg = "empty document"
             raise _error(text, off, msg)
-        g = m.lastindex
+        g = m.lastindex or 0
         pos = m.end()
         if g == 1:  # string value
             if state > _VALUE_OR_CLOSE:
@@ -298,7 +297,7 @@ def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
             else:
                 value = JStr(s, pos, scanstring(text, s + 1, True)[0])
         elif g == 2:  # key and colon
-            if state != _KEY and state != _KEY_OR_CLOSE:
+            if state not in (_KEY, _KEY_OR_CLOSE):
                 raise _error(text, m.start(2), "unexpected colon")
             s = m.start(1)
             e = m.end(1)
@@ -316,24 +315,24 @@ def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
                 raise _error(text, pos - 1, "unexpected comma")
             state = _VALUE if keys is None else _KEY
             continue
-        elif g == 4 or g == 5:  # closing bracket
+        elif g in (4, 5):  # closing bracket
             if cur is None:
                 raise _error(text, pos - 1, "unexpected closing bracket")
             if g == 4:
                 if keys is None:
                     raise _error(text, pos - 1, "unexpected '}'")
-                if state != _AFTER and state != _KEY_OR_CLOSE:
+                if state not in (_AFTER, _KEY_OR_CLOSE):
                     raise _error(text, pos - 1, "trailing comma in object" if state == _KEY
                                  else "expected a value")
             else:
                 if keys is not None:
                     raise _error(text, pos - 1, "unexpected ']'")
-                if state != _AFTER and state != _VALUE_OR_CLOSE:
+                if state not in (_AFTER, _VALUE_OR_CLOSE):
                     raise _error(text, pos - 1, "trailing comma in array")
             cur.end = pos
             value = cur
             cur, keys, key = stack.pop()
-        elif g == 6 or g == 7:  # opening bracket
+        elif g in (6, 7):  # opening bracket
             if state > _VALUE_OR_CLOSE:
                 raise _error(text, pos - 1, "expected ',' or a closing bracket" if state == _AFTER
                              else "expected a double-quoted key")

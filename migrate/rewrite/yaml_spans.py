@@ -52,7 +52,7 @@ def load_nodes(text: str, display: str, *, allowed_tags: frozenset[str] = STANDA
     Returns None for an empty document.
     """
     try:
-        root = YAML(typ="rt").compose(text)
+        root: Node | None = YAML(typ="rt").compose(text)
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -203,7 +203,7 @@ def colon_after(text: str, key: Node) -> int:
         i += 1
     if i >= len(text) or text[i] != ":":
         raise ValueError("no colon after key")
-    return i
+    return int(i)
 
 
 def alias_end(text: str, pos: int) -> int:

@@ -255,10 +255,11 @@ def _rewrite(src: SourceText, scan: _Scan, moves: Sequence[Move]) -> FileChange:
     raw = _line_edits(src.text, new_code)
     moved_keys = {m.entry.key for m in moves}
     edits = []
-    for s, e, new in raw:
-        vals = [(vs, ve, k, "python") for k, (vs, ve) in scan.spans.items() if k in moved_keys and s <= vs and ve <= e]
-        edits.append(TextEdit(s, e, new, old_template(src.text, s, e, vals)))
-    covered = {k for s, e, _ in raw for k, (vs, ve) in scan.spans.items() if k in moved_keys and s <= vs and ve <= e}
+    for s, end, new in raw:
+        vals = [(vs, ve, k, "python") for k, (vs, ve) in scan.spans.items() if k in moved_keys and s <= vs and ve <= end]
+        edits.append(TextEdit(s, end, new, old_template(src.text, s, end, vals)))
+    covered = {k for s, end, _ in raw for k, (vs, ve) in scan.spans.items()
+               if k in moved_keys and s <= vs and ve <= end}
     if covered != {k for k in moved_keys if k in scan.spans}:
         raise RewriteError(f"{src.display}: a moved value is still in the rewritten code")
     _verify(src, scan, edits, moves)

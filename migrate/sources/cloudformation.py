@@ -53,7 +53,7 @@ def _is_json(text: str) -> bool:
     return text.lstrip().startswith("{")
 
 
-def _compose(text: str, display: str) -> Node:
+def _compose(text: str, display: str) -> MappingNode:
     if _is_json(text):
         try:
             json_spans.parse(text)
@@ -621,10 +621,10 @@ def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], opti
             _delete_pairs(text, sp, params, {pr[0]})
         summary.append(f"removed parameter {p} (its Default held the value)")
     edits = []
-    for s, e, new in sp.merged():
+    for s, end, new in sp.merged():
         vals = [(vs, ve, k, enc) for k, (vs, ve, enc) in t.values.items()
-                if any(mv.entry.key == k for mv in moves) and s <= vs and ve <= e]
-        edits.append(TextEdit(s, e, new, old_template(text, s, e, vals)))
+                if any(mv.entry.key == k for mv in moves) and s <= vs and ve <= end]
+        edits.append(TextEdit(s, end, new, old_template(text, s, end, vals)))
     _verify(src, t, edits, moves)
     return FileChange(path=src.display, edits=tuple(edits), entries=tuple(dict.fromkeys(m.entry.key for m in moves)),
                       summary="; ".join(summary), grants=tuple(dict.fromkeys(granted)))
@@ -881,7 +881,9 @@ def _exec_role(root: MappingNode, props: MappingNode) -> MappingNode | None:
         if fn == "Ref":
             name = _str(arg)
         elif fn == "Fn::GetAtt":
-            name = _str(arg).split(".")[0] if _str(arg) else (_str(arg.value[0]) if isinstance(arg, SequenceNode) and arg.value else None)
+            dotted = _str(arg)
+            name = dotted.split(".")[0] if dotted else (
+                _str(arg.value[0]) if isinstance(arg, SequenceNode) and arg.value else None)
     if not name:
         return None
     res = _get(_get(root, "Resources"), name)

@@ -244,11 +244,11 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
     env_users: dict[str, list[str]] = {}
     env_specs: dict[str, tuple[Path, bool]] = {}
     effective: dict[str, set[str]] = {}
-    for sname, sv in services.items():
+    for sname, snode in services.items():
         effective[sname] = set()
-        if not isinstance(sv, MappingNode):
+        if not isinstance(snode, MappingNode):
             continue
-        items = ys.effective_items(sv)
+        items = ys.effective_items(snode)
         if "extends" in items:
             warnings.append(f"service {sname}: extends is not followed; inherited entries are not reported")
         ef = items.get("env_file")
@@ -300,14 +300,14 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
 
     places: dict[str, _Place] = {}
     seq_names: dict[int, dict[str, int]] = {}
-    for pid in order:
-        name, _h, a, b, idx = info[pid]
+    for oid in order:
+        name, _h, a, b, idx = info[oid]
         if isinstance(a, SequenceNode):
             seq_names.setdefault(id(a), {}).setdefault(name, 0)
             seq_names[id(a)][name] += 1
-    for pid in order:
-        name, holder, a, b, idx = info[pid]
-        units = tuple(occ[pid])
+    for oid in order:
+        name, hnode, a, b, idx = info[oid]
+        units = tuple(occ[oid])
         note = ""
         restorable = True
         value_span: tuple[int, int] | None = None
@@ -316,7 +316,8 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
             item = b
             pointer = f"{paths[id(a)]}/{idx}"
             line = item.start_mark.line + 1
-            if ys.is_alias_ref(a.start_mark.index, item) or (idx and item.start_mark.index < a.value[idx - 1].start_mark.index):
+            if not isinstance(item, ScalarNode) or ys.is_alias_ref(a.start_mark.index, item) or (
+                    idx and item.start_mark.index < a.value[idx - 1].start_mark.index):
                 val = _Value(ValueKind.TEMPLATED, None, (0, 0), "value comes from a YAML alias")
                 restorable = False
             else:
@@ -338,7 +339,7 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
                     note = "defined more than once in the same list"
         else:
             k, v = a, b
-            pointer = f"{paths[id(holder)]}/{jp.escape(name)}"
+            pointer = f"{paths[id(hnode)]}/{jp.escape(name)}"
             if ys.is_empty_null(v) or ys.is_null(v):
                 line = k.start_mark.line + 1
                 val = _Value(ValueKind.INTERPOLATED, None, (0, 0), "no value: taken from the shell environment")
@@ -366,7 +367,7 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
             value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
             pointer=pointer, source=KIND, units=units, group=project,
             note="; ".join(x for x in (val.note, note) if x), restorable=restorable)
-        places[entry.key] = _Place(entry, display, enc, value_span, holder=holder, index=idx)
+        places[entry.key] = _Place(entry, display, enc, value_span, holder=hnode, index=idx)
 
     env_texts: dict[str, SourceText] = {}
     for edisplay, users in env_users.items():
@@ -505,7 +506,7 @@ def _insert_lines(ed: _Edits, pos: int, lines: list[str], eol: str) -> None:
     ed.inserts.setdefault(pos, []).append(chunk)
 
 
-def _after_block(text: str, mapping: MappingNode) -> int:
+def _after_block(text: str, mapping: MappingNode | SequenceNode) -> int:
     """Where to insert a new line after the last item of a block mapping/sequence."""
     if isinstance(mapping, MappingNode):
         k, v = mapping.value[-1]
@@ -558,6 +559,7 @@ def _remove_yaml(ed: _Edits, model: _Model, places: list[_Place]) -> None:
                     ls, _ks = ys.find_key_line(text, k)
                     end = ys.value_end(text, k, v, ys.colon_after(text, k) + 1)
                 else:
+                    assert isinstance(holder, SequenceNode)
                     dash = ys.seq_item_dash(text, holder, p.index)
                     ls = tx.line_start(text, dash)
                     if text[ls:dash].strip(" \t") != "":
@@ -806,7 +808,8 @@ def _compose_secrets(ed: _Edits, model: _Model, moves: Sequence[Move], eol: str)
         taken = {str(k.value) for k, _v in top[1].value}
     svc_map = ys.get(root, "services")
     assert svc_map is not None
-    step = ys.child_indent(text, svc_map[1], 2) if not svc_map[1].flow_style else 2
+    svcs = svc_map[1]
+    step = ys.child_indent(text, svcs, 2) if isinstance(svcs, MappingNode) and not svcs.flow_style else 2
     defs: list[str] = []
     per_service: dict[str, list[str]] = {}
     winners = _winners(moves)

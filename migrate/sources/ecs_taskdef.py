@@ -167,10 +167,10 @@ class EcsTaskDefSource(SourceBase):
             for ci, c in enumerate(td.containers):
                 if isinstance(role, js.JStr) and role.value:
                     roles.append((c.name, role.value))
-                for e, t in self._container_entries(src, td, c, ti, ci):
-                    entries.append(e)
+                for entry, t in self._container_entries(src, td, c, ti, ci):
+                    entries.append(entry)
                     if t is not None:
-                        targets[e.pointer] = t
+                        targets[entry.pointer] = t
         families = list(dict.fromkeys(td.family for td in tds))
         units = tuple(dict.fromkeys(c.name for td in tds for c in td.containers))
         return LoadedFile(source=src, kind=KIND, entries=tuple(entries), units=units,

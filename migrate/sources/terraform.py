@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from lark import Tree
+from lark import Token, Tree
 
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
@@ -161,10 +161,10 @@ class _Analyzer:
         self.texts = dict(texts)
         self.read = read
         self.a = _Analysis(self.texts)
-        self.trees: dict[str, Tree] = {}
+        self.trees: dict[str, Tree[Token]] = {}
         self.vars: dict[str, list[tuple[str, hs.Node, tuple[int, int]]]] = {}  # name -> settings, low->high
 
-    def hcl(self, display: str) -> Tree:
+    def hcl(self, display: str) -> Tree[Token]:
         if display not in self.trees:
             try:
                 self.trees[display] = hs.parse_hcl(self.texts[display])
