@@ -391,96 +391,108 @@ _CLOSE = ")]}"
 _HEREDOC_RE = re.compile(r"<<-?([A-Za-z][A-Za-z0-9._-]*)\r?\n")
 
 
+@dataclass
+class _LineState:
+    """What the scan of one logical line has seen so far."""
+
+    start: int
+    first_eq: int = -1  #: the first "=" on the line
+    depth_at_eq: int = 0  #: bracket depth at that "="
+    depth: int = 0
+    tokens_before_eq: int = 0
+    lead_end: int = -1
+
+    def token(self, end: int) -> None:
+        if self.first_eq < 0:
+            self.tokens_before_eq += 1
+            self.lead_end = end
+
+    def line(self, end: int) -> _Line:
+        ln = _Line(self.start, end)
+        if self.first_eq >= 0 and self.depth == self.depth_at_eq and self.tokens_before_eq > 0:
+            ln.eq = self.first_eq
+            ln.lead_end = self.lead_end
+        return ln
+
+
+def _skip_blank(text: str, i: int) -> int:
+    """Offset past blanks or a comment at ``i`` (``i`` itself when there is none)."""
+    n = len(text)
+    if text[i] in " \t\r":
+        return i + 1
+    if text[i] == "#" or text.startswith("//", i):
+        j = text.find("\n", i)
+        return n if j < 0 else j
+    if text.startswith("/*", i):
+        j = text.find("*/", i + 2)
+        return n if j < 0 else j + 2
+    return i
+
+
+def _heredoc_end(text: str, m: re.Match[str]) -> int:
+    close_re = re.compile(r"^[ \t]*" + re.escape(m.group(1)) + r"[ \t]*\r?$", re.M)
+    cm = close_re.search(text, m.end())
+    i = len(text) if cm is None else cm.end()
+    return i - 1 if text.startswith("\r", i - 1) else i
+
+
+def _is_assign(text: str, i: int) -> bool:
+    return not text.startswith(("==", "=>"), i) and (i == 0 or text[i - 1] not in "=!<>")
+
+
+def _scan_token(text: str, i: int, st: _LineState) -> int:
+    """Consume the token at ``i`` (not a blank, comment or newline); return the offset after it."""
+    n = len(text)
+    c = text[i]
+    if c == '"':
+        j = i + 1
+        while j < n and text[j] != '"' and text[j] != "\n":
+            j += 2 if text[j] == "\\" else 1
+        st.token(j + 1)
+        return j + 1
+    m = _HEREDOC_RE.match(text, i) if c == "<" else None
+    if m:
+        if st.first_eq >= 0:  # hclwrite stops counting brackets at a heredoc
+            st.depth = st.depth_at_eq
+        return _heredoc_end(text, m)
+    if c == "=" and _is_assign(text, i):
+        if st.first_eq < 0:
+            st.first_eq = i
+            st.depth_at_eq = st.depth
+        return i + 1
+    if c in _OPEN or (c == "$" and text.startswith("${", i)):
+        st.depth += 1
+        end = i + (2 if c == "$" else 1)
+    elif c in _CLOSE:
+        st.depth -= 1
+        end = i + 1
+    else:
+        end = i + 1
+        while end < n and text[end] not in _WORD_STOP:
+            end += 1
+    st.token(end)
+    return end
+
+
+_WORD_STOP = frozenset(" \t\r\n=\"#" + _OPEN + _CLOSE)
+
+
 def _logical_lines(text: str) -> list[_Line]:
     """Lines as hclwrite sees them: a heredoc belongs to the line that opens it; newlines inside
     strings or block comments do not split lines."""
     lines: list[_Line] = []
     i = 0
     n = len(text)
-    start = 0
-    first_eq = -1  # index of the first "=" on the line and the bracket depth from there
-    depth_at_eq = 0
-    depth = 0
-    tokens_before_eq = 0
-    lead_end = -1
-    seen_token = False
-
-    def close(end: int) -> None:
-        nonlocal first_eq, depth, tokens_before_eq, lead_end, seen_token, depth_at_eq
-        ln = _Line(start, end)
-        if first_eq >= 0 and depth == depth_at_eq and tokens_before_eq > 0:
-            ln.eq = first_eq
-            ln.lead_end = lead_end
-        lines.append(ln)
-        first_eq, depth, tokens_before_eq, lead_end, seen_token, depth_at_eq = -1, 0, 0, -1, False, 0
-
+    st = _LineState(0)
     while i < n:
-        c = text[i]
-        if c == "\n":
-            close(i - 1 if i > start and text[i - 1] == "\r" else i)
+        if text[i] == "\n":
+            lines.append(st.line(i - 1 if i > st.start and text[i - 1] == "\r" else i))
             i += 1
-            start = i
+            st = _LineState(i)
             continue
-        if c in " \t\r":
-            i += 1
-            continue
-        if c == "#" or text.startswith("//", i):
-            while i < n and text[i] != "\n":
-                i += 1
-            continue
-        if text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-            continue
-        if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"' and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            i = j + 1
-            if first_eq < 0:
-                tokens_before_eq += 1
-                lead_end = i
-            continue
-        m = _HEREDOC_RE.match(text, i) if c == "<" else None
-        if m:
-            marker = m.group(1)
-            close_re = re.compile(r"^[ \t]*" + re.escape(marker) + r"[ \t]*\r?$", re.M)
-            cm = close_re.search(text, m.end())
-            i = n if cm is None else cm.end()
-            if text.startswith("\r", i - 1):
-                i -= 1
-            if first_eq >= 0:  # hclwrite stops counting brackets at a heredoc
-                depth = depth_at_eq
-            continue
-        if c == "=" and not text.startswith("==", i) and not text.startswith("=>", i) \
-                and (i == 0 or text[i - 1] not in "=!<>"):
-            if first_eq < 0:
-                first_eq = i
-                depth_at_eq = depth
-            i += 1
-            continue
-        if c in _OPEN or (c == "$" and text.startswith("${", i)):
-            depth += 1
-            i += 2 if c == "$" else 1
-            if first_eq < 0:
-                tokens_before_eq += 1
-                lead_end = i
-            continue
-        if c in _CLOSE:
-            depth -= 1
-            i += 1
-            if first_eq < 0:
-                tokens_before_eq += 1
-                lead_end = i
-            continue
-        j = i + 1
-        while j < n and text[j] not in " \t\r\n=\"#" + _OPEN + _CLOSE:
-            j += 1
-        i = j
-        if first_eq < 0:
-            tokens_before_eq += 1
-            lead_end = i
-    close(n)
+        j = _skip_blank(text, i)
+        i = j if j != i else _scan_token(text, i, st)
+    lines.append(st.line(n))
     return lines
 
 
