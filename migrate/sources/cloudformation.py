@@ -203,10 +203,7 @@ def _classify(text: str, t: _Template, v: Node) -> tuple[ValueKind, str, str, st
         if tag == "!Ref":
             return _classify_ref(t, str(v.value))
         if tag == "!Sub":
-            s = str(v.value)
-            if _SUB_VAR_RE.search(s) or "${!" in s:
-                return ValueKind.TEMPLATED, "Fn::Sub with variables", "", ""
-            return _classify_string(s, "Fn::Sub of a literal")
+            return _classify_sub(str(v.value))
         if tag.startswith("!"):
             return ValueKind.TEMPLATED, f"intrinsic function {tag[1:]}", "", ""
         return _classify_string(str(v.value), "")
@@ -216,14 +213,16 @@ def _classify(text: str, t: _Template, v: Node) -> tuple[ValueKind, str, str, st
         if fn == "Ref" and _str(arg) is not None:
             return _classify_ref(t, str(arg.value))
         if fn == "Fn::Sub" and _str(arg) is not None:
-            s = str(arg.value)
-            if _SUB_VAR_RE.search(s) or "${!" in s:
-                return ValueKind.TEMPLATED, "Fn::Sub with variables", "", ""
-            return _classify_string(s, "Fn::Sub of a literal")
+            return _classify_sub(str(arg.value))
         return ValueKind.TEMPLATED, f"intrinsic function {fn}", "", ""
-    if isinstance(v, SequenceNode) and _tag(v) == "!Join":
-        return ValueKind.TEMPLATED, "Fn::Join", "", ""
-    return ValueKind.TEMPLATED, "not a string", "", ""
+    joined = isinstance(v, SequenceNode) and _tag(v) == "!Join"
+    return ValueKind.TEMPLATED, "Fn::Join" if joined else "not a string", "", ""
+
+
+def _classify_sub(s: str) -> tuple[ValueKind, str, str, str]:
+    if _SUB_VAR_RE.search(s) or "${!" in s:
+        return ValueKind.TEMPLATED, "Fn::Sub with variables", "", ""
+    return _classify_string(s, "Fn::Sub of a literal")
 
 
 def _classify_string(s: str, note: str) -> tuple[ValueKind, str, str, str]:
@@ -560,29 +559,9 @@ def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], opti
     text = src.text
     nl = tx.eol(text)
     sp = _Splices(text)
-    by_container: dict[tuple[str, int], list[tuple[_Occ, Move]]] = {}
+    by_container, param_drop = _group_moves(src, t, moves)
     grants: dict[str, list[tuple[Move, object]]] = {}
     summary: list[str] = []
-    param_drop: list[str] = []
-    for mv in moves:
-        key = mv.entry.key
-        if key not in t.occ:
-            raise RewriteError(f"entry {mv.entry.pointer} not found in {src.display}")
-        e = t.entries[key]
-        if e.value_kind not in (ValueKind.LITERAL, ValueKind.REFERENCE, ValueKind.EMPTY):
-            raise RewriteError(f"{e.unit}/{e.name} is {e.value_kind.value}; it cannot be moved")
-        if e.value_kind is ValueKind.LITERAL and not e.restorable:
-            raise RewriteError(f"{e.unit}/{e.name} cannot be restored byte-identically; refusing to move it")
-        for o in t.occ[key]:
-            by_container.setdefault((o.taskdef, o.cindex), []).append((o, mv))
-        if key in t.param_of:
-            param_drop.append(t.param_of[key])
-    # parameters: only removable when nothing else uses them
-    occ_count: dict[str, int] = {}
-    for p in param_drop:
-        occ_count[p] = sum(len(v) for k, v in t.occ.items() if t.param_of.get(k) == p)
-        if _param_uses(t.root, p) > occ_count[p]:
-            raise RewriteError(f"parameter {p} is used elsewhere in the template; move it by hand")
     for (lid, _ci), pairs in sorted(by_container.items()):
         c = pairs[0][0].container
         env_moves = [(o, mv) for o, mv in pairs if o.location == LOC_ENVIRONMENT]
@@ -609,16 +588,7 @@ def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], opti
             _grant(text, t, sp, role, lid, gl, nl)
             granted += [mv.entry.key for mv, _ in gl]
     for p in dict.fromkeys(param_drop):
-        params = _get(t.root, "Parameters")
-        assert isinstance(params, MappingNode)
-        if len(params.value) == 1:
-            pr = _pair(t.root, "Parameters")
-            assert pr is not None
-            _delete_pairs(text, sp, t.root, {pr[0]})
-        else:
-            pr = _pair(params, p)
-            assert pr is not None
-            _delete_pairs(text, sp, params, {pr[0]})
+        _drop_param(sp, t, p)
         summary.append(f"removed parameter {p} (its Default held the value)")
     edits = []
     for s, end, new in sp.merged():
@@ -630,6 +600,44 @@ def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], opti
                       summary="; ".join(summary), grants=tuple(dict.fromkeys(granted)))
 
 
+def _group_moves(src: SourceText, t: _Template, moves: Sequence[Move]
+                 ) -> tuple[dict[tuple[str, int], list[tuple[_Occ, Move]]], list[str]]:
+    """Moves by (task definition, container index), and the parameters whose Default they empty.
+    Raises RewriteError for entries that cannot move and parameters used elsewhere."""
+    by_container: dict[tuple[str, int], list[tuple[_Occ, Move]]] = {}
+    param_drop: list[str] = []
+    for mv in moves:
+        key = mv.entry.key
+        if key not in t.occ:
+            raise RewriteError(f"entry {mv.entry.pointer} not found in {src.display}")
+        e = t.entries[key]
+        if e.value_kind not in (ValueKind.LITERAL, ValueKind.REFERENCE, ValueKind.EMPTY):
+            raise RewriteError(f"{e.unit}/{e.name} is {e.value_kind.value}; it cannot be moved")
+        if e.value_kind is ValueKind.LITERAL and not e.restorable:
+            raise RewriteError(f"{e.unit}/{e.name} cannot be restored byte-identically; refusing to move it")
+        for o in t.occ[key]:
+            by_container.setdefault((o.taskdef, o.cindex), []).append((o, mv))
+        if key in t.param_of:
+            param_drop.append(t.param_of[key])
+    for p in param_drop:  # parameters: only removable when nothing else uses them
+        if _param_uses(t.root, p) > sum(len(v) for k, v in t.occ.items() if t.param_of.get(k) == p):
+            raise RewriteError(f"parameter {p} is used elsewhere in the template; move it by hand")
+    return by_container, param_drop
+
+
+def _drop_param(sp: _Splices, t: _Template, p: str) -> None:
+    params = _get(t.root, "Parameters")
+    assert isinstance(params, MappingNode)
+    if len(params.value) == 1:
+        pr = _pair(t.root, "Parameters")
+        assert pr is not None
+        _delete_pairs(sp.text, sp, t.root, {pr[0]})
+    else:
+        pr = _pair(params, p)
+        assert pr is not None
+        _delete_pairs(sp.text, sp, params, {pr[0]})
+
+
 def _param_uses(root: Node, p: str) -> int:
     n_uses = 0
     stack = [root]
@@ -639,7 +647,7 @@ def _param_uses(root: Node, p: str) -> int:
             tag = _tag(n)
             if tag == "!Ref" and n.value == p:
                 n_uses += 1
-            elif tag == "!Sub" or tag == "tag:yaml.org,2002:str":
+            elif tag in ("!Sub", "tag:yaml.org,2002:str"):
                 n_uses += len(re.findall(r"\$\{" + re.escape(p) + r"[}.]", str(n.value)))
         elif isinstance(n, MappingNode):
             for k, v in n.value:
@@ -713,7 +721,7 @@ def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list
     if secrets is not None:
         _append_items(text, sp, secrets[2], new_items, item_col, t.json_mode, nl)
     else:
-        _add_pair_items(text, sp, c, env_key, env, "Secrets", new_items, item_col, t.json_mode, nl)
+        _add_pair_items(sp, c, env_key, env, "Secrets", new_items, item_col, t.json_mode, nl)
 
 
 def _move_log(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list[tuple[_Occ, Move]], nl: str) -> None:
@@ -804,9 +812,10 @@ def _append_objs(text: str, sp: _Splices, seq: Node, objs: list[Any], json_mode:
     sp.add(pos, pos, "".join(ln + nl for ln in lines))
 
 
-def _add_pair_items(text: str, sp: _Splices, m: MappingNode, after_key: Node, after_val: Node, key: str,
+def _add_pair_items(sp: _Splices, m: MappingNode, after_key: Node, after_val: Node, key: str,
                     items: list[str], item_col: int | None, json_mode: bool, nl: str) -> None:
     """Insert ``key: [items]`` after the pair (after_key, after_val), items pre-rendered."""
+    text = sp.text
     if _is_flow(m) or _is_flow(after_val):
         flow = isinstance(after_val, SequenceNode) and _is_flow(after_val)
         if not flow:
