@@ -141,6 +141,7 @@ class _Model:
     env_texts: dict[str, SourceText] = field(repr=False)
     ecs_params: SourceText | None = field(repr=False)
     warnings: list[str]
+    tree: Path | None = None  #: the directory env files must stay in
 
 
 
@@ -212,6 +213,35 @@ def _env_file_specs(node: Node, display: str) -> list[tuple[str, bool, int]]:
 EnvReader = Callable[[str, Path], "SourceText | None"]
 
 
+_NO_VALUE = "no value: taken from the shell environment"
+_FROM_ALIAS = "value comes from a YAML alias"
+
+#: an environment occurrence: (id of its holder node, index in it)
+_OccId = tuple[int, int]
+
+
+@dataclass
+class _Occurrences:
+    """What the services use: environment entries (shared ones once) and env files."""
+
+    order: list[_OccId] = field(default_factory=list)
+    users: dict[_OccId, list[str]] = field(default_factory=dict)
+    #: (name, holder, key node or the sequence, value node or the item, index)
+    info: dict[_OccId, tuple[str, Node, Node, Node, int]] = field(default_factory=dict, repr=False)
+    env_users: dict[str, list[str]] = field(default_factory=dict)
+    env_specs: dict[str, tuple[Path, bool]] = field(default_factory=dict)
+    effective: dict[str, set[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, oid: _OccId, sname: str, info: tuple[str, Node, Node, Node, int]) -> None:
+        if oid not in self.users:
+            self.order.append(oid)
+            self.users[oid] = []
+            self.info[oid] = info
+        self.users[oid].append(sname)
+        self.effective[sname].add(info[0])
+
+
 def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_dir: Path | None) -> _Model:
     root = ys.load_nodes(text, display, allowed_tags=COMPOSE_TAGS)
     if root is None:
@@ -221,201 +251,210 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
     svc_item = ys.get(root, "services")
     if svc_item is None or not isinstance(svc_item[1], MappingNode):
         raise InputError(display, "no services mapping at the top level")
-    warnings: list[str] = []
     paths, parent_key = _walk_paths(root)
-
-    name_item = ys.get(root, "name")
-    project = ""
-    if name_item and isinstance(name_item[1], ScalarNode) and "$" not in str(name_item[1].value):
-        project = str(name_item[1].value)
-    if not project:
-        project = re.sub(r"[^a-z0-9_-]", "", src_path.absolute().parent.name.lower())
-
+    project = _project(root, src_path)
     services: dict[str, Node | None] = {}
     service_keys: dict[str, Node] = {}
     for sname, (sk, sv, _holder) in ys.effective_items(svc_item[1]).items():
         services[str(sname)] = sv
         service_keys[str(sname)] = sk
-
-    # occurrences: place id -> (kind, data, [services])
-    order: list[tuple[int, object]] = []
-    occ: dict[tuple[int, object], list[str]] = {}
-    info: dict[tuple[int, object], tuple[str, Node, Node, Node, int]] = {}
-    env_users: dict[str, list[str]] = {}
-    env_specs: dict[str, tuple[Path, bool]] = {}
-    effective: dict[str, set[str]] = {}
+    oc = _Occurrences()
     for sname, snode in services.items():
-        effective[sname] = set()
-        if not isinstance(snode, MappingNode):
-            continue
-        items = ys.effective_items(snode)
-        if "extends" in items:
-            warnings.append(f"service {sname}: extends is not followed; inherited entries are not reported")
-        ef = items.get("env_file")
-        if ef is not None and not ys.is_null(ef[1]):
-            for p, required, line in _env_file_specs(ef[1], display):
-                if p == "\0raw" or "$" in p:
-                    warnings.append(f"{display}:{line}: env_file with interpolation or raw format is not read")
-                    continue
-                edisplay = p if posixpath.isabs(p) else posixpath.normpath(
-                    posixpath.join(posixpath.dirname(display), p))
-                epath = Path(p) if Path(p).is_absolute() else src_path.parent / p
-                try:  # never read outside the tree (at apply, with no root given: the compose file's directory)
-                    epath.resolve().relative_to((root_dir or src_path.parent).resolve())
-                except ValueError:
-                    raise InputError(display, "env_file resolves outside the scanned tree; "
-                                              "scan a directory that holds it, or move the file", line=line) from None
-                env_specs.setdefault(edisplay, (epath, required))
-                users = env_users.setdefault(edisplay, [])
-                if sname not in users:
-                    users.append(sname)
-        env = items.get("environment")
-        if env is None or ys.is_null(env[1]):
-            continue
-        envn = env[1]
-        if isinstance(envn, MappingNode):
-            for name, (k, v, holder) in ys.effective_items(envn).items():
-                idx = next(i for i, (kk, _vv) in enumerate(holder.value) if kk is k)
-                pid = (id(holder), idx)
-                if pid not in occ:
-                    order.append(pid)
-                    occ[pid] = []
-                    info[pid] = (str(name), holder, k, v, idx)
-                occ[pid].append(sname)
-                effective[sname].add(str(name))
-        elif isinstance(envn, SequenceNode):
-            for idx, it in enumerate(envn.value):
-                if not isinstance(it, ScalarNode):
-                    raise InputError(display, "environment list item is not a string", line=it.start_mark.line + 1)
-                name = str(it.value).partition("=")[0]
-                pid = (id(envn), idx)
-                if pid not in occ:
-                    order.append(pid)
-                    occ[pid] = []
-                    info[pid] = (name, envn, envn, it, idx)
-                occ[pid].append(sname)
-                effective[sname].add(name)
-        else:
-            raise InputError(display, "environment must be a mapping or a list", line=envn.start_mark.line + 1)
-
+        oc.effective[sname] = set()
+        if isinstance(snode, MappingNode):
+            _service(oc, sname, snode, display, src_path, root_dir)
     places: dict[str, _Place] = {}
     seq_names: dict[int, dict[str, int]] = {}
-    for oid in order:
-        name, _h, a, b, idx = info[oid]
+    for oid in oc.order:
+        name, _h, a, _b, _idx = oc.info[oid]
         if isinstance(a, SequenceNode):
             seq_names.setdefault(id(a), {}).setdefault(name, 0)
             seq_names[id(a)][name] += 1
-    for oid in order:
-        name, hnode, a, b, idx = info[oid]
-        units = tuple(occ[oid])
-        note = ""
-        restorable = True
-        value_span: tuple[int, int] | None = None
-        enc = "raw"
-        if isinstance(a, SequenceNode):
-            item = b
-            pointer = f"{paths[id(a)]}/{idx}"
-            line = item.start_mark.line + 1
-            if not isinstance(item, ScalarNode) or ys.is_alias_ref(a.start_mark.index, item) or (
-                    idx and item.start_mark.index < a.value[idx - 1].start_mark.index):
-                val = _Value(ValueKind.TEMPLATED, None, (0, 0), "value comes from a YAML alias")
-                restorable = False
-            else:
-                bs, be, quote = ys.scalar_body(text, item)
-                enc = _encoding(quote)
-                decoded = str(item.value)
-                _nm, sep, rest = decoded.partition("=")
-                if not sep:
-                    val = _Value(ValueKind.INTERPOLATED, None, (0, 0), "no value: taken from the shell environment")
-                else:
-                    v0 = classify(rest)
-                    off = len(_nm) + 1
-                    val = v0
-                    if v0.value is not None:
-                        value_span, restorable = _value_span(enc, decoded, text[bs:be], bs, off + v0.span[0], off + v0.span[1])
-                        restorable = restorable and is_restorable(enc, v0.value, text[value_span[0]:value_span[1]])
-                if seq_names[id(a)][name] > 1:
-                    restorable = False
-                    note = "defined more than once in the same list"
-        else:
-            k, v = a, b
-            pointer = f"{paths[id(hnode)]}/{jp.escape(name)}"
-            if ys.is_empty_null(v) or ys.is_null(v):
-                line = k.start_mark.line + 1
-                val = _Value(ValueKind.INTERPOLATED, None, (0, 0), "no value: taken from the shell environment")
-            elif not isinstance(v, ScalarNode):
-                raise InputError(display, "environment value is not a scalar", line=v.start_mark.line + 1)
-            elif v.start_mark.index < k.end_mark.index:
-                line = k.start_mark.line + 1
-                val = _Value(ValueKind.TEMPLATED, None, (0, 0), "value comes from a YAML alias")
-                restorable = False
-            else:
-                line = v.start_mark.line + 1
-                bs, be, quote = ys.scalar_body(text, v)
-                enc = _encoding(quote)
-                decoded = str(v.value)
-                val = classify(decoded)
-                if quote == "|":
-                    restorable = False
-                    note = "block scalar"
-                    value_span = (bs, be)
-                elif val.value is not None:
-                    value_span, restorable = _value_span(enc, decoded, text[bs:be], bs, *val.span)
-                    restorable = restorable and is_restorable(enc, val.value, text[value_span[0]:value_span[1]])
-        entry = Entry(
-            path=display, line=line, unit=units[0], location=LOC_COMPOSE_ENV, name=name,
-            value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
-            pointer=pointer, source=KIND, units=units, group=project,
-            note="; ".join(x for x in (val.note, note) if x), restorable=restorable)
-        places[entry.key] = _Place(entry, display, enc, value_span, holder=hnode, index=idx)
-
+    for oid in oc.order:
+        place = _yaml_place(text, display, oc.info[oid], tuple(oc.users[oid]), paths, seq_names, project)
+        places[place.entry.key] = place
     env_texts: dict[str, SourceText] = {}
-    for edisplay, users in env_users.items():
-        epath, required = env_specs[edisplay]
+    for edisplay, users in oc.env_users.items():
+        epath, required = oc.env_specs[edisplay]
         st = read_env(edisplay, epath)
         if st is None:
             if required:
-                warnings.append(f"{display}: env_file {edisplay} not found")
+                oc.warnings.append(f"{display}: env_file {edisplay} not found")
             continue
         env_texts[edisplay] = st
-        dentries = parse_dotenv(st.text, edisplay)
-        counts: dict[str, int] = {}
-        for d in dentries:
-            counts[d.name] = counts.get(d.name, 0) + 1
-        last = {d.name: d for d in dentries}
-        for u in users:
-            effective[u].update(last)
-        for d in last.values():
-            note = ""
-            restorable = True
-            value_span = None
-            enc = "raw"
-            if d.value is None:
-                val = _Value(ValueKind.INTERPOLATED, None, (0, 0), "no value: taken from the shell environment")
-            else:
-                raw = st.text[d.value_start:d.value_end]
-                if d.quote == "'":
-                    val = _Value(ValueKind.LITERAL if d.value else ValueKind.EMPTY, d.value, (0, len(d.value)))
-                else:
-                    val = classify(d.value)
-                    if d.quote == '"' and raw != d.value:
-                        enc = "yaml-double"
-                if val.value is not None:
-                    value_span, restorable = _value_span(enc, d.value, raw, d.value_start, *val.span)
-                    restorable = restorable and is_restorable(enc, val.value, st.text[value_span[0]:value_span[1]])
-            if counts[d.name] > 1:
-                restorable = False
-                note = "defined more than once in the env file"
-            entry = Entry(
-                path=display, line=d.line, unit=users[0], location=LOC_ENV_FILE, name=d.name,
-                value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
-                pointer=f"/{jp.escape(d.name)}", source=KIND, value_path=edisplay, units=tuple(users),
-                group=project, note="; ".join(x for x in (val.note, note) if x), restorable=restorable)
-            places[entry.key] = _Place(entry, edisplay, enc, value_span, dotenv=d)
-
+        for place in _env_file_places(st, display, users, project, oc.effective):
+            places[place.entry.key] = place
     return _Model(text=text, root=root, project=project, services=services, service_keys=service_keys,
-                  effective=effective, places=places, paths=paths, parent_key=parent_key,
-                  env_texts=env_texts, ecs_params=None, warnings=warnings)
+                  effective=oc.effective, places=places, paths=paths, parent_key=parent_key,
+                  env_texts=env_texts, ecs_params=None, warnings=oc.warnings, tree=root_dir or src_path.parent)
+
+
+def _project(root: MappingNode, src_path: Path) -> str:
+    name_item = ys.get(root, "name")
+    if name_item and isinstance(name_item[1], ScalarNode) and "$" not in str(name_item[1].value):
+        project = str(name_item[1].value)
+        if project:
+            return project
+    return re.sub(r"[^a-z0-9_-]", "", src_path.absolute().parent.name.lower())
+
+
+def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src_path: Path,
+             root_dir: Path | None) -> None:
+    """Record one service's env files and environment entries."""
+    items = ys.effective_items(snode)
+    if "extends" in items:
+        oc.warnings.append(f"service {sname}: extends is not followed; inherited entries are not reported")
+    ef = items.get("env_file")
+    if ef is not None and not ys.is_null(ef[1]):
+        for p, required, line in _env_file_specs(ef[1], display):
+            if p == "\0raw" or "$" in p:
+                oc.warnings.append(f"{display}:{line}: env_file with interpolation or raw format is not read")
+                continue
+            edisplay = p if posixpath.isabs(p) else posixpath.normpath(posixpath.join(posixpath.dirname(display), p))
+            epath = Path(p) if Path(p).is_absolute() else src_path.parent / p
+            try:  # never read outside the tree (at apply, with no root given: the compose file's directory)
+                epath.resolve().relative_to((root_dir or src_path.parent).resolve())
+            except ValueError:
+                raise InputError(display, "env_file resolves outside the scanned tree; "
+                                          "scan a directory that holds it, or move the file", line=line) from None
+            oc.env_specs.setdefault(edisplay, (epath, required))
+            users = oc.env_users.setdefault(edisplay, [])
+            if sname not in users:
+                users.append(sname)
+    env = items.get("environment")
+    if env is None or ys.is_null(env[1]):
+        return
+    envn = env[1]
+    if isinstance(envn, MappingNode):
+        for name, (k, v, holder) in ys.effective_items(envn).items():
+            idx = next(i for i, (kk, _vv) in enumerate(holder.value) if kk is k)
+            oc.add((id(holder), idx), sname, (str(name), holder, k, v, idx))
+    elif isinstance(envn, SequenceNode):
+        for idx, it in enumerate(envn.value):
+            if not isinstance(it, ScalarNode):
+                raise InputError(display, "environment list item is not a string", line=it.start_mark.line + 1)
+            oc.add((id(envn), idx), sname, (str(it.value).partition("=")[0], envn, envn, it, idx))
+    else:
+        raise InputError(display, "environment must be a mapping or a list", line=envn.start_mark.line + 1)
+
+
+@dataclass
+class _Found:
+    """A value as located in the text, before it becomes an Entry."""
+
+    val: _Value
+    line: int
+    enc: str = "raw"
+    value_span: tuple[int, int] | None = None
+    restorable: bool = True
+    note: str = ""
+
+
+def _list_item(text: str, seq: SequenceNode, item: Node, idx: int) -> _Found:
+    """``- NAME=value`` in an environment list."""
+    line = item.start_mark.line + 1
+    if not isinstance(item, ScalarNode) or ys.is_alias_ref(seq.start_mark.index, item) or (
+            idx and item.start_mark.index < seq.value[idx - 1].start_mark.index):
+        return _Found(_Value(ValueKind.TEMPLATED, None, (0, 0), _FROM_ALIAS), line, restorable=False)
+    bs, be, quote = ys.scalar_body(text, item)
+    enc = _encoding(quote)
+    decoded = str(item.value)
+    nm, sep, rest = decoded.partition("=")
+    if not sep:
+        return _Found(_Value(ValueKind.INTERPOLATED, None, (0, 0), _NO_VALUE), line, enc)
+    val = classify(rest)
+    found = _Found(val, line, enc)
+    if val.value is not None:
+        off = len(nm) + 1
+        span, ok = _value_span(enc, decoded, text[bs:be], bs, off + val.span[0], off + val.span[1])
+        found.value_span = span
+        found.restorable = ok and is_restorable(enc, val.value, text[span[0]:span[1]])
+    return found
+
+
+def _map_value(text: str, display: str, k: Node, v: Node) -> _Found:
+    """``NAME: value`` in an environment mapping."""
+    if ys.is_empty_null(v) or ys.is_null(v):
+        return _Found(_Value(ValueKind.INTERPOLATED, None, (0, 0), _NO_VALUE), k.start_mark.line + 1)
+    if not isinstance(v, ScalarNode):
+        raise InputError(display, "environment value is not a scalar", line=v.start_mark.line + 1)
+    if v.start_mark.index < k.end_mark.index:
+        return _Found(_Value(ValueKind.TEMPLATED, None, (0, 0), _FROM_ALIAS), k.start_mark.line + 1,
+                      restorable=False)
+    bs, be, quote = ys.scalar_body(text, v)
+    enc = _encoding(quote)
+    decoded = str(v.value)
+    found = _Found(classify(decoded), v.start_mark.line + 1, enc)
+    if quote == "|":
+        found.restorable, found.note, found.value_span = False, "block scalar", (bs, be)
+    elif found.val.value is not None:
+        span, ok = _value_span(enc, decoded, text[bs:be], bs, *found.val.span)
+        found.value_span = span
+        found.restorable = ok and is_restorable(enc, found.val.value, text[span[0]:span[1]])
+    return found
+
+
+def _yaml_place(text: str, display: str, info: tuple[str, Node, Node, Node, int], units: tuple[str, ...],
+                paths: dict[int, str], seq_names: dict[int, dict[str, int]], project: str) -> _Place:
+    name, holder, a, b, idx = info
+    if isinstance(a, SequenceNode):
+        pointer = f"{paths[id(a)]}/{idx}"
+        found = _list_item(text, a, b, idx)
+        if seq_names[id(a)][name] > 1:
+            found.restorable, found.note = False, "defined more than once in the same list"
+    else:
+        pointer = f"{paths[id(holder)]}/{jp.escape(name)}"
+        found = _map_value(text, display, a, b)
+    val = found.val
+    entry = Entry(
+        path=display, line=found.line, unit=units[0], location=LOC_COMPOSE_ENV, name=name,
+        value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
+        pointer=pointer, source=KIND, units=units, group=project,
+        note="; ".join(x for x in (val.note, found.note) if x), restorable=found.restorable)
+    return _Place(entry, display, found.enc, found.value_span, holder=holder, index=idx)
+
+
+def _env_file_places(st: SourceText, display: str, users: list[str], project: str,
+                     effective: dict[str, set[str]]) -> list[_Place]:
+    dentries = parse_dotenv(st.text, st.display)
+    counts: dict[str, int] = {}
+    for d in dentries:
+        counts[d.name] = counts.get(d.name, 0) + 1
+    last = {d.name: d for d in dentries}
+    for u in users:
+        effective[u].update(last)
+    out: list[_Place] = []
+    for d in last.values():
+        found = _dotenv_value(st, d)
+        if counts[d.name] > 1:
+            found.restorable, found.note = False, "defined more than once in the env file"
+        val = found.val
+        entry = Entry(
+            path=display, line=d.line, unit=users[0], location=LOC_ENV_FILE, name=d.name,
+            value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
+            pointer=f"/{jp.escape(d.name)}", source=KIND, value_path=st.display, units=tuple(users),
+            group=project, note="; ".join(x for x in (val.note, found.note) if x), restorable=found.restorable)
+        out.append(_Place(entry, st.display, found.enc, found.value_span, dotenv=d))
+    return out
+
+
+def _dotenv_value(st: SourceText, d: DotenvEntry) -> _Found:
+    if d.value is None:
+        return _Found(_Value(ValueKind.INTERPOLATED, None, (0, 0), _NO_VALUE), d.line)
+    raw = st.text[d.value_start:d.value_end]
+    enc = "raw"
+    if d.quote == "'":
+        val = _Value(ValueKind.LITERAL if d.value else ValueKind.EMPTY, d.value, (0, len(d.value)))
+    else:
+        val = classify(d.value)
+        if d.quote == '"' and raw != d.value:
+            enc = "yaml-double"
+    found = _Found(val, d.line, enc)
+    if val.value is not None:
+        span, ok = _value_span(enc, d.value, raw, d.value_start, *val.span)
+        found.value_span = span
+        found.restorable = ok and is_restorable(enc, val.value, st.text[span[0]:span[1]])
+    return found
 
 
 def _read_env(display: str, path: Path) -> SourceText | None:
@@ -523,60 +562,70 @@ def _after_colon(text: str, key: Node) -> int:
 
 
 def _remove_yaml(ed: _Edits, model: _Model, places: list[_Place]) -> None:
-    text = ed.text
     by_holder: dict[int, list[_Place]] = {}
     for p in places:
         by_holder.setdefault(id(p.holder), []).append(p)
     for plist in by_holder.values():
         holder = plist[0].holder
         assert holder is not None
-        removed = {p.index for p in plist}
-        n = len(holder.value)
         if getattr(holder, "flow_style", False):
-            if holder.start_mark.index in (holder.end_mark.index,):
-                raise RewriteError("cannot locate a flow collection")
-            starts, ends = [], []
-            for i, el in enumerate(holder.value):
-                if isinstance(holder, MappingNode):
-                    k, v = el
-                    starts.append(int(k.start_mark.index))
-                    ends.append(ys.value_end(text, k, v, ys.colon_after(text, k) + 1))
-                else:
-                    starts.append(ys.scalar_body(text, el)[0] - (1 if el.style in ('"', "'") else 0))
-                    ends.append(int(el.end_mark.index))
-            if len(removed) == n:
-                ed.removals.append((starts[0], ends[-1]))
-            else:
-                for i in sorted(removed):
-                    if any(j not in removed for j in range(i + 1, n)):
-                        ed.removals.append((starts[i], starts[i + 1]))
-                    else:
-                        ed.removals.append((ends[i - 1], ends[i]))
+            _remove_flow(ed, holder, {p.index for p in plist})
         else:
-            for p in plist:
-                if isinstance(holder, MappingNode):
-                    k, v = holder.value[p.index]
-                    ls, _ks = ys.find_key_line(text, k)
-                    end = ys.value_end(text, k, v, ys.colon_after(text, k) + 1)
-                else:
-                    assert isinstance(holder, SequenceNode)
-                    dash = ys.seq_item_dash(text, holder, p.index)
-                    ls = tx.line_start(text, dash)
-                    if text[ls:dash].strip(" \t") != "":
-                        raise RewriteError("list item does not start its line")
-                    end = int(holder.value[p.index].end_mark.index)
-                if not ys.rest_is_blank_or_comment(text, end):
-                    raise RewriteError("unexpected text after an environment entry")
-                ed.removals.append(_line_removal(text, ls, tx.line_end(text, end)))
-            if len(removed) == n:
-                pk = model.parent_key.get(id(holder))
-                if pk is None:
-                    raise RewriteError("cannot empty an environment that has no key")
-                pos = _after_colon(text, pk)
-                ed.inserts.setdefault(pos, []).append(" {}" if isinstance(holder, MappingNode) else " []")
+            _remove_block(ed, model, holder, plist)
         for p in plist:
             if p.value_span is not None and p.entry.value is not None:
                 ed.values.append((p.value_span[0], p.value_span[1], p.entry.key, p.encoding))
+
+
+def _remove_flow(ed: _Edits, holder: Node, removed: set[int]) -> None:
+    """Remove items ``removed`` of a flow mapping/sequence (``{A: 1, B: 2}`` / ``[A=1, B=2]``)."""
+    text = ed.text
+    if holder.start_mark.index in (holder.end_mark.index,):
+        raise RewriteError("cannot locate a flow collection")
+    n = len(holder.value)
+    starts, ends = [], []
+    for el in holder.value:
+        if isinstance(holder, MappingNode):
+            k, v = el
+            starts.append(int(k.start_mark.index))
+            ends.append(ys.value_end(text, k, v, ys.colon_after(text, k) + 1))
+        else:
+            starts.append(ys.scalar_body(text, el)[0] - (1 if el.style in ('"', "'") else 0))
+            ends.append(int(el.end_mark.index))
+    if len(removed) == n:
+        ed.removals.append((starts[0], ends[-1]))
+        return
+    for i in sorted(removed):
+        if any(j not in removed for j in range(i + 1, n)):
+            ed.removals.append((starts[i], starts[i + 1]))
+        else:
+            ed.removals.append((ends[i - 1], ends[i]))
+
+
+def _remove_block(ed: _Edits, model: _Model, holder: Node, plist: list[_Place]) -> None:
+    """Remove the lines of entries ``plist`` from a block mapping/sequence; ``{}``/``[]`` when emptied."""
+    text = ed.text
+    for p in plist:
+        if isinstance(holder, MappingNode):
+            k, v = holder.value[p.index]
+            ls, _ks = ys.find_key_line(text, k)
+            end = ys.value_end(text, k, v, ys.colon_after(text, k) + 1)
+        else:
+            assert isinstance(holder, SequenceNode)
+            dash = ys.seq_item_dash(text, holder, p.index)
+            ls = tx.line_start(text, dash)
+            if text[ls:dash].strip(" \t") != "":
+                raise RewriteError("list item does not start its line")
+            end = int(holder.value[p.index].end_mark.index)
+        if not ys.rest_is_blank_or_comment(text, end):
+            raise RewriteError("unexpected text after an environment entry")
+        ed.removals.append(_line_removal(text, ls, tx.line_end(text, end)))
+    if len({p.index for p in plist}) == len(holder.value):
+        pk = model.parent_key.get(id(holder))
+        if pk is None:
+            raise RewriteError("cannot empty an environment that has no key")
+        pos = _after_colon(text, pk)
+        ed.inserts.setdefault(pos, []).append(" {}" if isinstance(holder, MappingNode) else " []")
 
 
 def rewrite(loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
@@ -893,7 +942,7 @@ def _verify(loaded: LoadedFile, model: _Model, moves: Sequence[Move], options: R
 
     ctext = new_texts.get(loaded.path, loaded.source.text)
     try:
-        new = _analyze(ctext, loaded.source.path, loaded.path, read_env, None)
+        new = _analyze(ctext, loaded.source.path, loaded.path, read_env, model.tree)
     except InputError as e:
         raise RewriteError(f"{loaded.path}: the rewritten file does not load ({e.reason})") from None
     for m in moves:
@@ -914,31 +963,45 @@ def _verify(loaded: LoadedFile, model: _Model, moves: Sequence[Move], options: R
                 if got.get(name) != render(vf, ref=ref):
                     raise RewriteError(f"{ep_display}: secret {name} for service {svc} not written as intended")
     else:
-        top = ys.get(new.root, "secrets")
-        top_names = {}
-        if top is not None and isinstance(top[1], MappingNode):
-            for k, v in top[1].value:
-                nm = ys.get(v, "name")
-                ext = ys.get(v, "external")
-                if nm and ext and str(ext[1].value) == "true":
-                    top_names[str(k.value)] = str(nm[1].value)
-        for (u, _name), m in _winners(moves).items():
-            if render(m.value_from, ref=ref) not in top_names.values():
-                raise RewriteError(f"{loaded.path}: top-level secret for {m.entry.name} not written as intended")
-            if u:
-                sv = new.services.get(u)
-                sec = ys.effective_items(sv).get("secrets") if isinstance(sv, MappingNode) else None
-                listed = set()
-                if sec is not None and isinstance(sec[1], SequenceNode):
-                    for it in sec[1].value:
-                        if isinstance(it, ScalarNode):
-                            listed.add(str(it.value))
-                        else:
-                            src = ys.get(it, "source")
-                            if src:
-                                listed.add(str(src[1].value))
-                if not any(top_names.get(s) == render(m.value_from, ref=ref) for s in listed):
-                    raise RewriteError(f"{loaded.path}: service {u} does not list the secret for {m.entry.name}")
+        _verify_compose_secrets(loaded.path, new, moves)
+
+
+def _external_secrets(root: MappingNode) -> dict[str, str]:
+    """Top-level ``secrets:`` that are ``external: true``: key -> name."""
+    top = ys.get(root, "secrets")
+    out: dict[str, str] = {}
+    if top is not None and isinstance(top[1], MappingNode):
+        for k, v in top[1].value:
+            nm = ys.get(v, "name")
+            ext = ys.get(v, "external")
+            if nm and ext and str(ext[1].value) == "true":
+                out[str(k.value)] = str(nm[1].value)
+    return out
+
+
+def _listed_secrets(service: Node | None) -> set[str]:
+    """The secret keys a service lists (short and long syntax)."""
+    sec = ys.effective_items(service).get("secrets") if isinstance(service, MappingNode) else None
+    listed: set[str] = set()
+    if sec is not None and isinstance(sec[1], SequenceNode):
+        for it in sec[1].value:
+            if isinstance(it, ScalarNode):
+                listed.add(str(it.value))
+            else:
+                src = ys.get(it, "source")
+                if src:
+                    listed.add(str(src[1].value))
+    return listed
+
+
+def _verify_compose_secrets(path: str, new: _Model, moves: Sequence[Move]) -> None:
+    top_names = _external_secrets(new.root)
+    for (u, _name), m in _winners(moves).items():
+        want = render(m.value_from, ref=lambda _aid: PREVIEW_ARN)
+        if want not in top_names.values():
+            raise RewriteError(f"{path}: top-level secret for {m.entry.name} not written as intended")
+        if u and not any(top_names.get(s) == want for s in _listed_secrets(new.services.get(u))):
+            raise RewriteError(f"{path}: service {u} does not list the secret for {m.entry.name}")
 
 
 def _orig(model: _Model, path: str) -> str:
