@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import stat
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -145,6 +146,8 @@ class LoadedFile:
     warnings: tuple[str, ...] = ()
     #: (unit, execution role ARN) pairs where the definition names its task execution role
     execution_roles: tuple[tuple[str, str], ...] = ()
+    #: the scanned tree the file was loaded under (None: the file's own directory)
+    root: Path | None = field(default=None, repr=False, compare=False)
 
     @property
     def path(self) -> str:
@@ -244,7 +247,10 @@ class SourceBase:
         raise NotImplementedError
 
     def load(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
-        return self._refuse_unrevertible(self.parse(src, root=root))
+        loaded = self.parse(src, root=root)
+        if root is not None:
+            loaded = replace(loaded, root=root)
+        return self._refuse_unrevertible(loaded)
 
     def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         changes = self.splice(loaded, moves, options)
@@ -258,7 +264,35 @@ class SourceBase:
             names = sorted({mv.entry.name for mv in moves if mv.entry.key in failed})
             raise RewriteError(f"{loaded.path}: rewrite refused, {NOT_REVERTIBLE} ({', '.join(names)})",
                                hint="migrate these entries by hand or leave them out of the plan")
+        self._check_entries(loaded, moves, changes)
         return changes
+
+    def _check_entries(self, loaded: LoadedFile, moves: Sequence[Move], changes: Sequence[FileChange]) -> None:
+        """Re-load the rewritten definition: every moved entry left its plaintext place, and every
+        other entry is exactly as it was (name, place, value, kind). Compares values in memory;
+        errors name entries only. Skipped when other existing files change too (env files,
+        tfvars): the format's own re-load covers those, as this one would read them stale."""
+        main = [c for c in changes if c.path == loaded.path]
+        if len(main) != 1 or any(c.path != loaded.path and not c.create for c in changes):
+            return
+        src = loaded.source
+        new = apply_edits(src.text, main[0].edits, ref=lambda _a: PREVIEW_ARN)
+        try:
+            after = self.parse(SourceText(path=src.path, display=src.display, text=new, bom=src.bom, sha256=""),
+                               root=loaded.root)
+        except MigrateError:
+            raise RewriteError(f"{loaded.path}: the rewritten file does not load") from None
+        moved = {(m.entry.unit, m.entry.name) for m in moves}
+        before = Counter(_signature(e) for e in loaded.entries if (e.unit, e.name) not in moved)
+        now = Counter(_signature(e) for e in after.entries if (e.unit, e.name) not in moved)
+        if before != now:
+            names = sorted({sig[2] for sig in (before - now) + (now - before)})
+            raise RewriteError(f"{loaded.path}: the rewrite changed entries it did not move ({', '.join(names)})")
+        places = {(m.entry.unit, m.entry.name, m.entry.location, m.entry.value_path) for m in moves}
+        left = sorted({e.name for e in after.entries
+                       if (e.unit, e.name, e.location, e.value_path) in places and not e.managed})
+        if left:
+            raise RewriteError(f"{loaded.path}: still in plaintext after the rewrite ({', '.join(left)})")
 
     def _refuse_unrevertible(self, loaded: LoadedFile) -> LoadedFile:
         cands = [e for e in loaded.entries if _movable(e)]
@@ -289,6 +323,12 @@ class SourceBase:
 
 #: a trial only needs the edits' shape: any role ARN stands in for one the user passes at plan time
 _TRIAL_OPTIONS = RewriteOptions(execution_role="arn:aws:iam::123456789012:role/secrets-migrate-trial")
+
+
+def _signature(e: Entry) -> tuple[str, str, str, str, str | None, str, bool]:
+    """What must not change for an entry that is not moved (holds the value: memory only)."""
+    return (e.unit, e.location, e.name, e.value_path, e.value.reveal() if e.value is not None else None,
+            e.value_kind.value, e.managed)
 
 
 def _movable(e: Entry) -> bool:

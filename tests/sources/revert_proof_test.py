@@ -145,3 +145,35 @@ def test_revert_failures_blames_the_entries_whose_span_does_not_rebuild(tmp_path
     literal = [base.FileChange(path=ch.path, edits=tuple(edits.TextEdit(e.start, e.end, e.new, lf.source.text[e.start:e.end])
                                                         for e in ch.edits), entries=ch.entries)]
     assert revert_failures(lf, moves, literal) == {m.entry.key for m in moves}
+
+
+def test_rewrite_refuses_a_change_to_an_entry_it_did_not_move(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _copy(tmp_path, "ecs-taskdef")
+    lf = _loaded(root, "ecs-taskdef")
+    src = _source("ecs-taskdef")
+    literal = [e for e in lf.entries if e.restorable and e.value is not None and e.value_kind.value == "literal"
+               and not e.managed]
+    moved, other = literal[0], next(e for e in literal[1:] if e.unit != literal[0].unit or e.location == "environment")
+    moves = [Move(moved, ref_token("a1"))]
+    assert src.rewrite(lf, moves, RewriteOptions(execution_role=ROLE))  # the real splice passes both checks
+    import migrate.rewrite.json_spans as js
+    node = js.parse(lf.source.text)
+    body = _value_body(js, node, other.pointer)
+    real = type(src).splice
+
+    def splice_touching_another(self: Any, loaded: LoadedFile, mv: Any, options: RewriteOptions) -> Any:
+        changes = real(self, loaded, mv, options)
+        ch = changes[0]
+        extra = edits.TextEdit(body[0], body[0], "x", "")  # revertible, but changes another entry's value
+        return [base.FileChange(path=ch.path, edits=(*ch.edits, extra), entries=ch.entries, summary=ch.summary)]
+
+    monkeypatch.setattr(type(src), "splice", splice_touching_another)
+    with pytest.raises(RewriteError, match="changed entries it did not move") as info:
+        src.rewrite(lf, moves, RewriteOptions(execution_role=ROLE))
+    assert other.value is not None and other.value.reveal() not in str(info.value)
+
+
+def _value_body(js: Any, node: Any, pointer: str) -> tuple[int, int]:
+    for part in pointer.split("/")[1:]:
+        node = node.items[int(part)] if isinstance(node, js.JArr) else node.get(part.replace("~1", "/").replace("~0", "~"))
+    return node.body_start, node.body_end
