@@ -24,10 +24,10 @@ from migrate.sources.base import NOT_REVERTIBLE, LoadedFile, Move, RewriteOption
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/exec"
 
-#: kind -> (module holding the format's old_template, fixture directory, definition file in it)
+#: kind -> (module that calls old_template, fixture directory, definition file in it)
 FORMATS: dict[str, tuple[str, Path, str]] = {
     "ecs-taskdef": ("migrate.sources.ecs_taskdef", ROOT / "tests/resources/ecs", "register_web.json"),
-    "compose": ("migrate.sources.compose", ROOT / "tests/resources/compose", "compose.yaml"),
+    "compose": ("migrate.sources.compose.edits", ROOT / "tests/resources/compose", "compose.yaml"),
     "terraform": ("migrate.sources.terraform", ROOT / "fixtures/terraform/jsonencode", "main.tf"),
     "cloudformation": ("migrate.sources.cloudformation", ROOT / "fixtures/cloudformation", "api.yaml"),
     "cdk-python": ("migrate.sources.cdk_python", ROOT / "fixtures/cdk/plain_stack", "app.py"),
