@@ -28,7 +28,7 @@ ROLE = "arn:aws:iam::123456789012:role/exec"
 FORMATS: dict[str, tuple[str, Path, str]] = {
     "ecs-taskdef": ("migrate.sources.ecs_taskdef", ROOT / "tests/resources/ecs", "register_web.json"),
     "compose": ("migrate.sources.compose.edits", ROOT / "tests/resources/compose", "compose.yaml"),
-    "terraform": ("migrate.sources.terraform", ROOT / "fixtures/terraform/jsonencode", "main.tf"),
+    "terraform": ("migrate.sources.terraform.edits", ROOT / "fixtures/terraform/jsonencode", "main.tf"),
     "cloudformation": ("migrate.sources.cloudformation", ROOT / "fixtures/cloudformation", "api.yaml"),
     "cdk-python": ("migrate.sources.cdk_python", ROOT / "fixtures/cdk/plain_stack", "app.py"),
 }
