@@ -29,7 +29,7 @@ FORMATS: dict[str, tuple[str, Path, str]] = {
     "ecs-taskdef": ("migrate.sources.ecs_taskdef", ROOT / "tests/resources/ecs", "register_web.json"),
     "compose": ("migrate.sources.compose.edits", ROOT / "tests/resources/compose", "compose.yaml"),
     "terraform": ("migrate.sources.terraform.edits", ROOT / "fixtures/terraform/jsonencode", "main.tf"),
-    "cloudformation": ("migrate.sources.cloudformation", ROOT / "fixtures/cloudformation", "api.yaml"),
+    "cloudformation": ("migrate.sources.cloudformation.splice", ROOT / "fixtures/cloudformation", "api.yaml"),
     "cdk-python": ("migrate.sources.cdk_python", ROOT / "fixtures/cdk/plain_stack", "app.py"),
 }
 
