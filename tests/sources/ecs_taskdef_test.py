@@ -421,9 +421,9 @@ def test_json_key_suffix_in_value_from() -> None:
 
 
 def test_post_check_catches_a_wrong_rewrite(monkeypatch: pytest.MonkeyPatch) -> None:
-    from migrate.sources import ecs_taskdef
+    from migrate.sources.ecs_taskdef import edits
 
-    monkeypatch.setattr(ecs_taskdef, "_deletions", lambda *a: [])  # "forget" to remove from environment
+    monkeypatch.setattr(edits, "_deletions", lambda *a: [])  # "forget" to remove from environment
     lf = load(variants()["2-space"])
     with pytest.raises(RewriteError) as ei:
         SOURCE.rewrite(lf, moves_for(lf, "DB_PASSWORD"), RewriteOptions())

@@ -26,7 +26,7 @@ ROLE = "arn:aws:iam::123456789012:role/exec"
 
 #: kind -> (module that calls old_template, fixture directory, definition file in it)
 FORMATS: dict[str, tuple[str, Path, str]] = {
-    "ecs-taskdef": ("migrate.sources.ecs_taskdef", ROOT / "tests/resources/ecs", "register_web.json"),
+    "ecs-taskdef": ("migrate.sources.ecs_taskdef.edits", ROOT / "tests/resources/ecs", "register_web.json"),
     "compose": ("migrate.sources.compose.edits", ROOT / "tests/resources/compose", "compose.yaml"),
     "terraform": ("migrate.sources.terraform.edits", ROOT / "fixtures/terraform/jsonencode", "main.tf"),
     "cloudformation": ("migrate.sources.cloudformation.splice", ROOT / "fixtures/cloudformation", "api.yaml"),
