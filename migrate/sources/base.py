@@ -28,6 +28,7 @@ from migrate.rewrite.edits import (
     check_edits,
     encode,
     has_tokens,
+    old_template,
     ref_token,
     render,
     revert_edits,
@@ -226,13 +227,20 @@ MAX_SINGLE_TRIALS = 64
 
 
 class SourceBase:
-    """Base of every format: ``parse`` reads a file, ``splice`` locates the edits of a move.
+    """Base of every format (a template method). Each format implements three hooks:
 
-    ``load`` and ``rewrite`` wrap them with the revert proof (:func:`revert_failures`): at load
-    time a trial rewrite of every plaintext literal marks the entries whose rewrite would not
-    rebuild the original bytes as not restorable (so the planner refuses them with a reason, and
-    no store entry is made for them); at plan time ``rewrite`` proves the real edits once more and
-    raises RewriteError (naming the entries, never a value) when they would not revert.
+    * ``parse`` reads a file into entries;
+    * ``splice`` locates the edits of a move (what to cut, what to insert, merged per file);
+    * ``value_spans`` locates each plaintext value's raw text and encoding.
+
+    The base does the rest, the same way for every format: ``load`` runs a trial rewrite of every
+    plaintext literal and marks the entries whose rewrite would not rebuild the original bytes as
+    not restorable (the planner then refuses them with a reason and makes no store entry for
+    them); ``rewrite`` builds every revert template from the original text (``build_templates``),
+    proves that the templates rebuild the original bytes with the in-memory values
+    (``revert_failures``; RewriteError naming entries, never a value, when they do not), then
+    re-loads the rewritten definition and checks that moved entries left their plaintext place and
+    nothing else changed (``_check_entries``).
     """
 
     kind: ClassVar[str]
@@ -244,7 +252,18 @@ class SourceBase:
         raise NotImplementedError
 
     def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        """Locate the edits of ``moves`` (their ``old`` is rebuilt by the base from ``value_spans``)."""
         raise NotImplementedError
+
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text. With none,
+        the templates the format wrote are kept as they are."""
+        return {}
+
+    def _spliced(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        """The format's splices with every revert template built here, from the original text: the
+        span with each moved value replaced by its value token (``old_template``)."""
+        return build_templates(loaded, moves, self.splice(loaded, moves, options), self.value_spans(loaded))
 
     def load(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
         loaded = self.parse(src, root=root)
@@ -253,12 +272,12 @@ class SourceBase:
         return self._refuse_unrevertible(loaded)
 
     def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
-        changes = self.splice(loaded, moves, options)
+        changes = self._spliced(loaded, moves, options)
         failed = revert_failures(loaded, moves, changes)
         if failed and all(mv.store == "existing" for mv in moves if mv.entry.key in failed):
             # repointing an existing reference creates nothing: leaving it as it is loses nothing
             moves = [mv for mv in moves if mv.entry.key not in failed]
-            changes = self.splice(loaded, moves, options) if moves else []
+            changes = self._spliced(loaded, moves, options) if moves else []
             failed = revert_failures(loaded, moves, changes)
         if failed:
             names = sorted({mv.entry.name for mv in moves if mv.entry.key in failed})
@@ -315,7 +334,7 @@ class SourceBase:
                  if e.resolves_to else Move(entry=e, value_from=ref_token(f"trial{i}"), store_name=f"trial{i}")
                  for i, e in enumerate(entries)]
         try:
-            changes = self.splice(loaded, moves, _TRIAL_OPTIONS)
+            changes = self._spliced(loaded, moves, _TRIAL_OPTIONS)
         except MigrateError:
             return None
         return revert_failures(loaded, moves, changes)
@@ -339,6 +358,32 @@ def _movable(e: Entry) -> bool:
 
 def _with_note(note: str) -> str:
     return f"{note}; {NOT_REVERTIBLE}" if note else NOT_REVERTIBLE
+
+
+def build_templates(loaded: LoadedFile, moves: Sequence[Move], changes: Sequence[FileChange],
+                    spans: dict[str, tuple[str, int, int, str]]) -> list[FileChange]:
+    """``changes`` with each edit's ``old`` rebuilt from the original text and the moved values'
+    spans. An edit that cuts through a moved value (covers part of it) is refused: its template
+    would keep part of the plaintext."""
+    if not spans:
+        return list(changes)
+    texts = {s.display: s.text for s in (loaded.source, *loaded.related)}
+    out: list[FileChange] = []
+    for ch in changes:
+        text = texts.get(ch.path)
+        if ch.create or text is None:
+            out.append(ch)
+            continue
+        vals = [(s, e, key, enc) for key, (f, s, e, enc) in ((mv.entry.key, spans[mv.entry.key])
+                for mv in moves if mv.entry.key in spans) if f == ch.path]
+        edits: list[TextEdit] = []
+        for ed in ch.edits:
+            inside = [v for v in vals if ed.start <= v[0] and v[1] <= ed.end]
+            if any(v[0] < ed.end and ed.start < v[1] and v not in inside for v in vals):
+                raise RewriteError(f"{ch.path}: an edit cuts through a moved value")
+            edits.append(replace(ed, old=old_template(text, ed.start, ed.end, inside)))
+        out.append(replace(ch, edits=tuple(edits)))
+    return out
 
 
 def revert_failures(loaded: LoadedFile, moves: Sequence[Move], changes: Sequence[FileChange]) -> set[str]:

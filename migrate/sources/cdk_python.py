@@ -293,6 +293,13 @@ class CdkPythonSource(SourceBase):
         return LoadedFile(source=src, kind=KIND, entries=tuple(scan.entries.values()), units=units, group=group,
                           data=scan, warnings=tuple(scan.warnings))
 
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""
+        scan = loaded.data
+        if not isinstance(scan, _Scan):
+            return {}
+        return {key: (loaded.path, s, e, "python") for key, (s, e) in scan.spans.items()}
+
     def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         if not moves:
             return []

@@ -24,18 +24,18 @@ from migrate.sources.base import NOT_REVERTIBLE, LoadedFile, Move, RewriteOption
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = "arn:aws:iam::123456789012:role/exec"
 
-#: kind -> (module that calls old_template, fixture directory, definition file in it)
-FORMATS: dict[str, tuple[str, Path, str]] = {
-    "ecs-taskdef": ("migrate.sources.ecs_taskdef.edits", ROOT / "tests/resources/ecs", "register_web.json"),
-    "compose": ("migrate.sources.compose.edits", ROOT / "tests/resources/compose", "compose.yaml"),
-    "terraform": ("migrate.sources.terraform.edits", ROOT / "fixtures/terraform/jsonencode", "main.tf"),
-    "cloudformation": ("migrate.sources.cloudformation.splice", ROOT / "fixtures/cloudformation", "api.yaml"),
-    "cdk-python": ("migrate.sources.cdk_python", ROOT / "fixtures/cdk/plain_stack", "app.py"),
+#: kind -> (fixture directory, definition file in it)
+FORMATS: dict[str, tuple[Path, str]] = {
+    "ecs-taskdef": (ROOT / "tests/resources/ecs", "register_web.json"),
+    "compose": (ROOT / "tests/resources/compose", "compose.yaml"),
+    "terraform": (ROOT / "fixtures/terraform/jsonencode", "main.tf"),
+    "cloudformation": (ROOT / "fixtures/cloudformation", "api.yaml"),
+    "cdk-python": (ROOT / "fixtures/cdk/plain_stack", "app.py"),
 }
 
 
 def _copy(tmp_path: Path, kind: str) -> Path:
-    _mod, src, name = FORMATS[kind]
+    src, name = FORMATS[kind]
     dst = tmp_path / "defs"
     shutil.copytree(src, dst)
     for other in dst.iterdir():  # keep only the definition under test (and its env files)
@@ -85,8 +85,8 @@ def test_a_non_revertible_rewrite_is_refused_at_plan_time(tmp_path: Path, kind: 
     root = _copy(tmp_path, kind)
     secrets = _secret_values(root)
     assert secrets
-    module = __import__(FORMATS[kind][0], fromlist=["old_template"])
-    monkeypatch.setattr(module, "old_template", _broken_old_template(edits.old_template))
+    # the base builds every format's revert templates: a builder that loses a character breaks them all
+    monkeypatch.setattr(base, "old_template", _broken_old_template(edits.old_template))
     o = scan([str(root)])
     lf = next(lf for lf in o.loaded if lf.kind == kind)
     marked = [e for e in lf.entries if NOT_REVERTIBLE in e.note]
@@ -108,8 +108,8 @@ def test_rewrite_raises_without_values_when_the_proof_fails(tmp_path: Path, kind
     root = _copy(tmp_path, kind)
     lf = _loaded(root, kind)  # loaded with the real template builder: the entries are movable
     secrets = _secret_values(root)
-    module = __import__(FORMATS[kind][0], fromlist=["old_template"])
-    monkeypatch.setattr(module, "old_template", _broken_old_template(edits.old_template))
+    # the base builds every format's revert templates: a builder that loses a character breaks them all
+    monkeypatch.setattr(base, "old_template", _broken_old_template(edits.old_template))
     moves = [Move(e, ref_token(f"a{i}")) for i, e in enumerate(lf.entries)
              if e.value is not None and e.restorable and e.value_kind.value == "literal" and not e.managed
              and not e.resolves_to]
@@ -177,3 +177,33 @@ def _value_body(js: Any, node: Any, pointer: str) -> tuple[int, int]:
     for part in pointer.split("/")[1:]:
         node = node.items[int(part)] if isinstance(node, js.JArr) else node.get(part.replace("~1", "/").replace("~0", "~"))
     return node.body_start, node.body_end
+
+
+@pytest.mark.parametrize("kind", list(FORMATS))
+def test_value_spans_locate_every_movable_value(tmp_path: Path, kind: str) -> None:
+    root = _copy(tmp_path, kind)
+    lf = _loaded(root, kind)
+    spans = _source(kind).value_spans(lf)
+    texts = {s.display: s.text for s in (lf.source, *lf.related)}
+    movable = [e for e in lf.entries if e.value is not None and e.restorable and e.value_kind.value == "literal"
+               and not e.managed and not e.resolves_to]
+    assert movable
+    for e in movable:
+        file, s, end, enc = spans[e.key]
+        assert e.value is not None and edits.encode(enc, e.value.reveal()) == texts[file][s:end]
+
+
+def test_build_templates_refuses_an_edit_that_cuts_through_a_moved_value(tmp_path: Path) -> None:
+    root = _copy(tmp_path, "ecs-taskdef")
+    lf = _loaded(root, "ecs-taskdef")
+    src = _source("ecs-taskdef")
+    e = next(e for e in lf.entries if e.restorable and e.value is not None and e.value_kind.value == "literal")
+    _file, s, end, _enc = src.value_spans(lf)[e.key]
+    assert end - s >= 2
+    cut = base.FileChange(path=lf.path, edits=(edits.TextEdit(s + 1, end + 1, "", ""),))
+    with pytest.raises(RewriteError, match="cuts through a moved value") as info:
+        base.build_templates(lf, [Move(e, ref_token("a1"))], [cut], src.value_spans(lf))
+    assert e.value is not None and e.value.reveal() not in str(info.value)
+    whole = base.FileChange(path=lf.path, edits=(edits.TextEdit(s - 1, end + 1, "x", "ignored"),))
+    (built,) = base.build_templates(lf, [Move(e, ref_token("a1"))], [whole], src.value_spans(lf))
+    assert built.edits[0].old == lf.source.text[s - 1] + edits.value_token(e.key, "json") + lf.source.text[end]

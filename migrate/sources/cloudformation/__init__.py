@@ -49,6 +49,13 @@ class CloudFormationSource(SourceBase):
         return LoadedFile(source=src, kind=KIND, entries=tuple(t.entries.values()), units=units,
                           group=Path(src.display).stem, data=t)
 
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""
+        t = loaded.data
+        if not isinstance(t, _Template):
+            return {}
+        return {key: (loaded.path, s, e, enc) for key, (s, e, enc) in t.values.items()}
+
     def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         if not moves:
             return []

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, read_source
-from migrate.sources.compose.model import COMPOSE_TAGS, ECS_PARAMS, KIND, _beside, classify
+from migrate.sources.compose.model import COMPOSE_TAGS, ECS_PARAMS, KIND, _beside, _Model, classify
 from migrate.sources.compose.parse import _analyze, _read_env
 from migrate.sources.compose.splice import rewrite
 
@@ -62,6 +62,14 @@ class ComposeSource(SourceBase):
         entries = tuple(p.entry for p in model.places.values())
         return LoadedFile(source=src, kind=KIND, entries=entries, units=tuple(model.services),
                           related=related, group=model.project, data=model, warnings=tuple(model.warnings))
+
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""
+        model = loaded.data
+        if not isinstance(model, _Model):
+            return {}
+        return {key: (p.file, p.value_span[0], p.value_span[1], p.encoding) for key, p in model.places.items()
+                if p.value_span is not None and p.entry.value is not None}
 
     def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         return rewrite(loaded, moves, options)

@@ -24,7 +24,7 @@ from migrate.rewrite import json_spans as js
 from migrate.rewrite.edits import TextEdit, is_restorable
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, line_of
 from migrate.sources.ecs_taskdef.check import _check, register_input
-from migrate.sources.ecs_taskdef.edits import _container_edits, _item_name, _role_edit
+from migrate.sources.ecs_taskdef.edits import _container_edits, _item_name, _role_edit, _target_value, _value_span
 from migrate.sources.ecs_taskdef.model import (
     KIND,
     LOC_SECRET_OPTIONS,
@@ -204,6 +204,22 @@ class EcsTaskDefSource(SourceBase):
         return out
 
     # -- rewrite ----------------------------------------------------------------------------------
+
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""
+        parsed = loaded.data
+        if not isinstance(parsed, _Parsed):
+            return {}
+        out: dict[str, tuple[str, int, int, str]] = {}
+        for e in loaded.entries:
+            t = parsed.targets.get(e.pointer)
+            if t is None or e.value_path != loaded.path:
+                continue
+            node = _target_value(parsed, t)
+            if node is not None:
+                s, end = _value_span(node)
+                out[e.key] = (loaded.path, s, end, "json")
+        return out
 
     def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         if not moves:

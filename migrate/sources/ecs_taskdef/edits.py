@@ -10,7 +10,7 @@ from migrate.rewrite import json_spans as js
 from migrate.rewrite import text as tx
 from migrate.rewrite.edits import TextEdit, old_template
 from migrate.sources.base import Move, SourceText, line_of
-from migrate.sources.ecs_taskdef.model import _Container, _Target
+from migrate.sources.ecs_taskdef.model import _Container, _Parsed, _Target
 
 # --- rewrite helpers -------------------------------------------------------------------------------
 
@@ -193,3 +193,20 @@ def _member_sep(text: str, obj: js.JObj, member: js.JMember) -> str:
         return text[member.end:obj.members[1].start]
     ws = tx.leading_ws(text, member.key.start)
     return "," + (ws if ws else " ")
+
+
+def _target_value(parsed: _Parsed, t: _Target) -> js.Node | None:
+    """The value node a target points at (None when it has no value)."""
+    c = parsed.taskdefs[t.td].containers[t.container]
+    if t.location == LOC_ENVIRONMENT:
+        env = c.node.get("environment")
+        item = env.items[t.index] if isinstance(env, js.JArr) and t.index < len(env.items) else None
+        vm = item.member("value") if isinstance(item, js.JObj) else None
+        value = vm.value if vm is not None else None
+    else:
+        log = c.node.get("logConfiguration")
+        opts = log.get("options") if isinstance(log, js.JObj) else None
+        value = opts.members[t.index].value if isinstance(opts, js.JObj) and t.index < len(opts.members) else None
+    if value is None or (isinstance(value, js.JLit) and value.value is None):
+        return None
+    return value

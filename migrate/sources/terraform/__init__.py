@@ -120,6 +120,13 @@ class TerraformSource(SourceBase):
 
     # -- rewrite --------------------------------------------------------------------------------
 
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""
+        data = loaded.data
+        if not isinstance(data, _Data):
+            return {}
+        return {key: (p.file, p.node.start + 1, p.node.end - 1, p.encoding) for key, p in data.analysis.places.items()}
+
     def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
         data = loaded.data
         if not isinstance(data, _Data):
