@@ -31,7 +31,7 @@ from migrate.rewrite.cdk_codemods import (
     key_of,
     run_codemod,
 )
-from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, old_template
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText
 
 KIND = "cdk-python"
@@ -254,10 +254,7 @@ def _rewrite(src: SourceText, scan: _Scan, moves: Sequence[Move]) -> FileChange:
     new_code = new_module.code
     raw = _line_edits(src.text, new_code)
     moved_keys = {m.entry.key for m in moves}
-    edits = []
-    for s, end, new in raw:
-        vals = [(vs, ve, k, "python") for k, (vs, ve) in scan.spans.items() if k in moved_keys and s <= vs and ve <= end]
-        edits.append(TextEdit(s, end, new, old_template(src.text, s, end, vals)))
+    edits = [TextEdit(s, end, new, src.text[s:end]) for s, end, new in raw]  # old: rebuilt by the base
     covered = {k for s, end, _ in raw for k, (vs, ve) in scan.spans.items()
                if k in moved_keys and s <= vs and ve <= end}
     if covered != {k for k in moved_keys if k in scan.spans}:

@@ -132,7 +132,12 @@ def test_revert_failures_blames_the_entries_whose_span_does_not_rebuild(tmp_path
     lf = _loaded(root, "ecs-taskdef")
     moves = [Move(e, ref_token(f"a{i}")) for i, e in enumerate(lf.entries) if e.restorable and e.value is not None
              and e.value_kind.value == "literal" and not e.managed][:2]
-    changes = _source("ecs-taskdef").splice(lf, moves, RewriteOptions(execution_role=ROLE))
+    src = _source("ecs-taskdef")
+    located = src.splice(lf, moves, RewriteOptions(execution_role=ROLE))
+    # the format only locates: its edits keep the original text, which would put plaintext in the
+    # plan, and no value token would restore the values on rollback
+    assert revert_failures(lf, moves, located) == {m.entry.key for m in moves}
+    changes = base.build_templates(lf, moves, located, src.value_spans(lf))
     assert revert_failures(lf, moves, changes) == set()
     # corrupt only the span that holds the first entry's value token
     first = moves[0].entry.key

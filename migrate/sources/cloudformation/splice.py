@@ -10,7 +10,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, ValueKind
 from migrate.rewrite import text as tx
-from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, old_template
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits
 from migrate.sources.base import FileChange, Move, RewriteOptions, SourceText
 from migrate.sources.cloudformation.edits import (
     _add_pair,
@@ -112,9 +112,7 @@ def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], opti
         summary.append(f"removed parameter {p} (its Default held the value)")
     edits = []
     for s, end, new in sp.merged():
-        vals = [(vs, ve, k, enc) for k, (vs, ve, enc) in t.values.items()
-                if any(mv.entry.key == k for mv in moves) and s <= vs and ve <= end]
-        edits.append(TextEdit(s, end, new, old_template(text, s, end, vals)))
+        edits.append(TextEdit(s, end, new, text[s:end]))  # old: the base rebuilds it with value tokens
     _verify(src, t, edits, moves)
     return FileChange(path=src.display, edits=tuple(edits), entries=tuple(dict.fromkeys(m.entry.key for m in moves)),
                       summary="; ".join(summary), grants=tuple(dict.fromkeys(granted)))

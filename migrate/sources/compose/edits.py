@@ -9,7 +9,7 @@ from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from migrate.errors import RewriteError
 from migrate.rewrite import text as tx
 from migrate.rewrite import yaml_spans as ys
-from migrate.rewrite.edits import TextEdit, old_template
+from migrate.rewrite.edits import TextEdit
 from migrate.sources.compose.model import _Model, _Place
 
 # --- rewrite -----------------------------------------------------------------------------------
@@ -19,7 +19,6 @@ from migrate.sources.compose.model import _Model, _Place
 class _Edits:
     text: str = field(repr=False)
     removals: list[tuple[int, int]] = field(default_factory=list)
-    values: list[tuple[int, int, str, str]] = field(default_factory=list)
     inserts: dict[int, list[str]] = field(default_factory=dict)  # pos -> text chunks
 
     def build(self) -> tuple[TextEdit, ...]:
@@ -32,8 +31,7 @@ class _Edits:
                 merged.append([s, e])
         edits: list[TextEdit] = []
         for s, e in merged:
-            vals = [v for v in self.values if s <= v[0] and v[1] <= e]
-            edits.append(TextEdit(s, e, "", old_template(self.text, s, e, vals)))
+            edits.append(TextEdit(s, e, "", self.text[s:e]))  # old: the base rebuilds it with value tokens
         for pos, chunks in self.inserts.items():
             for s, e in merged:
                 if s < pos < e:
@@ -86,9 +84,6 @@ def _remove_yaml(ed: _Edits, model: _Model, places: list[_Place]) -> None:
             _remove_flow(ed, holder, {p.index for p in plist})
         else:
             _remove_block(ed, model, holder, plist)
-        for p in plist:
-            if p.value_span is not None and p.entry.value is not None:
-                ed.values.append((p.value_span[0], p.value_span[1], p.entry.key, p.encoding))
 
 
 def _remove_flow(ed: _Edits, holder: Node, removed: set[int]) -> None:

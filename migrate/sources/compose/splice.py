@@ -41,8 +41,6 @@ def rewrite(loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) 
             st = model.env_texts[p.file]
             ed = env_edits.setdefault(p.file, _Edits(st.text))
             ed.removals.append(_line_removal(st.text, p.dotenv.start, p.dotenv.end))
-            if p.value_span is not None and p.entry.value is not None:
-                ed.values.append((p.value_span[0], p.value_span[1], p.entry.key, p.encoding))
         else:
             yaml_places.append(p)
     try:

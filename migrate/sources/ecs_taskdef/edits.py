@@ -8,7 +8,7 @@ from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS
 from migrate.rewrite import json_spans as js
 from migrate.rewrite import text as tx
-from migrate.rewrite.edits import TextEdit, old_template
+from migrate.rewrite.edits import TextEdit
 from migrate.sources.base import Move, SourceText, line_of
 from migrate.sources.ecs_taskdef.model import _Container, _Parsed, _Target
 
@@ -74,7 +74,6 @@ def _container_edits(text: str, c: _Container, items: list[tuple[Move, _Target]]
         secrets_m = c.node.member("secrets")
         existing = _names(secrets_m.value if secrets_m else None)
         new_items: list[str] = []
-        values: list[tuple[int, int, str, str]] = []
         for idx, mv in env_moves:
             item = env.items[idx]
             assert isinstance(item, js.JObj)
@@ -84,14 +83,12 @@ def _container_edits(text: str, c: _Container, items: list[tuple[Move, _Target]]
             if mv.entry.name in existing:
                 raise RewriteError(f"{path}: {c.name} already has {mv.entry.name} in secrets")
             existing.add(mv.entry.name)
-            vs, ve = _value_span(vm.value)
-            values.append((vs, ve, mv.entry.key, "json"))
             # the new secrets item copies the environment item's own layout
             new_items.append(text[item.start:vm.key.start] + '"valueFrom"' + text[vm.key.end:vm.value.start]
                              + _q(js.json_body(mv.value_from)) + text[vm.value.end:item.end])
         spans = [(i.start, i.end) for i in env.items]
         for s, e in _deletions(spans, {i for i, _ in env_moves}, env.start + 1, env.end - 1):
-            edits.append(TextEdit(s, e, "", old_template(text, s, e, [v for v in values if s <= v[0] < e])))
+            edits.append(TextEdit(s, e, "", text[s:e]))  # old: the base rebuilds it with value tokens
         open_ws = text[env.start + 1:env.items[0].start]
         close_ws = text[env.items[-1].end:env.end - 1]
         sep = text[env.items[0].end:env.items[1].start] if len(env.items) > 1 else "," + open_ws
@@ -107,7 +104,6 @@ def _container_edits(text: str, c: _Container, items: list[tuple[Move, _Target]]
         existing = _names(so_m.value if so_m else None)
         colon = text[opts_m.key.end:opts_m.value.start]
         new_items = []
-        values = []
         for idx, mv in opt_moves:
             m = opts.members[idx]
             if isinstance(m.value, js.JLit) and m.value.value is None:
@@ -115,13 +111,11 @@ def _container_edits(text: str, c: _Container, items: list[tuple[Move, _Target]]
             if mv.entry.name in existing:
                 raise RewriteError(f"{path}: {c.name} already has {mv.entry.name} in secretOptions")
             existing.add(mv.entry.name)
-            vs, ve = _value_span(m.value)
-            values.append((vs, ve, mv.entry.key, "json"))
             new_items.append('{"name"' + colon + text[m.key.start:m.key.end] + ', "valueFrom"' + colon
                              + _q(js.json_body(mv.value_from)) + "}")
         spans = [(m.start, m.end) for m in opts.members]
         for s, e in _deletions(spans, {i for i, _ in opt_moves}, opts.start + 1, opts.end - 1):
-            edits.append(TextEdit(s, e, "", old_template(text, s, e, [v for v in values if s <= v[0] < e])))
+            edits.append(TextEdit(s, e, "", text[s:e]))  # old: the base rebuilds it with value tokens
         member_ws = tx.leading_ws(text, opts_m.key.start)
 
         def fresh() -> str:

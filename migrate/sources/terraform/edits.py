@@ -8,7 +8,7 @@ from migrate.errors import RewriteError
 from migrate.model import LOC_ENVIRONMENT
 from migrate.rewrite import hcl_spans as hs
 from migrate.rewrite import text as tx
-from migrate.rewrite.edits import TextEdit, apply_edits, old_template, ref_token
+from migrate.rewrite.edits import TextEdit, apply_edits, ref_token
 from migrate.sources.terraform.model import _Place, _Use
 
 # --- edit builders -------------------------------------------------------------------------------
@@ -37,7 +37,7 @@ def _line_removal(text: str, span: tuple[int, int], key: str, place: _Place) -> 
     if not _owns_lines(text, s, e, "hcl"):
         raise RewriteError(f"{place.file}: var {place.var} shares its line with other settings")
     ls, le = tx.line_start(text, s), tx.line_end(text, e)
-    return TextEdit(ls, le, "", old_template(text, ls, le, []))
+    return TextEdit(ls, le, "", text[ls:le])
 
 
 def _add_null_default(text: str, block: tuple[int, int]) -> TextEdit:
@@ -187,19 +187,6 @@ def _add_secrets(text: str, container: hs.Node, location: str, items: list[tuple
 def _multiline_parent(text: str, parent: hs.Node) -> bool:
     first = parent.members[0].key_start if parent.members else parent.end
     return "\n" in text[parent.start:first]
-
-
-def _tokenize(text: str, edits: list[TextEdit], values: list[tuple[int, int, str, str]]) -> list[TextEdit]:
-    """Each edit's ``old`` with the moved values it covers replaced by value tokens."""
-    out = []
-    for e in edits:
-        inside = [v for v in values if e.start <= v[0] and v[1] <= e.end]
-        if any(v[0] < e.end and e.start < v[1] and v not in inside for v in values):
-            raise RewriteError("an edit cuts through a moved value")
-        if inside and e.old and e.old == text[e.start:e.end]:
-            e = TextEdit(e.start, e.end, e.new, old_template(text, e.start, e.end, inside))
-        out.append(e)
-    return out
 
 
 def _with_alignment(text: str, edits: list[TextEdit]) -> list[TextEdit]:

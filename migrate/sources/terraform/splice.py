@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from migrate.errors import RewriteError
 from migrate.model import LOC_ENVIRONMENT, ValueKind
 from migrate.rewrite import hcl_spans as hs
-from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, old_template
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits
 from migrate.sources.base import FileChange, Move
 from migrate.sources.terraform.edits import (
     _add_null_default,
     _add_secrets,
     _line_removal,
     _remove_items,
-    _tokenize,
     _with_alignment,
 )
 from migrate.sources.terraform.model import _Analysis, _is_hcl, _Place, _Use
@@ -76,7 +75,6 @@ class _SplicePlan:
     adds: dict[tuple[str, int, str], list[tuple[_Use, str]]] = field(default_factory=dict)
     removals: dict[tuple[str, int], list[int]] = field(default_factory=dict)  #: (file, id(list/map)) -> indexes
     nodes: dict[int, tuple[hs.Node, str]] = field(default_factory=dict)
-    values: dict[str, list[tuple[int, int, str, str]]] = field(default_factory=dict)
     var_counts_needed: dict[str, int] = field(default_factory=dict)
     tplvar_needed: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -97,7 +95,6 @@ class _SplicePlan:
             raise RewriteError(f"{self.path}: {mv.entry.name} uses escapes that cannot be restored")
         if place.var in a.var_refuse:
             raise RewriteError(f"{self.path}: var.{place.var}: {a.var_refuse[place.var]}; migrate it by hand")
-        self.values.setdefault(place.file, []).append((place.node.start + 1, place.node.end - 1, key, place.encoding))
         for use in a.uses[key]:
             self._use(use, key, mv.value_from)
         self._place(place, key)
@@ -138,8 +135,7 @@ class _SplicePlan:
         elif place.kind == "default":
             n = place.node
             self.edits.setdefault(place.file, []).append(
-                TextEdit(n.start, n.end, "null", old_template(a.texts[place.file], n.start, n.end,
-                                                              [(n.start + 1, n.end - 1, key, "hcl")])))
+                TextEdit(n.start, n.end, "null", a.texts[place.file][n.start:n.end]))
             self.note(place.file, key, f"var.{place.var}: plaintext default replaced by null; "
                                        "callers passing a value still hold plaintext")
 
@@ -170,7 +166,7 @@ class _SplicePlan:
         new_texts: dict[str, str] = {}
         for file in sorted(edits):
             text = a.texts[file]
-            es = _tokenize(text, edits[file], self.values.get(file, []))
+            es = sorted(edits[file], key=lambda e: (e.start, e.end))
             if _is_hcl(file):
                 es = _with_alignment(text, es)
             new_texts[file] = apply_edits(text, es, ref=lambda aid: PREVIEW_ARN)
