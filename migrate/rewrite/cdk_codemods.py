@@ -156,14 +156,14 @@ class Exploded:
 
 
 def explode(d: cst.Dict) -> Exploded:
-    els = list(d.elements)
-    if any(not isinstance(e, cst.DictElement) for e in els):
+    els = [e for e in d.elements if isinstance(e, cst.DictElement)]
+    if len(els) != len(d.elements):
         raise RewriteError("dict with ** unpacking")
     open_ws = d.lbrace.whitespace_after
-    if not isinstance(open_ws, cst.ParenthesizedWhitespace):
-        items = [Item((), e.with_changes(comma=cst.MaybeSentinel.DEFAULT), None) for e in els]  # type: ignore[union-attr]
-        return Exploded(items, cst.SimpleWhitespace(""), True, (), cst.SimpleWhitespace(""), False)
     items: list[Item] = []
+    if not isinstance(open_ws, cst.ParenthesizedWhitespace):
+        items = [Item((), e.with_changes(comma=cst.MaybeSentinel.DEFAULT), None) for e in els]
+        return Exploded(items, cst.SimpleWhitespace(""), True, (), cst.SimpleWhitespace(""), False)
     prev_after: cst.ParenthesizedWhitespace | None = open_ws
     for i, e in enumerate(els):
         after = e.comma.whitespace_after if isinstance(e.comma, cst.Comma) else None
@@ -172,7 +172,7 @@ def explode(d: cst.Dict) -> Exploded:
         if after is None and i == len(els) - 1 and isinstance(d.rbrace.whitespace_before, cst.ParenthesizedWhitespace):
             after = d.rbrace.whitespace_before
         items.append(Item(prev_after.empty_lines if prev_after else (),
-                          e.with_changes(comma=cst.MaybeSentinel.DEFAULT),  # type: ignore[arg-type]
+                          e.with_changes(comma=cst.MaybeSentinel.DEFAULT),
                           after.first_line if after else None))
         prev_after = after
     return Exploded(items, open_ws.last_line, open_ws.indent,

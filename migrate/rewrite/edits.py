@@ -28,6 +28,10 @@ TOKEN_CLOSE = "\ue001"
 _TOKEN_RE = re.compile(TOKEN_OPEN + r"([a-z]+)\|([^" + TOKEN_CLOSE + r"]*)" + TOKEN_CLOSE)
 
 
+#: stands in for a not-yet-known ARN when a source checks its own rewrite (never written anywhere)
+PREVIEW_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:preview-AbCdEf"
+
+
 def value_token(entry_key: str, encoding: str) -> str:
     """Placeholder for the raw text of a moved value. ``encoding`` names an encoder in ENCODERS."""
     if encoding not in ENCODERS:
@@ -138,7 +142,7 @@ class TextEdit:
 
     @classmethod
     def from_record(cls, r: dict[str, object]) -> TextEdit:
-        return cls(int(r["start"]), int(r["end"]), str(r["new"]), str(r["old"]))  # type: ignore[arg-type]
+        return cls(int(str(r["start"])), int(str(r["end"])), str(r["new"]), str(r["old"]))
 
 
 def check_edits(edits: Sequence[TextEdit], length: int) -> list[TextEdit]:

@@ -1,6 +1,7 @@
 """Locate spans in Terraform files: HCL through python-hcl2's Lark tree, JSON (and JSON templates
-with ``${...}`` placeholders) through a small span-keeping parser, and ``terraform fmt``'s
-alignment of ``=`` signs so that edits keep a file ``fmt``-clean.
+with ``${...}`` placeholders) through the JSON span parser of ``json_spans`` (on a copy where each
+placeholder is replaced by JSON of the same length). ``alignment_fixes`` (``terraform fmt``'s
+alignment of ``=`` signs) lives in ``hcl_fmt`` and is re-exported here.
 
 Everything here is pure and works on character offsets of the decoded text. Nothing here
 formats values into messages: errors carry a line number and a fixed reason only.
@@ -8,12 +9,14 @@ formats values into messages: errors carry a line number and a fixed reason only
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import hcl2
 from lark import Token, Tree
 from lark.exceptions import LarkError
+
+from migrate.rewrite import json_spans as js
+from migrate.rewrite.hcl_fmt import alignment_fixes as alignment_fixes
 
 
 class SpanError(Exception):
@@ -67,7 +70,7 @@ def line_of(text: str, offset: int) -> int:
 # --- HCL -----------------------------------------------------------------------------------------
 
 
-def parse_hcl(text: str) -> Tree:
+def parse_hcl(text: str) -> Tree[Token]:
     try:
         return hcl2.parses_to_tree(text)
     except LarkError as e:
@@ -76,19 +79,19 @@ def parse_hcl(text: str) -> Tree:
         raise SpanError("HCL syntax error") from None
 
 
-def _tok_span(t: Tree | Token) -> tuple[int, int]:
+def _tok_span(t: Tree[Token] | Token) -> tuple[int, int]:
     if isinstance(t, Token):
         return t.start_pos, t.end_pos  # type: ignore[return-value]
     return t.meta.start_pos, t.meta.end_pos
 
 
-def _unwrap(t: Tree | Token) -> Tree | Token:
+def _unwrap(t: Tree[Token] | Token) -> Tree[Token] | Token:
     while isinstance(t, Tree) and t.data == "expr_term" and len(t.children) == 1:
         t = t.children[0]
     return t
 
 
-def _ident(t: Tree | Token) -> str | None:
+def _ident(t: Tree[Token] | Token) -> str | None:
     t = _unwrap(t)
     if isinstance(t, Tree) and t.data in ("identifier", "keyword", "literal_value") and t.children:
         return str(t.children[0])
@@ -100,7 +103,7 @@ class HclAttr:
     name: str
     start: int  #: start of the name
     end: int  #: end of the value
-    expr: Tree = field(repr=False)
+    expr: Tree[Token] | Token = field(repr=False)
 
 
 @dataclass
@@ -109,10 +112,10 @@ class HclBlock:
     labels: list[str]
     start: int
     end: int
-    body: Tree = field(repr=False)
+    body: Tree[Token] = field(repr=False)
 
 
-def body_items(body: Tree) -> list[HclAttr | HclBlock]:
+def body_items(body: Tree[Token]) -> list[HclAttr | HclBlock]:
     out: list[HclAttr | HclBlock] = []
     for ch in body.children:
         if not isinstance(ch, Tree):
@@ -122,7 +125,7 @@ def body_items(body: Tree) -> list[HclAttr | HclBlock]:
             out.append(HclAttr(name, ch.meta.start_pos, ch.meta.end_pos, ch.children[-1]))
         elif ch.data == "block":
             head: list[str] = []
-            inner: Tree | None = None
+            inner: Tree[Token] | None = None
             for c in ch.children:
                 if isinstance(c, Tree) and c.data == "body":
                     inner = c
@@ -135,15 +138,18 @@ def body_items(body: Tree) -> list[HclAttr | HclBlock]:
     return out
 
 
-def root_body(tree: Tree) -> Tree:
-    return tree.children[0]  # start -> body
+def root_body(tree: Tree[Token]) -> Tree[Token]:
+    body = tree.children[0]  # start -> body
+    if not isinstance(body, Tree):
+        raise SpanError("HCL syntax error")
+    return body
 
 
-def _string_raw(t: Tree) -> str:
+def _string_raw(t: Tree[Token]) -> str:
     return "".join(_tok_text(p) for p in t.children[1:-1])
 
 
-def _tok_text(t: Tree | Token) -> str:
+def _tok_text(t: Tree[Token] | Token) -> str:
     if isinstance(t, Token):
         return str(t)
     return "".join(_tok_text(c) for c in t.children)
@@ -183,7 +189,7 @@ def decode_hcl(raw: str) -> str | None:
     return "".join(out)
 
 
-def hcl_node(t: Tree | Token, text: str) -> Node:
+def hcl_node(t: Tree[Token] | Token, text: str) -> Node:
     """The node for an HCL expression subtree; offsets index ``text``."""
     t = _unwrap(t)
     start, end = _tok_span(t)
@@ -212,16 +218,16 @@ def hcl_node(t: Tree | Token, text: str) -> Node:
         if plain:
             return Node(STRING, start, end, raw=raw, value=decode_hcl(raw))
         sole = ""
-        if len(parts) == 1 and isinstance(parts[0].children[0], Tree) \
-                and parts[0].children[0].data == "interpolation":
-            interp = parts[0].children[0]
+        first = parts[0].children[0] if len(parts) == 1 and isinstance(parts[0], Tree) else None
+        if isinstance(first, Tree) and first.data == "interpolation":
+            interp = first
             es, ee = _tok_span(interp.children[1])
             sole = text[es:ee].strip()
         return Node(TEMPLATE, start, end, raw=raw, expr=sole)
     return Node(EXPR, start, end, expr=text[start:end])
 
 
-def heredoc_body(t: Tree | Token, text: str) -> tuple[int, int] | None:
+def heredoc_body(t: Tree[Token] | Token, text: str) -> tuple[int, int] | None:
     """(start, end) of a heredoc's body (after the opening line, before the closing marker)."""
     t = _unwrap(t)
     if not (isinstance(t, Tree) and t.data in ("heredoc_template", "heredoc_template_trim")):
@@ -233,11 +239,11 @@ def heredoc_body(t: Tree | Token, text: str) -> tuple[int, int] | None:
     return body_start, max(body_start, close)
 
 
-def function_call(t: Tree | Token) -> tuple[str, list[Tree]] | None:
+def function_call(t: Tree[Token] | Token) -> tuple[str, list[Tree[Token]]] | None:
     t = _unwrap(t)
     if isinstance(t, Tree) and t.data == "function_call":
         name = _ident(t.children[0]) or ""
-        args: list[Tree] = []
+        args: list[Tree[Token]] = []
         for c in t.children:
             if isinstance(c, Tree) and c.data == "arguments":
                 args = [a for a in c.children if isinstance(a, Tree) and a.data != "new_line_or_comment"]
@@ -245,333 +251,126 @@ def function_call(t: Tree | Token) -> tuple[str, list[Tree]] | None:
     return None
 
 
-# --- JSON with ${...} placeholders -------------------------------------------------------------
-
-_WS = " \t\r\n"
+# --- JSON with ${...} placeholders: the JSON span parser (json_spans) on a masked copy ------------
 
 
-class _JsonParser:
-    """A span-keeping JSON parser. ``templated`` admits ``${...}`` (and ``$${`` escapes) the way
-    Terraform templates and heredocs do; ``%{`` directives are refused."""
-
-    def __init__(self, text: str, start: int, end: int, templated: bool) -> None:
-        self.t = text
-        self.i = start
-        self.end = end
-        self.templated = templated
-
-    def fail(self, reason: str) -> SpanError:
-        return SpanError(reason, line_of(self.t, min(self.i, self.end)))
-
-    def ws(self) -> None:
-        while self.i < self.end and self.t[self.i] in _WS:
-            self.i += 1
-
-    def parse(self) -> Node:
-        self.ws()
-        node = self.value()
-        self.ws()
-        if self.i != self.end:
-            raise self.fail("JSON syntax error (trailing content)")
-        return node
-
-    def value(self) -> Node:
-        self.ws()
-        if self.i >= self.end:
-            raise self.fail("JSON syntax error (unexpected end)")
-        c = self.t[self.i]
-        if c == "{":
-            return self.obj()
-        if c == "[":
-            return self.arr()
-        if c == '"':
-            return self.string()
-        if self.templated and self.t.startswith("${", self.i):
-            s = self.i
-            self.i = self._interp_end(self.i)
-            return Node(EXPR, s, self.i, expr=self.t[s:self.i])
-        if self.templated and self.t.startswith("%{", self.i):
-            raise self.fail("template directives are not supported")
-        m = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?|true|false|null").match(self.t, self.i, self.end)
-        if not m:
-            raise self.fail("JSON syntax error")
-        self.i = m.end()
-        return Node(EXPR, m.start(), m.end(), expr=m.group(0))
-
-    def _interp_end(self, i: int) -> int:
-        depth = 0
-        j = i + 2
-        while j < self.end:
-            ch = self.t[j]
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                if depth == 0:
-                    return j + 1
-                depth -= 1
-            elif ch == '"':  # a string inside the interpolation
-                j += 1
-                while j < self.end and self.t[j] != '"':
-                    j += 2 if self.t[j] == "\\" else 1
+def _interp_end(body: str, i: int) -> int:
+    """Offset just past the ``}`` closing the ``${`` at ``i`` (nested braces and strings skipped)."""
+    depth = 0
+    j = i + 2
+    n = len(body)
+    while j < n:
+        ch = body[j]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                return j + 1
+            depth -= 1
+        elif ch == '"':  # a string inside the interpolation
             j += 1
-        raise self.fail("unterminated ${ in template")
-
-    def string(self) -> Node:
-        s = self.i
-        j = s + 1
-        interps: list[tuple[int, int]] = []
-        while True:
-            if j >= self.end or self.t[j] == "\n":
-                self.i = j
-                raise self.fail("JSON syntax error (unterminated string)")
-            ch = self.t[j]
-            if ch == '"':
-                break
-            if ch == "\\":
-                j += 2
-                continue
-            if self.templated and (self.t.startswith("$${", j) or self.t.startswith("%%{", j)):
-                j += 3
-                continue
-            if self.templated and self.t.startswith("${", j):
-                e = self._interp_end(j)
-                interps.append((j, e))
-                j = e
-                continue
-            if self.templated and self.t.startswith("%{", j):
-                self.i = j
-                raise self.fail("template directives are not supported")
-            j += 1
-        self.i = j + 1
-        raw = self.t[s + 1:j]
-        if interps:
-            sole = ""
-            if len(interps) == 1 and interps[0] == (s + 1, j):
-                sole = self.t[s + 3:j - 1].strip()
-            return Node(TEMPLATE, s, self.i, raw=raw, expr=sole)
-        return Node(STRING, s, self.i, raw=raw, value=decode_json(raw, self.templated))
-
-    def obj(self) -> Node:
-        node = Node(OBJECT, self.i, self.i)
-        self.i += 1
-        self.ws()
-        if self.t.startswith("}", self.i):
-            self.i += 1
-            node.end = self.i
-            return node
-        while True:
-            self.ws()
-            if not self.t.startswith('"', self.i):
-                raise self.fail("JSON syntax error (expected a key)")
-            k = self.string()
-            if k.kind != STRING or k.value is None:
-                raise self.fail("JSON keys must be plain strings")
-            self.ws()
-            if not self.t.startswith(":", self.i):
-                raise self.fail("JSON syntax error (expected ':')")
-            self.i += 1
-            v = self.value()
-            node.members.append(Member(k.value, k.start, k.end, v))
-            self.ws()
-            if self.t.startswith(",", self.i):
-                self.i += 1
-                continue
-            if self.t.startswith("}", self.i):
-                self.i += 1
-                node.end = self.i
-                return node
-            raise self.fail("JSON syntax error (expected ',' or '}')")
-
-    def arr(self) -> Node:
-        node = Node(ARRAY, self.i, self.i)
-        self.i += 1
-        self.ws()
-        if self.t.startswith("]", self.i):
-            self.i += 1
-            node.end = self.i
-            return node
-        while True:
-            node.items.append(self.value())
-            self.ws()
-            if self.t.startswith(",", self.i):
-                self.i += 1
-                continue
-            if self.t.startswith("]", self.i):
-                self.i += 1
-                node.end = self.i
-                return node
-            raise self.fail("JSON syntax error (expected ',' or ']')")
+            while j < n and body[j] != '"':
+                j += 2 if body[j] == "\\" else 1
+        j += 1
+    raise SpanError("unterminated ${ in template")
 
 
-_JSON_ESC = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-
-
-def decode_json(raw: str, templated: bool = False) -> str | None:
-    """The value of a JSON string body (``$${`` means ``${`` when ``templated``); None if invalid."""
+def _mask_template(body: str) -> tuple[str, list[tuple[int, int]]]:
+    """``body`` with every ``${...}`` replaced by same-length JSON (a ``0`` padded with blanks
+    outside strings, ``x``s inside), and the interpolations' spans. ``$${``/``%%{`` escapes stay;
+    ``%{`` directives are refused. Offsets are unchanged, so the JSON parser's spans index ``body``."""
     out: list[str] = []
+    interps: list[tuple[int, int]] = []
+    pos = 0
     i = 0
-    while i < len(raw):
-        c = raw[i]
-        if c == "\\":
-            m = raw[i + 1:i + 2]
-            if m in _JSON_ESC:
-                out.append(_JSON_ESC[m])
-                i += 2
-                continue
-            if m == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", raw[i + 2:i + 6]):
-                out.append(chr(int(raw[i + 2:i + 6], 16)))
-                i += 6
-                continue
-            return None
-        if ord(c) < 0x20:
-            return None
-        if templated and (raw.startswith("$${", i) or raw.startswith("%%{", i)):
-            out.append(raw[i + 1:i + 3])
+    n = len(body)
+    in_str = False
+    while i < n:
+        ch = body[i]
+        if in_str and ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            in_str = not in_str
+        elif in_str and ch == "\n":
+            in_str = False  # the JSON parser reports the unterminated string
+        elif body.startswith(("$${", "%%{"), i) and in_str:
             i += 3
             continue
-        out.append(c)
+        elif body.startswith("${", i):
+            e = _interp_end(body, i)
+            out.append(body[pos:i])
+            out.append("x" * (e - i) if in_str else "0" + " " * (e - i - 1))
+            interps.append((i, e))
+            pos = i = e
+            continue
+        elif body.startswith("%{", i):
+            raise SpanError("template directives are not supported", body.count("\n", 0, i) + 1)
         i += 1
-    return "".join(out)
+    out.append(body[pos:])
+    return "".join(out), interps
+
+
+def _template_value(value: str) -> str:
+    """A templated string's value: ``$${`` and ``%%{`` are the escapes of ``${`` and ``%{``."""
+    return value.replace("$${", "${").replace("%%{", "%{")
 
 
 def parse_json(text: str, start: int = 0, end: int | None = None, *, templated: bool = False) -> Node:
-    return _JsonParser(text, start, len(text) if end is None else end, templated).parse()
+    """The JSON value in ``text[start:end]`` as nodes with offsets into ``text``.
 
-
-# --- terraform fmt: alignment of "=" in consecutive attribute lines --------------------------------
+    Parsing is :func:`migrate.rewrite.json_spans.parse` (strict RFC 8259, duplicate keys refused,
+    depth-capped). ``templated`` admits ``${...}`` the way Terraform templates and heredocs do: a
+    whole-value interpolation becomes an EXPR node, a string holding one a TEMPLATE node.
+    """
+    end = len(text) if end is None else end
+    body = text[start:end]
+    interps: list[tuple[int, int]] = []
+    try:
+        if templated:
+            body, interps = _mask_template(body)
+        root = js.parse(body)
+    except SpanError as e:
+        raise SpanError(e.reason, line_of(text, start) + (e.line or 1) - 1) from None
+    except js.JsonSyntaxError as e:
+        raise SpanError(f"JSON syntax error ({e.reason})", line_of(text, start + e.offset)) from None
+    except ValueError:
+        raise SpanError("JSON syntax error", line_of(text, start)) from None
+    return _Converter(text, start, interps, templated).node(root)
 
 
 @dataclass
-class _Line:
-    start: int
-    end: int  #: end of the logical line (before its newline)
-    eq: int = -1  #: offset of the aligned "=" (or -1 when the line is not an assignment)
-    lead_end: int = -1  #: end of the key (offset of the first whitespace before "=")
+class _Converter:
+    text: str = field(repr=False)
+    base: int
+    interps: list[tuple[int, int]]
+    templated: bool
 
+    def _inside(self, s: int, e: int) -> list[tuple[int, int]]:
+        return [(a, b) for a, b in self.interps if s <= a and b <= e]
 
-_OPEN = "([{"
-_CLOSE = ")]}"
-_HEREDOC_RE = re.compile(r"<<-?([A-Za-z][A-Za-z0-9._-]*)\r?\n")
-
-
-def _logical_lines(text: str) -> list[_Line]:
-    """Lines as hclwrite sees them: a heredoc belongs to the line that opens it; newlines inside
-    strings or block comments do not split lines."""
-    lines: list[_Line] = []
-    i = 0
-    n = len(text)
-    start = 0
-    first_eq = -1  # index of the first "=" on the line and the bracket depth from there
-    depth_at_eq = 0
-    depth = 0
-    tokens_before_eq = 0
-    lead_end = -1
-    seen_token = False
-
-    def close(end: int) -> None:
-        nonlocal first_eq, depth, tokens_before_eq, lead_end, seen_token, depth_at_eq
-        ln = _Line(start, end)
-        if first_eq >= 0 and depth == depth_at_eq and tokens_before_eq > 0:
-            ln.eq = first_eq
-            ln.lead_end = lead_end
-        lines.append(ln)
-        first_eq, depth, tokens_before_eq, lead_end, seen_token, depth_at_eq = -1, 0, 0, -1, False, 0
-
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            close(i - 1 if i > start and text[i - 1] == "\r" else i)
-            i += 1
-            start = i
-            continue
-        if c in " \t\r":
-            i += 1
-            continue
-        if c == "#" or text.startswith("//", i):
-            while i < n and text[i] != "\n":
-                i += 1
-            continue
-        if text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-            continue
-        if c == '"':
-            j = i + 1
-            while j < n and text[j] != '"' and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            i = j + 1
-            if first_eq < 0:
-                tokens_before_eq += 1
-                lead_end = i
-            continue
-        m = _HEREDOC_RE.match(text, i) if c == "<" else None
-        if m:
-            marker = m.group(1)
-            close_re = re.compile(r"^[ \t]*" + re.escape(marker) + r"[ \t]*\r?$", re.M)
-            cm = close_re.search(text, m.end())
-            i = n if cm is None else cm.end()
-            if text.startswith("\r", i - 1):
-                i -= 1
-            if first_eq >= 0:  # hclwrite stops counting brackets at a heredoc
-                depth = depth_at_eq
-            continue
-        if c == "=" and not text.startswith("==", i) and not text.startswith("=>", i) \
-                and (i == 0 or text[i - 1] not in "=!<>"):
-            if first_eq < 0:
-                first_eq = i
-                depth_at_eq = depth
-            i += 1
-            continue
-        if c in _OPEN or (c == "$" and text.startswith("${", i)):
-            depth += 1
-            i += 2 if c == "$" else 1
-            if first_eq < 0:
-                tokens_before_eq += 1
-                lead_end = i
-            continue
-        if c in _CLOSE:
-            depth -= 1
-            i += 1
-            if first_eq < 0:
-                tokens_before_eq += 1
-                lead_end = i
-            continue
-        j = i + 1
-        while j < n and text[j] not in " \t\r\n=\"#" + _OPEN + _CLOSE:
-            j += 1
-        i = j
-        if first_eq < 0:
-            tokens_before_eq += 1
-            lead_end = i
-    close(n)
-    return lines
-
-
-def _columns(s: str) -> int:
-    return len(s)
-
-
-def alignment_fixes(text: str, dirty: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
-    """Whitespace fixes ``(start, end, new)`` that give every chain of consecutive assignment
-    lines touching a dirty range (offsets, inclusive) the alignment ``terraform fmt`` gives it:
-    one space after the longest key."""
-    lines = _logical_lines(text)
-    fixes: list[tuple[int, int, str]] = []
-    i = 0
-    dirty_lines = {idx for idx, ln in enumerate(lines) if any(s <= ln.end and ln.start <= e for s, e in dirty)}
-    while i < len(lines):
-        if lines[i].eq < 0:
-            i += 1
-            continue
-        j = i
-        while j < len(lines) and lines[j].eq >= 0:
-            j += 1
-        if any(k in dirty_lines for k in range(i, j)):
-            width = max(_columns(text[lines[k].start:lines[k].lead_end]) for k in range(i, j))
-            for k in range(i, j):
-                ln = lines[k]
-                want = " " * (width - _columns(text[ln.start:ln.lead_end]) + 1)
-                if text[ln.lead_end:ln.eq] != want:
-                    fixes.append((ln.lead_end, ln.eq, want))
-        i = j
-    return fixes
+    def node(self, n: js.Node) -> Node:
+        s, e = self.base + n.start, self.base + n.end
+        if isinstance(n, js.JObj):
+            node = Node(OBJECT, s, e)
+            for m in n.members:
+                ks, ke = self.base + m.key.start, self.base + m.key.end
+                if self._inside(m.key.start, m.key.end):
+                    raise SpanError("JSON keys must be plain strings", line_of(self.text, ks))
+                key = _template_value(m.key.value) if self.templated else m.key.value
+                node.members.append(Member(key, ks, ke, self.node(m.value)))
+            return node
+        if isinstance(n, js.JArr):
+            return Node(ARRAY, s, e, items=[self.node(i) for i in n.items])
+        if isinstance(n, js.JStr):
+            raw = self.text[s + 1:e - 1]
+            inner = self._inside(n.start, n.end)
+            if inner:
+                whole = len(inner) == 1 and inner[0] == (n.start + 1, n.end - 1)
+                return Node(TEMPLATE, s, e, raw=raw, expr=self.text[s + 3:e - 2].strip() if whole else "")
+            return Node(STRING, s, e, raw=raw, value=_template_value(n.value) if self.templated else n.value)
+        for a, b in self.interps:  # a number standing in for a whole-value interpolation
+            if a == n.start:
+                s, e = self.base + a, self.base + b
+                break
+        return Node(EXPR, s, e, expr=self.text[s:e])

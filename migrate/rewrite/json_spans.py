@@ -17,8 +17,10 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from json.decoder import scanstring as _scanstring
-from typing import Union
+from json.decoder import scanstring as _scanstring  # type: ignore[attr-defined]  # untyped in typeshed
+
+from migrate.rewrite.pointer import escape as pointer_escape
+from migrate.rewrite.text import eol, leading_ws, line_indent
 
 __all__ = [
     "JsonSyntaxError",
@@ -81,13 +83,24 @@ class JStr:
 
 
 class JNum:
-    __slots__ = ("start", "end", "value")
+    """A number. Keeps its token text: converting a 5,000-digit integer would raise (Python caps
+    int() at 4,300 digits), so ``value`` converts on demand and never raises."""
+
+    __slots__ = ("start", "end", "text")
     kind = "number"
 
-    def __init__(self, start: int, end: int, value: int | float) -> None:
+    def __init__(self, start: int, end: int, text: str) -> None:
         self.start = start
         self.end = end
-        self.value = value
+        self.text = text
+
+    @property
+    def value(self) -> int | float:
+        """The number; a float (possibly ``inf``) for decimals, exponents and huge integers."""
+        t = self.text
+        if "." not in t and "e" not in t and "E" not in t and len(t) <= 4000:
+            return int(t)
+        return float(t)
 
     def __repr__(self) -> str:
         return f"JNum({self.start}, {self.end})"
@@ -179,7 +192,7 @@ class JObj:
         return f"JObj({self.start}, {self.end}, {len(self.members)} members)"
 
 
-Node = Union[JStr, JNum, JLit, JArr, JObj]
+Node = JStr | JNum | JLit | JArr | JObj
 
 # One token per match, leading whitespace included. Groups (``lastindex``): 1 string, 2 string
 # followed by ":" (an object key), 3 ",", 4 "}", 5 "]", 6 "{", 7 "[", 8 number, 9 keyword. The
@@ -215,6 +228,14 @@ def _error(text: str, offset: int, message: str) -> JsonSyntaxError:
     return JsonSyntaxError(message, line, col, offset)
 
 
+_BAD_START = {
+    "'": "single-quoted string (JSON needs double quotes)",
+    "/": "comment (JSON has no comments)",
+    "\ufeff": "byte order mark inside the document",
+    **dict.fromkeys("-0123456789", "invalid number"),
+}
+
+
 def _describe_bad(text: str, pos: int) -> tuple[int, str]:
     """Offset and message for a position where no token matched (never quotes the input)."""
     pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
@@ -222,38 +243,33 @@ def _describe_bad(text: str, pos: int) -> tuple[int, str]:
         return pos, "unexpected end of input"
     c = text[pos]
     if c == '"':
-        # find what broke the string
-        i = pos + 1
-        n = len(text)
-        while i < n:
-            ch = text[i]
-            if ch == '"':
-                break
-            if ch == "\\":
-                if i + 1 < n and text[i + 1] in '"\\/bfnrt':
-                    i += 2
-                    continue
-                if i + 1 < n and text[i + 1] == "u":
-                    return i, "invalid \\u escape in string"
-                return i, "invalid escape in string"
-            if ord(ch) < 0x20:
-                return i, "control character in string (must be escaped)"
-            i += 1
-        return pos, "unterminated string"
-    if c == "'":
-        return pos, "single-quoted string (JSON needs double quotes)"
-    if c == "/":
-        return pos, "comment (JSON has no comments)"
-    if c in "-0123456789":
-        return pos, "invalid number"
-    if c == "\ufeff":
-        return pos, "byte order mark inside the document"
-    return pos, "unexpected character"
+        return _describe_bad_string(text, pos)
+    return pos, _BAD_START.get(c, "unexpected character")
 
 
-def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
+def _describe_bad_string(text: str, pos: int) -> tuple[int, str]:
+    """What broke the string starting at ``pos``."""
+    i = pos + 1
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            break
+        if ch == "\\":
+            if i + 1 < n and text[i + 1] in '"\\/bfnrt':
+                i += 2
+                continue
+            return i, "invalid \\u escape in string" if text[i + 1:i + 2] == "u" else "invalid escape in string"
+        if ord(ch) < 0x20:
+            return i, "control character in string (must be escaped)"
+        i += 1
+    return pos, "unterminated string"
+
+
+def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:  # noqa: C901, PLR0912, PLR0915
     """Parse one JSON document. Raises :class:`JsonSyntaxError` (a ValueError) on anything invalid."""
-    # A hand-inlined state machine: this loop is the hot path (see the module docstring).
+    # A hand-inlined state machine: this loop is the hot path (see the module docstring), which is
+    # why it stays one function over the complexity limits (noqa above).
     match = _TOKEN.match
     scanstring = _scanstring
     keywords = _KEYWORDS
@@ -272,7 +288,7 @@ def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
             if off >= n and cur is None and state == _VALUE:
                 msg = "empty document"
             raise _error(text, off, msg)
-        g = m.lastindex
+        g = m.lastindex or 0
         pos = m.end()
         if g == 1:  # string value
             if state > _VALUE_OR_CLOSE:
@@ -284,7 +300,7 @@ def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
             else:
                 value = JStr(s, pos, scanstring(text, s + 1, True)[0])
         elif g == 2:  # key and colon
-            if state != _KEY and state != _KEY_OR_CLOSE:
+            if state not in (_KEY, _KEY_OR_CLOSE):
                 raise _error(text, m.start(2), "unexpected colon")
             s = m.start(1)
             e = m.end(1)
@@ -302,24 +318,24 @@ def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
                 raise _error(text, pos - 1, "unexpected comma")
             state = _VALUE if keys is None else _KEY
             continue
-        elif g == 4 or g == 5:  # closing bracket
+        elif g in (4, 5):  # closing bracket
             if cur is None:
                 raise _error(text, pos - 1, "unexpected closing bracket")
             if g == 4:
                 if keys is None:
                     raise _error(text, pos - 1, "unexpected '}'")
-                if state != _AFTER and state != _KEY_OR_CLOSE:
+                if state not in (_AFTER, _KEY_OR_CLOSE):
                     raise _error(text, pos - 1, "trailing comma in object" if state == _KEY
                                  else "expected a value")
             else:
                 if keys is not None:
                     raise _error(text, pos - 1, "unexpected ']'")
-                if state != _AFTER and state != _VALUE_OR_CLOSE:
+                if state not in (_AFTER, _VALUE_OR_CLOSE):
                     raise _error(text, pos - 1, "trailing comma in array")
             cur.end = pos
             value = cur
             cur, keys, key = stack.pop()
-        elif g == 6 or g == 7:  # opening bracket
+        elif g in (6, 7):  # opening bracket
             if state > _VALUE_OR_CLOSE:
                 raise _error(text, pos - 1, "expected ',' or a closing bracket" if state == _AFTER
                              else "expected a double-quoted key")
@@ -342,10 +358,7 @@ def parse(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Node:
                              else "expected a double-quoted key")
             if g == 8:
                 lit = m.group(8)
-                if "." in lit or "e" in lit or "E" in lit:
-                    value = JNum(pos - len(lit), pos, float(lit))
-                else:
-                    value = JNum(pos - len(lit), pos, int(lit))
+                value = JNum(pos - len(lit), pos, lit)
             else:
                 lit = m.group(9)
                 value = JLit(pos - len(lit), pos, keywords[lit])
@@ -380,11 +393,6 @@ def to_python(node: Node) -> object:
     return node.value
 
 
-def pointer_escape(token: str) -> str:
-    """One RFC 6901 reference token."""
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 def json_body(value: str) -> str:
     """The body (no quotes) of the JSON string literal for ``value``, non-ASCII kept as-is."""
     return json.dumps(value, ensure_ascii=False)[1:-1]
@@ -394,28 +402,8 @@ def json_body(value: str) -> str:
 
 
 def newline_style(text: str) -> str:
-    """``"\\r\\n"`` when the first line break of ``text`` is CRLF, else ``"\\n"``."""
-    i = text.find("\n")
-    if i > 0 and text[i - 1] == "\r":
-        return "\r\n"
-    return "\n"
-
-
-def leading_ws(text: str, pos: int) -> str:
-    """The whitespace (possibly with line breaks) immediately before ``pos``."""
-    i = pos
-    while i > 0 and text[i - 1] in " \t\r\n":
-        i -= 1
-    return text[i:pos]
-
-
-def line_indent(text: str, pos: int) -> str:
-    """The indentation (spaces/tabs) at the start of the line holding ``pos``."""
-    ls = text.rfind("\n", 0, pos) + 1
-    i = ls
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    return text[ls:i]
+    """The file's line ending (see :func:`migrate.rewrite.text.eol`)."""
+    return eol(text)
 
 
 def indent_unit(text: str, node: Node | None = None) -> str:

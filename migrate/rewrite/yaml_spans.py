@@ -19,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrate.errors import InputError
+from migrate.rewrite.text import column, eol, line_start
 
 _CORE = "tag:yaml.org,2002:"
 STANDARD_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp"))
@@ -51,7 +52,7 @@ def load_nodes(text: str, display: str, *, allowed_tags: frozenset[str] = STANDA
     Returns None for an empty document.
     """
     try:
-        root = YAML(typ="rt").compose(text)
+        root: Node | None = YAML(typ="rt").compose(text)
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -175,19 +176,8 @@ def effective_items(node: MappingNode, _depth: int = 0) -> dict[str, tuple[Node,
 
 
 def newline_of(text: str) -> str:
-    """The file's line ending: CRLF when its first line ends so, else LF."""
-    i = text.find("\n")
-    return "\r\n" if i > 0 and text[i - 1] == "\r" else "\n"
-
-
-def line_start(text: str, pos: int) -> int:
-    return text.rfind("\n", 0, pos) + 1
-
-
-def line_end(text: str, pos: int) -> int:
-    """Offset just after the line ending of the line holding ``pos`` (or len(text))."""
-    i = text.find("\n", pos)
-    return len(text) if i < 0 else i + 1
+    """The file's line ending (see :func:`migrate.rewrite.text.eol`)."""
+    return eol(text)
 
 
 def content_end(text: str, pos: int) -> int:
@@ -213,7 +203,7 @@ def colon_after(text: str, key: Node) -> int:
         i += 1
     if i >= len(text) or text[i] != ":":
         raise ValueError("no colon after key")
-    return i
+    return int(i)
 
 
 def alias_end(text: str, pos: int) -> int:
@@ -289,16 +279,11 @@ def yaml_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-def indent_of(text: str, pos: int) -> int:
-    """Column of ``pos`` in its line."""
-    return pos - line_start(text, pos)
-
-
 def child_indent(text: str, node: MappingNode, default: int) -> int:
     """Column of a block mapping's keys, or ``default`` when unknown."""
     for k, _v in node.value:
         if not is_alias_ref(node.start_mark.index, k):
-            return indent_of(text, k.start_mark.index)
+            return column(text, k.start_mark.index)
     return default
 
 

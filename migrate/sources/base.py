@@ -1,4 +1,5 @@
-"""The contract every source format implements, and the shared file reader.
+"""The contract every source format implements (the file reader lives in ``reading`` and is
+re-exported here).
 
 A source turns a file into :class:`Entry` values (``load``) and, given the entries to move and the
 reference each one gets, returns the text edits that perform the move (``rewrite``). Both are pure
@@ -8,68 +9,31 @@ for anything they cannot parse; error messages never quote the input.
 
 from __future__ import annotations
 
-import codecs
-import hashlib
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from migrate.errors import InputError
-from migrate.model import Entry
-from migrate.rewrite.edits import TextEdit, has_tokens
-
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class SourceText:
-    """A file's text, decoded exactly: BOM remembered, line endings untouched."""
-
-    path: Path
-    display: str
-    text: str = field(repr=False)
-    bom: bool
-    sha256: str  #: of the raw bytes on disk
-
-    def encode(self, text: str) -> bytes:
-        return (codecs.BOM_UTF8 if self.bom else b"") + text.encode("utf-8")
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_source(path: Path, display: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> SourceText:
-    """Read a file as UTF-8 text (BOM allowed, kept on write). Raises InputError, never quoting content."""
-    display = display if display is not None else str(path)
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise InputError(display, f"cannot read file ({e.strerror or type(e).__name__})") from None
-    if size > max_bytes:
-        raise InputError(display, f"file is {size} bytes, over the {max_bytes}-byte cap (raise it with --max-file-size)")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(display, f"cannot read file ({e.strerror or type(e).__name__})") from None
-    if b"\x00" in raw:
-        raise InputError(display, "binary file (contains NUL bytes)")
-    bom = raw.startswith(codecs.BOM_UTF8)
-    body = raw[3:] if bom else raw
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = body[: e.start].count(b"\n") + 1
-        raise InputError(display, f"invalid UTF-8 at byte {e.start + (3 if bom else 0)}", line=line) from None
-    if has_tokens(text):
-        raise InputError(display, "file contains Unicode private-use characters U+E000/U+E001, which the tool reserves")
-    return SourceText(path=path, display=display, text=text, bom=bom, sha256=sha256_bytes(raw))
-
-
-def line_of(text: str, offset: int) -> int:
-    """1-based line number of a character offset."""
-    return text.count("\n", 0, offset) + 1
+from migrate.errors import MigrateError, RewriteError
+from migrate.model import Entry, ValueKind
+from migrate.rewrite.edits import (
+    PREVIEW_ARN,
+    TextEdit,
+    apply_edits,
+    check_edits,
+    encode,
+    old_template,
+    ref_token,
+    render,
+    revert_edits,
+    tokens,
+)
+from migrate.sources.reading import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES
+from migrate.sources.reading import SourceText as SourceText
+from migrate.sources.reading import line_of as line_of
+from migrate.sources.reading import read_source as read_source
+from migrate.sources.reading import sha256_bytes as sha256_bytes
 
 
 @dataclass(frozen=True)
@@ -88,6 +52,8 @@ class LoadedFile:
     warnings: tuple[str, ...] = ()
     #: (unit, execution role ARN) pairs where the definition names its task execution role
     execution_roles: tuple[tuple[str, str], ...] = ()
+    #: the scanned tree the file was loaded under (None: the file's own directory)
+    root: Path | None = field(default=None, repr=False, compare=False)
 
     @property
     def path(self) -> str:
@@ -154,3 +120,236 @@ class Source(Protocol):
         return no FileChange for files that do not change. Revert data lives in each TextEdit.old.
         """
         ...
+
+
+# --- the template method: formats locate splices, the base proves they revert ----------------------
+
+#: the reason an entry is refused when its rewrite would not revert (the engine turns a
+#: non-restorable entry into "not migratable")
+NOT_REVERTIBLE = "its rewrite would not revert byte-for-byte"
+#: at most this many one-entry trial rewrites per file when the all-entries trial is refused
+MAX_SINGLE_TRIALS = 64
+
+
+class SourceBase:
+    """Base of every format (a template method). Each format implements three hooks:
+
+    * ``parse`` reads a file into entries;
+    * ``splice`` locates the edits of a move (what to cut, what to insert, merged per file);
+    * ``value_spans`` locates each plaintext value's raw text and encoding.
+
+    The base does the rest, the same way for every format: ``load`` runs a trial rewrite of every
+    plaintext literal and marks the entries whose rewrite would not rebuild the original bytes as
+    not restorable (the planner then refuses them with a reason and makes no store entry for
+    them); ``rewrite`` builds every revert template from the original text (``build_templates``),
+    proves that the templates rebuild the original bytes with the in-memory values
+    (``revert_failures``; RewriteError naming entries, never a value, when they do not), then
+    re-loads the rewritten definition and checks that moved entries left their plaintext place and
+    nothing else changed (``_check_entries``).
+    """
+
+    kind: ClassVar[str]
+
+    def sniff(self, path: Path, text: str) -> bool:
+        raise NotImplementedError
+
+    def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+        raise NotImplementedError
+
+    def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        """Locate the edits of ``moves`` (their ``old`` is rebuilt by the base from ``value_spans``)."""
+        raise NotImplementedError
+
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text. With none,
+        the templates the format wrote are kept as they are."""
+        return {}
+
+    def _spliced(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        """The format's splices with every revert template built here, from the original text: the
+        span with each moved value replaced by its value token (``old_template``)."""
+        return build_templates(loaded, moves, self.splice(loaded, moves, options), self.value_spans(loaded))
+
+    def load(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+        loaded = self.parse(src, root=root)
+        if root is not None:
+            loaded = replace(loaded, root=root)
+        return self._refuse_unrevertible(loaded)
+
+    def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        changes = self._spliced(loaded, moves, options)
+        failed = revert_failures(loaded, moves, changes)
+        if failed and all(mv.store == "existing" for mv in moves if mv.entry.key in failed):
+            # repointing an existing reference creates nothing: leaving it as it is loses nothing
+            moves = [mv for mv in moves if mv.entry.key not in failed]
+            changes = self._spliced(loaded, moves, options) if moves else []
+            failed = revert_failures(loaded, moves, changes)
+        if failed:
+            names = sorted({mv.entry.name for mv in moves if mv.entry.key in failed})
+            raise RewriteError(f"{loaded.path}: rewrite refused, {NOT_REVERTIBLE} ({', '.join(names)})",
+                               hint="migrate these entries by hand or leave them out of the plan")
+        self._check_entries(loaded, moves, changes)
+        return changes
+
+    def _check_entries(self, loaded: LoadedFile, moves: Sequence[Move], changes: Sequence[FileChange]) -> None:
+        """Re-load the rewritten definition: every moved entry left its plaintext place, and every
+        other entry is exactly as it was (name, place, value, kind). Compares values in memory;
+        errors name entries only. Skipped when other existing files change too (env files,
+        tfvars): the format's own re-load covers those, as this one would read them stale."""
+        main = [c for c in changes if c.path == loaded.path]
+        if len(main) != 1 or any(c.path != loaded.path and not c.create for c in changes):
+            return
+        src = loaded.source
+        new = apply_edits(src.text, main[0].edits, ref=lambda _a: PREVIEW_ARN)
+        try:
+            after = self.parse(SourceText(path=src.path, display=src.display, text=new, bom=src.bom, sha256=""),
+                               root=loaded.root)
+        except MigrateError:
+            raise RewriteError(f"{loaded.path}: the rewritten file does not load") from None
+        moved = {(m.entry.unit, m.entry.name) for m in moves}
+        before = Counter(_signature(e) for e in loaded.entries if (e.unit, e.name) not in moved)
+        now = Counter(_signature(e) for e in after.entries if (e.unit, e.name) not in moved)
+        if before != now:
+            names = sorted({sig[2] for sig in (before - now) + (now - before)})
+            raise RewriteError(f"{loaded.path}: the rewrite changed entries it did not move ({', '.join(names)})")
+        places = {(m.entry.unit, m.entry.name, m.entry.location, m.entry.value_path) for m in moves}
+        left = sorted({e.name for e in after.entries
+                       if (e.unit, e.name, e.location, e.value_path) in places and not e.managed})
+        if left:
+            raise RewriteError(f"{loaded.path}: still in plaintext after the rewrite ({', '.join(left)})")
+
+    def _refuse_unrevertible(self, loaded: LoadedFile) -> LoadedFile:
+        cands = [e for e in loaded.entries if _movable(e)]
+        if not cands:
+            return loaded
+        bad = self._trial(loaded, cands)
+        if bad is None:  # the format refused moving all at once: try each entry alone
+            bad = set()
+            for e in cands[:MAX_SINGLE_TRIALS]:
+                bad |= self._trial(loaded, [e]) or set()
+        if not bad:
+            return loaded
+        entries = tuple(replace(e, restorable=False, note=_with_note(e.note)) if e.key in bad else e
+                        for e in loaded.entries)
+        return replace(loaded, entries=entries)
+
+    def _trial(self, loaded: LoadedFile, entries: Sequence[Entry]) -> set[str] | None:
+        """Keys of ``entries`` whose trial rewrite does not revert; None when the format refuses."""
+        moves = [Move(entry=e, value_from=e.resolves_to, store="existing", store_name=e.resolves_to)
+                 if e.resolves_to else Move(entry=e, value_from=ref_token(f"trial{i}"), store_name=f"trial{i}")
+                 for i, e in enumerate(entries)]
+        try:
+            changes = self._spliced(loaded, moves, _TRIAL_OPTIONS)
+        except MigrateError:
+            return None
+        return revert_failures(loaded, moves, changes)
+
+
+#: a trial only needs the edits' shape: any role ARN stands in for one the user passes at plan time
+_TRIAL_OPTIONS = RewriteOptions(execution_role="arn:aws:iam::123456789012:role/secrets-migrate-trial")
+
+
+def _signature(e: Entry) -> tuple[str, str, str, str, str | None, str, bool]:
+    """What must not change for an entry that is not moved (holds the value: memory only)."""
+    return (e.unit, e.location, e.name, e.value_path, e.value.reveal() if e.value is not None else None,
+            e.value_kind.value, e.managed)
+
+
+def _movable(e: Entry) -> bool:
+    if e.value is None or not e.restorable or e.managed:
+        return False
+    return e.value_kind is ValueKind.LITERAL or bool(e.resolves_to)
+
+
+def _with_note(note: str) -> str:
+    return f"{note}; {NOT_REVERTIBLE}" if note else NOT_REVERTIBLE
+
+
+def build_templates(loaded: LoadedFile, moves: Sequence[Move], changes: Sequence[FileChange],
+                    spans: dict[str, tuple[str, int, int, str]]) -> list[FileChange]:
+    """``changes`` with each edit's ``old`` rebuilt from the original text and the moved values'
+    spans. An edit that cuts through a moved value (covers part of it) is refused: its template
+    would keep part of the plaintext."""
+    if not spans:
+        return list(changes)
+    texts = {s.display: s.text for s in (loaded.source, *loaded.related)}
+    out: list[FileChange] = []
+    for ch in changes:
+        text = texts.get(ch.path)
+        if ch.create or text is None:
+            out.append(ch)
+            continue
+        vals = [(s, e, key, enc) for key, (f, s, e, enc) in ((mv.entry.key, spans[mv.entry.key])
+                for mv in moves if mv.entry.key in spans) if f == ch.path]
+        edits: list[TextEdit] = []
+        for ed in ch.edits:
+            inside = [v for v in vals if ed.start <= v[0] and v[1] <= ed.end]
+            if any(v[0] < ed.end and ed.start < v[1] and v not in inside for v in vals):
+                raise RewriteError(f"{ch.path}: an edit cuts through a moved value")
+            edits.append(replace(ed, old=old_template(text, ed.start, ed.end, inside)))
+        out.append(replace(ch, edits=tuple(edits)))
+    return out
+
+
+def revert_failures(loaded: LoadedFile, moves: Sequence[Move], changes: Sequence[FileChange]) -> set[str]:
+    """Entry keys of ``moves`` whose rewrite would not revert byte-for-byte (empty: proven).
+
+    For every changed file, rebuilds the original bytes from the revert templates (``TextEdit.old``)
+    with the in-memory values, exactly as rollback will, and compares them with the bytes read
+    from disk (sha256 of the raw file, BOM included). A span that does not rebuild blames the
+    entries whose value tokens it holds (every moved entry of that file when it holds none). A
+    moved plaintext entry whose value no template restores is blamed too. Never raises; never
+    puts a value anywhere.
+    """
+    texts = {s.display: s for s in (loaded.source, *loaded.related)}
+    values = {mv.entry.key: mv.entry.value.reveal() for mv in moves if mv.entry.value is not None}
+    by_file: dict[str, set[str]] = {}
+    for mv in moves:
+        by_file.setdefault(mv.entry.value_path, set()).add(mv.entry.key)
+    all_keys = {mv.entry.key for mv in moves}
+    failed: set[str] = set()
+    restored: set[str] = set()
+
+    def value(key: str, enc: str) -> str:
+        return encode(enc, values[key])
+
+    for ch in changes:
+        keys = by_file.get(ch.path, set()) | set(ch.entries) or all_keys
+        if ch.create:
+            continue  # revert deletes the file it created
+        src = texts.get(ch.path)
+        if src is None:
+            failed |= keys & all_keys
+            continue
+        text = src.text
+        try:
+            edits = check_edits(ch.edits, len(text))
+        except RewriteError:
+            failed |= keys & all_keys
+            continue
+        span_ok = True
+        for e in edits:
+            held = {arg.partition("|")[2] for kind, arg in tokens(e.old) if kind == "value"}
+            try:
+                ok = render(e.old, value=value) == text[e.start:e.end]
+            except (KeyError, RewriteError, ValueError):
+                ok = False
+            if ok:
+                restored |= held
+            else:
+                span_ok = False
+                failed |= (held & all_keys) or (keys & all_keys)
+        if not span_ok:
+            continue
+        try:
+            new = apply_edits(text, edits, ref=lambda _a: PREVIEW_ARN)
+            back = revert_edits(new, edits, ref=lambda _a: PREVIEW_ARN, value=value)
+            ok = sha256_bytes(src.encode(back)) == src.sha256
+        except (KeyError, RewriteError, ValueError):
+            ok = False
+        if not ok:
+            failed |= keys & all_keys
+    for mv in moves:  # a plaintext value that no template restores would be lost on rollback
+        if mv.store != "existing" and mv.entry.value is not None and mv.entry.key not in restored:
+            failed.add(mv.entry.key)
+    return failed

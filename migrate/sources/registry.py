@@ -43,9 +43,10 @@ class _Sources(dict):  # type: ignore[type-arg]
 
     def get(self, kind: str, default: Source | None = None) -> Source | None:  # type: ignore[override]
         try:
-            return self[kind]
+            src: Source = self[kind]
         except KeyError:
             return default
+        return src
 
     def __contains__(self, kind: object) -> bool:
         return isinstance(kind, str) and self.get(kind) is not None

@@ -90,9 +90,9 @@ def _walk_dir(top: Path, given: str, exclude: Sequence[str]) -> Iterator[Candida
         d, rel = stack.pop()
         try:
             entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError as e:
+        except OSError as err:
             yield FileReport(_join(given, rel.rstrip("/")) or given, "unknown", FileStatus.ERROR,
-                             f"cannot list directory ({e.strerror or type(e).__name__})")
+                             f"cannot list directory ({err.strerror or type(err).__name__})")
             continue
         if any(e.name == "pyvenv.cfg" for e in entries) and rel:
             continue  # a virtualenv

@@ -88,3 +88,108 @@ def test_hostile_plan_is_refused_and_writes_nothing(tmp_path: Path) -> None:
     r = run_cli(["plan", "in", "-o", "plan.json"], cwd=tmp_path, timeout=60)
     assert r.returncode == 3, r.stderr[-600:]
     assert not (tmp_path / "plan.json").exists()
+
+
+# --- issue 12: huge numbers, non-regular files, env_file outside the tree ---------------------------
+
+HUGE = "9" * 5000
+
+
+def _huge_number_files(d: Path) -> None:
+    td = json.loads(SECRET_LINE)
+    td["containerDefinitions"][0]["image"] = "x"
+    td["containerDefinitions"][0]["cpu"] = 0
+    (d / "taskdef.json").write_text(json.dumps(td).replace('"cpu": 0', f'"cpu": {HUGE}'))
+    (d / "stack.json").write_text(json.dumps({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {"T": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"ContainerDefinitions": [
+            {"Name": "a", "Image": "x", "Cpu": 0,
+             "Environment": [{"Name": "DB_PASSWORD", "Value": "CANARY-hostile-2a3b"}]}]}}}}).replace('"Cpu": 0', f'"Cpu": {HUGE}'))
+    (d / "main.tf").write_text(
+        'resource "aws_ecs_task_definition" "t" {\n  family = "t"\n  container_definitions = jsonencode([{\n'
+        f'    name = "a"\n    image = "x"\n    cpu = {HUGE}\n'
+        '    environment = [{ name = "DB_PASSWORD", value = "CANARY-hostile-3c4d" }]\n  }])\n}\n')
+
+
+def test_a_5000_digit_number_does_not_crash(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    _huge_number_files(d)
+    r = run_cli(["scan", "in", "--format", "json"], cwd=tmp_path, timeout=60)
+    assert "Traceback" not in r.stderr + r.stdout and r.returncode != 70, r.stderr[-800:]
+    report = json.loads(r.stdout)
+    statuses = {f["path"].rsplit("/", 1)[-1]: f["status"] for f in report["files"]}
+    assert statuses == {"taskdef.json": "scanned", "stack.json": "scanned", "main.tf": "scanned"}, report["files"]
+    assert "CANARY-hostile" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_a_non_regular_definition_is_an_error_without_hanging(tmp_path: Path, kind: str) -> None:
+    import socket
+
+    p = tmp_path / "taskdef.json"
+    if kind == "fifo":
+        os.mkfifo(p)
+        r = run_cli(["scan", "taskdef.json", "--format", "json"], cwd=tmp_path, timeout=30)
+    else:
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(p))
+        try:
+            r = run_cli(["scan", "taskdef.json", "--format", "json"], cwd=tmp_path, timeout=30)
+        finally:
+            s.close()
+    assert r.returncode == 3, r.stderr[-600:]
+    errors = [f for f in json.loads(r.stdout)["files"] if f["status"] == "error"]
+    assert errors and "regular file" in errors[0]["reason"]
+
+
+def test_read_source_refuses_fifo_device_and_symlink_at_once(tmp_path: Path) -> None:
+    from migrate.errors import InputError
+    from migrate.sources.base import read_source
+
+    os.mkfifo(tmp_path / "fifo")  # opened without O_NONBLOCK this would block forever
+    (tmp_path / "real.json").write_text("{}")
+    os.symlink(tmp_path / "real.json", tmp_path / "link.json")
+    for name, reason in [("fifo", "a FIFO"), ("link.json", "symbolic link")]:
+        with pytest.raises(InputError, match=reason):
+            read_source(tmp_path / name)
+    with pytest.raises(InputError, match="a device"):
+        read_source(Path("/dev/null"))
+
+
+def _compose_with_env_file(d: Path, env_file: str) -> None:
+    (d / "compose.yaml").write_text(f"services:\n  web:\n    image: x\n    env_file: {env_file}\n")
+
+
+def test_a_fifo_env_file_is_an_error_without_hanging(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    _compose_with_env_file(d, "app.env")
+    os.mkfifo(d / "app.env")
+    r = run_cli(["scan", "in", "--format", "json"], cwd=tmp_path, timeout=30)
+    assert r.returncode == 3, r.stderr[-600:]
+    errors = [f for f in json.loads(r.stdout)["files"] if f["status"] == "error"]
+    assert errors and "FIFO" in errors[0]["reason"]
+
+
+def test_an_env_file_outside_the_tree_is_an_error_at_plan_and_at_apply(tmp_path: Path) -> None:
+    from migrate.errors import InputError
+    from migrate.sources.base import read_source
+    from migrate.sources.compose import ComposeSource
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (tmp_path / "outside.env").write_text("DB_PASSWORD=CANARY-hostile-5e6f\n")
+    _compose_with_env_file(d, "../outside.env")
+    r = run_cli(["scan", "in", "--format", "json"], cwd=tmp_path, timeout=60)
+    assert r.returncode == 3, r.stderr[-600:]
+    errors = [f for f in json.loads(r.stdout)["files"] if f["status"] == "error"]
+    assert errors and "outside the scanned tree" in errors[0]["reason"]
+    r = run_cli(["plan", "in", "-o", "plan.json"], cwd=tmp_path, timeout=60)
+    assert r.returncode == 3 and not (tmp_path / "plan.json").exists(), r.stderr[-600:]
+    assert "CANARY-hostile" not in r.stdout + r.stderr
+    # apply re-loads definitions with no root: the compose file's own directory is the tree
+    with pytest.raises(InputError, match="outside the scanned tree"):
+        ComposeSource().load(read_source(d / "compose.yaml", "in/compose.yaml"))
+    # scanning the parent makes it part of the tree
+    assert ComposeSource().load(read_source(d / "compose.yaml", "in/compose.yaml"), root=tmp_path).entries

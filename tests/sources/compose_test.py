@@ -371,3 +371,19 @@ def test_resource_sample(tmp_path):
     assert lf.entries
     names = [e.name for e in lf.entries if e.value_kind is ValueKind.LITERAL and e.restorable]
     migrate(tmp_path, text, sorted(set(names)), {".env": (RESOURCES / "app.env").read_text()})
+
+
+def test_env_file_in_a_parent_directory_inside_the_tree_is_read_and_rewritten(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "shared.env").write_text(f"DB_PASSWORD={CANARY}\nPORT=80\n")
+    (tmp_path / "app" / "compose.yaml").write_text("services:\n  web:\n    image: x\n    env_file: ../shared.env\n")
+    src = read_source(tmp_path / "app" / "compose.yaml", "app/compose.yaml")
+    with pytest.raises(InputError, match="outside the scanned tree"):  # the compose file's directory only
+        SRC.load(src)
+    lf = SRC.load(src, root=tmp_path)
+    e = next(e for e in lf.entries if e.name == "DB_PASSWORD")
+    assert e.restorable and e.value_path == "shared.env"
+    changes = SRC.rewrite(lf, [Move(e, ref_token("a1"))], RewriteOptions())  # re-load checks use the same tree
+    env_change = next(ch for ch in changes if ch.path == "shared.env")
+    new = apply_edits((tmp_path / "shared.env").read_text(), env_change.edits, ref=ref)
+    assert CANARY not in new and "PORT=80" in new

@@ -62,7 +62,10 @@ def moves_for(lf: LoadedFile, *names: str) -> list[Move]:
     return out
 
 
-def roundtrip(lf: LoadedFile, moves: list[Move], options: RewriteOptions = RewriteOptions()) -> str:
+_DEFAULT_OPTIONS = RewriteOptions()
+
+
+def roundtrip(lf: LoadedFile, moves: list[Move], options: RewriteOptions = _DEFAULT_OPTIONS) -> str:
     """Apply, check it parses, revert with the original values, check byte-identical. Returns new text."""
     changes = SOURCE.rewrite(lf, moves, options)
     assert len(changes) == 1
@@ -328,9 +331,9 @@ def test_appends_to_existing_secrets_in_their_layout() -> None:
 
 def test_existing_empty_or_null_secret_lists() -> None:
     for empty in ("[]", "null"):
-        text = ('{\n  "family": "f",\n  "executionRoleArn": "%s",\n  "containerDefinitions": [\n    {\n'
-                '      "name": "a",\n      "image": "i",\n      "secrets": %s,\n      "environment": [\n'
-                '        {"name": "K", "value": "v"}\n      ]\n    }\n  ]\n}\n') % (ROLE, empty)
+        text = ('{\n  "family": "f",\n  "executionRoleArn": "' + ROLE + '",\n  "containerDefinitions": [\n    {\n'
+                '      "name": "a",\n      "image": "i",\n      "secrets": ' + empty + ',\n      "environment": [\n'
+                '        {"name": "K", "value": "v"}\n      ]\n    }\n  ]\n}\n')
         lf = load(text)
         new = roundtrip(lf, moves_for(lf, "K"))
         assert '      "secrets": [\n        {"name": "K", "valueFrom": "arn:' in new
@@ -377,7 +380,7 @@ def test_missing_execution_role_is_an_error_or_inserted() -> None:
     assert json.loads(roundtrip(lf, moves_for(lf, "K"), RewriteOptions(execution_role=ROLE)))["executionRoleArn"] == ROLE
     lf = load('{"containerDefinitions": [{"name": "a", "image": "i", "environment": [{"name": "K", "value": "v"}]}]}')
     new = roundtrip(lf, moves_for(lf, "K"), RewriteOptions(execution_role=ROLE))
-    assert new.startswith('{"executionRoleArn": "%s", "containerDefinitions"' % ROLE)
+    assert new.startswith(f'{{"executionRoleArn": "{ROLE}", "containerDefinitions"')
 
 
 def test_name_already_in_secrets_is_refused() -> None:
@@ -418,9 +421,9 @@ def test_json_key_suffix_in_value_from() -> None:
 
 
 def test_post_check_catches_a_wrong_rewrite(monkeypatch: pytest.MonkeyPatch) -> None:
-    from migrate.sources import ecs_taskdef
+    from migrate.sources.ecs_taskdef import edits
 
-    monkeypatch.setattr(ecs_taskdef, "_deletions", lambda *a: [])  # "forget" to remove from environment
+    monkeypatch.setattr(edits, "_deletions", lambda *a: [])  # "forget" to remove from environment
     lf = load(variants()["2-space"])
     with pytest.raises(RewriteError) as ei:
         SOURCE.rewrite(lf, moves_for(lf, "DB_PASSWORD"), RewriteOptions())

@@ -1,0 +1,75 @@
+"""CloudFormation templates (YAML with short-form tags, and JSON): ECS task definitions.
+
+Locating uses ruamel.yaml's *composer* (node tree with exact character marks, tags kept as
+written), for both YAML and JSON (JSON is first checked strictly by ``json_spans``). Rewrites are
+text splices: moved ``Environment`` items are cut out (with the comment lines above them) and
+re-inserted under ``Secrets`` with ``Value`` renamed to ``ValueFrom``; log ``Options`` move to
+``SecretOptions``. Nothing is ever dumped.
+
+Value kinds:
+  * plain or quoted string -> LITERAL; ``!Sub`` without ``${...}`` -> LITERAL
+  * ``!Ref Param`` whose ``Default`` is a literal -> LITERAL, located at the Default
+  * ``!Ref`` to a parameter without Default -> INTERPOLATED; to a resource/pseudo parameter -> REFERENCE
+  * ``!Sub`` with variables, ``Fn::Join``, other intrinsics -> TEMPLATED
+  * ``{{resolve:secretsmanager:ID...}}`` -> REFERENCE with ``resolves_to`` = ID (plaintext at deploy time)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from migrate.model import Entry
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText
+from migrate.sources.cloudformation.nodes import _TASKDEF, KIND, _Template
+from migrate.sources.cloudformation.parse import _build
+from migrate.sources.cloudformation.splice import _rewrite_template
+
+_SNIFF_RE = re.compile(r"AWSTemplateFormatVersion|AWS::ECS::TaskDefinition")
+
+
+# --- the Source ----------------------------------------------------------------------------------------
+
+
+class CloudFormationSource(SourceBase):
+    kind: ClassVar[str] = KIND
+
+    def sniff(self, path: Path, text: str) -> bool:
+        if path.suffix.lower() not in (".yaml", ".yml", ".json", ".template", ".cfn", ""):
+            return False
+        if "AWSTemplateFormatVersion" in text:
+            return True
+        return "Resources" in text and _TASKDEF in text
+
+    def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+        t = _build(src.text, src.display)
+        units = tuple(dict.fromkeys(o.unit for occs in t.occ.values() for o in occs))
+        return LoadedFile(source=src, kind=KIND, entries=tuple(t.entries.values()), units=units,
+                          group=Path(src.display).stem, data=t)
+
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""
+        t = loaded.data
+        if not isinstance(t, _Template):
+            return {}
+        return {key: (loaded.path, s, e, enc) for key, (s, e, enc) in t.values.items()}
+
+    def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        if not moves:
+            return []
+        t = loaded.data if isinstance(loaded.data, _Template) else _build(loaded.source.text, loaded.path)
+        change = _rewrite_template(loaded.source, t, moves, options)
+        return [change] if change.edits else []
+
+
+SOURCE = CloudFormationSource()
+
+
+def iter_entries(src: SourceText) -> Iterator[Entry]:
+    """Convenience for tests and tools: the entries of one template."""
+    yield from SOURCE.load(src).entries
+
+
+__all__ = ["KIND", "CloudFormationSource", "SOURCE", "iter_entries"]

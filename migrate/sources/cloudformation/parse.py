@@ -1,0 +1,165 @@
+"""Read task-definition environment and log options of a template into entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
+from migrate.rewrite import pointer as jp
+from migrate.sources.base import line_of
+from migrate.sources.cloudformation.nodes import (
+    _DYNREF_RE,
+    _SUB_VAR_RE,
+    _TASKDEF,
+    KIND,
+    _body,
+    _compose,
+    _get,
+    _is_json,
+    _Occ,
+    _str,
+    _tag,
+    _Template,
+)
+
+
+def _classify(text: str, t: _Template, v: Node) -> tuple[ValueKind, str, str, str]:
+    """(kind, note, resolves_to, param) for a value node."""
+    if isinstance(v, ScalarNode):
+        tag = _tag(v)
+        if tag == "!Ref":
+            return _classify_ref(t, str(v.value))
+        if tag == "!Sub":
+            return _classify_sub(str(v.value))
+        if tag.startswith("!"):
+            return ValueKind.TEMPLATED, f"intrinsic function {tag[1:]}", "", ""
+        return _classify_string(str(v.value), "")
+    if isinstance(v, MappingNode) and len(v.value) == 1:
+        fn = _str(v.value[0][0]) or ""
+        arg = v.value[0][1]
+        if fn == "Ref" and _str(arg) is not None:
+            return _classify_ref(t, str(arg.value))
+        if fn == "Fn::Sub" and _str(arg) is not None:
+            return _classify_sub(str(arg.value))
+        return ValueKind.TEMPLATED, f"intrinsic function {fn}", "", ""
+    joined = isinstance(v, SequenceNode) and _tag(v) == "!Join"
+    return ValueKind.TEMPLATED, "Fn::Join" if joined else "not a string", "", ""
+
+
+def _classify_sub(s: str) -> tuple[ValueKind, str, str, str]:
+    if _SUB_VAR_RE.search(s) or "${!" in s:
+        return ValueKind.TEMPLATED, "Fn::Sub with variables", "", ""
+    return _classify_string(s, "Fn::Sub of a literal")
+
+
+def _classify_string(s: str, note: str) -> tuple[ValueKind, str, str, str]:
+    if s == "":
+        return ValueKind.EMPTY, note, "", ""
+    m = _DYNREF_RE.match(s)
+    if m:
+        service, rest = m.group(1), m.group(2)
+        if service == "secretsmanager":
+            parts = rest.split(":SecretString:", 1)
+            key = parts[1].split(":")[0] if len(parts) == 2 else ""
+            extra = f"; json key {key}" if key else ""
+            return (ValueKind.REFERENCE, "CloudFormation dynamic reference resolved into plaintext at deploy time"
+                    + extra, parts[0], "")
+        if service == "ssm-secure":
+            return ValueKind.REFERENCE, "ssm-secure dynamic reference resolved into plaintext at deploy time", \
+                rest.split(":")[0], ""
+        return ValueKind.REFERENCE, "ssm dynamic reference (String parameter) resolved at deploy time", "", ""
+    if "{{resolve:" in s:
+        return ValueKind.TEMPLATED, "dynamic reference inside a longer string", "", ""
+    return ValueKind.LITERAL, note, "", ""
+
+
+def _classify_ref(t: _Template, name: str) -> tuple[ValueKind, str, str, str]:
+    params = _get(t.root, "Parameters")
+    p = _get(params, name)
+    if p is None:
+        if name.startswith("AWS::"):
+            return ValueKind.TEMPLATED, "pseudo parameter", "", ""
+        return ValueKind.REFERENCE, "Ref to a resource", "", ""
+    d = _get(p, "Default")
+    if d is None:
+        return ValueKind.INTERPOLATED, "parameter without Default (value given at deploy time)", "", ""
+    if _str(d) is None:
+        return ValueKind.TEMPLATED, "parameter Default is not a string", "", ""
+    kind, note, res, _ = _classify_string(str(d.value), "parameter Default")
+    return kind, note or "parameter Default", res, name
+
+
+def _build(text: str, display: str) -> _Template:
+    root = _compose(text, display)
+    t = _Template(root=root, json_mode=_is_json(text))
+    resources = _get(root, "Resources")
+    if not isinstance(resources, MappingNode):
+        return t
+    for k, res in resources.value:
+        if _str(_get(res, "Type")) != _TASKDEF:
+            continue
+        lid = str(k.value)
+        cds = _get(_get(res, "Properties"), "ContainerDefinitions")
+        if not isinstance(cds, SequenceNode):
+            continue
+        for ci, c in enumerate(cds.value):
+            if not isinstance(c, MappingNode):
+                continue
+            unit = _str(_get(c, "Name")) or f"container{ci}"
+            base = f"/Resources/{jp.escape(lid)}/Properties/ContainerDefinitions/{ci}"
+            env = _get(c, "Environment")
+            if isinstance(env, SequenceNode):
+                for ei, item in enumerate(env.value):
+                    name = _str(_get(item, "Name"))
+                    val = _get(item, "Value")
+                    if name is None or val is None:
+                        continue
+                    occ = _Occ(lid, ci, c, unit, LOC_ENVIRONMENT, name, item, val, ei)
+                    _add(text, t, display, occ, f"{base}/Environment/{ei}/Value")
+            opts = _get(_get(c, "LogConfiguration"), "Options")
+            if isinstance(opts, MappingNode):
+                for oi, (ok, ov) in enumerate(opts.value):
+                    name = _str(ok)
+                    if name is None:
+                        continue
+                    occ = _Occ(lid, ci, c, unit, LOC_LOG_OPTIONS, name, ok, ov, oi)
+                    _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{jp.escape(name)}")
+    return t
+
+
+def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str) -> None:
+    kind, note, resolves_to, param = _classify(text, t, occ.value)
+    value_node: Node = occ.value
+    if param:
+        value_node = _get(_get(_get(t.root, "Parameters"), param), "Default")  # type: ignore[assignment]
+        pointer = f"/Parameters/{jp.escape(param)}/Default"
+    elif isinstance(occ.value, MappingNode):  # {"Fn::Sub": "literal"}
+        value_node = occ.value.value[0][1]
+    key = f"{display}#{pointer}"
+    if key in t.entries:  # a parameter shared by several items
+        e = t.entries[key]
+        if occ.unit not in e.units:
+            t.entries[key] = Entry(**{**_fields(e), "units": e.units + (occ.unit,)})
+        t.occ[key].append(occ)
+        return
+    value = None
+    restorable = True
+    if isinstance(value_node, ScalarNode):
+        value = SecretValue(str(value_node.value))
+        if kind is ValueKind.LITERAL:
+            b = _body(text, value_node, t.json_mode)
+            restorable = b.restorable and "${!" not in str(value_node.value)
+            t.values[key] = (b.start, b.end, b.encoding)
+    t.entries[key] = Entry(
+        path=display, line=line_of(text, int(value_node.start_mark.index)), unit=occ.unit,
+        location=occ.location, name=occ.name, value=value, value_kind=kind, pointer=pointer,
+        source=KIND, group=occ.taskdef, note=note, restorable=restorable, resolves_to=resolves_to)
+    t.occ[key] = [occ]
+    if param:
+        t.param_of[key] = param
+
+
+def _fields(e: Entry) -> dict[str, Any]:
+    return {f: getattr(e, f) for f in e.__dataclass_fields__}

@@ -1,0 +1,337 @@
+"""CloudFormation rewrite: Environment/Options to Secrets/SecretOptions, grants, parameters, checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from migrate.errors import InputError, RewriteError
+from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, ValueKind
+from migrate.rewrite import text as tx
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits
+from migrate.sources.base import FileChange, Move, RewriteOptions, SourceText
+from migrate.sources.cloudformation.edits import (
+    _add_pair,
+    _add_pair_items,
+    _append_items,
+    _append_objs,
+    _delete_pairs,
+    _uniq,
+)
+from migrate.sources.cloudformation.layout import _block_item_region, _flow, _flow_runs, _Splices, _Sub
+from migrate.sources.cloudformation.nodes import (
+    _ROLE,
+    _SM_SUFFIX_RE,
+    _SSM_SUB,
+    _body,
+    _content_end,
+    _get,
+    _is_flow,
+    _Occ,
+    _pair,
+    _str,
+    _tag,
+    _Template,
+)
+from migrate.sources.cloudformation.parse import _build
+
+
+def _value_expr(mv: Move, json_mode: bool) -> tuple[object, object]:
+    """(ValueFrom value, IAM resource) for a move."""
+    vf = mv.value_from
+    if mv.store == "ssm" and mv.store_name:
+        sub = _Sub(_SSM_SUB + mv.store_name.lstrip("/"))
+        return sub, sub
+    value: object = _Sub(vf) if "${" in vf else vf
+    if ":ssm:" in vf:
+        return value, value
+    arn = vf
+    if mv.json_key is not None and arn.endswith(f":{mv.json_key}::"):
+        arn = arn[: -len(f":{mv.json_key}::")]
+    parts = _arn_fields(arn)
+    if len(parts) > 7:
+        arn = ":".join(parts[:7])
+    if "\ue000" not in arn and not _SM_SUFFIX_RE.search(arn):
+        arn += "-??????"
+    return value, (_Sub(arn) if "${" in arn else arn)
+
+
+def _arn_fields(arn: str) -> list[str]:
+    """Split an ARN on ``:`` except inside ``${...}`` substitutions."""
+    out, cur, depth = [], "", 0
+    for ch in arn:
+        if ch == ":" and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        if ch == "{" and cur.endswith("$"):
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+        cur += ch
+    out.append(cur)
+    return out
+
+
+def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], options: RewriteOptions) -> FileChange:
+    text = src.text
+    nl = tx.eol(text)
+    sp = _Splices(text)
+    by_container, param_drop = _group_moves(src, t, moves)
+    grants: dict[str, list[tuple[Move, object]]] = {}
+    summary: list[str] = []
+    for (lid, _ci), pairs in sorted(by_container.items()):
+        c = pairs[0][0].container
+        env_moves = [(o, mv) for o, mv in pairs if o.location == LOC_ENVIRONMENT]
+        log_moves = [(o, mv) for o, mv in pairs if o.location == LOC_LOG_OPTIONS]
+        if env_moves:
+            _move_env(text, t, sp, c, env_moves, nl)
+        if log_moves:
+            _move_log(text, t, sp, c, log_moves, nl)
+        for o, mv in pairs:
+            grants.setdefault(lid, []).append((mv, _value_expr(mv, t.json_mode)[1]))
+            where = "secretOptions" if o.location == LOC_LOG_OPTIONS else "secrets"
+            summary.append(f"{o.unit}: {o.name} {o.location} -> {where}")
+    granted: list[str] = []
+    resources = _get(t.root, "Resources")
+    for lid, gl in grants.items():
+        props = _get(_get(resources, lid), "Properties")
+        assert isinstance(props, MappingNode)
+        role = _exec_role(t.root, props)
+        if role is None and _get(props, "ExecutionRoleArn") is None:
+            if not options.execution_role:
+                raise RewriteError(f"task definition {lid} has no ExecutionRoleArn; pass --execution-role")
+            _add_pair(text, sp, props, None, "ExecutionRoleArn", options.execution_role, t.json_mode, nl)
+        if role is not None:
+            _grant(text, t, sp, role, lid, gl, nl)
+            granted += [mv.entry.key for mv, _ in gl]
+    for p in dict.fromkeys(param_drop):
+        _drop_param(sp, t, p)
+        summary.append(f"removed parameter {p} (its Default held the value)")
+    edits = []
+    for s, end, new in sp.merged():
+        edits.append(TextEdit(s, end, new, text[s:end]))  # old: the base rebuilds it with value tokens
+    _verify(src, t, edits, moves)
+    return FileChange(path=src.display, edits=tuple(edits), entries=tuple(dict.fromkeys(m.entry.key for m in moves)),
+                      summary="; ".join(summary), grants=tuple(dict.fromkeys(granted)))
+
+
+def _group_moves(src: SourceText, t: _Template, moves: Sequence[Move]
+                 ) -> tuple[dict[tuple[str, int], list[tuple[_Occ, Move]]], list[str]]:
+    """Moves by (task definition, container index), and the parameters whose Default they empty.
+    Raises RewriteError for entries that cannot move and parameters used elsewhere."""
+    by_container: dict[tuple[str, int], list[tuple[_Occ, Move]]] = {}
+    param_drop: list[str] = []
+    for mv in moves:
+        key = mv.entry.key
+        if key not in t.occ:
+            raise RewriteError(f"entry {mv.entry.pointer} not found in {src.display}")
+        e = t.entries[key]
+        if e.value_kind not in (ValueKind.LITERAL, ValueKind.REFERENCE, ValueKind.EMPTY):
+            raise RewriteError(f"{e.unit}/{e.name} is {e.value_kind.value}; it cannot be moved")
+        if e.value_kind is ValueKind.LITERAL and not e.restorable:
+            raise RewriteError(f"{e.unit}/{e.name} cannot be restored byte-identically; refusing to move it")
+        for o in t.occ[key]:
+            by_container.setdefault((o.taskdef, o.cindex), []).append((o, mv))
+        if key in t.param_of:
+            param_drop.append(t.param_of[key])
+    for p in param_drop:  # parameters: only removable when nothing else uses them
+        if _param_uses(t.root, p) > sum(len(v) for k, v in t.occ.items() if t.param_of.get(k) == p):
+            raise RewriteError(f"parameter {p} is used elsewhere in the template; move it by hand")
+    return by_container, param_drop
+
+
+def _drop_param(sp: _Splices, t: _Template, p: str) -> None:
+    params = _get(t.root, "Parameters")
+    assert isinstance(params, MappingNode)
+    if len(params.value) == 1:
+        pr = _pair(t.root, "Parameters")
+        assert pr is not None
+        _delete_pairs(sp.text, sp, t.root, {pr[0]})
+    else:
+        pr = _pair(params, p)
+        assert pr is not None
+        _delete_pairs(sp.text, sp, params, {pr[0]})
+
+
+def _param_uses(root: Node, p: str) -> int:
+    n_uses = 0
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ScalarNode):
+            tag = _tag(n)
+            if tag == "!Ref" and n.value == p:
+                n_uses += 1
+            elif tag in ("!Sub", "tag:yaml.org,2002:str"):
+                n_uses += len(re.findall(r"\$\{" + re.escape(p) + r"[}.]", str(n.value)))
+        elif isinstance(n, MappingNode):
+            for k, v in n.value:
+                if _str(k) == "Ref" and _str(v) == p:
+                    n_uses += 1
+                else:
+                    stack.append(v)
+        elif isinstance(n, SequenceNode):
+            stack.extend(n.value)
+    return n_uses
+
+
+def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list[tuple[_Occ, Move]], nl: str) -> None:
+    env_pair = _pair(c, "Environment")
+    assert env_pair is not None
+    _, env_key, env = env_pair
+    assert isinstance(env, SequenceNode)
+    drop = {o.index for o, _ in moves}
+    names_in_secrets = {_str(_get(s, "Name")) for s in getattr(_get(c, "Secrets"), "value", [])}
+    for o, _ in moves:
+        if o.name in names_in_secrets:
+            raise RewriteError(f"{o.unit}: {o.name} is already in Secrets")
+    # each moved item, transformed: Value -> ValueFrom, value -> reference
+    def transformed(o: _Occ, mv: Move, s: int, e: int) -> str:
+        vp = _pair(o.item, "Value")  # type: ignore[arg-type]
+        assert vp is not None
+        _, vk, vv = vp
+        expr, _ = _value_expr(mv, t.json_mode)
+        vtext = _flow(expr, t.json_mode)
+        kb = _body(text, vk, t.json_mode)
+        parts = [(kb.start, kb.end, "ValueFrom"), (int(vv.start_mark.index), _content_end(vv), vtext)]
+        out, pos = [], s
+        for a, b, new in parts:
+            out += [text[pos:a], new]
+            pos = b
+        out.append(text[pos:e])
+        return "".join(out)
+
+    secrets = _pair(c, "Secrets")
+    all_moved = len(drop) == len(env.value)
+    if all_moved and secrets is None:
+        # rename Environment -> Secrets in place, transform each item where it stands
+        kb = _body(text, env_key, t.json_mode)
+        sp.add(kb.start, kb.end, "Secrets")
+        for o, mv in moves:
+            s, e = int(o.item.start_mark.index), _content_end(o.item)
+            sp.add(s, e, transformed(o, mv, s, e))
+        return
+    if _is_flow(env):
+        spans = [(int(i.start_mark.index), _content_end(i)) for i in env.value]
+        new_items = [transformed(o, mv, *spans[o.index]) for o, mv in moves]
+        item_col = None
+    else:
+        regions = [_block_item_region(text, i) for i in env.value]
+        new_items = [transformed(o, mv, *regions[o.index]) for o, mv in moves]
+        item_col = tx.column(text, int(env.value[0].start_mark.index)) - 2
+    # remove from Environment
+    if all_moved:
+        ep = _pair(c, "Environment")
+        assert ep is not None
+        _delete_pairs(text, sp, c, {ep[0]})
+    elif _is_flow(env):
+        spans = [(int(i.start_mark.index), _content_end(i)) for i in env.value]
+        for a, b in _flow_runs(spans, drop, int(env.start_mark.index) + 1, int(env.end_mark.index) - 1):
+            sp.add(a, b, "")
+    else:
+        for idx in sorted(drop):
+            a, b = _block_item_region(text, env.value[idx])
+            sp.add(a, b, "")
+    # add to Secrets
+    if secrets is not None:
+        _append_items(text, sp, secrets[2], new_items, item_col, t.json_mode, nl)
+    else:
+        _add_pair_items(sp, c, env_key, env, "Secrets", new_items, item_col, t.json_mode, nl)
+
+
+def _move_log(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list[tuple[_Occ, Move]], nl: str) -> None:
+    lc = _get(c, "LogConfiguration")
+    assert isinstance(lc, MappingNode)
+    op = _pair(lc, "Options")
+    assert op is not None
+    _, okey, opts = op
+    assert isinstance(opts, MappingNode)
+    drop = {o.index for o, _ in moves}
+    if drop == set(range(len(opts.value))):
+        _delete_pairs(text, sp, lc, {op[0]})
+    else:
+        _delete_pairs(text, sp, opts, drop)
+    items = [{"Name": o.name, "ValueFrom": _value_expr(mv, t.json_mode)[0]} for o, mv in moves]
+    existing = _pair(lc, "SecretOptions")
+    if existing is not None:
+        _append_objs(text, sp, existing[2], items, t.json_mode, nl)
+    else:
+        _add_pair(text, sp, lc, op[0] if op[0] < len(lc.value) else None, "SecretOptions", items, t.json_mode, nl)
+
+
+def _exec_role(root: MappingNode, props: MappingNode) -> MappingNode | None:
+    v = _get(props, "ExecutionRoleArn")
+    if v is None:
+        return None
+    name: str | None = None
+    if isinstance(v, ScalarNode) and _tag(v) == "!GetAtt":
+        name = str(v.value).split(".")[0]
+    elif isinstance(v, ScalarNode) and _tag(v) == "!Ref":
+        name = str(v.value)
+    elif isinstance(v, SequenceNode) and _tag(v) == "!GetAtt" and v.value:
+        name = _str(v.value[0])
+    elif isinstance(v, MappingNode) and len(v.value) == 1:
+        fn, arg = _str(v.value[0][0]), v.value[0][1]
+        if fn == "Ref":
+            name = _str(arg)
+        elif fn == "Fn::GetAtt":
+            dotted = _str(arg)
+            name = dotted.split(".")[0] if dotted else (
+                _str(arg.value[0]) if isinstance(arg, SequenceNode) and arg.value else None)
+    if not name:
+        return None
+    res = _get(_get(root, "Resources"), name)
+    if isinstance(res, MappingNode) and _str(_get(res, "Type")) == _ROLE:
+        return res
+    return None
+
+
+def _grant(text: str, t: _Template, sp: _Splices, role: MappingNode, lid: str, gl: list[tuple[Move, object]],
+           nl: str) -> None:
+    ssm = [r for mv, r in gl if mv.store == "ssm" or ":ssm:" in mv.value_from]
+    sm = [r for mv, r in gl if not (mv.store == "ssm" or ":ssm:" in mv.value_from)]
+    stmts: list[dict[str, object]] = []
+    if ssm:
+        stmts.append({"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": _uniq(ssm)})
+    if sm:
+        stmts.append({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": _uniq(sm)})
+    existing = {_str(_get(p, "PolicyName")) for p in getattr(_get(_get(role, "Properties"), "Policies"), "value", [])}
+    pname, n = f"secrets-migrate-{lid}", 2
+    while pname in existing:
+        pname, n = f"secrets-migrate-{lid}-{n}", n + 1
+    policy = {"PolicyName": pname, "PolicyDocument": {"Version": "2012-10-17", "Statement": stmts}}
+    props = _get(role, "Properties")
+    if not isinstance(props, MappingNode) or not props.value:
+        raise RewriteError("execution role has no Properties mapping")
+    pols = _pair(props, "Policies")
+    if pols is None:
+        _add_pair(text, sp, props, None, "Policies", [policy], t.json_mode, nl)
+    else:
+        _append_objs(text, sp, pols[2], [policy], t.json_mode, nl)
+
+
+def _verify(src: SourceText, before: _Template, edits: list[TextEdit], moves: Sequence[Move]) -> None:
+    """Re-parse the result and check that each moved item left Environment/Options for Secrets."""
+    new = apply_edits(src.text, edits, ref=lambda _a: PREVIEW_ARN)
+    try:
+        after = _build(new, src.display)
+    except InputError:
+        raise RewriteError(f"{src.display}: the rewritten template does not parse") from None
+    resources = _get(after.root, "Resources")
+    for mv in moves:
+        for o in before.occ[mv.entry.key]:
+            props = _get(_get(resources, o.taskdef), "Properties")
+            cds = _get(props, "ContainerDefinitions")
+            c = cds.value[o.cindex] if isinstance(cds, SequenceNode) and len(cds.value) > o.cindex else None
+            if o.location == LOC_ENVIRONMENT:
+                gone = o.name not in [_str(_get(i, "Name")) for i in getattr(_get(c, "Environment"), "value", [])]
+                there = [_str(_get(i, "Name")) for i in getattr(_get(c, "Secrets"), "value", [])].count(o.name) == 1
+            else:
+                lc = _get(c, "LogConfiguration")
+                gone = _get(_get(lc, "Options"), o.name) is None
+                there = [_str(_get(i, "Name")) for i in getattr(_get(lc, "SecretOptions"), "value", [])].count(o.name) == 1
+            if not (gone and there):
+                raise RewriteError(f"{src.display}: rewrite of {o.unit}/{o.name} did not re-parse as intended")

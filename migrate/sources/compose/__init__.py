@@ -1,0 +1,78 @@
+"""Docker Compose files (and the ``.env`` files they name in ``env_file:``).
+
+Read: every ``environment`` entry (map or ``KEY=VAL`` list, block or flow) and every entry of the
+``env_file`` files a service uses. A value written once and shared through a YAML anchor, a merge
+key ``<<: *x`` or an ``x-`` extension block is reported once, where it is written, with ``units``
+= every service that effectively uses it. Interpolation: ``${VAR}``/``$VAR`` is INTERPOLATED (no
+value here); ``${VAR:-default}``/``${VAR-default}`` is the LITERAL default (its span is the
+default text only); ``$$`` is an escaped dollar (such values are not restorable); anything mixed
+is TEMPLATED. A map key with no value (``KEY:``) takes its value from the shell: INTERPOLATED.
+
+Rewrite: the moved entry's line (or flow element plus one comma, or ``.env`` line) is spliced
+out. When a block ``environment`` mapping/list loses its last item it becomes ``{}``/``[]`` (we
+keep the key rather than remove it, so comments under it stay attached to something valid).
+Then, by ``RewriteOptions.compose_target``:
+
+* ``"ecs-params"`` (default): ``ecs-params.yml`` beside the compose file (ecs-cli v1 format) gets
+  ``task_definition.services.<svc>.secrets: [{value_from, name}]`` for every unit of the entry.
+  An existing file is extended by splicing; a name already listed for a service is an error.
+* ``"compose-secrets"``: top-level ``secrets:`` gets ``<slug>: {external: true, name: <ref>}`` and
+  each unit service gets ``secrets: [<slug>]``. NOTE: Compose secrets are mounted as *files* under
+  ``/run/secrets/<slug>``, not environment variables: the application must read the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, read_source
+from migrate.sources.compose.model import COMPOSE_TAGS, ECS_PARAMS, KIND, _beside, _Model, classify
+from migrate.sources.compose.parse import _analyze, _read_env
+from migrate.sources.compose.splice import rewrite
+
+_SNIFF_SERVICES = re.compile(r"^services[ \t]*:", re.M)
+_SNIFF_CFN = re.compile(r"^(AWSTemplateFormatVersion|Resources)[ \t]*:", re.M)
+
+
+# --- the source --------------------------------------------------------------------------------
+
+
+class ComposeSource(SourceBase):
+    kind: ClassVar[str] = KIND
+
+    def sniff(self, path: Path, text: str) -> bool:
+        try:
+            if path.suffix.lower() not in (".yml", ".yaml"):
+                return False
+            if path.name.lower().startswith("ecs-params"):
+                return False
+            return bool(_SNIFF_SERVICES.search(text)) and not _SNIFF_CFN.search(text)
+        except Exception:
+            return False
+
+    def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
+        model = _analyze(src.text, src.path, src.display, _read_env, root)
+        ep_path = src.path.parent / ECS_PARAMS
+        if ep_path.exists():
+            model.ecs_params = read_source(ep_path, _beside(src.display, ECS_PARAMS))
+        related = tuple(model.env_texts.values()) + ((model.ecs_params,) if model.ecs_params else ())
+        entries = tuple(p.entry for p in model.places.values())
+        return LoadedFile(source=src, kind=KIND, entries=entries, units=tuple(model.services),
+                          related=related, group=model.project, data=model, warnings=tuple(model.warnings))
+
+    def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
+        """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""
+        model = loaded.data
+        if not isinstance(model, _Model):
+            return {}
+        return {key: (p.file, p.value_span[0], p.value_span[1], p.encoding) for key, p in model.places.items()
+                if p.value_span is not None and p.entry.value is not None}
+
+    def splice(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:
+        return rewrite(loaded, moves, options)
+
+
+__all__ = ["KIND", "ECS_PARAMS", "COMPOSE_TAGS", "ComposeSource", "classify", "rewrite"]

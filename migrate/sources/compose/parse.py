@@ -1,0 +1,303 @@
+"""Read a compose file and the env files its services name into entries and places."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from migrate.errors import InputError
+from migrate.model import LOC_COMPOSE_ENV, LOC_ENV_FILE, Entry, SecretValue, ValueKind
+from migrate.rewrite import pointer as jp
+from migrate.rewrite import yaml_spans as ys
+from migrate.rewrite.edits import encode, is_restorable
+from migrate.sources.base import SourceText, read_source
+from migrate.sources.compose.model import (
+    _FROM_ALIAS,
+    _NO_VALUE,
+    COMPOSE_TAGS,
+    KIND,
+    EnvReader,
+    _Found,
+    _Model,
+    _Occurrences,
+    _Place,
+    _Value,
+    classify,
+)
+from migrate.sources.dotenv import DotenvEntry, parse_dotenv
+
+
+def _walk_paths(root: Node) -> tuple[dict[int, str], dict[int, Node]]:
+    """Written path of every node (its first occurrence in document order = where it is written)."""
+    paths: dict[int, str] = {}
+    parent_key: dict[int, Node] = {}
+    stack: list[tuple[Node, str, Node | None]] = [(root, "", None)]
+    while stack:
+        node, path, pk = stack.pop()
+        if id(node) in paths:
+            continue
+        paths[id(node)] = path
+        if pk is not None:
+            parent_key[id(node)] = pk
+        children: list[tuple[Node, str, Node | None]] = []
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                seg = str(k.value) if isinstance(k, ScalarNode) else "?"
+                children.append((v, f"{path}/{jp.escape(seg)}", k))
+        elif isinstance(node, SequenceNode):
+            children.extend((v, f"{path}/{i}", None) for i, v in enumerate(node.value))
+        stack.extend(reversed(children))
+    return paths, parent_key
+
+
+def _encoding(quote: str | None) -> str:
+    return {None: "raw", '"': "yaml-double", "'": "yaml-single"}.get(quote, "raw")
+
+
+def _value_span(enc: str, decoded: str, raw: str, base: int, a: int, b: int) -> tuple[tuple[int, int], bool]:
+    """Raw span of decoded[a:b] and whether it is restorable. Encoders are char-wise, so offsets
+    map through the encoded prefix when the whole body re-encodes exactly."""
+    whole_ok = is_restorable(enc, decoded, raw)
+    if not whole_ok:
+        return (base, base + len(raw)), False
+    ra = base + len(encode(enc, decoded[:a]))
+    rb = base + len(encode(enc, decoded[:b]))
+    return (ra, rb), True
+
+
+def _bool(node: Node) -> bool:
+    return not (isinstance(node, ScalarNode) and str(node.value).lower() in ("false", "no", "off"))
+
+
+def _env_file_specs(node: Node, display: str) -> list[tuple[str, bool, int]]:
+    items = node.value if isinstance(node, SequenceNode) else [node]
+    out: list[tuple[str, bool, int]] = []
+    for it in items:
+        line = it.start_mark.line + 1
+        if isinstance(it, ScalarNode) and not ys.is_null(it):
+            out.append((str(it.value), True, line))
+        elif isinstance(it, MappingNode):
+            p = ys.get(it, "path")
+            if p is None or not isinstance(p[1], ScalarNode):
+                raise InputError(display, "env_file entry has no path", line=line)
+            req = ys.get(it, "required")
+            fmt = ys.get(it, "format")
+            if fmt is not None and isinstance(fmt[1], ScalarNode) and fmt[1].value == "raw":
+                out.append(("\0raw", True, line))
+                continue
+            out.append((str(p[1].value), _bool(req[1]) if req else True, line))
+        else:
+            raise InputError(display, "env_file must be a path, a list or {path, required}", line=line)
+    return out
+
+
+def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_dir: Path | None) -> _Model:
+    root = ys.load_nodes(text, display, allowed_tags=COMPOSE_TAGS)
+    if root is None:
+        raise InputError(display, "empty file")
+    if not isinstance(root, MappingNode):
+        raise InputError(display, "top level is not a mapping", line=root.start_mark.line + 1)
+    svc_item = ys.get(root, "services")
+    if svc_item is None or not isinstance(svc_item[1], MappingNode):
+        raise InputError(display, "no services mapping at the top level")
+    paths, parent_key = _walk_paths(root)
+    project = _project(root, src_path)
+    services: dict[str, Node | None] = {}
+    service_keys: dict[str, Node] = {}
+    for sname, (sk, sv, _holder) in ys.effective_items(svc_item[1]).items():
+        services[str(sname)] = sv
+        service_keys[str(sname)] = sk
+    oc = _Occurrences()
+    for sname, snode in services.items():
+        oc.effective[sname] = set()
+        if isinstance(snode, MappingNode):
+            _service(oc, sname, snode, display, src_path, root_dir)
+    places: dict[str, _Place] = {}
+    seq_names: dict[int, dict[str, int]] = {}
+    for oid in oc.order:
+        name, _h, a, _b, _idx = oc.info[oid]
+        if isinstance(a, SequenceNode):
+            seq_names.setdefault(id(a), {}).setdefault(name, 0)
+            seq_names[id(a)][name] += 1
+    for oid in oc.order:
+        place = _yaml_place(text, display, oc.info[oid], tuple(oc.users[oid]), paths, seq_names, project)
+        places[place.entry.key] = place
+    env_texts: dict[str, SourceText] = {}
+    for edisplay, users in oc.env_users.items():
+        epath, required = oc.env_specs[edisplay]
+        st = read_env(edisplay, epath)
+        if st is None:
+            if required:
+                oc.warnings.append(f"{display}: env_file {edisplay} not found")
+            continue
+        env_texts[edisplay] = st
+        for place in _env_file_places(st, display, users, project, oc.effective):
+            places[place.entry.key] = place
+    return _Model(text=text, root=root, project=project, services=services, service_keys=service_keys,
+                  effective=oc.effective, places=places, paths=paths, parent_key=parent_key,
+                  env_texts=env_texts, ecs_params=None, warnings=oc.warnings, tree=root_dir or src_path.parent)
+
+
+def _project(root: MappingNode, src_path: Path) -> str:
+    name_item = ys.get(root, "name")
+    if name_item and isinstance(name_item[1], ScalarNode) and "$" not in str(name_item[1].value):
+        project = str(name_item[1].value)
+        if project:
+            return project
+    return re.sub(r"[^a-z0-9_-]", "", src_path.absolute().parent.name.lower())
+
+
+def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src_path: Path,
+             root_dir: Path | None) -> None:
+    """Record one service's env files and environment entries."""
+    items = ys.effective_items(snode)
+    if "extends" in items:
+        oc.warnings.append(f"service {sname}: extends is not followed; inherited entries are not reported")
+    ef = items.get("env_file")
+    if ef is not None and not ys.is_null(ef[1]):
+        for p, required, line in _env_file_specs(ef[1], display):
+            if p == "\0raw" or "$" in p:
+                oc.warnings.append(f"{display}:{line}: env_file with interpolation or raw format is not read")
+                continue
+            edisplay = p if posixpath.isabs(p) else posixpath.normpath(posixpath.join(posixpath.dirname(display), p))
+            epath = Path(p) if Path(p).is_absolute() else src_path.parent / p
+            try:  # never read outside the tree (at apply, with no root given: the compose file's directory)
+                epath.resolve().relative_to((root_dir or src_path.parent).resolve())
+            except ValueError:
+                raise InputError(display, "env_file resolves outside the scanned tree; "
+                                          "scan a directory that holds it, or move the file", line=line) from None
+            oc.env_specs.setdefault(edisplay, (epath, required))
+            users = oc.env_users.setdefault(edisplay, [])
+            if sname not in users:
+                users.append(sname)
+    env = items.get("environment")
+    if env is None or ys.is_null(env[1]):
+        return
+    envn = env[1]
+    if isinstance(envn, MappingNode):
+        for name, (k, v, holder) in ys.effective_items(envn).items():
+            idx = next(i for i, (kk, _vv) in enumerate(holder.value) if kk is k)
+            oc.add((id(holder), idx), sname, (str(name), holder, k, v, idx))
+    elif isinstance(envn, SequenceNode):
+        for idx, it in enumerate(envn.value):
+            if not isinstance(it, ScalarNode):
+                raise InputError(display, "environment list item is not a string", line=it.start_mark.line + 1)
+            oc.add((id(envn), idx), sname, (str(it.value).partition("=")[0], envn, envn, it, idx))
+    else:
+        raise InputError(display, "environment must be a mapping or a list", line=envn.start_mark.line + 1)
+
+
+def _list_item(text: str, seq: SequenceNode, item: Node, idx: int) -> _Found:
+    """``- NAME=value`` in an environment list."""
+    line = item.start_mark.line + 1
+    if not isinstance(item, ScalarNode) or ys.is_alias_ref(seq.start_mark.index, item) or (
+            idx and item.start_mark.index < seq.value[idx - 1].start_mark.index):
+        return _Found(_Value(ValueKind.TEMPLATED, None, (0, 0), _FROM_ALIAS), line, restorable=False)
+    bs, be, quote = ys.scalar_body(text, item)
+    enc = _encoding(quote)
+    decoded = str(item.value)
+    nm, sep, rest = decoded.partition("=")
+    if not sep:
+        return _Found(_Value(ValueKind.INTERPOLATED, None, (0, 0), _NO_VALUE), line, enc)
+    val = classify(rest)
+    found = _Found(val, line, enc)
+    if val.value is not None:
+        off = len(nm) + 1
+        span, ok = _value_span(enc, decoded, text[bs:be], bs, off + val.span[0], off + val.span[1])
+        found.value_span = span
+        found.restorable = ok and is_restorable(enc, val.value, text[span[0]:span[1]])
+    return found
+
+
+def _map_value(text: str, display: str, k: Node, v: Node) -> _Found:
+    """``NAME: value`` in an environment mapping."""
+    if ys.is_empty_null(v) or ys.is_null(v):
+        return _Found(_Value(ValueKind.INTERPOLATED, None, (0, 0), _NO_VALUE), k.start_mark.line + 1)
+    if not isinstance(v, ScalarNode):
+        raise InputError(display, "environment value is not a scalar", line=v.start_mark.line + 1)
+    if v.start_mark.index < k.end_mark.index:
+        return _Found(_Value(ValueKind.TEMPLATED, None, (0, 0), _FROM_ALIAS), k.start_mark.line + 1,
+                      restorable=False)
+    bs, be, quote = ys.scalar_body(text, v)
+    enc = _encoding(quote)
+    decoded = str(v.value)
+    found = _Found(classify(decoded), v.start_mark.line + 1, enc)
+    if quote == "|":
+        found.restorable, found.note, found.value_span = False, "block scalar", (bs, be)
+    elif found.val.value is not None:
+        span, ok = _value_span(enc, decoded, text[bs:be], bs, *found.val.span)
+        found.value_span = span
+        found.restorable = ok and is_restorable(enc, found.val.value, text[span[0]:span[1]])
+    return found
+
+
+def _yaml_place(text: str, display: str, info: tuple[str, Node, Node, Node, int], units: tuple[str, ...],
+                paths: dict[int, str], seq_names: dict[int, dict[str, int]], project: str) -> _Place:
+    name, holder, a, b, idx = info
+    if isinstance(a, SequenceNode):
+        pointer = f"{paths[id(a)]}/{idx}"
+        found = _list_item(text, a, b, idx)
+        if seq_names[id(a)][name] > 1:
+            found.restorable, found.note = False, "defined more than once in the same list"
+    else:
+        pointer = f"{paths[id(holder)]}/{jp.escape(name)}"
+        found = _map_value(text, display, a, b)
+    val = found.val
+    entry = Entry(
+        path=display, line=found.line, unit=units[0], location=LOC_COMPOSE_ENV, name=name,
+        value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
+        pointer=pointer, source=KIND, units=units, group=project,
+        note="; ".join(x for x in (val.note, found.note) if x), restorable=found.restorable)
+    return _Place(entry, display, found.enc, found.value_span, holder=holder, index=idx)
+
+
+def _env_file_places(st: SourceText, display: str, users: list[str], project: str,
+                     effective: dict[str, set[str]]) -> list[_Place]:
+    dentries = parse_dotenv(st.text, st.display)
+    counts: dict[str, int] = {}
+    for d in dentries:
+        counts[d.name] = counts.get(d.name, 0) + 1
+    last = {d.name: d for d in dentries}
+    for u in users:
+        effective[u].update(last)
+    out: list[_Place] = []
+    for d in last.values():
+        found = _dotenv_value(st, d)
+        if counts[d.name] > 1:
+            found.restorable, found.note = False, "defined more than once in the env file"
+        val = found.val
+        entry = Entry(
+            path=display, line=d.line, unit=users[0], location=LOC_ENV_FILE, name=d.name,
+            value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
+            pointer=f"/{jp.escape(d.name)}", source=KIND, value_path=st.display, units=tuple(users),
+            group=project, note="; ".join(x for x in (val.note, found.note) if x), restorable=found.restorable)
+        out.append(_Place(entry, st.display, found.enc, found.value_span, dotenv=d))
+    return out
+
+
+def _dotenv_value(st: SourceText, d: DotenvEntry) -> _Found:
+    if d.value is None:
+        return _Found(_Value(ValueKind.INTERPOLATED, None, (0, 0), _NO_VALUE), d.line)
+    raw = st.text[d.value_start:d.value_end]
+    enc = "raw"
+    if d.quote == "'":
+        val = _Value(ValueKind.LITERAL if d.value else ValueKind.EMPTY, d.value, (0, len(d.value)))
+    else:
+        val = classify(d.value)
+        if d.quote == '"' and raw != d.value:
+            enc = "yaml-double"
+    found = _Found(val, d.line, enc)
+    if val.value is not None:
+        span, ok = _value_span(enc, d.value, raw, d.value_start, *val.span)
+        found.value_span = span
+        found.restorable = ok and is_restorable(enc, val.value, st.text[span[0]:span[1]])
+    return found
+
+
+def _read_env(display: str, path: Path) -> SourceText | None:
+    if not path.exists():
+        return None
+    return read_source(path, display)

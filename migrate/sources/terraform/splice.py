@@ -1,0 +1,175 @@
+"""Terraform rewrite: gather the edits of every move, then check the re-parsed result."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from migrate.errors import RewriteError
+from migrate.model import LOC_ENVIRONMENT, ValueKind
+from migrate.rewrite import hcl_spans as hs
+from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits
+from migrate.sources.base import FileChange, Move
+from migrate.sources.terraform.edits import (
+    _add_null_default,
+    _add_secrets,
+    _line_removal,
+    _remove_items,
+    _with_alignment,
+)
+from migrate.sources.terraform.model import _Analysis, _is_hcl, _Place, _Use
+
+
+def _has_secret(text: str, b: _Analysis, use: _Use) -> bool:
+    """The container (re-parsed) has ``use.name`` in secrets / secretOptions with a valueFrom."""
+    if _is_hcl(use.file):
+        tree = hs.parse_hcl(text)
+        for it in hs.body_items(hs.root_body(tree)):
+            if isinstance(it, hs.HclBlock) and it.labels[:1] == ["aws_ecs_task_definition"] \
+                    and f"aws_ecs_task_definition.{it.labels[1]}" == use.resource:
+                for at in hs.body_items(it.body):
+                    if isinstance(at, hs.HclAttr) and at.name == "container_definitions":
+                        call = hs.function_call(at.expr)
+                        body = hs.heredoc_body(at.expr, text)
+                        if call and call[0] == "jsonencode":
+                            arr = hs.hcl_node(call[1][0], text)
+                        elif body:
+                            arr = hs.parse_json(text, body[0], body[1], templated=True)
+                        else:
+                            return False
+                        return _container_has(arr, use)
+        return False
+    return _container_has(hs.parse_json(text, templated=True), use)
+
+
+def _container_has(arr: hs.Node, use: _Use) -> bool:
+    if arr.kind != hs.ARRAY or use.ci >= len(arr.items):
+        return False
+    c = arr.items[use.ci]
+    lst: hs.Member | None
+    if use.location == LOC_ENVIRONMENT:
+        lst = c.get("secrets")
+    else:
+        log = c.get("logConfiguration")
+        lst = log.value.get("secretOptions") if log and log.value.kind == hs.OBJECT else None
+    if lst is None or lst.value.kind != hs.ARRAY:
+        return False
+    for el in lst.value.items:
+        n = el.get("name") if el.kind == hs.OBJECT else None
+        vf = el.get("valueFrom") if el.kind == hs.OBJECT else None
+        if n and n.value.value == use.name and vf and vf.value.kind == hs.STRING and vf.value.value:
+            return True
+    return False
+
+
+@dataclass
+class _SplicePlan:
+    """The edits of one rewrite, gathered move by move, then turned into FileChanges."""
+
+    path: str  #: the loaded definition (display)
+    a: _Analysis = field(repr=False)
+    edits: dict[str, list[TextEdit]] = field(default_factory=dict)
+    moved_keys: dict[str, list[str]] = field(default_factory=dict)
+    summaries: dict[str, list[str]] = field(default_factory=dict)
+    #: (file, id(container), location) -> [(use, value_from)]
+    adds: dict[tuple[str, int, str], list[tuple[_Use, str]]] = field(default_factory=dict)
+    removals: dict[tuple[str, int], list[int]] = field(default_factory=dict)  #: (file, id(list/map)) -> indexes
+    nodes: dict[int, tuple[hs.Node, str]] = field(default_factory=dict)
+    var_counts_needed: dict[str, int] = field(default_factory=dict)
+    tplvar_needed: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def note(self, file: str, key: str, line: str) -> None:
+        keys = self.moved_keys.setdefault(file, [])
+        if key not in keys:
+            keys.append(key)
+        self.summaries.setdefault(file, []).append(line)
+
+    def move(self, mv: Move) -> None:
+        a, key = self.a, mv.entry.key
+        place = a.places.get(key)
+        if place is None or mv.entry.value_kind is not ValueKind.LITERAL:
+            raise RewriteError(f"{self.path}: {mv.entry.name} is not a plaintext literal this file can move")
+        if key in a.ambiguous:
+            raise RewriteError(f"{self.path}: {mv.entry.name}: {a.ambiguous[key]}")
+        if not mv.entry.restorable:
+            raise RewriteError(f"{self.path}: {mv.entry.name} uses escapes that cannot be restored")
+        if place.var in a.var_refuse:
+            raise RewriteError(f"{self.path}: var.{place.var}: {a.var_refuse[place.var]}; migrate it by hand")
+        for use in a.uses[key]:
+            self._use(use, key, mv.value_from)
+        self._place(place, key)
+
+    def _use(self, use: _Use, key: str, value_from: str) -> None:
+        holder = use.list_node
+        self.nodes[id(holder)] = (holder, use.syntax)
+        self.removals.setdefault((use.file, id(holder)), []).append(use.index)
+        loc = "secrets" if use.location == LOC_ENVIRONMENT else "secretOptions"
+        self.adds.setdefault((use.file, id(use.container), use.location), []).append((use, value_from))
+        self.nodes[id(use.container)] = (use.container, use.syntax)
+        self.note(use.file, key, f"{use.unit}: {use.name} {use.location} -> {loc}")
+        if use.via_tplvar:
+            tk = (use.file, use.via_tplvar)
+            self.tplvar_needed[tk] = self.tplvar_needed.get(tk, 0) + 1
+            if use.map_node is not None:
+                el_i = next(i for i, m in enumerate(use.map_node.members) if m.key == use.via_tplvar)
+                self.nodes[id(use.map_node)] = (use.map_node, "hcl")
+                lst = self.removals.setdefault((self.path, id(use.map_node)), [])
+                if el_i not in lst:
+                    lst.append(el_i)
+                    if use.via_var:
+                        self.var_counts_needed[use.via_var] = self.var_counts_needed.get(use.via_var, 0) + 1
+                    self.note(self.path, key, f"removed templatefile() variable {use.via_tplvar}")
+        elif use.via_var:
+            self.var_counts_needed[use.via_var] = self.var_counts_needed.get(use.via_var, 0) + 1
+
+    def _place(self, place: _Place, key: str) -> None:
+        a = self.a
+        if place.kind == "tfvars":
+            self.edits.setdefault(place.file, []).append(_line_removal(a.texts[place.file], place.owner, key, place))
+            self.note(place.file, key, f"removed var {place.var} (its plaintext moved to the store)")
+            dflt = a.var_defaults.get(place.var, "absent")
+            if place.variable and dflt is None:
+                self.edits.setdefault(place.variable, []).append(
+                    _add_null_default(a.texts[place.variable], a.var_blocks[place.var]))
+                self.note(place.variable, key, f"var.{place.var}: default = null (no longer required)")
+        elif place.kind == "default":
+            n = place.node
+            self.edits.setdefault(place.file, []).append(
+                TextEdit(n.start, n.end, "null", a.texts[place.file][n.start:n.end]))
+            self.note(place.file, key, f"var.{place.var}: plaintext default replaced by null; "
+                                       "callers passing a value still hold plaintext")
+
+    def check_shared(self) -> None:
+        """A variable or template variable used by anything that does not move: refuse."""
+        a = self.a
+        for var, need in self.var_counts_needed.items():
+            count = sum(len(re.findall(r"\bvar\." + re.escape(var) + r"\b", t))
+                        for d, t in a.texts.items() if d.endswith(".tf"))
+            if count != need:
+                raise RewriteError(f"{self.path}: var.{var} is used elsewhere in the module; migrate it by hand")
+        for (file, tv), need in self.tplvar_needed.items():
+            count = sum(len(re.findall(r"\b" + re.escape(tv) + r"\b", m.group(0)))
+                        for m in re.finditer(r"\$\{[^}]*\}", a.texts[file]))
+            if count != need:
+                raise RewriteError(f"{file}: template variable {tv} is used elsewhere; migrate it by hand")
+
+    def changes(self) -> tuple[list[FileChange], dict[str, str]]:
+        """The FileChanges, and each changed file's new text (references previewed)."""
+        a, edits = self.a, self.edits
+        for (file, nid), idxs in self.removals.items():
+            holder, syntax = self.nodes[nid]
+            edits.setdefault(file, []).extend(_remove_items(a.texts[file], holder, sorted(set(idxs)), syntax))
+        for (file, cid, location), items in self.adds.items():
+            container, syntax = self.nodes[cid]
+            edits.setdefault(file, []).append(_add_secrets(a.texts[file], container, location, items, syntax))
+        changes: list[FileChange] = []
+        new_texts: dict[str, str] = {}
+        for file in sorted(edits):
+            text = a.texts[file]
+            es = sorted(edits[file], key=lambda e: (e.start, e.end))
+            if _is_hcl(file):
+                es = _with_alignment(text, es)
+            new_texts[file] = apply_edits(text, es, ref=lambda aid: PREVIEW_ARN)
+            changes.append(FileChange(path=file, edits=tuple(es), entries=tuple(self.moved_keys.get(file, ())),
+                                      summary="; ".join(dict.fromkeys(self.summaries.get(file, [])))))
+        return changes, new_texts
