@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,7 +15,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from migrate.config import Config, load_config
 from migrate.errors import PlanError, UsageError
 from migrate.model import FileReport, FileStatus, Finding
+from migrate.plan.choices import Mode
 from migrate.sources.base import LoadedFile
+
+if TYPE_CHECKING:
+    from migrate.apply.journal import Journal
+    from migrate.plan.model import Plan
 
 
 @dataclass
@@ -185,7 +190,7 @@ def dedupe(loaded: list[LoadedFile]) -> list[LoadedFile]:
     return out
 
 
-def plan_state(plan_path: Path) -> tuple[object, object]:
+def plan_state(plan_path: Path) -> tuple[Plan, Journal]:
     """(Plan, Journal) for a plan file."""
     from migrate.apply.journal import Journal, state_dir_for
     from migrate.plan.model import Plan
@@ -196,11 +201,25 @@ def plan_state(plan_path: Path) -> tuple[object, object]:
         text = plan_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise PlanError(f"{plan_path}: cannot read plan file ({type(e).__name__})") from None
-    import migrate.live.actions  # noqa: F401  (registers the live action kinds with the plan reader)
-
     plan = Plan.from_json(text, where=str(plan_path))
     return plan, Journal(state_dir_for(plan_path), plan.id)
 
 
-def is_live(plan: object) -> bool:
-    return any(a.kind.startswith("ecs.") for a in plan.actions)  # type: ignore[attr-defined]
+def is_live(plan: Plan) -> bool:
+    return plan.mode is Mode.LIVE
+
+
+def confirm(question: str, yes: bool) -> bool:
+    """True with ``--yes``; otherwise ask on the terminal (refuse when there is none)."""
+    if yes:
+        return True
+    import sys
+
+    from migrate.console import err_console
+
+    if not sys.stdin.isatty():
+        err_console().print("refusing to proceed without confirmation: pass --yes (no terminal to ask on)")
+        return False
+    import typer
+
+    return bool(typer.confirm(question, default=False))

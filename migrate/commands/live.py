@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from migrate.commands.common import confirm, progress_bar
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError, UsageError
+from migrate.plan.choices import FailurePolicy
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from migrate.apply.env import Env, HealthChecker
+    from migrate.live.ratelimit import RateLimits
+    from migrate.live.source import Inventory
+    from migrate.live.waves import WaveSpec
+    from migrate.plan.model import Plan, PlanSettings
 
 
 def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[str], services: Sequence[str],
-               families: Sequence[str], all_revisions: bool) -> Any:
+               families: Sequence[str], all_revisions: bool) -> Inventory:
     from migrate.live.source import Inventory, discover
     from migrate.stores.aws import Aws
 
@@ -61,7 +72,7 @@ def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), serv
     return EXIT_FINDINGS if findings else EXIT_OK
 
 
-def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = (), clusters: Sequence[str] = (),
+def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequence[str] = (), clusters: Sequence[str] = (),
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
               health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False) -> int:
     from migrate.commands.plan import guard_no_values
@@ -96,7 +107,7 @@ def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = 
     return EXIT_OK
 
 
-def _with_preflight(p: Any, regions: Sequence[str], profile: str | None) -> Any:
+def _with_preflight(p: Plan, regions: Sequence[str], profile: str | None) -> Plan:
     """Add the guardrails that can be evaluated now (read-only calls) to the plan's warnings."""
     import dataclasses
 
@@ -107,7 +118,7 @@ def _with_preflight(p: Any, regions: Sequence[str], profile: str | None) -> Any:
     return dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *extra)))) if extra else p
 
 
-def parse_waves(spec: str, concurrency: int) -> tuple[Any, ...]:
+def parse_waves(spec: str, concurrency: int) -> tuple[WaveSpec, ...]:
     from migrate.live.waves import WaveSpec
 
     parts = [s.strip() for s in spec.split(",") if s.strip()]
@@ -116,9 +127,10 @@ def parse_waves(spec: str, concurrency: int) -> tuple[Any, ...]:
     return tuple(WaveSpec(p, 1 if p == "1" else concurrency, f"wave{i}") for i, p in enumerate(parts, 1))
 
 
-def _load(plan_path: Path, profile: str | None, region: str | None, **kw: Any) -> Any:
+def _load(plan_path: Path, profile: str | None, region: str | None, *, health: HealthChecker | None = None,
+          limits: RateLimits | None = None, health_timeout: float | None = None) -> Env:
     from migrate.apply.journal import state_dir_for
-    from migrate.live.runtime import LiveRuntime, LockedJournal
+    from migrate.live.runtime import LockedJournal, live_env
     from migrate.plan.model import Plan
     from migrate.stores.aws import Aws
 
@@ -127,19 +139,17 @@ def _load(plan_path: Path, profile: str | None, region: str | None, **kw: Any) -
     plan = Plan.from_json(plan_path.read_text(encoding="utf-8"), where=str(plan_path))
     journal = LockedJournal(state_dir_for(plan_path), plan.id)
     aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region)
-    return LiveRuntime(plan=plan, journal=journal, aws=aws, **kw)
+    return live_env(plan=plan, journal=journal, aws=aws, health=health, limits=limits, health_timeout=health_timeout)
 
 
 def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", concurrency: int = 4,
-               policy: str = "rollback-service", health: str = "ecs", fail: Sequence[str] = (),
+               policy: FailurePolicy | str = FailurePolicy.ROLLBACK_SERVICE, health: str = "ecs", fail: Sequence[str] = (),
                health_timeout: float | None = None, services: Sequence[str] = (), report_format: str = "table",
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,
-               rate_scale: float = 1.0, wave_specs: Sequence[Any] | None = None, no_color: bool = False) -> int:
+               rate_scale: float = 1.0, wave_specs: Sequence[WaveSpec] | None = None, no_color: bool = False) -> int:
     """Apply a live plan in waves. ``wave_specs`` (WaveSpec, each with its own concurrency) overrides
     ``waves``/``concurrency``."""
     from migrate.apply.journal import locked, state_dir_for
-    from migrate.commands.common import progress_bar
-    from migrate.commands.run import _confirm
     from migrate.live import report as rp
     from migrate.live.health import EcsHealthChecker, ScriptedHealth
     from migrate.live.ratelimit import RateLimits
@@ -164,10 +174,10 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
             err.print(Text(("warning: " if c.level == "warning" else "error: ") + c.line(),
                            style="yellow" if c.level == "warning" else "red"))
         raise_for(checks)
-        if not _confirm("Apply this live plan to running services?", yes):
+        if not confirm("Apply this live plan to running services?", yes):
             return EXIT_FAILED
         with progress_bar(err, enabled=err.is_terminal) as prog:
-            tasks: dict[int, Any] = {}
+            tasks: dict[int, TaskID] = {}
 
             def on_event(ev: str, wave: int, key: str, status: str) -> None:
                 if ev == "wave":
@@ -195,13 +205,12 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
 def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = False, profile: str | None = None,
                   region: str | None = None, no_color: bool = False) -> int:
     from migrate.apply.journal import locked, state_dir_for
-    from migrate.commands.run import _confirm
     from migrate.live.waves import rollback_live as do
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = _load(plan_path, profile, region)
-        if not _confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
+        if not confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
             return EXIT_FAILED
         try:
             notes = do(rt, list(services) or None)
@@ -217,9 +226,8 @@ def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = 
 def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
                   region: str | None = None, no_color: bool = False) -> int:
     """Deregister + delete the old plaintext revisions of migrated services. The point of no return."""
+    from migrate.apply.finalize import finalize_plan
     from migrate.apply.journal import locked, state_dir_for
-    from migrate.commands.run import _confirm
-    from migrate.live.actions import finalize_live as fin
     from migrate.live.waves import LiveRunner
 
     err = err_console(no_color)
@@ -235,13 +243,10 @@ def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", prof
         if rt.journal.finalized:
             deleted: list[str] = []
         else:
-            if not _confirm("Finalize? Old revisions are deleted and rollback is no longer possible.", yes):
+            if not confirm("Finalize? Old revisions are deleted and rollback is no longer possible.", yes):
                 return EXIT_FAILED
-            deleted = fin(rt)
-            rt.journal.append("finalized")
-            (rt.journal.dir / "finalized").write_text(rt.plan.id + "\n")
-            rt.journal.close()
-    rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values  # type: ignore[attr-defined]
+            deleted = finalize_plan(rt)
+    rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values
                      if states.get(a.id) and states[a.id].phase == "applied"})
     if fmt == "json":
         print(json.dumps({"plan_id": rt.plan.id, "finalized": True, "deleted_revisions": deleted, "rotate": rotate},

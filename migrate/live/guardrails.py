@@ -26,8 +26,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from migrate.errors import PreconditionFailed
-from migrate.live.actions import RegisterRevision, UpdateService
-from migrate.plan.actions import CreateSecret, PutParameter, PutRolePolicy
+from migrate.plan.actions import CreateSecret, PutParameter, PutRolePolicy, RegisterRevision, UpdateService
 from migrate.plan.model import Plan
 from migrate.stores.aws import error_code, safe_aws_message
 

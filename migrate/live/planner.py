@@ -14,11 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from migrate.errors import PlanError
-from migrate.live.actions import RegisterRevision, UpdateService, WaitHealthy
 from migrate.live.source import KIND, Inventory
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Finding
 from migrate.plan import naming
-from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePolicy, ValueSource
+from migrate.plan.actions import (
+    Action,
+    CreateSecret,
+    PutParameter,
+    PutRolePolicy,
+    RegisterRevision,
+    UpdateService,
+    ValueSource,
+    WaitHealthy,
+)
 from migrate.plan.model import Plan, PlanSettings
 from migrate.plan.planner import choose_store, new_plan_id
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID

@@ -19,14 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrate.apply.env import Env
 from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.errors import ConfigError, MigrateError
 from migrate.live.planner import ServiceSteps, Unit, units_of
 from migrate.plan.actions import Action
+from migrate.plan.choices import FailurePolicy, parse
 from migrate.plan.model import Plan
 from migrate.stores.aws import safe_aws_message
 
-POLICIES = ("rollback-service", "rollback-wave", "rollback-all", "stop")
+POLICIES = tuple(p.value for p in FailurePolicy)
 MIGRATED, ROLLED_BACK, SKIPPED, FAILED, REGISTERED_ONLY = "migrated", "rolled-back", "skipped", "failed", "registered-only"
 
 
@@ -50,11 +52,14 @@ DEFAULT_WAVES = (WaveSpec("1", 1, "canary"), WaveSpec("rest", 4, "rest"))
 @dataclass(frozen=True)
 class RunOptions:
     waves: tuple[WaveSpec, ...] = DEFAULT_WAVES
-    failure_policy: str = "rollback-service"
+    failure_policy: FailurePolicy = FailurePolicy.ROLLBACK_SERVICE
 
     def __post_init__(self) -> None:
-        if self.failure_policy not in POLICIES:
-            raise ConfigError(f"failure policy must be one of {', '.join(POLICIES)}, not {self.failure_policy!r}")
+        try:
+            object.__setattr__(self, "failure_policy", parse(FailurePolicy, self.failure_policy, "failure policy"))
+        except ValueError:
+            raise ConfigError(f"failure policy must be one of {', '.join(POLICIES)}, "
+                              f"not {self.failure_policy!r}") from None
         if not self.waves:
             raise ConfigError("at least one wave is needed")
 
@@ -94,7 +99,7 @@ class ServiceResult:
 @dataclass
 class RunReport:
     plan_id: str
-    policy: str
+    policy: FailurePolicy
     results: list[ServiceResult] = field(default_factory=list)
     waves: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -115,7 +120,7 @@ Event = Callable[[str, int, str, str], None]  #: (event, wave, service key, stat
 
 
 class LiveRunner:
-    def __init__(self, rt: Any, options: RunOptions = RunOptions(), *, on_event: Event | None = None) -> None:
+    def __init__(self, rt: Env, options: RunOptions = RunOptions(), *, on_event: Event | None = None) -> None:
         self.rt = rt
         self.options = options
         self.units, steps = units_of(rt.plan)
@@ -125,7 +130,7 @@ class LiveRunner:
         self._locks = {uid: threading.Lock() for uid in self.units}
 
     # -- sub-runtimes ------------------------------------------------------------------------------
-    def _sub(self, actions: Sequence[Action]) -> Any:
+    def _sub(self, actions: Sequence[Action]) -> Env:
         plan = dataclasses.replace(self.rt.plan, actions=tuple(actions), inputs=())
         return dataclasses.replace(self.rt, plan=plan, progress=None)
 
@@ -224,17 +229,17 @@ class LiveRunner:
                 results = list(pool.map(lambda k: self.migrate_service(k, wi), wave))
             failed = [r for r in results if r.status in (ROLLED_BACK, FAILED)]
             policy = self.options.failure_policy
-            if failed and policy in ("rollback-wave", "rollback-all"):
+            if failed and policy in (FailurePolicy.ROLLBACK_WAVE, FailurePolicy.ROLLBACK_ALL):
                 why = f"rolled back by policy {policy}: {failed[0].key} failed in wave {wi}"
                 victims = [r for r in results if r.status in (MIGRATED, REGISTERED_ONLY)]
-                if policy == "rollback-all":
+                if policy == FailurePolicy.ROLLBACK_ALL:
                     victims += [r for r in rep.results if r.status in (MIGRATED, REGISTERED_ONLY)]
                 for r in victims:
                     r.reason = why
                     r.status = self.rollback_service(r.key, r)
             rep.results += results
             self.rt.journal.append("wave-end", receipt={"wave": wi, "failed": [r.key for r in failed]})
-            if failed and policy != "rollback-service":
+            if failed and policy != FailurePolicy.ROLLBACK_SERVICE:
                 stop_reason = f"not run: wave {wi} failed (policy {policy})"
                 rep.stopped_after_wave = wi
         rep.seconds = round(time.monotonic() - t0, 3)
@@ -242,7 +247,7 @@ class LiveRunner:
         return rep
 
 
-def rollback_live(rt: Any, services: Sequence[str] | None = None) -> list[str]:
+def rollback_live(rt: Env, services: Sequence[str] | None = None) -> list[str]:
     """Undo a whole live run (or only ``services``, given as cluster/service keys). Idempotent."""
     if not services:
         return rollback_plan(rt)

@@ -107,7 +107,7 @@ def test_second_apply_is_a_noop_and_rollback_is_idempotent(aws: None, tmp_path: 
 def test_failure_mid_apply_rolls_back_everything(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work, plan_path, _ = _setup(tmp_path)
     before = _hashes(work)
-    import migrate.apply.executor as ex
+    import migrate.apply.impls.files as ex  # where file rewrites are written
 
     def boom(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
