@@ -14,12 +14,13 @@ class SecretValue:
     """A plaintext value held in memory. ``reveal()`` is the only way to read it."""
 
     __slots__ = ("_v",)
+    _v: str
 
     def __init__(self, value: str) -> None:
         object.__setattr__(self, "_v", value)
 
     def reveal(self) -> str:
-        return self._v  # type: ignore[no-any-return]
+        return self._v
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("SecretValue is immutable")

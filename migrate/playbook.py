@@ -5,11 +5,16 @@ Invalid playbooks raise InputError pointing at the line and field; input text is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.errors import InputError, MigrateError
+from migrate.plan.choices import FailurePolicy, StoreKind, spelled
+
+if TYPE_CHECKING:
+    from migrate.plan.model import PlanSettings
 
 PLAYBOOK_VERSION = 1
 _TOP = {"version", "name", "targets", "store", "prefix", "name_template", "kms_key", "execution_role", "tags",
@@ -42,14 +47,14 @@ class Playbook:
     services: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
     all_revisions: bool = False
-    store: str = "auto"
+    store: StoreKind = StoreKind.AUTO
     prefix: str = ""
     name_template: str | None = None
     kms_key: str | None = None
     execution_role: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     waves: tuple[Wave, ...] = (Wave("1", 1), Wave("rest", 4))
-    failure_policy: str = "rollback-service"
+    failure_policy: FailurePolicy = FailurePolicy.ROLLBACK_SERVICE
     health: str = "ecs"
     health_timeout: float = 600.0
     accounts: tuple[Account, ...] = ()
@@ -121,12 +126,14 @@ def load_playbook(path: Path) -> Playbook:
         if not isinstance(conc, int) or conc < 1:
             raise err(w, f"waves[{i}].concurrency", "must be a positive integer")
         waves.append(Wave(size, conc))
-    policy = doc.get("failure_policy", "rollback-service")
-    if policy not in ("rollback-service", "rollback-wave", "rollback-all", "stop"):
-        raise err(doc, "failure_policy", "must be rollback-service, rollback-wave, rollback-all or stop")
-    store = doc.get("store", "auto")
-    if store not in ("ssm", "secretsmanager", "auto"):
-        raise err(doc, "store", "must be ssm, secretsmanager or auto")
+    try:
+        policy = FailurePolicy(doc.get("failure_policy", FailurePolicy.ROLLBACK_SERVICE))
+    except ValueError:
+        raise err(doc, "failure_policy", f"must be {spelled(FailurePolicy)}") from None
+    try:
+        store = StoreKind(doc.get("store", StoreKind.AUTO))
+    except ValueError:
+        raise err(doc, "store", f"must be {spelled(StoreKind)}") from None
     h = doc.get("health", {})
     if not isinstance(h, dict) or h.get("mode", "ecs") not in ("ecs", "scripted"):
         raise err(doc, "health", "must be a mapping with mode ecs or scripted")
@@ -212,7 +219,7 @@ def run_playbook(path: Path, *, plan_only: bool = False, apply: bool = False, ye
     return _run_accounts(pb, path, plan_only=plan_only, yes=yes, no_color=no_color)
 
 
-def _settings(pb: Playbook, region: str | None) -> Any:
+def _settings(pb: Playbook, region: str | None) -> PlanSettings:
     from migrate.plan.model import PlanSettings
 
     return PlanSettings(store=pb.store, prefix=pb.prefix, name_template=pb.name_template, kms_key=pb.kms_key,
@@ -220,21 +227,24 @@ def _settings(pb: Playbook, region: str | None) -> Any:
 
 
 def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_only: bool, yes: bool,
-              no_color: bool) -> int:
+              no_color: bool, credentials: Mapping[str, str] | None = None) -> int:
+    """Plan then apply the live targets; ``credentials`` (an assumed role's) are used for every AWS call."""
     from migrate.commands.live import apply_live, plan_live
     from migrate.live.waves import WaveSpec
 
     if not plan_path.exists():
         rc = plan_live(out_path=plan_path, settings=_settings(pb, regions[0] if regions else None), regions=regions,
                        clusters=pb.clusters, services=pb.services, families=pb.families,
-                       all_revisions=pb.all_revisions, health_timeout=pb.health_timeout, no_color=no_color)
+                       all_revisions=pb.all_revisions, health_timeout=pb.health_timeout, no_color=no_color,
+                       credentials=credentials)
         if rc or plan_only:
             return rc
     elif plan_only:
         return 0
     specs = tuple(WaveSpec(w.size, w.concurrency, f"wave{i}") for i, w in enumerate(pb.waves, 1))
     return apply_live(plan_path, yes=yes, waves=",".join(w.size for w in pb.waves), wave_specs=specs,
-                      policy=pb.failure_policy, health=pb.health, health_timeout=pb.health_timeout, no_color=no_color)
+                      policy=pb.failure_policy, health=pb.health, health_timeout=pb.health_timeout, no_color=no_color,
+                      credentials=credentials)
 
 
 def assume_role(account: Account, region: str | None) -> dict[str, str]:
@@ -258,7 +268,6 @@ def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_co
 
     from migrate.console import err_console, out_console
     from migrate.errors import EXIT_FAILED
-    from migrate.stores.aws import assumed
 
     err = err_console(no_color)
     results: list[tuple[str, str, int]] = []
@@ -268,13 +277,12 @@ def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_co
         err.print(Text(f"== account {acct.name}" + (f" (role {acct.role_arn})" if acct.role_arn else "") + " =="))
         try:
             creds = assume_role(acct, regions[0] if regions else None) if acct.role_arn else None
-            with assumed(creds):
-                rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color)
+            rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color, credentials=creds)
             note = "planned" if plan_only else ("migrated" if rc == 0 else "failed")
         except MigrateError as e:
             rc, note = EXIT_FAILED, f"error: {e}"
         results.append((acct.name, f"{note} ({plan_path.name})", rc))
-        if rc and pb.failure_policy in ("stop", "rollback-all"):
+        if rc and pb.failure_policy in (FailurePolicy.STOP, FailurePolicy.ROLLBACK_ALL):
             results += [(a.name, "not started (an earlier account failed)", EXIT_FAILED) for a in pb.accounts[n + 1:]]
             break
     con = out_console(no_color)

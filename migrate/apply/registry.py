@@ -51,9 +51,9 @@ class ActionImpl(Protocol[A]):
 F = TypeVar("F", bound=Action)
 
 
-def _family(impl: ActionImpl[F], *types: type[F]) -> dict[type[Action], ActionImpl[Action]]:
-    """Registry rows for one family: ``types`` are checked against what ``impl`` takes; the cast erases it
-    (``impl_for`` only ever hands an action to the implementation registered for its exact type)."""
+def _family(impl: ActionImpl[F], *types: type[Action]) -> dict[type[Action], ActionImpl[Action]]:
+    """Registry rows for one family. The cast erases the family: ``impl_for`` only ever hands an action to
+    the implementation registered for its exact type (``registry_test`` checks every kind has one)."""
     return {t: cast("ActionImpl[Action]", impl) for t in types}
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
@@ -13,6 +13,9 @@ from migrate.commands.common import confirm, progress_bar
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError, UsageError
 from migrate.plan.choices import FailurePolicy
+
+#: temporary credentials (AccessKeyId, SecretAccessKey, SessionToken) of an assumed role, or None: the caller's own
+Credentials = Mapping[str, str] | None
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -25,13 +28,14 @@ if TYPE_CHECKING:
 
 
 def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[str], services: Sequence[str],
-               families: Sequence[str], all_revisions: bool) -> Inventory:
+               families: Sequence[str], all_revisions: bool, credentials: Credentials = None) -> Inventory:
     from migrate.live.source import Inventory, discover
     from migrate.stores.aws import Aws
 
     inv = Inventory()
-    for region in list(regions) or [None]:  # type: ignore[list-item]
-        aws = Aws(profile=profile, region=region)
+    each: list[str | None] = [*regions] or [None]  # None: the profile's default region
+    for region in each:
+        aws = Aws(profile=profile, region=region, credentials=credentials)
         got = discover(aws.client("ecs"), aws.region_name, clusters=clusters, services=services, families=families,
                        all_revisions=all_revisions)
         inv.services += got.services
@@ -50,7 +54,7 @@ def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), serv
     by_rev: dict[str, list[str]] = {}
     for f in findings:
         by_rev.setdefault(f.entry.path, []).append(f"{f.entry.unit}.{f.entry.name}")
-    rows = [{"service": s.key, "region": s.region, "controller": s.controller, "task_definition": s.task_definition,
+    rows: list[dict[str, Any]] = [{"service": s.key, "region": s.region, "controller": s.controller, "task_definition": s.task_definition,
              "secrets": sorted(by_rev.get(s.task_definition, []))} for s in inv.services]
     other = sorted(a for a in by_rev if a not in {s.task_definition for s in inv.services})
     if fmt == "json":
@@ -74,15 +78,17 @@ def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), serv
 
 def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequence[str] = (), clusters: Sequence[str] = (),
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
-              health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False) -> int:
+              health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False,
+              credentials: Credentials = None) -> int:
+    """Describe the services, plan the live migration; ``credentials`` (e.g. an assumed role's) for every call."""
     from migrate.commands.plan import guard_no_values
     from migrate.live.planner import live_findings, make_live_plan
     from migrate.plan.planner import plaintext_values
 
-    inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions)
+    inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions, credentials)
     findings = live_findings(inv)
     p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
-    p = _with_preflight(p, regions, settings.profile)
+    p = _with_preflight(p, regions, settings.profile, credentials)
     text = p.to_json()
     guard_no_values(text, plaintext_values(findings))
     if out_path is not None:
@@ -107,14 +113,15 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
     return EXIT_OK
 
 
-def _with_preflight(p: Plan, regions: Sequence[str], profile: str | None) -> Plan:
+def _with_preflight(p: Plan, regions: Sequence[str], profile: str | None, credentials: Credentials = None) -> Plan:
     """Add the guardrails that can be evaluated now (read-only calls) to the plan's warnings."""
     import dataclasses
 
     from migrate.live.guardrails import plan_warnings
     from migrate.stores.aws import Aws
 
-    extra = plan_warnings(p, Aws(profile=profile, region=(list(regions) or [None])[0]))
+    extra = plan_warnings(p, Aws(profile=profile, region=regions[0] if regions else None,
+                                       credentials=credentials))
     return dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *extra)))) if extra else p
 
 
@@ -128,7 +135,7 @@ def parse_waves(spec: str, concurrency: int) -> tuple[WaveSpec, ...]:
 
 
 def _load(plan_path: Path, profile: str | None, region: str | None, *, health: HealthChecker | None = None,
-          limits: RateLimits | None = None, health_timeout: float | None = None) -> Env:
+          limits: RateLimits | None = None, health_timeout: float | None = None, credentials: Credentials = None) -> Env:
     from migrate.apply.journal import state_dir_for
     from migrate.live.runtime import LockedJournal, live_env
     from migrate.plan.model import Plan
@@ -138,7 +145,7 @@ def _load(plan_path: Path, profile: str | None, region: str | None, *, health: H
         raise UsageError(f"no such plan file: {plan_path}")
     plan = Plan.from_json(plan_path.read_text(encoding="utf-8"), where=str(plan_path))
     journal = LockedJournal(state_dir_for(plan_path), plan.id)
-    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region)
+    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region, credentials=credentials)
     return live_env(plan=plan, journal=journal, aws=aws, health=health, limits=limits, health_timeout=health_timeout)
 
 
@@ -146,23 +153,24 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
                policy: FailurePolicy | str = FailurePolicy.ROLLBACK_SERVICE, health: str = "ecs", fail: Sequence[str] = (),
                health_timeout: float | None = None, services: Sequence[str] = (), report_format: str = "table",
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,
-               rate_scale: float = 1.0, wave_specs: Sequence[WaveSpec] | None = None, no_color: bool = False) -> int:
+               rate_scale: float = 1.0, wave_specs: Sequence[WaveSpec] | None = None, no_color: bool = False,
+               credentials: Credentials = None) -> int:
     """Apply a live plan in waves. ``wave_specs`` (WaveSpec, each with its own concurrency) overrides
-    ``waves``/``concurrency``."""
+    ``waves``/``concurrency``; ``credentials`` (e.g. an assumed role's) are used for every AWS call."""
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live import report as rp
     from migrate.live.health import EcsHealthChecker, ScriptedHealth
     from migrate.live.ratelimit import RateLimits
-    from migrate.live.waves import LiveRunner, RunOptions
+    from migrate.live.waves import LiveRunner, RunOptions, failure_policy
 
     if health not in ("ecs", "scripted"):
         raise ConfigError("--health must be ecs or scripted")
     checker = ScriptedHealth({k: "FAILED" for k in fail}) if health == "scripted" else EcsHealthChecker()
-    opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=policy)
+    opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=failure_policy(policy))
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = _load(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),
-                   health_timeout=health_timeout)
+                   health_timeout=health_timeout, credentials=credentials)
         if rt.journal.finalized:
             raise FinalizedError("this plan was finalized; make a new plan")
         runner = LiveRunner(rt, opts)

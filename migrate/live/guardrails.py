@@ -229,12 +229,13 @@ def check_roles(iam: Any, sts: Any, roles: Sequence[str]) -> list[Check]:
             out.append(Check(WARNING, "role-exists", role, f"could not check ({safe_aws_message(e)})"))
         except BotoCoreError as e:
             out.append(Check(WARNING, "role-exists", role, f"could not check ({type(e).__name__})"))
-        if caller:
-            out.append(_pass_role(iam, caller, role))
-    return [c for c in out if c is not None]
+        denied = _pass_role(iam, caller, role) if caller else None
+        if denied is not None:
+            out.append(denied)
+    return out
 
 
-def _pass_role(iam: Any, caller: str, role: str) -> Check | None:  # type: ignore[return]
+def _pass_role(iam: Any, caller: str, role: str) -> Check | None:
     try:
         principal = _caller_principal(iam, caller)
         r = iam.simulate_principal_policy(PolicySourceArn=principal, ActionNames=[PASS_ROLE], ResourceArns=[role])

@@ -49,17 +49,21 @@ class WaveSpec:
 DEFAULT_WAVES = (WaveSpec("1", 1, "canary"), WaveSpec("rest", 4, "rest"))
 
 
+def failure_policy(value: str) -> FailurePolicy:
+    """``value`` as a FailurePolicy; ConfigError naming the choices otherwise."""
+    try:
+        return parse(FailurePolicy, value, "failure policy")
+    except ValueError:
+        raise ConfigError(f"failure policy must be one of {', '.join(POLICIES)}, not {value!r}") from None
+
+
 @dataclass(frozen=True)
 class RunOptions:
     waves: tuple[WaveSpec, ...] = DEFAULT_WAVES
     failure_policy: FailurePolicy = FailurePolicy.ROLLBACK_SERVICE
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "failure_policy", parse(FailurePolicy, self.failure_policy, "failure policy"))
-        except ValueError:
-            raise ConfigError(f"failure policy must be one of {', '.join(POLICIES)}, "
-                              f"not {self.failure_policy!r}") from None
+        object.__setattr__(self, "failure_policy", failure_policy(self.failure_policy))
         if not self.waves:
             raise ConfigError("at least one wave is needed")
 

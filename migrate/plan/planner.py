@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePoli
 from migrate.plan.model import InputFile, Plan, PlanSettings
 from migrate.plan.render import redacted_diff
 from migrate.rewrite.edits import apply_edits, ref_preview, ref_token
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, Source
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
 SSM_STANDARD_MAX = 4096
@@ -46,9 +46,11 @@ def new_plan_id() -> str:
 
 
 def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], settings: PlanSettings, *,
-              sources: dict[str, object] | None = None, plan_id: str | None = None) -> Plan:
+              sources: Mapping[str, Source] | None = None, plan_id: str | None = None) -> Plan:
     if sources is None:
-        from migrate.sources.registry import SOURCES as sources  # noqa: N811
+        from migrate.sources.registry import SOURCES
+
+        sources = SOURCES
     plan_id = plan_id or new_plan_id()
     by_key = {f.entry.key: f for f in findings}
     tags = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_PLAN_ID: plan_id}
@@ -140,7 +142,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
         if not moves:
             continue
         src = sources[lf.kind]
-        changes: list[FileChange] = src.rewrite(lf, moves, options)  # type: ignore[attr-defined]
+        changes: list[FileChange] = src.rewrite(lf, moves, options)
         for ch in changes:
             granted.update(ch.grants)
             abs_path, text, bom, sha = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
@@ -240,7 +242,8 @@ def _inputs(loaded: Sequence[LoadedFile]) -> tuple[InputFile, ...]:
 
 
 def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]], targets: dict[tuple[str, str], _Target],
-              settings: PlanSettings, plan_id: str, granted: set[str], warnings: list[str], next_id) -> list[PutRolePolicy]:  # type: ignore[no-untyped-def]
+              settings: PlanSettings, plan_id: str, granted: set[str], warnings: list[str],
+              next_id: Callable[[], str]) -> list[PutRolePolicy]:
     by_role: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"ssm": set(), "sm": set(), "existing": set()})
     ids_by_name = {(t.store, t.name): t.action_id for t in targets.values()}
     missing: set[str] = set()

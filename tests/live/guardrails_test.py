@@ -7,10 +7,10 @@ import pytest
 
 from migrate.errors import PreconditionFailed
 from migrate.live import guardrails as g
-from migrate.plan.actions import RegisterRevision
 from migrate.live.planner import live_findings, make_live_plan
 from migrate.live.seed import EXEC_ROLE, seed_synthetic
 from migrate.live.source import discover
+from migrate.plan.actions import RegisterRevision
 from migrate.plan.model import Plan, PlanSettings
 from migrate.stores.aws import Aws
 

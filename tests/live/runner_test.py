@@ -5,9 +5,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from migrate.apply.env import Env
 from migrate.live.health import ScriptedHealth
 from migrate.live.planner import live_findings, make_live_plan, units_of
-from migrate.apply.env import Env
 from migrate.live.runtime import LockedJournal, live_env
 from migrate.live.seed import seed_synthetic
 from migrate.live.source import discover

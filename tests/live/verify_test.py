@@ -6,10 +6,10 @@ from pathlib import Path
 
 import boto3
 
+from migrate.apply.env import Env
 from migrate.apply.verify import verify_plan
 from migrate.live.health import ScriptedHealth
 from migrate.live.planner import live_findings, make_live_plan
-from migrate.apply.env import Env
 from migrate.live.runtime import LockedJournal, live_env
 from migrate.live.seed import seed_synthetic
 from migrate.live.source import discover
