@@ -5,7 +5,7 @@ Invalid playbooks raise InputError pointing at the line and field; input text is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,9 @@ _TOP = {"version", "name", "targets", "store", "prefix", "name_template", "kms_k
 _TARGETS = {"regions", "clusters", "services", "families", "all_revisions", "paths"}
 _ACCOUNT = {"name", "role_arn", "external_id", "regions"}
 STS_SESSION_NAME = "secrets-migrate"
+
+#: builds the InputError for (node, dotted field, why)
+_Err = Callable[[Any, str, str], InputError]
 
 
 @dataclass(frozen=True)
@@ -110,36 +113,9 @@ def load_playbook(path: Path) -> Playbook:
     for k in t:
         if k not in _TARGETS:
             raise err(t, f"targets.{k}", f"unknown field (expected one of {', '.join(sorted(_TARGETS))})")
-    waves = []
-    raw_waves = doc.get("waves", [{"size": "1"}, {"size": "rest", "concurrency": 4}])
-    if not isinstance(raw_waves, list) or not raw_waves:
-        raise err(doc, "waves", "must be a non-empty list")
-    for i, w in enumerate(raw_waves):
-        if not isinstance(w, dict) or "size" not in w:
-            raise InputError(where, f"field waves[{i}]: needs size (N, N% or rest)", line=_line(raw_waves, i) or _line(doc, "waves"))
-        size = str(w["size"])
-        conc = w.get("concurrency", 1)
-        import re
-
-        if not re.fullmatch(r"rest|\d+%?", size):
-            raise err(w, f"waves[{i}].size", "must be N, N% or rest")
-        if not isinstance(conc, int) or conc < 1:
-            raise err(w, f"waves[{i}].concurrency", "must be a positive integer")
-        waves.append(Wave(size, conc))
-    try:
-        policy = FailurePolicy(doc.get("failure_policy", FailurePolicy.ROLLBACK_SERVICE))
-    except ValueError:
-        raise err(doc, "failure_policy", f"must be {spelled(FailurePolicy)}") from None
-    try:
-        store = StoreKind(doc.get("store", StoreKind.AUTO))
-    except ValueError:
-        raise err(doc, "store", f"must be {spelled(StoreKind)}") from None
-    h = doc.get("health", {})
-    if not isinstance(h, dict) or h.get("mode", "ecs") not in ("ecs", "scripted"):
-        raise err(doc, "health", "must be a mapping with mode ecs or scripted")
-    timeout = h.get("timeout", 600)
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise err(h, "health.timeout", "must be a positive number of seconds")
+    waves = _waves(doc, where, err)
+    policy, store = _choices(doc, err)
+    health, timeout = _health(doc, err)
     tags = doc.get("tags", {})
     if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise err(doc, "tags", "must map strings to strings")
@@ -148,22 +124,71 @@ def load_playbook(path: Path) -> Playbook:
         raise err(t, "targets.all_revisions", "must be true or false")
     paths = strs(t, "paths", "targets.paths")
     if paths:
-        for k in ("regions", "clusters", "services", "families", "all_revisions"):
-            if k in t:
-                raise err(t, f"targets.{k}", "cannot be combined with targets.paths (file mode)")
-        if "accounts" in doc:
-            raise err(doc, "accounts", "cannot be combined with targets.paths (file mode)")
+        _file_mode_only(doc, t, err)
     accounts = _accounts(doc, where, err)
     return Playbook(path=where, name=str(doc.get("name", path.stem)), regions=strs(t, "regions", "targets.regions"),
                     clusters=strs(t, "clusters", "targets.clusters"), services=strs(t, "services", "targets.services"),
                     families=strs(t, "families", "targets.families"), all_revisions=ar, store=store,
                     prefix=opt_str("prefix") or "", name_template=opt_str("name_template"), kms_key=opt_str("kms_key"),
-                    execution_role=opt_str("execution_role"), tags=dict(tags), waves=tuple(waves),
-                    failure_policy=policy, health=h.get("mode", "ecs"), health_timeout=float(timeout),
+                    execution_role=opt_str("execution_role"), tags=dict(tags), waves=waves,
+                    failure_policy=policy, health=health, health_timeout=timeout,
                     accounts=accounts, paths=paths)
 
 
-def _accounts(doc: Any, where: str, err: Any) -> tuple[Account, ...]:
+def _health(doc: Any, err: _Err) -> tuple[str, float]:
+    h = doc.get("health", {})
+    if not isinstance(h, dict) or h.get("mode", "ecs") not in ("ecs", "scripted"):
+        raise err(doc, "health", "must be a mapping with mode ecs or scripted")
+    timeout = h.get("timeout", 600)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise err(h, "health.timeout", "must be a positive number of seconds")
+    return str(h.get("mode", "ecs")), float(timeout)
+
+
+def _file_mode_only(doc: Any, t: Any, err: _Err) -> None:
+    """targets.paths (file mode) excludes every live target and accounts."""
+    for k in ("regions", "clusters", "services", "families", "all_revisions"):
+        if k in t:
+            raise err(t, f"targets.{k}", "cannot be combined with targets.paths (file mode)")
+    if "accounts" in doc:
+        raise err(doc, "accounts", "cannot be combined with targets.paths (file mode)")
+
+
+def _waves(doc: Any, where: str, err: _Err) -> tuple[Wave, ...]:
+    import re
+
+    waves = []
+    raw_waves = doc.get("waves", [{"size": "1"}, {"size": "rest", "concurrency": 4}])
+    if not isinstance(raw_waves, list) or not raw_waves:
+        raise err(doc, "waves", "must be a non-empty list")
+    for i, w in enumerate(raw_waves):
+        if not isinstance(w, dict) or "size" not in w:
+            raise InputError(where, f"field waves[{i}]: needs size (N, N% or rest)",
+                             line=_line(raw_waves, i) or _line(doc, "waves"))
+        size = str(w["size"])
+        conc = w.get("concurrency", 1)
+        if not re.fullmatch(r"rest|\d+%?", size):
+            raise err(w, f"waves[{i}].size", "must be N, N% or rest")
+        if not isinstance(conc, int) or conc < 1:
+            raise err(w, f"waves[{i}].concurrency", "must be a positive integer")
+        waves.append(Wave(size, conc))
+    return tuple(waves)
+
+
+def _choices(doc: Any, err: _Err) -> tuple[FailurePolicy, StoreKind]:
+    """failure_policy and store, checked against the same StrEnums the CLI and the plan settings use."""
+    try:
+        policy = FailurePolicy(doc.get("failure_policy", FailurePolicy.ROLLBACK_SERVICE))
+    except ValueError:
+        raise err(doc, "failure_policy", f"must be {spelled(FailurePolicy)}") from None
+    try:
+        store = StoreKind(doc.get("store", StoreKind.AUTO))
+    except ValueError:
+        raise err(doc, "store", f"must be {spelled(StoreKind)}") from None
+    return policy, store
+
+
+def _accounts(doc: Any, where: str, err: _Err) -> tuple[Account, ...]:
     import re
 
     raw = doc.get("accounts")

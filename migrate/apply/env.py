@@ -150,14 +150,11 @@ class Env:
 
 
 def make_env(*, plan: Plan, journal: Journal, aws: Aws, ssm: SecretStore | None = None,
-             sm: SecretStore | None = None, iam: Iam | None = None, values: ValueResolver | None = None,
-             ecs: Callable[[str], EcsClient] | None = None, limits: Limiter | None = None,
-             health: HealthChecker | None = None, health_timeout: float | None = None,
+             sm: SecretStore | None = None, values: ValueResolver | None = None,
              progress: Progress | None = None) -> Env:
-    """An ``Env`` with real AWS stores and file values unless given."""
+    """A file-mode ``Env``: real AWS stores and values from the files, unless given. (Live: ``live_env``.)"""
     return Env(plan=plan, journal=journal, aws=aws, ssm=ssm or SsmStore(aws), sm=sm or SecretsManagerStore(aws),
-               iam=iam or Iam(aws), values=values or FileValues(), ecs=ecs or EcsClients(aws), limits=limits,
-               health=health, health_timeout=health_timeout, progress=progress)
+               iam=Iam(aws), values=values or FileValues(), ecs=EcsClients(aws), progress=progress)
 
 
 #: the former name, kept for callers that build one by keyword

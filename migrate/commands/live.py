@@ -76,7 +76,7 @@ def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), serv
     return EXIT_FINDINGS if findings else EXIT_OK
 
 
-def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequence[str] = (), clusters: Sequence[str] = (),
+def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequence[str] = (), clusters: Sequence[str] = (),  # noqa: PLR0913 - one parameter per CLI option
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
               health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False,
               credentials: Credentials = None) -> int:
@@ -149,7 +149,7 @@ def _load(plan_path: Path, profile: str | None, region: str | None, *, health: H
     return live_env(plan=plan, journal=journal, aws=aws, health=health, limits=limits, health_timeout=health_timeout)
 
 
-def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", concurrency: int = 4,
+def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", concurrency: int = 4,  # noqa: PLR0913 - one parameter per CLI option
                policy: FailurePolicy | str = FailurePolicy.ROLLBACK_SERVICE, health: str = "ecs", fail: Sequence[str] = (),
                health_timeout: float | None = None, services: Sequence[str] = (), report_format: str = "table",
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,

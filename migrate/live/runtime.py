@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from migrate.apply.env import EcsClient, EcsClients, Env, FileValues, HealthChecker, Progress, ValueResolver, make_env
+from migrate.apply.env import EcsClient, EcsClients, Env, FileValues, HealthChecker, Progress, ValueResolver
 from migrate.apply.journal import ActionState, Journal
 from migrate.arn import region_of
 from migrate.errors import ActionFailed
@@ -18,6 +18,7 @@ from migrate.model import SecretValue
 from migrate.plan.actions import ValueSource
 from migrate.plan.model import Plan
 from migrate.stores.aws import Aws
+from migrate.stores.iam import Iam
 from migrate.stores.secretsmanager import SecretsManagerStore
 from migrate.stores.ssm import SsmStore
 
@@ -73,12 +74,12 @@ def live_env(*, plan: Plan, journal: Journal, aws: Aws, health: HealthChecker | 
     ecs = EcsClients(aws)
     ssm = SsmStore(aws)
     sm = SecretsManagerStore(aws)
-    return make_env(plan=plan, journal=journal, aws=aws,
-                    ssm=LimitedStore(ssm, limits, "ssm.PutParameter") if limits is not None else ssm,
-                    sm=LimitedStore(sm, limits, "secretsmanager.write") if limits is not None else sm,
-                    values=RevisionValues(ecs, limits), ecs=ecs, limits=limits,
-                    health=health if health is not None else EcsHealthChecker(),
-                    health_timeout=health_timeout, progress=progress)
+    return Env(plan=plan, journal=journal, aws=aws,
+               ssm=LimitedStore(ssm, limits, "ssm.PutParameter") if limits is not None else ssm,
+               sm=LimitedStore(sm, limits, "secretsmanager.write") if limits is not None else sm,
+               iam=Iam(aws), values=RevisionValues(ecs, limits), ecs=ecs, limits=limits,
+               health=health if health is not None else EcsHealthChecker(),
+               health_timeout=health_timeout, progress=progress)
 
 
 #: the former name, kept for callers that build one by keyword

@@ -4,6 +4,7 @@ function refuses unless ``AWS_ENDPOINT_URL`` points at 127.0.0.1/localhost (or m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -57,10 +58,8 @@ def ensure_roles(iam: Any, arns: list[str]) -> None:
                                                                 "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
     for arn in sorted(set(arns)):
         name = arn.rsplit("/", 1)[-1]
-        try:
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-        except iam.exceptions.EntityAlreadyExistsException:
-            pass
 
 
 def create_service(ecs: Any, cluster: str, name: str, td_arn: str, net: tuple[str, str], *, awsvpc: bool,

@@ -11,6 +11,7 @@ stops, ``rollback-all`` rolls back the whole run and stops, ``stop`` stops after
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import threading
 import time
@@ -149,10 +150,11 @@ class LiveRunner:
 
     def _unit_in_use(self, unit_id: str, except_key: str) -> bool:
         for s in self.steps.values():
-            if s.unit == unit_id and s.key != except_key and s.actions:
-                if self._phase(s.actions[0].id) in ("intent", "applied", "failed", "reverting"):
-                    return True
-            if s.unit == unit_id and s.key != except_key and s.register_only and self._phase(self.units[unit_id].register.id) == "applied":
+            if s.unit != unit_id or s.key == except_key:
+                continue
+            if s.actions and self._phase(s.actions[0].id) in ("intent", "applied", "failed", "reverting"):
+                return True
+            if s.register_only and self._phase(self.units[unit_id].register.id) == "applied":
                 return True  # a CODE_DEPLOY service may deploy it any time: keep it
         return False
 
@@ -230,7 +232,7 @@ class LiveRunner:
             self.rt.journal.append("wave-start", receipt={"wave": wi, "services": wave})
             spec = self.options.waves[min(wi - 1, len(self.options.waves) - 1)]
             with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
-                results = list(pool.map(lambda k: self.migrate_service(k, wi), wave))
+                results = list(pool.map(functools.partial(self.migrate_service, wave=wi), wave))
             failed = [r for r in results if r.status in (ROLLED_BACK, FAILED)]
             policy = self.options.failure_policy
             if failed and policy in (FailurePolicy.ROLLBACK_WAVE, FailurePolicy.ROLLBACK_ALL):

@@ -7,6 +7,7 @@ the old plaintext revisions (10 per DeleteTaskDefinitions call).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Mapping, Sequence
@@ -140,10 +141,8 @@ def revert_register(env: Env, a: RegisterRevision, st: ActionState) -> str:
     if not arn:
         return ""
     env.limit("ecs.DeregisterTaskDefinition")
-    try:
+    with contextlib.suppress(ClientError):  # already INACTIVE
         env.ecs(a.region).deregister_task_definition(taskDefinition=arn)
-    except ClientError:
-        pass  # already INACTIVE
     return ""
 
 
@@ -299,10 +298,8 @@ def finalize_live(env: Env, registers: Sequence[RegisterRevision]) -> list[str]:
         if short(a.source_arn) in running:
             continue  # a service still runs the old revision (rolled back): keep it
         env.limit("ecs.DeregisterTaskDefinition")
-        try:
+        with contextlib.suppress(ClientError):  # already INACTIVE
             ecs.deregister_task_definition(taskDefinition=a.source_arn)
-        except ClientError:
-            pass
         by_region.setdefault(a.region, []).append(a.source_arn)
     done: list[str] = []
     for region, arns in by_region.items():

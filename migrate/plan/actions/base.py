@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 
-class Category(str, enum.Enum):
+class Category(enum.StrEnum):
     CREATE = "+"
     REWRITE = "~"
     DELETE = "-"
