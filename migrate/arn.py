@@ -45,3 +45,13 @@ def secret_pattern(arn: str) -> str:
     name = base[1].split(":", 1)[0]
     name = re.sub(r"-[A-Za-z0-9]{6}$", "", name)
     return f"{base[0]}:secret:{name}-??????"
+
+
+def family_of(task_definition: str) -> str:
+    """``...:task-definition/web:12`` (or ``web:12``) -> ``web``."""
+    return short(task_definition).split(":", 1)[0]
+
+
+def same_resource(a: str, b: str) -> bool:
+    """The same resource given as a full ARN or its short form (moto stores what it is given)."""
+    return a == b or short(a) == short(b)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from migrate.arn import short
 from migrate.commands.common import confirm, progress_bar
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError, UsageError
@@ -68,11 +69,11 @@ def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), serv
         for c in ("service", "controller", "revision", "plaintext secrets"):
             t.add_column(c, overflow="fold")
         for r in rows:
-            t.add_row(Text(r["service"]), r["controller"], Text(r["task_definition"].rsplit("/", 1)[-1]),
+            t.add_row(Text(r["service"]), r["controller"], Text(short(r["task_definition"])),
                       Text(", ".join(r["secrets"]) or "-"))
         con.print(t)
         for a in other:
-            con.print(Text(f"also ACTIVE: {a.rsplit('/', 1)[-1]}: {', '.join(sorted(by_rev[a]))}"))
+            con.print(Text(f"also ACTIVE: {short(a)}: {', '.join(sorted(by_rev[a]))}"))
     return EXIT_FINDINGS if findings else EXIT_OK
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from migrate.arn import Arn, short
 from migrate.errors import PreconditionFailed
 from migrate.plan.actions import CreateSecret, PutParameter, PutRolePolicy, RegisterRevision, UpdateService
 from migrate.plan.model import Plan
@@ -59,12 +60,8 @@ def raise_for(checks: Sequence[Check]) -> None:
 
 def _arn_parts(arn: str) -> tuple[str, str, str]:
     """(service, region, account) of an ARN; empty strings for a bare name."""
-    p = arn.split(":")
-    return (p[2], p[3], p[4]) if len(p) > 5 and p[0] == "arn" else ("", "", "")
-
-
-def _short(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
+    a = Arn.parse(arn)
+    return (a.service, a.region, a.account) if a else ("", "", "")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -130,7 +127,7 @@ class ServiceRef:
 
     @property
     def key(self) -> str:
-        return f"{_short(self.cluster)}/{self.service}"
+        return f"{short(self.cluster)}/{self.service}"
 
 
 def services_of(plan: Plan) -> list[ServiceRef]:
@@ -181,7 +178,7 @@ def check_references(plan: Plan, *, caller_account: str, store_region: str, part
                 continue
             why = reference_problem(ref, task_account, task_region)
             if why:
-                out.append(Check(FAILURE, "own-account", _short(a.source_arn), why))
+                out.append(Check(FAILURE, "own-account", short(a.source_arn), why))
                 break
     return out
 
@@ -216,7 +213,7 @@ def check_roles(iam: Any, sts: Any, roles: Sequence[str]) -> list[Check]:
         out.append(Check(WARNING, "pass-role", "caller", f"could not check (GetCallerIdentity: {safe_aws_message(e)})"))
     for role in roles:
         _, _, acct = _arn_parts(role)
-        name = _short(role)
+        name = short(role)
         if caller_account and acct and acct != caller_account:
             out.append(Check(WARNING, "role-exists", role, f"in account {acct}, not the caller's: could not check"))
             continue
@@ -250,7 +247,7 @@ def _pass_role(iam: Any, caller: str, role: str) -> Check | None:
     decision = str(results[0].get("EvalDecision", ""))
     if decision == "allowed":
         return None
-    return Check(FAILURE, "pass-role", role, f"the caller {_short(principal)} is denied {PASS_ROLE} on this role "
+    return Check(FAILURE, "pass-role", role, f"the caller {short(principal)} is denied {PASS_ROLE} on this role "
                                              f"({decision}); RegisterTaskDefinition would fail")
 
 
@@ -265,7 +262,7 @@ def describe_services(ecs_for: Callable[[str], Any], refs: Sequence[ServiceRef])
         names = list(dict.fromkeys(r.service for r in rs))
         for i in range(0, len(names), 10):
             for s in ecs.describe_services(cluster=cluster, services=names[i:i + 10]).get("services") or []:
-                out[f"{_short(cluster)}/{s.get('serviceName')}"] = s
+                out[f"{short(cluster)}/{s.get('serviceName')}"] = s
     return out
 
 

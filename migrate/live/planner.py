@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from migrate.arn import short
 from migrate.errors import PlanError
 from migrate.live.source import KIND, Inventory
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Finding
@@ -169,7 +170,7 @@ def units_of(plan: Plan) -> tuple[dict[str, Unit], list[ServiceSteps]]:
     for a in plan.actions:
         if isinstance(a, UpdateService):
             wait = next(w for w in plan.actions if isinstance(w, WaitHealthy) and w.update_id == a.id)
-            steps.append(ServiceSteps(f"{a.cluster.rsplit('/', 1)[-1]}/{a.service}", a.register_id, (a, wait)))
+            steps.append(ServiceSteps(f"{short(a.cluster)}/{a.service}", a.register_id, (a, wait)))
     pos = {k: i for i, k in enumerate(plan.deploy_order)}
     steps.sort(key=lambda s: pos.get(s.key, len(pos)))
     return units, steps

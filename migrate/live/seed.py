@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from migrate.arn import short
 from migrate.errors import UsageError
 from migrate.sources.ecs_taskdef import register_input
 
@@ -57,7 +58,7 @@ def ensure_roles(iam: Any, arns: list[str]) -> None:
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                                 "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
     for arn in sorted(set(arns)):
-        name = arn.rsplit("/", 1)[-1]
+        name = short(arn)
         with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
 
