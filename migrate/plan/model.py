@@ -21,7 +21,7 @@ from migrate.plan.actions import (
     WaitHealthy,
     action_from_record,
 )
-from migrate.plan.choices import ComposeTarget, Group, Mode, StoreKind, parse
+from migrate.plan.choices import ComposeTarget, E, Group, Mode, StoreKind, parse
 
 PLAN_FORMAT = "secrets-migrate/plan"
 PLAN_VERSION = 1
@@ -50,6 +50,19 @@ class PlanSettings:
             raise PlanError(str(e)) from None
         if self.group == Group.PER_UNIT and self.store == StoreKind.SSM:
             raise PlanError("--group per-unit needs Secrets Manager (JSON keys); use --store secretsmanager or auto")
+
+    @classmethod
+    def from_options(cls, *, store: str = StoreKind.AUTO, group: str = Group.PER_VAR,
+                     compose_target: str = ComposeTarget.ECS_PARAMS, **rest: Any) -> PlanSettings:
+        """From command-line strings: each choice is checked against its StrEnum (PlanError naming the choices)."""
+        def one(choice: type[E], value: str, flag: str) -> E:
+            try:
+                return parse(choice, value, flag)
+            except ValueError as e:
+                raise PlanError(str(e)) from None
+
+        return cls(store=one(StoreKind, store, "--store"), group=one(Group, group, "--group"),
+                   compose_target=one(ComposeTarget, compose_target, "--compose-target"), **rest)
 
 
 @dataclass(frozen=True)

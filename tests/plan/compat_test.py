@@ -63,3 +63,14 @@ def test_unknown_kind_and_bad_settings_are_refused() -> None:
     doc["settings"]["store"] = "vault"
     with pytest.raises(PlanError, match="--store must be ssm, secretsmanager or auto, not 'vault'"):
         Plan.from_json(json.dumps(doc))
+
+
+def test_settings_from_command_line_strings() -> None:
+    from migrate.plan.model import PlanSettings
+
+    s = PlanSettings.from_options(store="secretsmanager", group="per-unit", compose_target="compose-secrets", prefix="p")
+    assert (s.store, s.group, s.compose_target, s.prefix) == ("secretsmanager", "per-unit", "compose-secrets", "p")
+    with pytest.raises(PlanError, match="--group must be per-var or per-unit, not 'per-app'"):
+        PlanSettings.from_options(group="per-app")
+    with pytest.raises(PlanError, match="--group per-unit needs Secrets Manager"):
+        PlanSettings.from_options(store="ssm", group="per-unit")
