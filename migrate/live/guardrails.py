@@ -169,7 +169,7 @@ def check_references(plan: Plan, *, caller_account: str, store_region: str, part
             continue
         _, task_region, task_account = _arn_parts(a.source_arn)
         for m in a.moves:
-            s = by_id.get(str(m.get("store_id")))
+            s = by_id.get(m.store_id)
             if isinstance(s, PutParameter):
                 ref = f"arn:{partition}:ssm:{store_region}:{caller_account}:parameter/{s.name.lstrip('/')}"
             elif isinstance(s, CreateSecret):
@@ -269,7 +269,7 @@ def describe_services(ecs_for: Callable[[str], Any], refs: Sequence[ServiceRef])
 def check_platforms(plan: Plan, described: dict[str, dict[str, Any]]) -> list[Check]:
     refs = services_of(plan)
     json_units = {a.id for a in plan.actions if isinstance(a, RegisterRevision)
-                  and any(m.get("json_key") for m in a.moves)}
+                  and any(m.json_key for m in a.moves)}
     out: list[Check] = []
     for r in refs:
         if r.register_id not in json_units or r.key not in described:

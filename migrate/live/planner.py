@@ -19,6 +19,7 @@ from migrate.live.source import KIND, Inventory
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Finding
 from migrate.plan.actions import (
     Action,
+    EcsMove,
     PutRolePolicy,
     RegisterRevision,
     UpdateService,
@@ -79,7 +80,7 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
             continue
         group = rev.family if first_rev_of_family.setdefault(rev.family, arn) == arn else f"{rev.family}-r{rev.revision}"
         store_ids: list[str] = []
-        moves: list[dict[str, object]] = []
+        moves: list[EcsMove] = []
         ssm_ids: list[str] = []
         sm_ids: list[str] = []
         for f in found:
@@ -101,7 +102,7 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
             (ssm_ids if store == "ssm" else sm_ids).append(aid)
             store_ids.append(aid)
             ci, loc = _pointer(e.pointer)
-            moves.append({"container": ci, "location": loc, "name": e.name, "store_id": aid, "json_key": None})
+            moves.append(EcsMove(container=ci, location=loc, name=e.name, store_id=aid))
         if not moves:
             continue
         pid = f"a{next(counter)}"

@@ -82,7 +82,7 @@ def test_missing_execution_role_is_a_failure(aws):
 
 
 def _with_json_keys(plan: Plan) -> Plan:
-    acts = tuple(dataclasses.replace(a, moves=tuple({**m, "json_key": m["name"]} for m in a.moves))
+    acts = tuple(dataclasses.replace(a, moves=tuple(dataclasses.replace(m, json_key=m.name) for m in a.moves))
                  if isinstance(a, RegisterRevision) else a for a in plan.actions)
     return dataclasses.replace(plan, actions=acts)
 

@@ -81,23 +81,23 @@ def new_body(env: Env, a: RegisterRevision, source: dict[str, Any]) -> dict[str,
     body = copy.deepcopy(register_input(source))
     conts = body.get("containerDefinitions") or []
     for m in a.moves:
-        c = conts[int(m["container"])]
-        ref = env.arn_of(m["store_id"]) + (f":{m['json_key']}::" if m.get("json_key") else "")
-        if m["location"] == LOC_ENVIRONMENT:
-            env_vars = [e for e in c.get("environment") or [] if e.get("name") != m["name"]]
+        c = conts[m.container]
+        ref = env.arn_of(m.store_id) + m.suffix
+        if m.location == LOC_ENVIRONMENT:
+            env_vars = [e for e in c.get("environment") or [] if e.get("name") != m.name]
             if env_vars:
                 c["environment"] = env_vars
             else:
                 c.pop("environment", None)
-            c.setdefault("secrets", []).append({"name": m["name"], "valueFrom": ref})
-        elif m["location"] == LOC_LOG_OPTIONS:
+            c.setdefault("secrets", []).append({"name": m.name, "valueFrom": ref})
+        elif m.location == LOC_LOG_OPTIONS:
             lc = c["logConfiguration"]
-            (lc.get("options") or {}).pop(m["name"], None)
+            (lc.get("options") or {}).pop(m.name, None)
             if not lc.get("options"):
                 lc.pop("options", None)
-            lc.setdefault("secretOptions", []).append({"name": m["name"], "valueFrom": ref})
+            lc.setdefault("secretOptions", []).append({"name": m.name, "valueFrom": ref})
         else:
-            raise ActionFailed(f"unknown location {m['location']} in plan")
+            raise ActionFailed(f"unknown location {m.location} in plan")
     for c in conts:
         names = {e.get("name") for e in c.get("environment") or []}
         sec = [s["name"] for s in c.get("secrets") or []]
@@ -238,19 +238,19 @@ def _check_revision(env: Env, a: RegisterRevision, td: dict[str, Any], stores: M
     out: list[Check] = []
     conts = td.get("containerDefinitions", [])
     for m in a.moves:
-        c = conts[int(m["container"])] if int(m["container"]) < len(conts) else {}
-        name = str(m["name"])
+        c = conts[m.container] if m.container < len(conts) else {}
+        name = m.name
         subject = f"{short(td.get('taskDefinitionArn', ''))} {c.get('name', '?')}.{name}"
-        if m["location"] == LOC_LOG_OPTIONS:
+        if m.location == LOC_LOG_OPTIONS:
             lc = c.get("logConfiguration") or {}
             plain = name in (lc.get("options") or {})
             refs = {s["name"]: s["valueFrom"] for s in lc.get("secretOptions") or []}
         else:
             plain = any(e.get("name") == name for e in c.get("environment") or [])
             refs = {s["name"]: s["valueFrom"] for s in c.get("secrets") or []}
-        sa = stores.get(m["store_id"])
+        sa = stores.get(m.store_id)
         arn = str(states[sa.id].receipt.get("arn", "")) if sa is not None and sa.id in states else ""
-        want = arn + (f":{m['json_key']}::" if m.get("json_key") else "")
+        want = arn + m.suffix
         if plain or refs.get(name) != want:
             out.append(Check("revision", subject, False, "still plaintext" if plain else "reference missing or wrong"))
             continue

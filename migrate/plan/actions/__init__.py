@@ -12,14 +12,14 @@ from typing import Any
 
 from migrate.errors import PlanError
 from migrate.plan.actions.base import Action, Category, ValueSource
-from migrate.plan.actions.ecs import EcsAction, RegisterRevision, UpdateService, WaitHealthy
+from migrate.plan.actions.ecs import EcsAction, EcsMove, RegisterRevision, UpdateService, WaitHealthy
 from migrate.plan.actions.files import RewriteFile
 from migrate.plan.actions.iam import PutRolePolicy
 from migrate.plan.actions.stores import CreateSecret, PutParameter, StoreAction
 from migrate.rewrite.edits import TextEdit
 
 __all__ = [
-    "ACTION_TYPES", "Action", "Category", "CreateSecret", "EcsAction", "PutParameter", "PutRolePolicy",
+    "ACTION_TYPES", "Action", "Category", "CreateSecret", "EcsAction", "EcsMove", "PutParameter", "PutRolePolicy",
     "RegisterRevision", "RewriteFile", "StoreAction", "UpdateService", "ValueSource", "WaitHealthy",
     "action_from_record",
 ]
@@ -41,6 +41,8 @@ def action_from_record(r: dict[str, Any]) -> Action:
     try:
         if "values" in r:
             r["values"] = tuple(ValueSource(**v) for v in r["values"])
+        if "moves" in r:
+            r["moves"] = tuple(EcsMove(**m) for m in r["moves"])
         if "edits" in r:
             r["edits"] = tuple(TextEdit.from_record(e) for e in r["edits"])
         for k, v in list(r.items()):

@@ -4,10 +4,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from migrate.arn import short
 from migrate.plan.actions.base import Action, Category
+
+
+@dataclass(frozen=True, kw_only=True)
+class EcsMove:
+    """One value leaving a container definition: from ``environment`` (or log options) to ``secrets``."""
+
+    container: int  #: index in containerDefinitions
+    location: str  #: environment | logConfiguration.options
+    name: str
+    store_id: str  #: the store action whose entry it moves to
+    json_key: str | None = None
+
+    @property
+    def suffix(self) -> str:
+        """What follows the entry ARN in ``valueFrom`` (a JSON key selects one key of a secret)."""
+        return f":{self.json_key}::" if self.json_key else ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,8 +35,7 @@ class RegisterRevision(Action):
     family: str
     source_arn: str  #: the revision services run now (stays ACTIVE until finalize)
     region: str
-    #: {"container": index, "location": environment|logConfiguration.options, "name", "store_id", "json_key"}
-    moves: tuple[dict[str, Any], ...]
+    moves: tuple[EcsMove, ...]
     store_ids: tuple[str, ...] = ()
     policy_ids: tuple[str, ...] = ()
     execution_role: str = ""  #: set on the new revision when the source names none
