@@ -22,6 +22,7 @@ from migrate.arn import short
 from migrate.errors import ActionFailed, MigrateError, PreconditionFailed
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS
 from migrate.plan.actions import EcsAction, RegisterRevision, StoreAction, UpdateService, WaitHealthy
+from migrate.plan.actions.ecs import RegisterReceipt, UpdateReceipt, WaitReceipt
 from migrate.sources.ecs_taskdef import register_input
 from migrate.stores.aws import safe_aws_message
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
@@ -113,7 +114,7 @@ def apply_register(env: Env, a: RegisterRevision, st: ActionState) -> None:
     if st.phase == "intent":
         found = _find_registered(env, a)
         if found:
-            env.journal.append("applied", a.id, a.kind, receipt={"arn": found, "adopted_after_crash": True})
+            env.journal.append("applied", a.id, a.kind, receipt=RegisterReceipt(arn=found, adopted_after_crash=True))
             return
     env.limit("ecs.DescribeTaskDefinition")
     r = ecs.describe_task_definition(taskDefinition=a.source_arn, include=["TAGS"])
@@ -132,7 +133,7 @@ def apply_register(env: Env, a: RegisterRevision, st: ActionState) -> None:
         raise ActionFailed(f"RegisterTaskDefinition for {a.family} refused ({safe_aws_message(e)})") from None
     finally:
         body.clear()
-    env.journal.append("applied", a.id, a.kind, receipt={"arn": out["taskDefinitionArn"], "revision": out["revision"]})
+    env.journal.append("applied", a.id, a.kind, receipt=RegisterReceipt(arn=str(out["taskDefinitionArn"]), revision=int(out["revision"])))
 
 
 def revert_register(env: Env, a: RegisterRevision, st: ActionState) -> str:
@@ -159,7 +160,7 @@ def apply_update(env: Env, a: UpdateService, st: ActionState) -> None:
     cur = service_td(ecs, a.cluster, a.service)
     previous = st.expect.get("previous") if st.phase == "intent" else None
     if cur == new and previous:
-        env.journal.append("applied", a.id, a.kind, receipt={"previous": previous, "new": new})
+        env.journal.append("applied", a.id, a.kind, receipt=UpdateReceipt(previous=str(previous), new=new))
         return
     previous = previous or cur
     if short(previous) != short(a.previous):
@@ -171,7 +172,7 @@ def apply_update(env: Env, a: UpdateService, st: ActionState) -> None:
         ecs.update_service(cluster=a.cluster, service=a.service, taskDefinition=new)
     except ClientError as e:
         raise ActionFailed(f"UpdateService {short(a.cluster)}/{a.service} refused ({safe_aws_message(e)})") from None
-    env.journal.append("applied", a.id, a.kind, receipt={"previous": previous, "new": new})
+    env.journal.append("applied", a.id, a.kind, receipt=UpdateReceipt(previous=str(previous), new=new))
 
 
 def revert_update(env: Env, a: UpdateService, st: ActionState) -> str:
@@ -197,7 +198,7 @@ def apply_wait(env: Env, a: WaitHealthy, st: ActionState) -> None:
                           timeout=env.health_timeout or a.timeout)
     if not res.ok:
         raise ActionFailed(f"{short(a.cluster)}/{a.service}: deployment {res.state.lower()}: {res.reason}")
-    env.journal.append("applied", a.id, a.kind, receipt={"state": res.state, "seconds": round(res.seconds, 3)})
+    env.journal.append("applied", a.id, a.kind, receipt=WaitReceipt(state=res.state, seconds=round(res.seconds, 3)))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from migrate.apply.journal import ActionState
 from migrate.errors import MigrateError, PreconditionFailed, RewriteError, StalePlanError
 from migrate.model import SecretValue
 from migrate.plan.actions import RewriteFile, StoreAction, ValueSource
+from migrate.plan.actions.files import RewriteReceipt
 from migrate.rewrite.edits import apply_edits, encode, revert_edits
 from migrate.sources.base import read_source
 
@@ -28,7 +29,7 @@ class FileImpl:
         path = Path(a.path)
         cur = sha256_file(path)
         if st.phase == "intent" and cur is not None and cur == st.expect.get("after_sha256"):
-            env.journal.append("applied", a.id, a.kind, receipt={"after_sha256": cur})
+            env.journal.append("applied", a.id, a.kind, receipt=RewriteReceipt(after_sha256=cur))
             return
         if a.creates:
             if cur is not None:
@@ -44,7 +45,7 @@ class FileImpl:
         after = hashlib.sha256(data).hexdigest()
         env.journal.append("intent", a.id, a.kind, expect={"after_sha256": after})
         atomic_write(path, data)
-        env.journal.append("applied", a.id, a.kind, receipt={"after_sha256": after})
+        env.journal.append("applied", a.id, a.kind, receipt=RewriteReceipt(after_sha256=after))
 
     def check_revert(self, env: Env, a: RewriteFile, st: ActionState) -> None:
         file_state(a, st)

@@ -12,6 +12,7 @@ from migrate.apply.journal import ActionState
 from migrate.arn import role_name, secret_pattern
 from migrate.errors import PreconditionFailed
 from migrate.plan.actions import PutRolePolicy
+from migrate.plan.actions.iam import PolicyReceipt
 from migrate.stores.aws import safe_aws_message
 
 
@@ -26,8 +27,8 @@ class IamImpl:
         doc = policy_document(env, a)
         env.journal.append("intent", a.id, a.kind)
         env.iam.put_policy(a.role_arn, a.policy_name, doc)
-        env.journal.append("applied", a.id, a.kind, receipt={"created": True, "role_arn": a.role_arn,
-                                                             "policy_name": a.policy_name})
+        env.journal.append("applied", a.id, a.kind, receipt=PolicyReceipt(created=True, role_arn=a.role_arn,
+                                                                  policy_name=a.policy_name))
 
     def check_revert(self, env: Env, a: PutRolePolicy, st: ActionState) -> None:
         return None

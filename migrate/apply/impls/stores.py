@@ -11,6 +11,7 @@ from migrate.apply.env import Env
 from migrate.apply.journal import ActionState
 from migrate.errors import PreconditionFailed, StoreError
 from migrate.plan.actions import CreateSecret, PutParameter, StoreAction
+from migrate.plan.actions.stores import StoreReceipt
 
 
 class StoreImpl:
@@ -40,8 +41,8 @@ class StoreImpl:
             if not created and store.read(a.name) != value:
                 raise PreconditionFailed(f"{a.name} appeared with a different value during apply")
             env.journal.append("intent", a.id, a.kind)
-            env.journal.append("applied", a.id, a.kind, receipt={"arn": found.arn, "created": created,
-                                                                 "adopted": not created, "name": a.name})
+            env.journal.append("applied", a.id, a.kind, receipt=StoreReceipt(arn=found.arn, created=created,
+                                                                     adopted=not created, name=a.name))
             return
         env.journal.append("intent", a.id, a.kind, expect={"name": a.name})
         tier = a.tier if isinstance(a, PutParameter) else None
@@ -54,8 +55,8 @@ class StoreImpl:
                 made = again
             else:
                 raise
-        env.journal.append("applied", a.id, a.kind, receipt={"arn": made.arn, "created": True, "name": a.name,
-                                                             "version": made.version})
+        env.journal.append("applied", a.id, a.kind, receipt=StoreReceipt(arn=made.arn, created=True, name=a.name,
+                                                                 version=made.version))
 
     def check_revert(self, env: Env, a: StoreAction, st: ActionState) -> None:
         return None

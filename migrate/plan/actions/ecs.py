@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NotRequired, TypedDict
 
 from migrate.arn import short
 from migrate.plan.actions.base import Action, Category
@@ -80,3 +80,19 @@ class WaitHealthy(Action):
 
 
 EcsAction = RegisterRevision | UpdateService | WaitHealthy
+
+
+class RegisterReceipt(TypedDict):
+    arn: str  #: the new revision
+    revision: NotRequired[int]
+    adopted_after_crash: NotRequired[bool]
+
+
+class UpdateReceipt(TypedDict):
+    previous: str  #: the revision the service ran before (rollback restores it)
+    new: str
+
+
+class WaitReceipt(TypedDict):
+    state: str
+    seconds: float

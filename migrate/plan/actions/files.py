@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from migrate.plan.actions.base import Action, Category
 from migrate.rewrite.edits import TextEdit
@@ -36,3 +36,7 @@ class RewriteFile(Action):
         d = super().to_record()
         d["edits"] = [e.to_record() for e in self.edits]
         return d
+
+
+class RewriteReceipt(TypedDict):
+    after_sha256: str  #: the file as written; rollback and verify compare against it

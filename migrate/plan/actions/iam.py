@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from migrate.arn import role_name
 from migrate.plan.actions.base import Action, Category
@@ -26,3 +26,9 @@ class PutRolePolicy(Action):
         n = len(self.ssm_actions) + len(self.sm_actions) + len(self.existing_arns)
         return (f"Grant {role_name(self.role_arn)} read access to {n} entr{'y' if n == 1 else 'ies'} "
                 f"(inline policy {self.policy_name})")
+
+
+class PolicyReceipt(TypedDict):
+    created: bool
+    role_arn: str
+    policy_name: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, NotRequired, TypedDict
 
 from migrate.plan.actions.base import Action, Category, ValueSource
 
@@ -47,6 +47,16 @@ class CreateSecret(Action):
 
 
 StoreAction = PutParameter | CreateSecret
+
+
+class StoreReceipt(TypedDict):
+    """Journaled when a store action is applied (the journal's record field names)."""
+
+    arn: str
+    created: bool  #: False: an existing entry with the same value was adopted (rollback leaves it)
+    name: str
+    adopted: NotRequired[bool]
+    version: NotRequired[str]
 
 
 def _who(values: tuple[ValueSource, ...]) -> str:
