@@ -80,7 +80,3 @@ def live_env(*, plan: Plan, journal: Journal, aws: Aws, health: HealthChecker | 
                iam=Iam(aws), values=RevisionValues(ecs, limits), ecs=ecs, limits=limits,
                health=health if health is not None else EcsHealthChecker(),
                health_timeout=health_timeout, progress=progress)
-
-
-#: the former name, kept for callers that build one by keyword
-LiveRuntime = live_env

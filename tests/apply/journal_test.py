@@ -64,3 +64,11 @@ def test_states_follow_the_last_record_and_uncertain_intent(tmp_path: Path) -> N
     st = Journal(tmp_path, "p1").states()
     assert st["a1"].phase == "failed" and st["a1"].error == "ssm.PutParameter: Throttling"
     assert st["a2"].uncertain and st["a2"].expect == {"after_sha256": "x"}
+
+
+def test_an_unknown_phase_for_an_action_is_refused(tmp_path: Path) -> None:
+    j = Journal(tmp_path, "p1")
+    j.append("half-done", "a1", "ssm.put-parameter")  # not a phase this tool writes for an action
+    j.close()
+    with pytest.raises(PlanError, match="unknown phase"):
+        Journal(tmp_path, "p1").states()
