@@ -2,7 +2,7 @@
 
 An ``Env`` holds the plan and its journal, the stores, IAM, ECS clients per region, the value resolver
 (files for file plans, source revisions for live plans), the optional rate limits and health checker,
-and a progress callback. The command layer builds one (``make_env``; live mode: ``migrate.live.runtime``);
+a progress callback and a clock. The command layer builds one (``make_env``; live mode: ``migrate.live.runtime``);
 tests build one against moto.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,7 @@ class Env:
     health: HealthChecker | None = None
     health_timeout: float | None = None
     progress: Progress | None = field(default=None, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)  #: seconds, for durations
 
     def store_for(self, a: StoreAction) -> SecretStore:
         return self.ssm if isinstance(a, PutParameter) else self.sm

@@ -14,7 +14,6 @@ import dataclasses
 import functools
 import re
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -163,7 +162,7 @@ class LiveRunner:
         s = self.steps[key]
         unit = self.units[s.unit]
         res = ServiceResult(key, wave)
-        t0 = time.monotonic()
+        t0 = self.rt.clock()
         if self.migrated(key):
             res.status, res.reason = (REGISTERED_ONLY if s.register_only else MIGRATED), "already done in an earlier run"
             res.revision = self._new_arn(unit)
@@ -182,7 +181,7 @@ class LiveRunner:
             except Exception as e:  # noqa: BLE001 - journaled by the executor; compensate here
                 res.reason = self._failure_reason(s, unit, e)
                 res.status = self._rollback_locked(s, unit, res)
-        res.seconds = round(time.monotonic() - t0, 3)
+        res.seconds = round(self.rt.clock() - t0, 3)
         self.on_event("end", wave, key, res.status)
         return res
 
@@ -217,7 +216,7 @@ class LiveRunner:
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, *, only: set[str] | None = None) -> RunReport:
-        t0 = time.monotonic()
+        t0 = self.rt.clock()
         keys = [k for k in self.order if only is None or k in only]
         waves = split_waves(keys, self.options.waves)
         rep = RunReport(self.rt.plan.id, self.options.failure_policy, waves=waves)
@@ -248,7 +247,7 @@ class LiveRunner:
             if failed and policy != FailurePolicy.ROLLBACK_SERVICE:
                 stop_reason = f"not run: wave {wi} failed (policy {policy})"
                 rep.stopped_after_wave = wi
-        rep.seconds = round(time.monotonic() - t0, 3)
+        rep.seconds = round(self.rt.clock() - t0, 3)
         self.rt.journal.append("live-run-end", receipt=rep.by_status())
         return rep
 
