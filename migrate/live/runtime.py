@@ -80,3 +80,7 @@ def live_env(*, plan: Plan, journal: Journal, aws: Aws, health: HealthChecker | 
                iam=Iam(aws), values=RevisionValues(ecs, limits), ecs=ecs, limits=limits,
                health=health if health is not None else EcsHealthChecker(),
                health_timeout=health_timeout, progress=progress)
+
+
+#: the former name (benchmarks/batch_bench.py builds one by keyword with health and limits)
+LiveRuntime = live_env
