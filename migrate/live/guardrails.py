@@ -363,7 +363,7 @@ def preflight_live(plan: Plan, aws: Any) -> list[Check]:
             if not region or region == aws.region_name:
                 return aws.client(service)
             if region not in regional:
-                regional[region] = Aws(profile=aws.profile, region=region)
+                regional[region] = Aws(profile=aws.profile, region=region, credentials=aws.credentials)
             return regional[region].client(service)
         return get
 
