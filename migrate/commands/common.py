@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,9 @@ from migrate.plan.choices import Mode
 from migrate.sources.base import LoadedFile
 
 if TYPE_CHECKING:
+    from migrate.apply.env import Env, HealthChecker
     from migrate.apply.journal import Journal
+    from migrate.live.ratelimit import RateLimits
     from migrate.plan.model import Plan
 
 
@@ -203,6 +205,23 @@ def plan_state(plan_path: Path) -> tuple[Plan, Journal]:
         raise PlanError(f"{plan_path}: cannot read plan file ({type(e).__name__})") from None
     plan = Plan.from_json(text, where=str(plan_path))
     return plan, Journal(state_dir_for(plan_path), plan.id)
+
+
+def open_env(plan_path: Path, profile: str | None = None, region: str | None = None, *,
+             health: HealthChecker | None = None, limits: RateLimits | None = None,
+             health_timeout: float | None = None, credentials: Mapping[str, str] | None = None) -> Env:
+    """The Env for a plan file. Live plans: values from the source revisions, a thread-safe journal,
+    rate limits and a health checker; file plans: values from the files."""
+    from migrate.apply.env import make_env
+    from migrate.live.runtime import LockedJournal, live_env
+    from migrate.stores.aws import Aws
+
+    plan, journal = plan_state(plan_path)
+    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region, credentials=credentials)
+    if plan.mode is Mode.LIVE:
+        return live_env(plan=plan, journal=LockedJournal(journal.dir, plan.id), aws=aws, health=health, limits=limits,
+                        health_timeout=health_timeout)
+    return make_env(plan=plan, journal=journal, aws=aws)
 
 
 def is_live(plan: Plan) -> bool:

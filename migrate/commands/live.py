@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from migrate.arn import short
-from migrate.commands.common import confirm, progress_bar
+from migrate.commands.common import confirm, open_env, progress_bar
 from migrate.console import err_console, out_console
-from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError, UsageError
+from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError
 from migrate.plan.choices import FailurePolicy
 
 #: temporary credentials (AccessKeyId, SecretAccessKey, SessionToken) of an assumed role, or None: the caller's own
@@ -21,8 +21,6 @@ Credentials = Mapping[str, str] | None
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-    from migrate.apply.env import Env, HealthChecker
-    from migrate.live.ratelimit import RateLimits
     from migrate.live.source import Inventory
     from migrate.live.waves import WaveSpec
     from migrate.plan.model import Plan, PlanSettings
@@ -135,21 +133,6 @@ def parse_waves(spec: str, concurrency: int) -> tuple[WaveSpec, ...]:
     return tuple(WaveSpec(p, 1 if p == "1" else concurrency, f"wave{i}") for i, p in enumerate(parts, 1))
 
 
-def _load(plan_path: Path, profile: str | None, region: str | None, *, health: HealthChecker | None = None,
-          limits: RateLimits | None = None, health_timeout: float | None = None, credentials: Credentials = None) -> Env:
-    from migrate.apply.journal import state_dir_for
-    from migrate.live.runtime import LockedJournal, live_env
-    from migrate.plan.model import Plan
-    from migrate.stores.aws import Aws
-
-    if not plan_path.is_file():
-        raise UsageError(f"no such plan file: {plan_path}")
-    plan = Plan.from_json(plan_path.read_text(encoding="utf-8"), where=str(plan_path))
-    journal = LockedJournal(state_dir_for(plan_path), plan.id)
-    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region, credentials=credentials)
-    return live_env(plan=plan, journal=journal, aws=aws, health=health, limits=limits, health_timeout=health_timeout)
-
-
 def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", concurrency: int = 4,  # noqa: PLR0913 - one parameter per CLI option
                policy: FailurePolicy | str = FailurePolicy.ROLLBACK_SERVICE, health: str = "ecs", fail: Sequence[str] = (),
                health_timeout: float | None = None, services: Sequence[str] = (), report_format: str = "table",
@@ -170,7 +153,7 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
     opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=failure_policy(policy))
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),
+        rt = open_env(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),
                    health_timeout=health_timeout, credentials=credentials)
         if rt.journal.finalized:
             raise FinalizedError("this plan was finalized; make a new plan")
@@ -218,7 +201,7 @@ def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = 
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region)
+        rt = open_env(plan_path, profile, region)
         if not confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
             return EXIT_FAILED
         try:
@@ -241,7 +224,7 @@ def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", prof
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region)
+        rt = open_env(plan_path, profile, region)
         runner = LiveRunner(rt)
         states = rt.journal.states()
         busy = [k for k, s in runner.steps.items() if not runner.migrated(k)

@@ -7,26 +7,13 @@ from pathlib import Path
 
 from rich.text import Text
 
-from migrate.apply.env import Env, Progress, make_env
 from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.apply.finalize import finalize_plan
 from migrate.apply.journal import locked, state_dir_for
-from migrate.commands.common import confirm, plan_state, progress_bar
+from migrate.commands.common import confirm, open_env, plan_state, progress_bar
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, FinalizedError
 from migrate.plan.choices import FailurePolicy, Mode
-from migrate.stores.aws import Aws
-
-
-def open_env(plan_path: Path, profile: str | None, region: str | None, progress: Progress | None = None) -> Env:
-    """The Env for a plan file: values from the files (file plans) or the source revisions (live plans)."""
-    from migrate.live.runtime import LockedJournal, live_env
-
-    plan, journal = plan_state(plan_path)
-    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region)
-    if plan.mode is Mode.LIVE:
-        return live_env(plan=plan, journal=LockedJournal(journal.dir, plan.id), aws=aws, progress=progress)
-    return make_env(plan=plan, journal=journal, aws=aws, progress=progress)
 
 
 def _mode(plan_path: Path) -> Mode:
