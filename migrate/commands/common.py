@@ -224,10 +224,6 @@ def open_env(plan_path: Path, profile: str | None = None, region: str | None = N
     return make_env(plan=plan, journal=journal, aws=aws)
 
 
-def is_live(plan: Plan) -> bool:
-    return plan.mode is Mode.LIVE
-
-
 def confirm(question: str, yes: bool) -> bool:
     """True with ``--yes``; otherwise ask on the terminal (refuse when there is none)."""
     if yes:
