@@ -14,6 +14,7 @@ from migrate.apply.verify import verify_plan
 from migrate.errors import ActionFailed
 from migrate.model import SecretValue
 from migrate.plan.actions import PutParameter, ValueSource
+from migrate.plan.choices import StoreKind
 from migrate.plan.model import Plan, PlanSettings
 from migrate.stores.aws import Aws
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID, StoredEntry
@@ -63,7 +64,7 @@ class Values:
 def _plan() -> Plan:
     vs = ValueSource(key="k1", definition="mem", source="mem", name="API_KEY", unit="web")
     tags = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_PLAN_ID: "p1"}
-    return Plan(id="p1", created="", settings=PlanSettings(store="ssm"), inputs=(),
+    return Plan(id="p1", created="", settings=PlanSettings(store=StoreKind.SSM), inputs=(),
                 actions=(PutParameter(id="a1", name="/app/API_KEY", tags=tags, values=(vs,)),))
 
 
