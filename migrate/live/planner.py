@@ -1,6 +1,7 @@
 """Inventory + findings -> live Plan. Pure: no AWS calls; values stay in memory.
 
-Per revision that services run (one "unit"): store entries, an inline grant on its execution role,
+Per revision that services run (one "unit"): store entries, a grant merged into its execution role's
+tool-owned policy (one policy per role for the whole plan: ``migrate.iam_policy``),
 ``RegisterRevision``; then per service using it ``UpdateService`` + ``WaitHealthy`` (or nothing but a
 note for CODE_DEPLOY / EXTERNAL controllers). One family revision used by several services gets one
 new revision and several updates.
@@ -8,12 +9,14 @@ new revision and several updates.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from migrate.arn import short
+from migrate import iam_policy
+from migrate.arn import Arn, short
 from migrate.errors import PlanError
 from migrate.live.source import KIND, Inventory
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Finding
@@ -22,6 +25,7 @@ from migrate.plan.actions import (
     EcsMove,
     PutRolePolicy,
     RegisterRevision,
+    StoreAction,
     UpdateService,
     ValueSource,
     WaitHealthy,
@@ -75,8 +79,9 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
             continue
         role = rev.execution_role or settings.execution_role or ""
         svcs = services_of[arn]
-        if not role:
-            refused += [_refusal(arn, f, "the revision has no execution role; pass --execution-role") for f in found]
+        why = _foreign_account(role, arn) if role else "the revision has no execution role; pass --execution-role"
+        if why:
+            refused += [_refusal(arn, f, why) for f in found]
             continue
         group = rev.family if first_rev_of_family.setdefault(rev.family, arn) == arn else f"{rev.family}-r{rev.revision}"
         store_ids: list[str] = []
@@ -107,7 +112,7 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
             continue
         pid = f"a{next(counter)}"
         kms = (settings.kms_key,) if settings.kms_key and not settings.kms_key.startswith("alias/aws/") else ()
-        actions.append(PutRolePolicy(id=pid, role_arn=role, policy_name=f"secrets-migrate-{plan_id}-{group}"[:128],
+        actions.append(PutRolePolicy(id=pid, role_arn=role, policy_name=iam_policy.TOOL_POLICY,
                                      ssm_actions=tuple(ssm_ids), sm_actions=tuple(sm_ids), kms_keys=kms))
         rid = f"a{next(counter)}"
         upd = [s for s in svcs if s.updatable]
@@ -127,16 +132,40 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
             actions.append(WaitHealthy(id=f"a{next(counter)}", cluster=s.cluster_arn, service=s.name, region=s.region,
                                        update_id=uid, register_id=rid, timeout=health_timeout))
             order.append(s.key)
-        if sum(1 for a in actions if isinstance(a, PutRolePolicy) and a.role_arn == role) > 25:
-            warnings.append(f"{role}: more than 25 inline policies from this plan; IAM caps inline policies at "
-                            "10,240 characters per role")
     extra = len(inv.revisions) - len(services_of)
     if extra > 0:
         warnings.append(f"{extra} other ACTIVE revision(s) hold environment values too; they are not migrated "
                         "(deregister them after finalize)")
     return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), settings=settings,
-                inputs=(), actions=tuple(actions), warnings=tuple(dict.fromkeys(warnings)), refused=tuple(refused),
+                inputs=(), actions=tuple(_with_scopes(actions, settings.prefix)), warnings=tuple(dict.fromkeys(warnings)), refused=tuple(refused),
                 deploy_order=tuple(order))
+
+
+def _foreign_account(role: str, revision_arn: str) -> str:
+    """Why a role in another account than the revision's (the caller's) cannot be granted; '' when it can."""
+    r, t = Arn.parse(role), Arn.parse(revision_arn)
+    if r is None or t is None or not r.account or r.account == t.account:
+        return ""
+    return (f"execution role {role} is in account {r.account}, not {t.account}: the tool cannot grant it; add a "
+            "statement allowing ssm:GetParameters and secretsmanager:GetSecretValue on these entries to that role")
+
+
+def _with_scopes(actions: list[Action], prefix: str) -> list[Action]:
+    """Each grant gets the name directories its role may be granted as ``dir/*`` (plan-wide knowledge)."""
+    name_of = {a.id: a.name for a in actions if isinstance(a, StoreAction)}
+    grants = [a for a in actions if isinstance(a, PutRolePolicy)]
+    by_role: dict[str, set[str]] = defaultdict(set)
+    for g in grants:
+        by_role[g.role_arn].update(name_of[i] for i in (*g.ssm_actions, *g.sm_actions))
+    every = set(name_of.values())
+    scopes = {role: iam_policy.scopes_for(names, every, prefix) for role, names in by_role.items()}
+    out: list[Action] = []
+    for a in actions:
+        if isinstance(a, PutRolePolicy):
+            mine = [name_of[i] for i in (*a.ssm_actions, *a.sm_actions)]
+            a = dataclasses.replace(a, scopes=tuple(d for d in scopes[a.role_arn] if any(n.startswith(d) for n in mine)))
+        out.append(a)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------

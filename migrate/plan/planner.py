@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from migrate import iam_policy
 from migrate.errors import PlanError
 from migrate.model import Finding
 from migrate.plan.actions import Action, PutRolePolicy, RewriteFile, ValueSource
@@ -128,7 +129,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
             diffs[ch.path] = redacted_diff(ch.path, text, after, ch.edits, mask_values=secret_values,
                                            created=ch.create)
 
-    # IAM: one inline policy per execution role, for the entries its units use.
+    # IAM: one grant per execution role, merged into its tool-owned policy (migrate.iam_policy).
     policies = _policies(loaded, moves_by_file, targets, settings, plan_id, granted, warnings, next_id)
 
     inputs = _inputs(loaded)
@@ -236,11 +237,15 @@ def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]]
         warnings.append(f"{w}: no task execution role known; grant it read access yourself or pass --execution-role")
     out: list[PutRolePolicy] = []
     kms = (settings.kms_key,) if settings.kms_key and not settings.kms_key.startswith("alias/aws/") else ()
+    name_of = {t.action_id: t.name for t in targets.values()}
+    all_names = {k: {name_of[i] for b in by_role.values() for i in b[k]} for k in ("ssm", "sm")}
     for role in sorted(by_role):
         b = by_role[role]
-        out.append(PutRolePolicy(id=next_id(), role_arn=role, policy_name=f"secrets-migrate-{plan_id}",
+        scopes = [d for k in ("ssm", "sm")
+                  for d in iam_policy.scopes_for({name_of[i] for i in b[k]}, all_names[k], settings.prefix)]
+        out.append(PutRolePolicy(id=next_id(), role_arn=role, policy_name=iam_policy.TOOL_POLICY,
                                  ssm_actions=tuple(sorted(b["ssm"])), sm_actions=tuple(sorted(b["sm"])),
-                                 existing_arns=tuple(sorted(b["existing"])), kms_keys=kms))
+                                 existing_arns=tuple(sorted(b["existing"])), kms_keys=kms, scopes=tuple(scopes)))
     return out
 
 

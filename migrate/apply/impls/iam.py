@@ -1,62 +1,245 @@
-"""Inline least-privilege read policies on task execution roles."""
+"""Read grants for task execution roles: one tool-owned policy per role, merged across plans.
+
+The design (details in ``migrate.iam_policy``):
+
+* A role is its full ARN. Preflight resolves a bare name in the caller's account, refuses a role in
+  another account (the tool cannot grant it there; the problem names the statement to add there) and
+  a full ARN that does not match the role of that name (another path or account).
+* Every plan's grants live in the role's ``secrets-migrate`` inline policy as statements with Sid
+  ``SecretsMigrate<plan id>{Ssm,Sm,Kms}``. An action writes the union of the grants of every applied
+  action of its plan on that role (their receipts) plus its own: a read-modify-write that replaces only
+  this plan's statements. A policy holding any statement without the ``SecretsMigrate`` prefix, or a
+  policy name not starting with ``secrets-migrate``, is foreign: never written, never deleted.
+* Compare-before-write: the policy is read again just before the write and the write is redone when it
+  changed since; after the write it is read back and the write is redone when this plan's statements
+  are not there (another plan wrote over them). Writers in one process are serialized per role.
+* Size: the narrowest compression level whose document fits 10,240 characters minus the role's other
+  inline policies. When nothing fits, the action fails with the sizes (nothing is written).
+* Receipt: the full role ARN, the policy name, this action's grants, the digest of the document
+  written and, on this plan's first write to the policy, the before-image (ARNs only, never values).
+* Rollback removes only this plan's statements (recomputed from the plan's other still-applied actions).
+  The before-image is restored only when the current document still has the digest of the one written;
+  otherwise the new document is the current one minus this plan's statements, so another plan's grants
+  are never dropped. A policy without this plan's statements is left as it is. The policy is deleted
+  only when nothing else is left in it. Read errors (a missing permission) are errors, never "reverted".
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
+from migrate import iam_policy as ip
 from migrate.apply.checks import Check, Preflight, VerifyContext
 from migrate.apply.env import Env
 from migrate.apply.journal import ActionState
-from migrate.arn import role_name, secret_pattern
-from migrate.errors import PreconditionFailed
-from migrate.plan.actions import PutRolePolicy
+from migrate.arn import Arn, role_name, secret_pattern
+from migrate.errors import ActionFailed, PreconditionFailed
+from migrate.plan.actions import PutParameter, PutRolePolicy
 from migrate.plan.actions.iam import PolicyReceipt
 from migrate.stores.aws import safe_aws_message
+
+ATTEMPTS = 6
+
+_locks: dict[tuple[str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock(role_arn: str, policy: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault((role_arn, policy), threading.Lock())
 
 
 class IamImpl:
     def preflight(self, env: Env, a: PutRolePolicy, st: ActionState, out: Preflight) -> None:
-        if not env.iam.role_exists(a.role_arn):
+        if not ip.is_tool_policy_name(a.policy_name):
+            out.problems.append(f"policy {a.policy_name} on {a.role_arn} is not a secrets-migrate policy: "
+                                "the tool writes only policies named secrets-migrate*")
+            return
+        other = _other_account(env, a.role_arn)
+        if other:
+            out.problems.append(f"execution role {a.role_arn} is in account {other}, not the caller's "
+                                f"({env.aws.account}): the tool cannot grant it; add this statement there: "
+                                + json.dumps(_planned_statement(env, a), separators=(",", ":")))
+            return
+        found = env.iam.role_arn(a.role_arn)
+        if found is None:
             out.problems.append(f"execution role {a.role_arn} does not exist")
-        elif st.phase == "pending" and a.policy_name in env.iam.list_policies(a.role_arn):
-            out.problems.append(f"role {a.role_arn} already has an inline policy named {a.policy_name}")
+            return
+        if ":role/" in a.role_arn and found != a.role_arn:
+            out.problems.append(f"execution role {a.role_arn} does not exist (the role of that name is {found})")
+            return
+        cur = env.iam.get_policy(found, a.policy_name)
+        if ip.foreign_statements(cur):
+            out.problems.append(f"policy {a.policy_name} on {found} holds statements the tool did not write: "
+                                "left as it is")
 
     def apply(self, env: Env, a: PutRolePolicy, st: ActionState) -> None:
-        doc = policy_document(env, a)
-        env.journal.append("intent", a.id, a.kind)
-        env.iam.put_policy(a.role_arn, a.policy_name, doc)
-        env.journal.append("applied", a.id, a.kind, receipt=PolicyReceipt(created=True, role_arn=a.role_arn,
-                                                                  policy_name=a.policy_name))
+        role = env.iam.role_arn(a.role_arn) if _other_account(env, a.role_arn) == "" else None
+        if role is None or (":role/" in a.role_arn and role != a.role_arn):
+            raise PreconditionFailed(f"execution role {a.role_arn} does not exist in the caller's account")
+        if not ip.is_tool_policy_name(a.policy_name):
+            raise PreconditionFailed(f"policy {a.policy_name} is not a secrets-migrate policy")
+        grants = _grants(env, a)
+        env.journal.append("intent", a.id, a.kind, expect={"role_arn": role, "policy_name": a.policy_name})
+        with _lock(role, a.policy_name):
+            receipt = _write(env, a, role, grants)
+        env.journal.append("applied", a.id, a.kind, receipt=receipt)
 
     def check_revert(self, env: Env, a: PutRolePolicy, st: ActionState) -> None:
         return None
 
     def revert(self, env: Env, a: PutRolePolicy, st: ActionState) -> str:
-        env.iam.delete_policy(a.role_arn, a.policy_name)
-        return ""
+        rc = st.receipt if "policy_name" in st.receipt else {}
+        role = str(rc.get("role_arn") or st.expect.get("role_arn") or a.role_arn)
+        policy = str(rc.get("policy_name") or st.expect.get("policy_name") or a.policy_name)
+        if not ip.is_tool_policy_name(policy):
+            return f"policy {policy} on {role_name(role)} is not a secrets-migrate policy: left as it is"
+        with _lock(role, policy):
+            return _unwrite(env, a, role, policy, rc)
 
     def verify(self, env: Env, actions: Sequence[PutRolePolicy], ctx: VerifyContext) -> list[Check]:
-        return [c for p in actions for c in _check_policy(env, p, ctx.arns)]
+        docs: dict[tuple[str, str], dict[str, Any] | None] = {}
+        out: list[Check] = []
+        for p in actions:
+            st = ctx.states.get(p.id)
+            rc = st.receipt if st is not None else {}
+            role = str(rc.get("role_arn") or p.role_arn)
+            key = (role, str(rc.get("policy_name") or p.policy_name))
+            if key not in docs:
+                docs[key] = env.iam.get_policy(*key)
+            out += _check_policy(p, role, key[1], docs[key], ctx.arns)
+        return out
 
     def finalize(self, env: Env, actions: Sequence[PutRolePolicy]) -> list[str]:
         return []
 
 
+# ---------------------------------------------------------------------------------------------------
+# write and unwrite (called with the role's lock held)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _peers(env: Env, role: str, policy: str, exclude: str) -> list[dict[str, Any]]:
+    """Receipts of this plan's other applied grants on the same policy."""
+    return [st.receipt for aid, st in env.journal.states().items()
+            if aid != exclude and st.phase == "applied" and st.receipt.get("policy_name") == policy
+            and st.receipt.get("role_arn") == role and "grants" in st.receipt]
+
+
+def _budget(env: Env, role: str, policy: str) -> int:
+    used = 0
+    for name in env.iam.list_policies(role):
+        if name != policy:
+            used += ip.policy_size(env.iam.get_policy(role, name))
+    return ip.INLINE_TOTAL_MAX - used
+
+
+def _write(env: Env, a: PutRolePolicy, role: str, grants: ip.Grants) -> PolicyReceipt:
+    pid = env.plan.id
+    for _ in range(ATTEMPTS):
+        cur = env.iam.get_policy(role, a.policy_name)
+        if ip.foreign_statements(cur):
+            raise PreconditionFailed(f"policy {a.policy_name} on {role} holds statements the tool did not write")
+        peers = _peers(env, role, a.policy_name, a.id)
+        total = ip.union([*(p["grants"] for p in peers), grants])
+        scopes = sorted({s for p in peers for s in p.get("scopes", [])} | set(a.scopes))
+        budget = _budget(env, role, a.policy_name)
+        doc, level = ip.fit(cur, pid, total, scopes, budget)
+        if level < 0:
+            raise PreconditionFailed(
+                f"the read policy for {role} would be {ip.policy_size(doc):,} characters; IAM allows "
+                f"{ip.INLINE_TOTAL_MAX:,} for all inline policies of a role ({budget:,} left)",
+                hint="split the services over several execution roles, or use a shorter --prefix")
+        receipt = PolicyReceipt(role_arn=role, policy_name=a.policy_name, created=cur is None, grants=grants,
+                                scopes=list(a.scopes), digest=ip.digest(doc), size=ip.policy_size(doc), level=level)
+        if not ip.own_statements(cur, pid):
+            receipt["before"] = cur
+        if ip.digest(env.iam.get_policy(role, a.policy_name)) != ip.digest(cur):
+            continue  # changed since read: merge again
+        env.iam.put_policy(role, a.policy_name, doc)
+        back = env.iam.get_policy(role, a.policy_name)
+        if _canon(ip.own_statements(back, pid)) == _canon(ip.own_statements(doc, pid)):
+            return receipt
+    raise ActionFailed(f"policy {a.policy_name} on {role} kept changing while being written",
+                       hint="another plan is writing grants to the same role; apply again")
+
+
+def _unwrite(env: Env, a: PutRolePolicy, role: str, policy: str, rc: dict[str, Any]) -> str:
+    pid = env.plan.id
+    for _ in range(ATTEMPTS):
+        cur = env.iam.get_policy(role, policy)  # a missing permission raises: never "reverted"
+        if cur is None or not ip.own_statements(cur, pid):
+            return "" if cur is None else (f"policy {policy} on {role_name(role)} holds no grants of this plan: "
+                                           "left as it is")
+        peers = _peers(env, role, policy, a.id)
+        new: dict[str, Any] | None
+        if not peers and "before" in rc and rc.get("digest") == ip.digest(cur):
+            before = rc["before"]
+            new = dict(before) if isinstance(before, dict) else None  # unchanged since our write: restore
+        else:
+            total = ip.union(p["grants"] for p in peers)
+            scopes = sorted({s for p in peers for s in p.get("scopes", [])})
+            new, _ = ip.fit(cur, pid, total, scopes, ip.INLINE_TOTAL_MAX)
+        if new is not None and not ip.statements(new):
+            new = None
+        if ip.digest(env.iam.get_policy(role, policy)) != ip.digest(cur):
+            continue
+        if new is None:
+            env.iam.delete_policy(role, policy)
+        else:
+            env.iam.put_policy(role, policy, new)
+        return ""
+    raise ActionFailed(f"policy {policy} on {role} kept changing during rollback", hint="run rollback again")
+
+
+def _canon(stmts: list[dict[str, Any]]) -> str:
+    return json.dumps(sorted(stmts, key=lambda s: str(s.get("Sid", ""))), sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# grants
+# ---------------------------------------------------------------------------------------------------
+
+
+def _grants(env: Env, a: PutRolePolicy) -> ip.Grants:
+    ssm = [env.arn_of(i) for i in a.ssm_actions]
+    sm = [secret_pattern(env.arn_of(i)) for i in a.sm_actions] + [secret_pattern(x) for x in a.existing_arns]
+    kms = [_kms_arn(env, k) for k in a.kms_keys]
+    return ip.union([{"ssm": ssm, "sm": sm, "kms": kms}])
+
+
 def policy_document(env: Env, a: PutRolePolicy) -> dict[str, Any]:
-    stmts: list[dict[str, Any]] = []
-    if a.ssm_actions:
-        stmts.append({"Sid": "ReadParameters", "Effect": "Allow", "Action": ["ssm:GetParameters"],
-                      "Resource": sorted(env.arn_of(i) for i in a.ssm_actions)})
-    sm = sorted({secret_pattern(env.arn_of(i)) for i in a.sm_actions} | {secret_pattern(x) for x in a.existing_arns})
-    if sm:
-        stmts.append({"Sid": "ReadSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-                      "Resource": sm})
-    if a.kms_keys:
-        stmts.append({"Sid": "DecryptWithCustomerKey", "Effect": "Allow", "Action": ["kms:Decrypt"],
-                      "Resource": sorted(_kms_arn(env, k) for k in a.kms_keys)})
-    return {"Version": "2012-10-17", "Statement": stmts}
+    """This action's grants alone, as one policy document (uncompressed)."""
+    return ip.merge(None, env.plan.id, _grants(env, a))
+
+
+def _other_account(env: Env, role: str) -> str:
+    """The role's account when it is not the caller's; '' for the caller's account or a bare name."""
+    arn = Arn.parse(role)
+    if arn is None or not arn.account or arn.account == env.aws.account:
+        return ""
+    return arn.account
+
+
+def _planned_statement(env: Env, a: PutRolePolicy) -> dict[str, Any]:
+    """What to grant by hand in another account: the entries by name in the caller's account."""
+    by_id = env.plan.by_id()
+    head = f"arn:{env.aws.partition}:{{}}:{env.aws.region_name}:{env.aws.account}:"
+    res: list[str] = []
+    for i in (*a.ssm_actions, *a.sm_actions):
+        s = by_id.get(i)
+        name = getattr(s, "name", i)
+        if isinstance(s, PutParameter):
+            res.append(head.format("ssm") + "parameter/" + name.lstrip("/"))
+        else:
+            res.append(head.format("secretsmanager") + f"secret:{name}-??????")
+    res += [secret_pattern(x) for x in a.existing_arns]
+    return {"Effect": "Allow", "Action": ["ssm:GetParameters", "secretsmanager:GetSecretValue"],
+            "Resource": sorted(res)}
 
 
 def _kms_arn(env: Env, key: str) -> str:
@@ -68,13 +251,13 @@ def _kms_arn(env: Env, key: str) -> str:
         raise PreconditionFailed(f"KMS key {key} cannot be described ({safe_aws_message(e)})") from None
 
 
-def _check_policy(env: Env, p: PutRolePolicy, arns: dict[str, str]) -> list[Check]:
-    doc = env.iam.get_policy(p.role_arn, p.policy_name)
-    role = role_name(p.role_arn)
+def _check_policy(p: PutRolePolicy, role_arn: str, policy: str, doc: dict[str, Any] | None,
+                  arns: dict[str, str]) -> list[Check]:
+    role = role_name(role_arn)
     if doc is None:
-        return [Check("iam", role, False, f"inline policy {p.policy_name} is missing")]
+        return [Check("iam", role, False, f"policy {policy} is missing")]
     grants: list[tuple[str, str]] = []
-    for s in doc.get("Statement", []):
+    for s in ip.statements(doc):
         if s.get("Effect") != "Allow":
             continue
         acts = s.get("Action", [])
