@@ -12,7 +12,9 @@ The design (details in ``migrate.iam_policy``):
   policy name not starting with ``secrets-migrate``, is foreign: never written, never deleted.
 * Compare-before-write: the policy is read again just before the write and the write is redone when it
   changed since; after the write it is read back and the write is redone when this plan's statements
-  are not there (another plan wrote over them). Writers in one process are serialized per role.
+  are not there (another plan wrote over them). Writers on one machine (threads of a live run, other
+  plans' processes) are serialized per role and policy by a file lock (``lock_dir``); across machines
+  the window left is the one call between the re-read and the write (IAM has no conditional write).
 * Size: the narrowest compression level whose document fits 10,240 characters minus the role's other
   inline policies. When nothing fits, the action fails with the sizes (nothing is written).
 * Receipt: the full role ARN, the policy name, this action's grants, the digest of the document
@@ -26,10 +28,16 @@ The design (details in ``migrate.iam_policy``):
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
+import hashlib
 import json
-import threading
-from collections.abc import Sequence
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from migrate import iam_policy as ip
@@ -44,13 +52,37 @@ from migrate.stores.aws import safe_aws_message
 
 ATTEMPTS = 6
 
-_locks: dict[tuple[str, str], threading.Lock] = {}
-_locks_guard = threading.Lock()
+LOCK_TIMEOUT = 300.0  #: seconds to wait for another writer of the same role policy on this machine
 
 
-def _lock(role_arn: str, policy: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault((role_arn, policy), threading.Lock())
+def lock_dir() -> Path:
+    """Where the per-role write locks live: one machine-wide place per user (several plans, one role)."""
+    d = os.environ.get("SECRETS_MIGRATE_LOCK_DIR") or os.path.join(tempfile.gettempdir(), f"secrets-migrate-{os.getuid()}")
+    return Path(d)
+
+
+@contextmanager
+def _lock(role_arn: str, policy: str) -> Iterator[None]:
+    """Serialize writers of one role policy: threads of a live run and other plans' processes on this machine
+    (flock on a file per role and policy). Across machines only the compare-before-write protects."""
+    d = lock_dir()
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = hashlib.sha256(f"{role_arn}\n{policy}".encode()).hexdigest()[:24]
+    with open(d / f"iam-{key}.lock", "a+") as fh:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ActionFailed(f"another process has been writing policy {policy} on {role_arn} "
+                                       f"for {LOCK_TIMEOUT:.0f}s", hint="apply again when it is done") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 class IamImpl:

@@ -1,0 +1,185 @@
+"""Grants against in-process moto: one tool-owned policy per role, full-ARN roles, sizes, ownership errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from migrate import iam_policy as ip
+from migrate.apply.env import Env, make_env
+from migrate.apply.executor import apply_plan, rollback_plan
+from migrate.apply.journal import Journal
+from migrate.apply.verify import verify_plan
+from migrate.errors import ActionFailed, PreconditionFailed, StoreError
+from migrate.model import SecretValue
+from migrate.plan.actions import Action, PutParameter, PutRolePolicy, ValueSource
+from migrate.plan.model import Plan, PlanSettings
+from migrate.stores.aws import Aws, AwsContext, boto_client
+from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"
+PARAM = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter"
+
+
+class Values:
+    def value_of(self, vs: ValueSource) -> SecretValue:
+        return SecretValue(f"v-{vs.key}")
+
+
+def grant_plan(pid: str, role: str, names: list[str], *, policy: str = ip.TOOL_POLICY, prefix: str = "p") -> Plan:
+    tags = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_PLAN_ID: pid}
+    acts: list[Action] = [PutParameter(id=f"s{i}", name=n, tags=tags,
+                                       values=(ValueSource(key=f"{pid}{i}", definition="x", source="t", name=n),))
+                          for i, n in enumerate(names)]
+    acts.append(PutRolePolicy(id="g", role_arn=role, policy_name=policy, ssm_actions=tuple(a.id for a in acts),
+                              scopes=ip.scopes_for(set(names), set(names), prefix)))
+    return Plan(id=pid, created="2026-01-01T00:00:00+00:00", settings=PlanSettings(prefix=prefix), inputs=(),
+                actions=tuple(acts))
+
+
+def env_for(plan: Plan, tmp_path: Path, aws: Aws | None = None) -> Env:
+    return make_env(plan=plan, journal=Journal(tmp_path / f"{plan.id}.state", plan.id), aws=aws or Aws(),
+                    values=Values())
+
+
+class _DenyGetRolePolicy:
+    def __init__(self, client: Any) -> None:
+        self._c = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._c, name)
+
+    def get_role_policy(self, **_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "User: arn:aws:iam::1:user/x is not "
+                                     "authorized to perform: iam:GetRolePolicy on resource: role r"}}, "GetRolePolicy")
+
+
+def _deny_get_role_policy(ctx: AwsContext, service: str) -> Any:
+    c = boto_client(ctx, service)
+    return _DenyGetRolePolicy(c) if service == "iam" else c
+
+
+def _role(name: str = "ecsTaskExecutionRole", path: str = "/") -> str:
+    return str(boto3.client("iam").create_role(RoleName=name, Path=path, AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+
+
+def _policies(role: str = "ecsTaskExecutionRole") -> dict[str, dict[str, object]]:
+    iam = boto3.client("iam")
+    return {n: iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"]
+            for n in iam.list_role_policies(RoleName=role)["PolicyNames"]}
+
+
+def _params() -> set[str]:
+    return {p["Name"] for p in boto3.client("ssm").describe_parameters()["Parameters"]}
+
+
+def test_one_compressed_policy_verified_then_removed_by_rollback(aws: None, tmp_path: Path) -> None:
+    _role()
+    plan = grant_plan("20260101-aaaa", ROLE, [f"/p/app/web/V{i}" for i in range(4)])
+    env = env_for(plan, tmp_path)
+    apply_plan(env)
+    pols = _policies()
+    assert list(pols) == ["secrets-migrate"]
+    (st,) = pols["secrets-migrate"]["Statement"]  # type: ignore[misc]
+    assert st == {"Sid": "SecretsMigrate20260101aaaaSsm", "Effect": "Allow", "Action": "ssm:GetParameters",
+                  "Resource": f"{PARAM}/p/app/web/*"}
+    rc = env.journal.states()["g"].receipt
+    assert rc["role_arn"] == ROLE and rc["created"] is True and rc["level"] == 1
+    assert rc["digest"] == ip.digest(pols["secrets-migrate"])
+    assert sorted(rc["grants"]["ssm"]) == sorted(f"{PARAM}/p/app/web/V{i}" for i in range(4))
+    iam_checks = [c for c in verify_plan(env) if c.kind == "iam"]
+    assert len(iam_checks) == 4 and all(c.ok for c in iam_checks)
+    rollback_plan(env)
+    assert _policies() == {} and _params() == set()
+
+
+def test_bare_role_name_is_resolved_to_the_callers_role_arn(aws: None, tmp_path: Path) -> None:
+    arn = _role("svc-role", path="/ecs/")
+    env = env_for(grant_plan("20260101-bbbb", "svc-role", ["/p/a/X"]), tmp_path)
+    apply_plan(env)
+    assert env.journal.states()["g"].receipt["role_arn"] == arn == f"arn:aws:iam::{ACCOUNT}:role/ecs/svc-role"
+    assert list(_policies("svc-role")) == ["secrets-migrate"]
+
+
+def test_role_in_another_account_is_refused_with_the_statement_to_add_there(aws: None, tmp_path: Path) -> None:
+    _role()  # a role of the same name exists in the caller's account: the name alone must not pass
+    other = "arn:aws:iam::999999999999:role/ecsTaskExecutionRole"
+    env = env_for(grant_plan("20260101-cccc", other, ["/p/a/X", "/p/a/Y"]), tmp_path)
+    with pytest.raises(PreconditionFailed) as ei:
+        apply_plan(env)
+    msg = str(ei.value)
+    assert "account 999999999999" in msg and "cannot grant" in msg
+    stmt = json.loads(msg[msg.index("{"):msg.rindex("}") + 1].split("; ")[0])
+    assert stmt["Resource"] == [f"{PARAM}/p/a/X", f"{PARAM}/p/a/Y"] and "ssm:GetParameters" in stmt["Action"]
+    assert _policies() == {} and _params() == set()
+
+
+def test_role_arn_with_another_path_is_not_the_same_role(aws: None, tmp_path: Path) -> None:
+    _role("svc-role", path="/team-a/")
+    env = env_for(grant_plan("20260101-dddd", f"arn:aws:iam::{ACCOUNT}:role/team-b/svc-role", ["/p/a/X"]), tmp_path)
+    with pytest.raises(PreconditionFailed, match="does not exist"):
+        apply_plan(env)
+    assert _policies("svc-role") == {}
+
+
+def test_other_inline_policies_shrink_the_budget_and_widen_the_pattern(aws: None, tmp_path: Path) -> None:
+    _role()
+    big = {"Version": "2012-10-17", "Statement": [{"Sid": "Theirs", "Effect": "Allow", "Action": "s3:GetObject",
+                                                   "Resource": [f"arn:aws:s3:::bucket-{i:04d}/*" for i in range(330)]}]}
+    boto3.client("iam").put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="Theirs",
+                                        PolicyDocument=json.dumps(big))
+    used = ip.policy_size(big)
+    assert 9_400 < used < ip.INLINE_TOTAL_MAX - 300
+    names = [f"/p/app{i:02d}/web/V{j}" for i in range(20) for j in range(2)]
+    env = env_for(grant_plan("20260101-eeee", ROLE, names), tmp_path)
+    apply_plan(env)
+    pols = _policies()
+    assert pols["Theirs"] == big
+    mine = pols["secrets-migrate"]
+    assert mine["Statement"][0]["Resource"] == f"{PARAM}/p/*"  # type: ignore[index]
+    assert env.journal.states()["g"].receipt["level"] == 2
+    assert used + ip.policy_size(mine) <= ip.INLINE_TOTAL_MAX
+    assert all(c.ok for c in verify_plan(env) if c.kind == "iam")
+
+
+def test_over_the_limit_fails_with_the_sizes_and_writes_nothing(aws: None, tmp_path: Path) -> None:
+    _role()
+    big = {"Version": "2012-10-17", "Statement": [{"Sid": "Theirs", "Effect": "Allow", "Action": "s3:GetObject",
+                                                   "Resource": [f"arn:aws:s3:::bucket-{i:04d}/*" for i in range(349)]}]}
+    boto3.client("iam").put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="Theirs",
+                                        PolicyDocument=json.dumps(big))
+    assert ip.INLINE_TOTAL_MAX - 150 < ip.policy_size(big) <= ip.INLINE_TOTAL_MAX  # not even p/* fits next to it
+    names = [f"/p/app{i:02d}/web/V{j}" for i in range(3) for j in range(2)]
+    plan = grant_plan("20260101-ffff", ROLE, names)
+    with pytest.raises(ActionFailed) as ei:
+        apply_plan(env_for(plan, tmp_path))
+    assert "10,240" in str(ei.value) and "rolled back" in str(ei.value)
+    assert list(_policies()) == ["Theirs"] and _params() == set()
+
+
+def test_a_plan_file_from_before_keeps_its_own_policy_name(aws: None, tmp_path: Path) -> None:
+    _role()
+    pid = "20250101-0000"
+    env = env_for(grant_plan(pid, ROLE, ["/p/a/X"], policy=f"secrets-migrate-{pid}"), tmp_path)
+    apply_plan(env)
+    assert list(_policies()) == [f"secrets-migrate-{pid}"]
+    rollback_plan(env)
+    assert _policies() == {}
+
+
+def test_a_missing_permission_while_proving_ownership_is_an_error_never_reverted(aws: None, tmp_path: Path) -> None:
+    _role()
+    plan = grant_plan("20260101-gggg", ROLE, ["/p/a/X"])
+    apply_plan(env_for(plan, tmp_path))
+    env = env_for(plan, tmp_path, Aws(client_factory=_deny_get_role_policy))
+    with pytest.raises(StoreError) as ei:
+        rollback_plan(env, only={"g"})
+    assert "iam:GetRolePolicy" in str(ei.value) + str(ei.value.hint)
+    assert env.journal.states()["g"].phase != "reverted"
+    assert list(_policies()) == ["secrets-migrate"]
