@@ -86,9 +86,8 @@ def test_one_compressed_policy_verified_then_removed_by_rollback(aws: None, tmp_
     apply_plan(env)
     pols = _policies()
     assert list(pols) == ["secrets-migrate"]
-    (st,) = pols["secrets-migrate"]["Statement"]  # type: ignore[misc]
-    assert st == {"Sid": "SecretsMigrate20260101aaaaSsm", "Effect": "Allow", "Action": "ssm:GetParameters",
-                  "Resource": f"{PARAM}/p/app/web/*"}
+    assert pols["secrets-migrate"]["Statement"] == [{"Sid": "SecretsMigrate20260101aaaaSsm", "Effect": "Allow", "Action": "ssm:GetParameters",
+                  "Resource": f"{PARAM}/p/app/web/*"}]
     rc = env.journal.states()["g"].receipt
     assert rc["role_arn"] == ROLE and rc["created"] is True and rc["level"] == 1
     assert rc["digest"] == ip.digest(pols["secrets-migrate"])
