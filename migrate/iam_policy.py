@@ -27,7 +27,11 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from migrate.arn import Arn, secret_pattern
+from migrate.plan.actions import Action, PutParameter, PutRolePolicy
 
 TOOL_POLICY = "secrets-migrate"  #: the inline policy name new plans write (old plans: secrets-migrate-<plan id>)
 SID_PREFIX = "SecretsMigrate"
@@ -204,3 +208,60 @@ def scopes_for(granted: Iterable[str], all_names: Iterable[str], floor: str) -> 
 def size_line(role: str, size: int, budget: int = INLINE_TOTAL_MAX) -> str:
     pct = 100 * size // budget if budget else 100
     return f"{role}: policy {size:,} of {budget:,} characters ({pct}%)"
+
+
+# ---------------------------------------------------------------------------------------------------
+# plan-time estimate (no AWS): what ``show`` prints and what the planners warn about
+# ---------------------------------------------------------------------------------------------------
+
+PLACEHOLDER_ACCOUNT = "123456789012"  #: same length as every account id
+
+
+def planned_arn(store: str, name: str, *, region: str, account: str, partition: str = "aws") -> str:
+    """The ARN (SSM) or grant pattern (Secrets Manager, ``NAME-??????``) of an entry not created yet."""
+    if store == "ssm":
+        return f"arn:{partition}:ssm:{region}:{account}:parameter/{name.lstrip('/')}"
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-??????"
+
+
+@dataclass(frozen=True)
+class RoleSize:
+    role_arn: str
+    policy_name: str
+    size: int  #: characters of this plan's policy alone, at ``level``
+    level: int  #: -1: over the limit even at the widest pattern
+
+    def line(self) -> str:
+        over = "  OVER THE LIMIT" if self.level < 0 else ""
+        return "IAM " + size_line(f"{self.role_arn} ({self.policy_name})", self.size) + over
+
+
+def estimate_sizes(actions: Sequence[Action], *, plan_id: str, region: str | None) -> list[RoleSize]:
+    """Each role's policy as this plan alone would write it (other plans and policies not counted)."""
+    by_id = {a.id: a for a in actions}
+    reg = region or "us-east-1"
+    groups: dict[tuple[str, str], tuple[list[Grants], set[str]]] = {}
+    for a in actions:
+        if not isinstance(a, PutRolePolicy):
+            continue
+        acct = (Arn.parse(a.role_arn) or Arn("aws", "iam", "", PLACEHOLDER_ACCOUNT, "")).account or PLACEHOLDER_ACCOUNT
+        names = [(i, getattr(by_id.get(i), "name", i)) for i in (*a.ssm_actions, *a.sm_actions)]
+        ssm = [planned_arn("ssm", n, region=reg, account=acct) for i, n in names if isinstance(by_id.get(i), PutParameter)]
+        sm = [planned_arn("secretsmanager", n, region=reg, account=acct) for i, n in names
+              if not isinstance(by_id.get(i), PutParameter)] + [secret_pattern(x) for x in a.existing_arns]
+        kms = [k if k.startswith("arn:") else f"arn:aws:kms:{reg}:{acct}:key/{'0' * 36}" for k in a.kms_keys]
+        g, sc = groups.setdefault((a.role_arn, a.policy_name), ([], set()))
+        g.append({"ssm": ssm, "sm": sm, "kms": kms})
+        sc.update(a.scopes)
+    out: list[RoleSize] = []
+    for (role, policy), (g, sc) in sorted(groups.items()):
+        doc, level = fit(None, plan_id, union(g), sc, INLINE_TOTAL_MAX)
+        out.append(RoleSize(role, policy, policy_size(doc), level))
+    return out
+
+
+def size_warnings(actions: Sequence[Action], *, plan_id: str, region: str | None) -> list[str]:
+    return [f"{r.role_arn}: its read grants need ~{r.size:,} characters even as the widest patterns; IAM allows "
+            f"{INLINE_TOTAL_MAX:,} of inline policy per role, so apply will fail: use --prefix (the grants then "
+            "compress to one pattern) or several execution roles"
+            for r in estimate_sizes(actions, plan_id=plan_id, region=region) if r.level < 0]

@@ -132,12 +132,14 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
             actions.append(WaitHealthy(id=f"a{next(counter)}", cluster=s.cluster_arn, service=s.name, region=s.region,
                                        update_id=uid, register_id=rid, timeout=health_timeout))
             order.append(s.key)
+    actions = _with_scopes(actions, settings.prefix)
     extra = len(inv.revisions) - len(services_of)
     if extra > 0:
         warnings.append(f"{extra} other ACTIVE revision(s) hold environment values too; they are not migrated "
                         "(deregister them after finalize)")
     return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), settings=settings,
-                inputs=(), actions=tuple(_with_scopes(actions, settings.prefix)), warnings=tuple(dict.fromkeys(warnings)), refused=tuple(refused),
+                inputs=(), actions=tuple(actions), warnings=tuple(dict.fromkeys(
+                    warnings + iam_policy.size_warnings(actions, plan_id=plan_id, region=settings.region))), refused=tuple(refused),
                 deploy_order=tuple(order))
 
 

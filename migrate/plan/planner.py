@@ -139,7 +139,8 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     if not actions and refused:
         warnings.append("secrets were found but none can be migrated from these files (see refused)")
     return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                settings=settings, inputs=inputs, actions=actions, diffs=diffs, warnings=tuple(warnings),
+                settings=settings, inputs=inputs, actions=actions, diffs=diffs,
+                warnings=tuple(warnings + iam_policy.size_warnings(actions, plan_id=plan_id, region=settings.region)),
                 refused=tuple(refused), cost=cost, deploy_order=order)
 
 

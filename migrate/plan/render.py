@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from migrate.iam_policy import estimate_sizes
 from migrate.rewrite.edits import TextEdit, render
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def print_plan(plan: Plan, console: Console, *, diffs: bool = True) -> None:
                            f"({cost.get('secrets_manager_secrets', 0)} Secrets Manager secrets, "
                            f"{cost.get('ssm_standard_parameters', 0)} standard + "
                            f"{cost.get('ssm_advanced_parameters', 0)} advanced SSM parameters)"))
+    for rs in estimate_sizes(plan.actions, plan_id=plan.id, region=plan.settings.region):
+        console.print(Text("  " + rs.line()))
     console.print()
     style = {"+": "green", "~": "yellow", "-": "red"}
     for a in plan.actions:

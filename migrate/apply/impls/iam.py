@@ -260,15 +260,9 @@ def _other_account(env: Env, role: str) -> str:
 def _planned_statement(env: Env, a: PutRolePolicy) -> dict[str, Any]:
     """What to grant by hand in another account: the entries by name in the caller's account."""
     by_id = env.plan.by_id()
-    head = f"arn:{env.aws.partition}:{{}}:{env.aws.region_name}:{env.aws.account}:"
-    res: list[str] = []
-    for i in (*a.ssm_actions, *a.sm_actions):
-        s = by_id.get(i)
-        name = getattr(s, "name", i)
-        if isinstance(s, PutParameter):
-            res.append(head.format("ssm") + "parameter/" + name.lstrip("/"))
-        else:
-            res.append(head.format("secretsmanager") + f"secret:{name}-??????")
+    where = {"region": env.aws.region_name, "account": env.aws.account, "partition": env.aws.partition}
+    res = [ip.planned_arn("ssm" if isinstance(by_id.get(i), PutParameter) else "secretsmanager",
+                          str(getattr(by_id.get(i), "name", i)), **where) for i in (*a.ssm_actions, *a.sm_actions)]
     res += [secret_pattern(x) for x in a.existing_arns]
     return {"Effect": "Allow", "Action": ["ssm:GetParameters", "secretsmanager:GetSecretValue"],
             "Resource": sorted(res)}
