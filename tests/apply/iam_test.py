@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,28 @@ def test_a_missing_permission_while_proving_ownership_is_an_error_never_reverted
     assert "iam:GetRolePolicy" in str(ei.value) + str(ei.value.hint)
     assert env.journal.states()["g"].phase != "reverted"
     assert list(_policies()) == ["secrets-migrate"]
+
+
+def test_a_grant_applied_by_the_previous_version_still_rolls_back(aws: None, tmp_path: Path) -> None:
+    _role()
+    pid = "20250101-1111"
+    old_doc = {"Version": "2012-10-17", "Statement": [{"Sid": "ReadParameters", "Effect": "Allow",
+                                                       "Action": ["ssm:GetParameters"], "Resource": [f"{PARAM}/p/a/X"]}]}
+    iam = boto3.client("iam")
+    for name in (f"secrets-migrate-{pid}", f"secrets-migrate-{pid}-web"):
+        iam.put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName=name, PolicyDocument=json.dumps(old_doc))
+    iam.put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="secrets-migrate-other",
+                        PolicyDocument=json.dumps(old_doc))
+    plan = grant_plan(pid, ROLE, ["/p/a/X"], policy=f"secrets-migrate-{pid}")
+    g = plan.policies[0]
+    plan = dataclasses.replace(plan, actions=(g, dataclasses.replace(g, id="g2", policy_name=f"secrets-migrate-{pid}-web"),
+                                              dataclasses.replace(g, id="g3", policy_name="secrets-migrate-other")))
+    env = env_for(plan, tmp_path)
+    for a in plan.actions:  # the receipts the previous version wrote
+        assert isinstance(a, PutRolePolicy)
+        env.journal.append("intent", a.id, a.kind)
+        env.journal.append("applied", a.id, a.kind, receipt={"created": True, "role_arn": ROLE,
+                                                             "policy_name": a.policy_name})
+    notes = rollback_plan(env)
+    assert list(_policies()) == ["secrets-migrate-other"]  # not named after this plan: left
+    assert any("secrets-migrate-other" in n for n in notes)

@@ -25,6 +25,7 @@ from migrate.live.runtime import LockedJournal, live_env
 from migrate.live.seed import EXEC_ROLE, seed_synthetic
 from migrate.live.source import discover
 from migrate.live.waves import MIGRATED, LiveRunner, RunOptions, WaveSpec, rollback_live
+from migrate.plan.choices import StoreKind
 from migrate.plan.model import Plan, PlanSettings
 from migrate.stores.aws import Aws, AwsContext, boto_client
 
@@ -89,7 +90,7 @@ def test_the_checker_refuses_like_aws(aws: None) -> None:
 def _run(n: int, tmp_path: Path, prefix: str) -> tuple[Plan, Any, list[IamLimits]]:
     seed_synthetic(n)
     inv = discover(boto3.client("ecs"), "us-east-1")
-    plan = make_live_plan(inv, live_findings(inv), PlanSettings(store="ssm", prefix=prefix))
+    plan = make_live_plan(inv, live_findings(inv), PlanSettings(store=StoreKind.SSM, prefix=prefix))
     plan = Plan.from_json(plan.to_json())
     aws, made = checked_aws()
     rt = live_env(plan=plan, journal=LockedJournal(tmp_path / "state", plan.id), aws=aws, health=ScriptedHealth())

@@ -131,6 +131,8 @@ class IamImpl:
         if not ip.is_tool_policy_name(policy):
             return f"policy {policy} on {role_name(role)} is not a secrets-migrate policy: left as it is"
         with _lock(role, policy):
+            if rc and "grants" not in rc:
+                return _unwrite_legacy(env, role, policy)
             return _unwrite(env, a, role, policy, rc)
 
     def verify(self, env: Env, actions: Sequence[PutRolePolicy], ctx: VerifyContext) -> list[Check]:
@@ -226,6 +228,23 @@ def _unwrite(env: Env, a: PutRolePolicy, role: str, policy: str, rc: dict[str, A
             env.iam.put_policy(role, policy, new)
         return ""
     raise ActionFailed(f"policy {policy} on {role} kept changing during rollback", hint="run rollback again")
+
+
+#: the Sids of the one-policy-per-plan documents written before the shared policy existed
+LEGACY_SIDS = frozenset({"ReadParameters", "ReadSecrets", "DecryptWithCustomerKey"})
+
+
+def _unwrite_legacy(env: Env, role: str, policy: str) -> str:
+    """A grant applied by an older version: a policy per plan, named after the plan id. Deleted only when
+    its name holds this plan's id and it holds nothing but the statements that version wrote."""
+    cur = env.iam.get_policy(role, policy)
+    if cur is None:
+        return ""
+    sids = {str(s.get("Sid", "")) for s in ip.statements(cur)}
+    if f"{ip.TOOL_POLICY}-{env.plan.id}" not in policy or not sids <= LEGACY_SIDS:
+        return f"policy {policy} on {role_name(role)} is not this plan's: left as it is"
+    env.iam.delete_policy(role, policy)
+    return ""
 
 
 def _canon(stmts: list[dict[str, Any]]) -> str:
