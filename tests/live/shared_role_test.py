@@ -132,3 +132,24 @@ def test_without_a_prefix_the_plan_says_the_grants_cannot_fit(aws: None, tmp_pat
     assert EXEC_ROLE in w and "--prefix" in w
     (est,) = ip.estimate_sizes(plan.actions, plan_id=plan.id, region=None)
     assert est.level == -1 and est.size > ip.INLINE_TOTAL_MAX
+
+
+def test_an_execution_role_in_another_account_is_refused_at_plan_time(aws: None, tmp_path: Path) -> None:
+    seed_synthetic(1)
+    ecs = boto3.client("ecs")
+    other = "arn:aws:iam::999999999999:role/ecsTaskExecutionRole"
+    td = ecs.register_task_definition(
+        family="elsewhere", executionRoleArn=other, networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+        cpu="256", memory="512", containerDefinitions=[{"name": "app", "image": "nginx:1.27", "essential": True,
+                                                        "environment": [{"name": "DB_PASSWORD",
+                                                                         "value": "Xk9-elsewhere-s3cr3t-Qz7"}]}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    svc = ecs.describe_services(cluster="batch", services=["svc000"])["services"][0]
+    ecs.create_service(cluster="batch", serviceName="svc-elsewhere", taskDefinition=td, desiredCount=1,
+                       networkConfiguration=svc["networkConfiguration"])
+    inv = discover(ecs, "us-east-1")
+    plan = make_live_plan(inv, live_findings(inv), PlanSettings(store=StoreKind.SSM, prefix="batch"))
+    assert {p.role_arn for p in plan.policies} == {EXEC_ROLE}  # the name alone does not make it the same role
+    (r,) = [r for r in plan.refused if r["path"] == td]
+    assert "account 999999999999" in str(r["reason"]) and "cannot grant" in str(r["reason"])
+    assert not any(getattr(a, "name", "").startswith("/batch/elsewhere/") for a in plan.actions)
