@@ -14,7 +14,9 @@ Design (issue 13 part 5, issue 12 IAM ownership):
   name directory such as ``/prefix/app/``, chosen at plan time only when every entry of the plan under
   that directory goes to this role, and never above the tool's ``--prefix``) is granted as ``dir/*``.
   Level 1 uses the deepest such directory (``parameter/prefix/app/*``), level 2 the widest
-  (``parameter/prefix/*``); the narrowest level that fits the size budget is used.
+  (``parameter/prefix/*``); the narrowest level that fits the size budget is used. When no level fits
+  the role's inline budget, the plan's statements go to a customer-managed policy of its own
+  (``managed_name``, 6,144 characters; ``migrate.apply.impls.iam``).
 * Size (``policy_size``): AWS counts policy characters without whitespace: 10,240 for all inline
   policies of a role together, 6,144 per managed policy, 10 managed policies per role.
 * Ownership: ``digest`` is a sha256 over the canonical document. Policy documents hold ARNs and
@@ -53,6 +55,11 @@ Grants = dict[str, list[str]]  #: family -> sorted resources (ARNs or patterns)
 
 def is_tool_policy_name(name: str) -> bool:
     return name == TOOL_POLICY or name.startswith(TOOL_POLICY + "-")
+
+
+def managed_name(plan_id: str, role_arn: str) -> str:
+    """The customer-managed policy one plan uses for one role when the role's inline policies are full."""
+    return f"{TOOL_POLICY}-{re.sub(r'[^A-Za-z0-9]', '', plan_id)}-{hashlib.sha256(role_arn.encode()).hexdigest()[:8]}"
 
 
 def plan_sid(plan_id: str) -> str:

@@ -72,3 +72,70 @@ class Iam:
             if error_code(e) == "NoSuchEntity":
                 return False
             raise _denied(e, f"cannot delete policy {policy} on {role_name(role_arn)}", "iam:DeleteRolePolicy") from None
+
+    # -- customer-managed policies (the fallback when a role's inline policies are full) ----------------
+    MANAGED_PATH = "/secrets-migrate/"
+
+    def managed_arn(self, name: str) -> str:
+        return f"arn:{self.aws.partition}:iam::{self.aws.account}:policy{self.MANAGED_PATH}{name}"
+
+    def attached(self, role_arn: str) -> list[str]:
+        out: list[str] = []
+        try:
+            for page in self._c.get_paginator("list_attached_role_policies").paginate(RoleName=role_name(role_arn)):
+                out.extend(p["PolicyArn"] for p in page.get("AttachedPolicies", []))
+        except ClientError as e:
+            raise _denied(e, f"cannot list the managed policies of {role_name(role_arn)}",
+                          "iam:ListAttachedRolePolicies") from None
+        return out
+
+    def get_managed(self, arn: str) -> dict[str, Any] | None:
+        """The default version's document of a customer-managed policy, or None."""
+        try:
+            ver = self._c.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            doc = self._c.get_policy_version(PolicyArn=arn, VersionId=ver)["PolicyVersion"]["Document"]
+        except ClientError as e:
+            if error_code(e) == "NoSuchEntity":
+                return None
+            raise _denied(e, f"cannot read managed policy {arn}", "iam:GetPolicy and iam:GetPolicyVersion") from None
+        if isinstance(doc, str):
+            from urllib.parse import unquote
+
+            doc = json.loads(unquote(doc) if doc.startswith("%") else doc)
+        return dict(doc)
+
+    def put_managed(self, role_arn: str, arn: str, document: dict[str, Any]) -> None:
+        """Create the policy (or a new default version of it, pruning the oldest) and attach it to the role."""
+        text = json.dumps(document, separators=(",", ":"))
+        try:
+            if self.get_managed(arn) is None:
+                self._c.create_policy(PolicyName=arn.rsplit("/", 1)[-1], Path=self.MANAGED_PATH, PolicyDocument=text,
+                                      Description="secrets-migrate read grants")
+            else:
+                self._prune(arn, keep=3)
+                self._c.create_policy_version(PolicyArn=arn, PolicyDocument=text, SetAsDefault=True)
+            if arn not in self.attached(role_arn):
+                self._c.attach_role_policy(RoleName=role_name(role_arn), PolicyArn=arn)
+        except ClientError as e:
+            raise _denied(e, f"cannot write managed policy {arn}",
+                          "iam:CreatePolicy, iam:CreatePolicyVersion and iam:AttachRolePolicy") from None
+
+    def delete_managed(self, role_arn: str, arn: str) -> None:
+        try:
+            if arn in self.attached(role_arn):
+                self._c.detach_role_policy(RoleName=role_name(role_arn), PolicyArn=arn)
+            self._prune(arn, keep=0)
+            self._c.delete_policy(PolicyArn=arn)
+        except ClientError as e:
+            if error_code(e) == "NoSuchEntity":
+                return
+            raise _denied(e, f"cannot delete managed policy {arn}",
+                          "iam:DetachRolePolicy, iam:DeletePolicyVersion and iam:DeletePolicy") from None
+
+    def _prune(self, arn: str, *, keep: int) -> None:
+        """Delete non-default versions, oldest first, until at most ``keep`` remain besides the default
+        (IAM keeps 5 versions of a policy at most)."""
+        vers = self._c.list_policy_versions(PolicyArn=arn)["Versions"]
+        old = sorted((v for v in vers if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+        for v in old[: max(0, len(old) - keep)]:
+            self._c.delete_policy_version(PolicyArn=arn, VersionId=v["VersionId"])

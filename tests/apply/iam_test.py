@@ -148,19 +148,68 @@ def test_other_inline_policies_shrink_the_budget_and_widen_the_pattern(aws: None
     assert all(c.ok for c in verify_plan(env) if c.kind == "iam")
 
 
-def test_over_the_limit_fails_with_the_sizes_and_writes_nothing(aws: None, tmp_path: Path) -> None:
-    _role()
+def _fill_inline(buckets: int = 349) -> dict[str, object]:
     big = {"Version": "2012-10-17", "Statement": [{"Sid": "Theirs", "Effect": "Allow", "Action": "s3:GetObject",
-                                                   "Resource": [f"arn:aws:s3:::bucket-{i:04d}/*" for i in range(349)]}]}
+                                                   "Resource": [f"arn:aws:s3:::bucket-{i:04d}/*" for i in range(buckets)]}]}
     boto3.client("iam").put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="Theirs",
                                         PolicyDocument=json.dumps(big))
+    return big
+
+
+def _attached() -> list[str]:
+    return [p["PolicyArn"] for p in
+            boto3.client("iam").list_attached_role_policies(RoleName="ecsTaskExecutionRole")["AttachedPolicies"]]
+
+
+def test_full_inline_policies_fall_back_to_a_managed_policy(aws: None, tmp_path: Path) -> None:
+    _role()
+    big = _fill_inline()
     assert ip.INLINE_TOTAL_MAX - 150 < ip.policy_size(big) <= ip.INLINE_TOTAL_MAX  # not even p/* fits next to it
-    names = [f"/p/app{i:02d}/web/V{j}" for i in range(3) for j in range(2)]
-    plan = grant_plan("20260101-ffff", ROLE, names)
+    plan = grant_plan("20260101-ffff", ROLE, [f"/p/app{i:02d}/web/V{j}" for i in range(3) for j in range(2)])
+    env = env_for(plan, tmp_path)
+    apply_plan(env)
+    assert _policies() == {"Theirs": big}
+    (arn,) = _attached()
+    assert arn == f"arn:aws:iam::{ACCOUNT}:policy/secrets-migrate/" + ip.managed_name(plan.id, ROLE)
+    assert env.journal.states()["g"].receipt["managed_arn"] == arn
+    iam_checks = [c for c in verify_plan(env) if c.kind == "iam"]
+    assert len(iam_checks) == 6 and all(c.ok for c in iam_checks)
+    rollback_plan(env)
+    assert _attached() == [] and _policies() == {"Theirs": big} and _params() == set()
+    assert boto3.client("iam").list_policies(Scope="Local")["Policies"] == []
+
+
+def test_a_plan_moves_its_grants_to_the_managed_policy_when_inline_fills_up(aws: None, tmp_path: Path) -> None:
+    _role()
+    big = _fill_inline(340)  # room for one small statement only
+    plan = grant_plan("20260101-hhhh", ROLE, ["/a/X"] + [f"/b{i}/Y" for i in range(6)])  # outside --prefix p
+    g = plan.policies[0]
+    g1 = dataclasses.replace(g, id="g1", ssm_actions=("s0",))
+    g2 = dataclasses.replace(g, id="g2", ssm_actions=tuple(f"s{i}" for i in range(1, 7)))
+    plan = dataclasses.replace(plan, actions=(*plan.store_actions, g1, g2))
+    env = env_for(plan, tmp_path)
+    apply_plan(env, auto_rollback=False)
+    assert _policies() == {"Theirs": big}  # g1's inline statement moved out with g2's
+    (arn,) = _attached()
+    doc = env.iam.get_managed(arn)
+    assert doc is not None and len(ip.statements(doc)) == 1
+    assert all(c.ok for c in verify_plan(env) if c.kind == "iam")
+    rollback_plan(env, only={"g2"})
+    doc = env.iam.get_managed(arn)
+    assert doc is not None and ip.statements(doc)[0]["Resource"] == f"{PARAM}/a/X"
+    rollback_plan(env)
+    assert _attached() == [] and _policies() == {"Theirs": big}
+
+
+def test_over_both_limits_fails_with_the_sizes_and_writes_nothing(aws: None, tmp_path: Path) -> None:
+    _role()
+    _fill_inline()
+    plan = grant_plan("20260101-iiii", ROLE, [f"/q{i:03d}/V" for i in range(120)])  # nothing to compress
     with pytest.raises(ActionFailed) as ei:
         apply_plan(env_for(plan, tmp_path))
-    assert "10,240" in str(ei.value) and "rolled back" in str(ei.value)
-    assert list(_policies()) == ["Theirs"] and _params() == set()
+    msg = str(ei.value)
+    assert "10,240" in msg and "6,144" in msg and "rolled back" in msg
+    assert list(_policies()) == ["Theirs"] and _attached() == [] and _params() == set()
 
 
 def test_a_plan_file_from_before_keeps_its_own_policy_name(aws: None, tmp_path: Path) -> None:

@@ -16,7 +16,11 @@ The design (details in ``migrate.iam_policy``):
   plans' processes) are serialized per role and policy by a file lock (``lock_dir``); across machines
   the window left is the one call between the re-read and the write (IAM has no conditional write).
 * Size: the narrowest compression level whose document fits 10,240 characters minus the role's other
-  inline policies. When nothing fits, the action fails with the sizes (nothing is written).
+  inline policies. When nothing fits inline, the plan's grants on that role move to a customer-managed
+  policy of its own (``/secrets-migrate/secrets-migrate-<plan>-<role hash>``, 6,144 characters, attached
+  to the role; at most 10 per role) and stay there for the rest of the plan; rollback removes them from
+  it and deletes it (detached, every version) with the plan's last grant on that role. When that does
+  not fit either, the action fails with the sizes (nothing is written).
 * Receipt: the full role ARN, the policy name, this action's grants, the digest of the document
   written and, on this plan's first write to the policy, the before-image (ARNs only, never values).
 * Rollback removes only this plan's statements (recomputed from the plan's other still-applied actions).
@@ -144,7 +148,12 @@ class IamImpl:
             role = str(rc.get("role_arn") or p.role_arn)
             key = (role, str(rc.get("policy_name") or p.policy_name))
             if key not in docs:
+                managed = _managed_of(env, *key)
                 docs[key] = env.iam.get_policy(*key)
+                if managed:
+                    md = env.iam.get_managed(managed)
+                    both = ip.statements(docs[key]) + ip.statements(md)
+                    docs[key] = {"Version": ip.VERSION, "Statement": both} if both else None
             out += _check_policy(p, role, key[1], docs[key], ctx.arns)
         return out
 
@@ -181,13 +190,15 @@ def _write(env: Env, a: PutRolePolicy, role: str, grants: ip.Grants) -> PolicyRe
         peers = _peers(env, role, a.policy_name, a.id)
         total = ip.union([*(p["grants"] for p in peers), grants])
         scopes = sorted({s for p in peers for s in p.get("scopes", [])} | set(a.scopes))
+        managed = _managed_of(env, role, a.policy_name)
         budget = _budget(env, role, a.policy_name)
         doc, level = ip.fit(cur, pid, total, scopes, budget)
-        if level < 0:
-            raise PreconditionFailed(
-                f"the read policy for {role} would be {ip.policy_size(doc):,} characters; IAM allows "
-                f"{ip.INLINE_TOTAL_MAX:,} for all inline policies of a role ({budget:,} left)",
-                hint="split the services over several execution roles, or use a shorter --prefix")
+        if managed or level < 0:
+            inline = (f"{ip.policy_size(doc):,} characters inline ({budget:,} of {ip.INLINE_TOTAL_MAX:,} left)")
+            done = _write_managed(env, a, role, cur, total, scopes, grants, managed, inline)
+            if done is None:
+                continue
+            return done
         receipt = PolicyReceipt(role_arn=role, policy_name=a.policy_name, created=cur is None, grants=grants,
                                 scopes=list(a.scopes), digest=ip.digest(doc), size=ip.policy_size(doc), level=level)
         if not ip.own_statements(cur, pid):
@@ -202,8 +213,79 @@ def _write(env: Env, a: PutRolePolicy, role: str, grants: ip.Grants) -> PolicyRe
                        hint="another plan is writing grants to the same role; apply again")
 
 
+def _managed_of(env: Env, role: str, policy: str) -> str:
+    """The customer-managed policy this plan moved its grants on ``role`` to, if it did (any receipt)."""
+    for st in env.journal.states().values():
+        rc = st.receipt
+        if rc.get("managed_arn") and rc.get("role_arn") == role and rc.get("policy_name") == policy:
+            return str(rc["managed_arn"])
+    return ""
+
+
+def _write_managed(env: Env, a: PutRolePolicy, role: str, cur: dict[str, Any] | None, total: ip.Grants,
+                   scopes: list[str], grants: ip.Grants, managed: str, inline: str) -> PolicyReceipt | None:
+    """The fallback: this plan's grants on ``role`` in a customer-managed policy of its own (None: retry)."""
+    pid = env.plan.id
+    arn = managed or env.iam.managed_arn(ip.managed_name(pid, role))
+    mdoc, level = ip.fit(None, pid, total, scopes, ip.MANAGED_MAX)
+    if level < 0:
+        raise PreconditionFailed(
+            f"the read grants for {role} need {inline} or {ip.policy_size(mdoc):,} in a managed policy "
+            f"(at most {ip.MANAGED_MAX:,})", hint="split the services over several execution roles, or use --prefix")
+    attached = env.iam.attached(role)
+    if arn not in attached and len(attached) >= ip.MANAGED_PER_ROLE:
+        raise PreconditionFailed(f"the inline policies of {role} are full and it already has "
+                                 f"{ip.MANAGED_PER_ROLE} managed policies attached")
+    receipt = PolicyReceipt(role_arn=role, policy_name=a.policy_name, created=cur is None, grants=grants,
+                            scopes=list(a.scopes), digest=ip.digest(mdoc), size=ip.policy_size(mdoc), level=level,
+                            managed_arn=arn)
+    if ip.own_statements(cur, pid):  # this plan's inline statements move to the managed policy
+        rest = ip.merge(cur, pid, {})
+        if ip.digest(env.iam.get_policy(role, a.policy_name)) != ip.digest(cur):
+            return None
+        env.iam.put_managed(role, arn, mdoc)
+        if ip.statements(rest):
+            env.iam.put_policy(role, a.policy_name, rest)
+        else:
+            env.iam.delete_policy(role, a.policy_name)
+    else:
+        env.iam.put_managed(role, arn, mdoc)
+    return receipt
+
+
+def _unwrite_managed(env: Env, a: PutRolePolicy, role: str, policy: str, managed: str) -> str:
+    pid = env.plan.id
+    mdoc = env.iam.get_managed(managed)
+    if mdoc is not None:
+        if ip.foreign_statements(mdoc) or len(ip.own_statements(mdoc, pid)) != len(ip.statements(mdoc)):
+            return f"managed policy {managed} holds statements of others: left as it is"
+        peers = _peers(env, role, policy, a.id)
+        if peers:
+            scopes = sorted({s for p in peers for s in p.get("scopes", [])})
+            new, _ = ip.fit(None, pid, ip.union(p["grants"] for p in peers), scopes, ip.MANAGED_MAX)
+            env.iam.put_managed(role, managed, new)
+        else:
+            env.iam.delete_managed(role, managed)
+    for _ in range(ATTEMPTS):  # statements left inline by a run interrupted while moving them
+        cur = env.iam.get_policy(role, policy)
+        if not ip.own_statements(cur, pid):
+            return ""
+        rest = ip.merge(cur, pid, {})
+        if ip.digest(env.iam.get_policy(role, policy)) != ip.digest(cur):
+            continue
+        if ip.statements(rest):
+            env.iam.put_policy(role, policy, rest)
+        else:
+            env.iam.delete_policy(role, policy)
+        return ""
+    raise ActionFailed(f"policy {policy} on {role} kept changing during rollback", hint="run rollback again")
+
+
 def _unwrite(env: Env, a: PutRolePolicy, role: str, policy: str, rc: dict[str, Any]) -> str:
     pid = env.plan.id
+    managed = _managed_of(env, role, policy)
+    if managed:
+        return _unwrite_managed(env, a, role, policy, managed)
     for _ in range(ATTEMPTS):
         cur = env.iam.get_policy(role, policy)  # a missing permission raises: never "reverted"
         if cur is None or not ip.own_statements(cur, pid):

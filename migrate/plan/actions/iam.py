@@ -52,3 +52,4 @@ class PolicyReceipt(TypedDict):
     size: int  #: its size as AWS counts it
     level: int  #: compression level used
     before: NotRequired[dict[str, Any] | None]  #: the document before this plan first wrote it
+    managed_arn: NotRequired[str]  #: the plan's customer-managed policy (inline policies full)
