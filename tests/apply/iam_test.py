@@ -148,8 +148,8 @@ def test_other_inline_policies_shrink_the_budget_and_widen_the_pattern(aws: None
     assert all(c.ok for c in verify_plan(env) if c.kind == "iam")
 
 
-def _fill_inline(buckets: int = 349) -> dict[str, object]:
-    big = {"Version": "2012-10-17", "Statement": [{"Sid": "Theirs", "Effect": "Allow", "Action": "s3:GetObject",
+def _fill_inline(buckets: int = 349) -> dict[str, Any]:
+    big: dict[str, Any] = {"Version": "2012-10-17", "Statement": [{"Sid": "Theirs", "Effect": "Allow", "Action": "s3:GetObject",
                                                    "Resource": [f"arn:aws:s3:::bucket-{i:04d}/*" for i in range(buckets)]}]}
     boto3.client("iam").put_role_policy(RoleName="ecsTaskExecutionRole", PolicyName="Theirs",
                                         PolicyDocument=json.dumps(big))
