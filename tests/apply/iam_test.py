@@ -257,3 +257,23 @@ def test_a_grant_applied_by_the_previous_version_still_rolls_back(aws: None, tmp
     notes = rollback_plan(env)
     assert list(_policies()) == ["secrets-migrate-other"]  # not named after this plan: left
     assert any("secrets-migrate-other" in n for n in notes)
+
+
+def test_the_role_lock_directory_must_be_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from migrate.apply.impls import iam as impl
+
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    monkeypatch.setenv("SECRETS_MIGRATE_LOCK_DIR", str(link))
+    with pytest.raises(OSError), impl._lock(ROLE, "secrets-migrate"):
+        pass
+    assert list(real.iterdir()) == []
+    real.chmod(0o777)
+    monkeypatch.setenv("SECRETS_MIGRATE_LOCK_DIR", str(real))
+    with pytest.raises(ActionFailed, match="not private"), impl._lock(ROLE, "secrets-migrate"):
+        pass
+    real.chmod(0o700)
+    with impl._lock(ROLE, "secrets-migrate"):
+        assert len(list(real.iterdir())) == 1

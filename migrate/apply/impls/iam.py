@@ -13,7 +13,7 @@ The design (details in ``migrate.iam_policy``):
 * Compare-before-write: the policy is read again just before the write and the write is redone when it
   changed since; after the write it is read back and the write is redone when this plan's statements
   are not there (another plan wrote over them). Writers on one machine (threads of a live run, other
-  plans' processes) are serialized per role and policy by a file lock (``lock_dir``); across machines
+  plans' processes) are serialized per role and policy by a file lock (``lock_dir``, private); across machines
   the window left is the one call between the re-read and the write (IAM has no conditional write).
 * Size: the narrowest compression level whose document fits 10,240 characters minus the role's other
   inline policies. When nothing fits inline, the plan's grants on that role move to a customer-managed
@@ -40,7 +40,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -61,32 +61,46 @@ LOCK_TIMEOUT = 300.0  #: seconds to wait for another writer of the same role pol
 
 def lock_dir() -> Path:
     """Where the per-role write locks live: one machine-wide place per user (several plans, one role)."""
-    d = os.environ.get("SECRETS_MIGRATE_LOCK_DIR") or os.path.join(tempfile.gettempdir(), f"secrets-migrate-{os.getuid()}")
-    return Path(d)
+    d = os.environ.get("SECRETS_MIGRATE_LOCK_DIR")
+    return Path(d) if d else Path(tempfile.gettempdir()) / f"secrets-migrate-locks-{os.geteuid()}"
+
+
+def _lock_fd(name: str) -> int:
+    """The lock file ``name`` in ``lock_dir()``: a private directory (not a link, ours, 0700), no link followed."""
+    d = lock_dir()
+    with suppress(FileExistsError):
+        os.makedirs(d, mode=0o700)
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        st = os.fstat(dfd)
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise ActionFailed(f"lock directory {d} is not private (owner or mode)",
+                               hint="remove it or set SECRETS_MIGRATE_LOCK_DIR")
+        return os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600, dir_fd=dfd)
+    finally:
+        os.close(dfd)
 
 
 @contextmanager
 def _lock(role_arn: str, policy: str) -> Iterator[None]:
     """Serialize writers of one role policy: threads of a live run and other plans' processes on this machine
     (flock on a file per role and policy). Across machines only the compare-before-write protects."""
-    d = lock_dir()
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = hashlib.sha256(f"{role_arn}\n{policy}".encode()).hexdigest()[:24]
-    with open(d / f"iam-{key}.lock", "a+") as fh:
+    fd = _lock_fd(f"iam-{key}.lock")
+    try:
         deadline = time.monotonic() + LOCK_TIMEOUT
         while True:
             try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise ActionFailed(f"another process has been writing policy {policy} on {role_arn} "
                                        f"for {LOCK_TIMEOUT:.0f}s", hint="apply again when it is done") from None
                 time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 class IamImpl:
