@@ -239,7 +239,7 @@ def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]]
     out: list[PutRolePolicy] = []
     kms = (settings.kms_key,) if settings.kms_key and not settings.kms_key.startswith("alias/aws/") else ()
     name_of = {t.action_id: t.name for t in targets.values()}
-    all_names = {k: {name_of[i] for b in by_role.values() for i in b[k]} for k in ("ssm", "sm")}
+    all_names = {k: {t.name for t in targets.values() if (t.store == "ssm") == (k == "ssm")} for k in ("ssm", "sm")}
     for role in sorted(by_role):
         b = by_role[role]
         scopes = [d for k in ("ssm", "sm")

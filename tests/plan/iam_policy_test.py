@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from rich.console import Console
 
 from migrate import iam_policy as ip
+from migrate.commands.common import scan
+from migrate.plan.model import Plan, PlanSettings
+from migrate.plan.planner import make_plan
+from migrate.plan.render import print_plan
 
 P = "arn:aws:ssm:us-east-1:123456789012:parameter"
 S = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
@@ -90,3 +97,28 @@ def test_digest_is_stable_and_order_insensitive_for_keys() -> None:
     b = {"Statement": [], "Version": "2012-10-17"}
     assert ip.digest(a) == ip.digest(b) != ip.digest(ip.merge(None, "x", {"ssm": ["r"]}))
     assert ip.digest(None) == ""
+
+
+def _td(path: Path, family: str, env: dict[str, str], role: str) -> None:
+    td = {"family": family, "executionRoleArn": role, "containerDefinitions": [
+        {"name": "app", "image": "x", "environment": [{"name": k, "value": v} for k, v in env.items()]}]}
+    path.write_text(json.dumps(td, indent=2))
+
+
+def test_file_plan_one_grant_per_role_with_scopes_that_never_cross_roles(tmp_path: Path) -> None:
+    exec_role, other = "arn:aws:iam::123456789012:role/exec", "arn:aws:iam::123456789012:role/other"
+    _td(tmp_path / "a.json", "web", {"DB_PASSWORD": "Kq7-a-secret-9x", "API_TOKEN": "tok_9Zq81mXv0Lp3"}, exec_role)
+    _td(tmp_path / "b.json", "worker", {"DB_PASSWORD": "Kq7-b-secret-9x"}, other)
+    o = scan([str(tmp_path)])
+    plan = Plan.from_json(make_plan(o.loaded, o.findings, PlanSettings(prefix="team")).to_json())
+    by_role = {p.role_arn: p for p in plan.policies}
+    assert {p.policy_name for p in plan.policies} == {ip.TOOL_POLICY}
+    assert "/team/web/" in by_role[exec_role].scopes and "/team/" not in by_role[exec_role].scopes
+    assert by_role[other].scopes == ("/team/worker/", "/team/worker/app/")
+    sizes = {r.role_arn: r for r in ip.estimate_sizes(plan.actions, plan_id=plan.id, region=None)}
+    assert sizes[exec_role].level == 1 and 0 < sizes[exec_role].size < ip.INLINE_TOTAL_MAX
+    con = Console(record=True, width=300)
+    print_plan(plan, con, diffs=False)
+    out = con.export_text()
+    assert f"IAM {exec_role} (secrets-migrate): policy {sizes[exec_role].size:,} of 10,240 characters" in out
+    assert not [w for w in plan.warnings if "characters" in w]
