@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import threading
@@ -132,7 +133,7 @@ class Emulator:
         except Exception as e:  # noqa: BLE001 - the emulator must never break moto's own answer
             import logging
 
-            logging.getLogger(__name__).warning("ecs emulator: %s", type(e).__name__)
+            logging.getLogger(__name__).warning("ecs emulator: %s", type(e).__name__, exc_info=True)
         headers = [(k, v) for k, v in status[1] if k.lower() != "content-length"] + [("Content-Length", str(len(out)))]
         start_response(status[0], headers)
         return [out]
@@ -159,7 +160,7 @@ class Emulator:
         pv = req.get("platformVersion") or svc.platform_version
         if req.get("platformVersion"):
             svc.platform_version = pv
-        verdict = task_start_verdict(_td_json(td), self._role(account, td.execution_role_arn), self._resolver(account),
+        verdict = task_start_verdict(_td_json(td), self._role(account, getattr(td, "execution_role_arn", None)), self._resolver(account),
                                      region=region, account=account, launch_type=launch_type, platform_version=pv,
                                      quotas=self.quotas)
         now = _utcnow()
@@ -208,11 +209,11 @@ class Emulator:
             cb = getattr(svc, "emulator_circuit_breaker", None) or {}
             old = [d for d in svc.deployments if d is not dep]
             if cb.get("rollback") and old:
-                # rollback: the previous revision becomes PRIMARY again, the failed deployment stays ACTIVE
+                # rollback: the previous revision is PRIMARY again and the failed deployment is drained (ECS
+                # shows it ACTIVE/FAILED while the rollback runs; the emulator skips that phase)
                 back = old[0]
-                back["status"] = "PRIMARY"
-                dep["status"] = "ACTIVE"
-                svc.deployments = [back, dep]
+                back.update(status="PRIMARY", updatedAt=_utcnow())
+                svc.deployments = [back]
                 svc.task_definition = back.get("taskDefinition")
             svc.running_count = sum(int(d.get("runningCount") or 0) for d in svc.deployments)
             svc.pending_count = 0
@@ -221,12 +222,12 @@ class Emulator:
         from moto.ecs.models import Task
 
         cluster = backend.clusters[svc.cluster_name]
-        td = backend.describe_task_definition(str(dep["taskDefinition"]))
+        td = copy.copy(backend.describe_task_definition(str(dep["taskDefinition"])))
+        td.network_mode = "bridge"  # a task that never started has no ENI (moto would try to create one)
         count = max(1, min(int(dep.get("desiredCount") or 1), 3))
         for _ in range(count):
             task = Task(cluster, td, None, None, backend, group=f"service:{svc.name}",
                         launch_type=svc.launch_type or "", started_by=str(dep["id"]),
-                        networking_configuration=getattr(svc, "network_configuration", None) or None,
                         platform_version=dep.get("platformVersion"))
             task.last_status = "STOPPED"
             task.desired_status = "STOPPED"
@@ -359,7 +360,7 @@ def _xml_error(err: AwsError, start_response: StartResponse) -> list[bytes]:
 
 
 def _td_json(td: Any) -> dict[str, Any]:
-    return {"family": td.family, "executionRoleArn": td.execution_role_arn,
+    return {"family": td.family, "executionRoleArn": getattr(td, "execution_role_arn", None),
             "containerDefinitions": td.container_definitions,
             "requiresCompatibilities": list(getattr(td, "requires_compatibilities", None) or []),
             "networkMode": getattr(td, "network_mode", None)}
