@@ -20,7 +20,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from migrate.sandbox import limits
@@ -38,7 +38,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -148,7 +148,7 @@ class Emulator:
         from moto.ecs.models import ecs_backends
 
         backend = ecs_backends[account][region]
-        svc = backend.services[f"{cluster}:{name}"]
+        svc: Any = backend.services[f"{cluster}:{name}"]
         if (svc.deployment_controller or {}).get("type", "ECS") != "ECS":
             return  # CODE_DEPLOY / EXTERNAL: ECS reports no rolloutState for these
         td = backend.describe_task_definition(str(svc.task_definition))
@@ -166,7 +166,7 @@ class Emulator:
         now = _utcnow()
         dep_id = f"ecs-svc/{abs(hash((name, now.isoformat()))) % 10**19:019d}"
         desired = int(svc.desired_count or 0)
-        new = {"id": dep_id, "status": "PRIMARY", "taskDefinition": td.arn, "desiredCount": desired,
+        new: dict[str, Any] = {"id": dep_id, "status": "PRIMARY", "taskDefinition": td.arn, "desiredCount": desired,
                "pendingCount": desired, "runningCount": 0, "failedTasks": 0, "createdAt": now, "updatedAt": now,
                "launchType": launch_type, "platformVersion": pv, "rolloutState": "IN_PROGRESS",
                "rolloutStateReason": f"ECS deployment {dep_id} in progress."}
@@ -177,7 +177,8 @@ class Emulator:
         svc.deployments = [new, *old]
         svc.running_count = sum(int(d.get("runningCount") or 0) for d in old)
         svc.pending_count = desired
-        self._rollouts = [r for r in self._rollouts if not (r.account, r.region, r.cluster, r.service) == (account, region, cluster, name)]
+        self._rollouts = [r for r in self._rollouts
+                          if (r.account, r.region, r.cluster, r.service) != (account, region, cluster, name)]
         self._rollouts.append(_Rollout(account, region, cluster, name, new, verdict, self.clock() + self.deploy_seconds))
         if self.deploy_seconds <= 0:
             self.tick()
@@ -192,7 +193,7 @@ class Emulator:
                 continue
             r.done = True
             backend = ecs_backends[r.account][r.region]
-            svc = backend.services.get(f"{r.cluster}:{r.service}")
+            svc: Any = backend.services.get(f"{r.cluster}:{r.service}")
             if svc is None or r.deployment not in svc.deployments:
                 continue
             dep = r.deployment
@@ -226,7 +227,7 @@ class Emulator:
         td.network_mode = "bridge"  # a task that never started has no ENI (moto would try to create one)
         count = max(1, min(int(dep.get("desiredCount") or 1), 3))
         for _ in range(count):
-            task = Task(cluster, td, None, None, backend, group=f"service:{svc.name}",
+            task: Any = Task(cluster, td, None, None, backend, group=f"service:{svc.name}",
                         launch_type=svc.launch_type or "", started_by=str(dep["id"]),
                         platform_version=dep.get("platformVersion"))
             task.last_status = "STOPPED"
@@ -368,7 +369,7 @@ def _td_json(td: Any) -> dict[str, Any]:
 
 def _jsonable(v: Any) -> Any:
     if isinstance(v, datetime):
-        return v.replace(tzinfo=timezone.utc).timestamp()
+        return v.replace(tzinfo=UTC).timestamp()
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items() if x is not None}
     if isinstance(v, list):
@@ -400,7 +401,7 @@ def _resolve_sm(account: str, ref: Reference) -> Resolution:
     from moto.secretsmanager.models import secretsmanager_backends
 
     store = secretsmanager_backends[account][ref.region].secrets
-    secret = store.get(ref.name)
+    secret: Any = store.get(ref.name)
     if secret is None or getattr(secret, "deleted_date", None):
         return Resolution(False, ref.name)
     stages: set[str] = set()

@@ -205,7 +205,8 @@ def check_secret_value(secret_string: str | None, secret_binary_b64: str | None 
     """SecretString / SecretBinary: 1-65,536 bytes (binary measured decoded: base64 is 4/3 of it)."""
     if secret_string is not None and len(secret_string.encode()) > q.secret_value_bytes:
         field = "secretString"
-    elif secret_binary_b64 is not None and len(secret_binary_b64) * 3 // 4 > q.secret_value_bytes:
+    elif (secret_binary_b64 is not None
+          and len(secret_binary_b64) * 3 // 4 - secret_binary_b64[-2:].count("=") > q.secret_value_bytes):
         field = "secretBinary"
     else:
         return None

@@ -12,7 +12,7 @@ from migrate.sandbox.emulator import Emulator
 from migrate.sandbox.limits import Quotas
 
 
-class _EmulatedServer(ThreadedMotoServer):  # type: ignore[misc]  # moto ships no complete types for it
+class _EmulatedServer(ThreadedMotoServer):
     def __init__(self, port: int, emulator_args: dict[str, Any]) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self.emulator = Emulator(DomainDispatcherApplication(create_backend_app), **emulator_args)

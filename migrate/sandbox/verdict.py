@@ -204,88 +204,110 @@ def _pv_tuple(pv: str | None) -> tuple[int, ...] | None:
         return None
 
 
-def _denied(role: RoleView, action: str, resource: str, task_id: str, account: str, verdict: str) -> str:
+TASK_ID = "0123456789abcdef0123456789abcdef"  #: stands for the task id in the agent's assumed-role ARN
+
+
+def _denied(role: RoleView, action: str, resource: str, account: str, verdict: str) -> str:
     name = role.arn.rsplit("/", 1)[-1]
     why = ("with an explicit deny in an identity-based policy" if verdict == "deny"
            else f"because no identity-based policy allows the {action} action")
-    return (f"AccessDeniedException: User: arn:aws:sts::{account}:assumed-role/{name}/{task_id} is not authorized "
+    return (f"AccessDeniedException: User: arn:aws:sts::{account}:assumed-role/{name}/{TASK_ID} is not authorized "
             f"to perform: {action} on resource: {resource} {why}")
 
 
-def task_start_verdict(task_definition: Mapping[str, Any], role: RoleView | None, resolve: Resolver, *,
-                       region: str, account: str, launch_type: str | None = None, platform_version: str | None = None,
-                       evaluator: Evaluator = evaluate, task_id: str = "0123456789abcdef0123456789abcdef",
-                       quotas: Quotas = DEFAULT_QUOTAS) -> Verdict:
-    """Would a task of ``task_definition`` start? ``role`` is None when the revision names no execution role."""
-    bad = check_task_definition_size(task_definition, quotas) or check_task_definition_rules(task_definition)
-    if bad:
-        return Verdict(False, f"{bad.code}: {bad.message}", at_registration=True)
+def _value_froms(task_definition: Mapping[str, Any]) -> list[str]:
     refs: list[str] = []
     for c in task_definition.get("containerDefinitions") or []:
         refs += [str(s.get("valueFrom", "")) for s in c.get("secrets") or []]
         refs += [str(s.get("valueFrom", "")) for s in (c.get("logConfiguration") or {}).get("secretOptions") or []]
-    if not refs:
+    return refs
+
+
+def _ssm_verdict(refs: Sequence[Reference], role: RoleView, resolve: Resolver, evaluator: Evaluator,
+                 account: str) -> Verdict | None:
+    """One GetParameters call for every parameter: any denial fails it, then any missing name."""
+    missing: list[str] = []
+    for ref in refs:
+        res = resolve(ref)
+        target = res.resource_arn or ref.arn
+        v = evaluator(role.policies, "ssm:GetParameters", target)
+        if v != "allow":
+            return Verdict(False, SSM_PREFIX + _denied(role, "ssm:GetParameters", target, account, v) + REQUEST_TAIL)
+        if not res.exists:
+            missing.append(ref.name)
+            continue
+        key = res.customer_kms_key_arn
+        if key and (v := evaluator(role.policies, "kms:Decrypt", key)) != "allow":
+            return Verdict(False, SSM_PREFIX + _denied(role, "kms:Decrypt", key, account, v) + REQUEST_TAIL)
+    if missing:
+        return Verdict(False, f"{SSM_PREFIX}invalid ssm parameters: {' '.join(missing)}")
+    return None
+
+
+def _asm_verdict(ref: Reference, role: RoleView, resolve: Resolver, evaluator: Evaluator, account: str) -> Verdict | None:
+    res = resolve(ref)
+    target = res.resource_arn or ref.name
+    fetch = f"{ASM_PREFIX}failed to fetch secret {ref.name} from secrets manager: "
+    not_found = f"{fetch}ResourceNotFoundException: Secrets Manager can't find the specified secret"
+    v = evaluator(role.policies, "secretsmanager:GetSecretValue", target)
+    if v != "allow":
+        reason = fetch + _denied(role, "secretsmanager:GetSecretValue", target, account, v) + REQUEST_TAIL
+    elif not res.exists:
+        reason = f"{not_found}.{REQUEST_TAIL}"
+    elif res.customer_kms_key_arn and evaluator(role.policies, "kms:Decrypt", res.customer_kms_key_arn) != "allow":
+        reason = f"{fetch}AccessDeniedException: Access to KMS is not allowed{REQUEST_TAIL}"
+    elif ref.version_stage and ref.version_stage not in res.stages:
+        reason = f"{not_found} value for staging label: {ref.version_stage}{REQUEST_TAIL}"
+    elif ref.version_id and ref.version_id not in res.version_ids:
+        reason = f"{not_found} value for VersionId: {ref.version_id}{REQUEST_TAIL}"
+    elif ref.json_key and (res.json_keys is None or ref.json_key not in res.json_keys):
+        reason = f"{ASM_PREFIX}retrieved secret from Secrets Manager did not contain json key {ref.json_key}"
+    else:
+        return None
+    return Verdict(False, reason)
+
+
+def _platform_verdict(refs: Sequence[Reference], task_definition: Mapping[str, Any], launch_type: str | None,
+                      platform_version: str | None) -> Verdict | None:
+    fargate = (launch_type or "").upper() == "FARGATE" or "FARGATE" in (task_definition.get("requiresCompatibilities") or [])
+    pv = _pv_tuple(platform_version)
+    if not (fargate and pv and pv < (1, 4, 0)):
+        return None
+    for ref in refs:
+        if ref.store == "asm" and (ref.json_key or ref.version_stage or ref.version_id):
+            # facts §1.3 (feature table, CDK check); the agent's own wording for this case is UNCONFIRMED
+            return Verdict(False, f"{ASM_PREFIX}secret {ref.name}: JSON key and version references need Fargate "
+                                  f"platform version 1.4.0 or later (service runs {platform_version})")
+    return None
+
+
+def task_start_verdict(task_definition: Mapping[str, Any], role: RoleView | None, resolve: Resolver, *,
+                       region: str, account: str, launch_type: str | None = None, platform_version: str | None = None,
+                       evaluator: Evaluator = evaluate, quotas: Quotas = DEFAULT_QUOTAS) -> Verdict:
+    """Would a task of ``task_definition`` start? ``role`` is None when the revision names no execution role."""
+    bad = check_task_definition_size(task_definition, quotas) or check_task_definition_rules(task_definition)
+    if bad:
+        return Verdict(False, f"{bad.code}: {bad.message}", at_registration=True)
+    value_froms = _value_froms(task_definition)
+    if not value_froms:
         return WILL_START
     assert role is not None  # check_task_definition_rules refused secrets without an execution role
     if not role.exists or not trusts_ecs_tasks(role.trust):
         return Verdict(False, f"ECS was unable to assume the role '{role.arn}' that was provided for this task. Please "
                               "verify that the role being passed has the proper trust relationship and permissions and "
                               "that your IAM user has permissions to pass this role.")
-    parsed: list[Reference] = []
-    for vf in refs:
+    refs: list[Reference] = []
+    for vf in value_froms:
         try:
-            parsed.append(parse_reference(vf, region=region, account=account))
+            refs.append(parse_reference(vf, region=region, account=account))
         except BadReference:
             # the agent cannot tell which store: an ARN it cannot parse is an invalid SSM parameter to it
             return Verdict(False, f"{SSM_PREFIX}invalid ssm parameters: {vf}")
-    fargate = (launch_type or "").upper() == "FARGATE" or "FARGATE" in (task_definition.get("requiresCompatibilities") or [])
-    pv = _pv_tuple(platform_version)
-    for ref in parsed:
-        if ref.store == "asm" and (ref.json_key or ref.version_stage or ref.version_id) and fargate and pv and pv < (1, 4, 0):
-            # facts §1.3 (feature table, CDK check); the agent's own wording for this case is UNCONFIRMED
-            return Verdict(False, f"{ASM_PREFIX}secret {ref.name}: JSON key and version references need Fargate "
-                                  f"platform version 1.4.0 or later (service runs {platform_version})")
-    # SSM: one GetParameters call for every parameter
-    ssm = [r for r in parsed if r.store == "ssm"]
-    missing: list[str] = []
-    for ref in ssm:
-        res = resolve(ref)
-        target = res.resource_arn or ref.arn
-        v = evaluator(role.policies, "ssm:GetParameters", target)
-        if v != "allow":
-            return Verdict(False, SSM_PREFIX + _denied(role, "ssm:GetParameters", target, task_id, account, v) + REQUEST_TAIL)
-        if not res.exists:
-            missing.append(ref.name)
-            continue
-        if res.customer_kms_key_arn:
-            v = evaluator(role.policies, "kms:Decrypt", res.customer_kms_key_arn)
-            if v != "allow":
-                return Verdict(False, SSM_PREFIX + _denied(role, "kms:Decrypt", res.customer_kms_key_arn, task_id, account, v)
-                               + REQUEST_TAIL)
-    if missing:
-        return Verdict(False, f"{SSM_PREFIX}invalid ssm parameters: {' '.join(missing)}")
-    for ref in (r for r in parsed if r.store == "asm"):
-        res = resolve(ref)
-        target = res.resource_arn or ref.name
-        fetch = f"failed to fetch secret {ref.name} from secrets manager: "
-        v = evaluator(role.policies, "secretsmanager:GetSecretValue", target)
-        if v != "allow":
-            return Verdict(False, ASM_PREFIX + fetch + _denied(role, "secretsmanager:GetSecretValue", target, task_id, account, v)
-                           + REQUEST_TAIL)
-        if not res.exists:
-            return Verdict(False, f"{ASM_PREFIX}{fetch}ResourceNotFoundException: Secrets Manager can't find the specified "
-                                  f"secret.{REQUEST_TAIL}")
-        if res.customer_kms_key_arn and evaluator(role.policies, "kms:Decrypt", res.customer_kms_key_arn) != "allow":
-            return Verdict(False, f"{ASM_PREFIX}{fetch}AccessDeniedException: Access to KMS is not allowed{REQUEST_TAIL}")
-        if ref.version_stage and ref.version_stage not in res.stages:
-            return Verdict(False, f"{ASM_PREFIX}{fetch}ResourceNotFoundException: Secrets Manager can't find the specified "
-                                  f"secret value for staging label: {ref.version_stage}{REQUEST_TAIL}")
-        if ref.version_id and ref.version_id not in res.version_ids:
-            return Verdict(False, f"{ASM_PREFIX}{fetch}ResourceNotFoundException: Secrets Manager can't find the specified "
-                                  f"secret value for VersionId: {ref.version_id}{REQUEST_TAIL}")
-        if ref.json_key and (res.json_keys is None or ref.json_key not in res.json_keys):
-            return Verdict(False, f"{ASM_PREFIX}retrieved secret from Secrets Manager did not contain json key {ref.json_key}")
-    return WILL_START
+    found = _platform_verdict(refs, task_definition, launch_type, platform_version)
+    found = found or _ssm_verdict([r for r in refs if r.store == "ssm"], role, resolve, evaluator, account)
+    for ref in (r for r in refs if r.store == "asm"):
+        found = found or _asm_verdict(ref, role, resolve, evaluator, account)
+    return found or WILL_START
 
 
 def json_keys_of(text: str | None) -> frozenset[str] | None:
