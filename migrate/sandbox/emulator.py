@@ -81,22 +81,22 @@ class Emulator:
         auth = str(environ.get("HTTP_AUTHORIZATION", ""))
         region = _region(auth)
         account = "123456789012"
-        with self._lock:
-            if target.startswith(ECS_TARGET):
+        if target.startswith(ECS_TARGET):
+            with self._lock:  # rollout state: one ECS request at a time (other services run concurrently)
                 return self._ecs(target[len(ECS_TARGET):], body, environ, start_response, account, region)
-            err: AwsError | None = None
-            if target.startswith(SSM_TARGET):
-                err = self._ssm(target[len(SSM_TARGET):], _json(body), account, region)
-            elif target.startswith(SM_TARGET):
-                err = self._sm(target[len(SM_TARGET):], _json(body))
-            elif "/iam/aws4_request" in auth:
-                form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(errors="replace")).items()}
-                err = self._iam(form, account)
-                if err:
-                    return _xml_error(err, start_response)
+        err: AwsError | None = None
+        if target.startswith(SSM_TARGET):
+            err = self._ssm(target[len(SSM_TARGET):], _json(body), account, region)
+        elif target.startswith(SM_TARGET):
+            err = self._sm(target[len(SM_TARGET):], _json(body))
+        elif "/iam/aws4_request" in auth:
+            form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(errors="replace")).items()}
+            err = self._iam(form, account)
             if err:
-                return _json_error(err, start_response)
-            return self.app(environ, start_response)
+                return _xml_error(err, start_response)
+        if err:
+            return _json_error(err, start_response)
+        return self.app(environ, start_response)
 
     # --- ECS ------------------------------------------------------------------------------------------------
 
