@@ -80,7 +80,7 @@ class Emulator:
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         auth = str(environ.get("HTTP_AUTHORIZATION", ""))
         region = _region(auth)
-        account = "123456789012"
+        account = _account(environ, auth)
         if target.startswith(ECS_TARGET):
             with self._lock:  # rollout state: one ECS request at a time (other services run concurrently)
                 return self._ecs(target[len(ECS_TARGET):], body, environ, start_response, account, region)
@@ -319,6 +319,23 @@ def _region(auth: str) -> str:
         return auth.split("Credential=", 1)[1].split("/")[2]
     except IndexError:
         return "us-east-1"
+
+
+def _account(environ: Mapping[str, Any], auth: str) -> str:
+    """The account moto serves this request from (its own rules: env, header, access key)."""
+    import os
+
+    from moto.iam.models import get_account_id_from
+
+    if "MOTO_ACCOUNT_ID" in os.environ:
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return str(environ["HTTP_X_MOTO_ACCOUNT_ID"])
+    try:
+        key = auth.split("Credential=", 1)[1].split("/")[0]
+    except IndexError:
+        key = ""
+    return str(get_account_id_from(key))
 
 
 def _json(body: bytes) -> dict[str, Any]:

@@ -342,3 +342,16 @@ def test_emulate_false_is_bare_moto() -> None:
         assert out["taskDefinition"]["revision"] == 1  # moto accepts what ECS refuses (probe §2.3)
     finally:
         sb.stop()
+
+
+def test_ensure_roles_makes_an_execution_role_ecs_can_assume(env: Env) -> None:
+    from migrate.sandbox import ensure_roles
+
+    arn = f"arn:aws:iam::{ACCT}:role/svc/app-exec"
+    assert ensure_roles(env.sb.context(), [arn]) == ["app-exec"]
+    env.ssm.put_parameter(Name="/app/db", Value="v", Type="SecureString")
+    env.iam.put_role_policy(RoleName="app-exec", PolicyName="p", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [SSM_ALL]}))
+    env.service()
+    svc = env.deploy(env.register([{"name": "DB", "valueFrom": "/app/db"}], role=arn))
+    assert svc["deployments"][0]["rolloutState"] == COMPLETED
