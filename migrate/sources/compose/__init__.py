@@ -37,6 +37,28 @@ _SNIFF_SERVICES = re.compile(r"^services[ \t]*:", re.M)
 _SNIFF_CFN = re.compile(r"^(AWSTemplateFormatVersion|Resources)[ \t]*:", re.M)
 
 
+#: a top-level key whose block holds ``image:`` or ``build:`` one indentation down (format v1)
+_SNIFF_V1 = re.compile(r"^[A-Za-z0-9_.-]+[ \t]*:[ \t]*\r?\n(?:[ \t]+\S.*\r?\n|[ \t]*#.*\r?\n|[ \t]*\r?\n)*?"
+                       r"[ \t]+(?:image|build)[ \t]*:", re.M)
+_V1_NAMES = re.compile(r"(docker-compose|compose|fig)([.-][\w.-]*)?\.ya?ml\Z", re.I)
+
+
+def _sniff_v1(path: Path, text: str) -> bool:
+    """Compose file format v1: a compose-like name and services at the top level (parse decides)."""
+    if not _V1_NAMES.match(path.name) or not _SNIFF_V1.search(text):
+        return False
+    try:
+        from ruamel.yaml.nodes import MappingNode
+
+        from migrate.rewrite import yaml_spans as ys
+        from migrate.sources.compose.parse import is_v1
+
+        root = ys.load_nodes(text, path.name, allowed_tags=COMPOSE_TAGS)
+    except Exception:  # noqa: BLE001 - sniff never raises
+        return False
+    return isinstance(root, MappingNode) and is_v1(root)
+
+
 # --- the source --------------------------------------------------------------------------------
 
 
@@ -49,7 +71,11 @@ class ComposeSource(SourceBase):
                 return False
             if path.name.lower().startswith("ecs-params"):
                 return False
-            return bool(_SNIFF_SERVICES.search(text)) and not _SNIFF_CFN.search(text)
+            if _SNIFF_CFN.search(text):
+                return False
+            if _SNIFF_SERVICES.search(text):
+                return True
+            return _sniff_v1(path, text)
         except Exception:
             return False
 

@@ -17,6 +17,8 @@ from migrate.sources.base import Move, SourceText
 from migrate.sources.dotenv import DotenvEntry
 
 KIND = "compose"
+#: compose ``logging.options`` (migrated through ecs-params ``logging.secret_options``)
+LOC_COMPOSE_LOGGING = "compose.logging.options"
 ECS_PARAMS = "ecs-params.yml"
 COMPOSE_TAGS = ys.STANDARD_TAGS | {"!reset", "!override"}  # Compose merge tags (v2.24+)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -114,6 +116,7 @@ class _Model:
     ecs_params: SourceText | None = field(repr=False)
     warnings: list[str]
     tree: Path | None = None  #: the directory env files must stay in
+    v1: bool = False  #: compose file format v1 (services at the top level)
 
 
 EnvReader = Callable[[str, Path], "SourceText | None"]
@@ -137,14 +140,19 @@ class _Occurrences:
     env_specs: dict[str, tuple[Path, bool]] = field(default_factory=dict)
     effective: dict[str, set[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: occurrence -> location (``compose.environment`` unless said otherwise)
+    where: dict[_OccId, str] = field(default_factory=dict)
 
-    def add(self, oid: _OccId, sname: str, info: tuple[str, Node, Node, Node, int]) -> None:
+    def add(self, oid: _OccId, sname: str, info: tuple[str, Node, Node, Node, int],
+            location: str = LOC_COMPOSE_ENV) -> None:
         if oid not in self.users:
             self.order.append(oid)
             self.users[oid] = []
             self.info[oid] = info
+            self.where[oid] = location
         self.users[oid].append(sname)
-        self.effective[sname].add(info[0])
+        if location == LOC_COMPOSE_ENV:
+            self.effective[sname].add(info[0])
 
 
 @dataclass
