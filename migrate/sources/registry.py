@@ -80,6 +80,7 @@ SOURCES: dict[str, Source] = _Sources()
 _HINTS: dict[str, tuple[str, ...]] = {
     ".json": ("ecs-taskdef", "cloudformation", "terraform"),
     ".tpl": ("terraform", "ecs-taskdef"),  # templatefile() inputs: Terraform decides first
+    ".j2": ("ecs-taskdef",),  # Jinja2 (Ansible) templates of task definitions
     ".yaml": ("compose", "cloudformation"),
     ".yml": ("compose", "cloudformation"),
     ".template": ("cloudformation", "ecs-taskdef"),

@@ -20,7 +20,7 @@ from migrate.sources.base import DEFAULT_MAX_BYTES, LoadedFile, read_source
 from migrate.sources.registry import NOT_A_DEFINITION, detect_source
 
 #: file name endings that may hold a definition
-CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tpl", ".py", ".template")
+CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tpl", ".py", ".template", ".j2")
 #: directories never entered
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".terraform",
                        "cdk.out", ".migrate", ".tox", ".mypy_cache", ".pytest_cache"})

@@ -321,6 +321,10 @@ def _module_path(node: hs.Node) -> str | None:
 
 
 def _looks_like_container_template(text: str) -> bool:
+    """A container list template (a whole task definition, ``{"containerDefinitions": ...}``, is
+    the ecs-taskdef source's: ``templatefile()`` of a whole definition is not a container list)."""
     head = text.lstrip("\ufeff \t\r\n")[:1]
+    if head == "{" and '"containerDefinitions"' in text:
+        return False
     return head in "[{" and bool(head) and '"image"' in text and '"name"' in text \
         and ('"environment"' in text or '"logConfiguration"' in text or '"secrets"' in text)
