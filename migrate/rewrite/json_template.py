@@ -18,7 +18,7 @@ _KEYWORDS = frozenset({"true", "false", "null"})
 
 def _closing(text: str, i: int, opener: str, closer: str) -> int:
     """End offset (exclusive) of a balanced ``opener ... closer`` run starting at ``i``; -1 if none."""
-    if opener == "{{" or opener == "{%" or opener == "{#":
+    if opener in ("{{", "{%", "{#"):
         end = text.find(closer, i + 2)
         return -1 if end < 0 else end + len(closer)
     depth, k = 0, i  # ``${`` / ``%{``: brace matching from the ``{`` at ``i``
