@@ -400,7 +400,7 @@ def _finding(entry: Entry, j: _Judgement) -> Finding:
         elif _TEMPLATED_CREDS in j.reasons:
             why_not = "the credentials are rendered in from template variables at deploy time; move them where they are defined"
         elif j.kind is not ValueKind.LITERAL:
-            why_not = _WHY_NOT.get(j.kind, f"value is {j.kind.value}")
+            why_not = _refusal(entry.note) or _WHY_NOT.get(j.kind, f"value is {j.kind.value}")
         elif not entry.restorable:
             why_not = _refusal(entry.note) or "the original text cannot be rebuilt byte-identically (unusual escapes)"
         else:
