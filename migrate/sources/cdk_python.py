@@ -82,11 +82,11 @@ def _why_not_literal(v: cst.BaseExpression) -> str:
 
 
 _SYNTH = "not migratable: value only known at synth time"
-_BUILT = ("not migratable: the environment is built before it reaches the container{where}; move it by hand "
+_BUILT = ("not migratable: the environment is built before it reaches the container{where}, move it by hand "
           "into secrets")
 
 
-_ADD_ENV = "not migratable: add_environment(...) calls are not rewritten; move it by hand into secrets"
+_ADD_ENV = "not migratable: add_environment(...) calls are not rewritten, move it by hand into secrets"
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def _build(text: str, display: str) -> _Template:
 
 
 #: entries inside a condition are reported, never moved (the splice does not edit Fn::If branches)
-IN_CONDITION = ("not migratable: inside a CloudFormation condition (Fn::If); move it by hand to the "
+IN_CONDITION = ("not migratable: inside a CloudFormation condition (Fn::If), move it by hand to the "
                 "Secrets of the same branch")
 
 

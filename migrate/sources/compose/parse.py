@@ -227,7 +227,7 @@ def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src
 
 
 _LOGGING_REFUSED = ("not migratable: logging options are not written to ecs-params logging.secret_options "
-                    "yet; move them by hand")
+                    "yet, move them by hand")
 
 
 def _logging_options(oc: _Occurrences, sname: str, items: dict[str, tuple[Node, Node, MappingNode]]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from lark import Token, Tree
@@ -96,17 +97,83 @@ class _Analyzer:
         for it in hs.body_items(hs.root_body(self.hcl(self.main))):
             if isinstance(it, hs.HclBlock) and it.type == "resource" and it.labels[:1] == ["aws_ecs_task_definition"]:
                 self.resource(it)
+            elif isinstance(it, hs.HclBlock) and it.type == "module" and it.labels:
+                self.module(it)
         if a.entries:
             a.warnings.append(STATE_WARNING)
         return a
 
     # -- resources ------------------------------------------------------------------------------
 
-    def resource(self, blk: hs.HclBlock) -> None:
+    # -- module calls -----------------------------------------------------------------------------
+
+    def module(self, blk: hs.HclBlock) -> None:
+        """A module call: ``container_definitions = jsonencode([...])`` is read (and rewritten) as for
+        a resource; environment lists/maps and log options passed as arguments (community
+        container-definition modules, local modules) are reported, not rewritten (the reason names
+        the module)."""
+        text = self.texts[self.main]
+        mname = blk.labels[0]
+        res = f"module.{mname}"
+        attrs = {it.name: it for it in hs.body_items(blk.body) if isinstance(it, hs.HclAttr)}
+        source = ""
+        if "source" in attrs:
+            sn = hs.hcl_node(attrs["source"].expr, text)
+            source = sn.value if sn.kind == hs.STRING and sn.value else ""
+        if "container_definitions" in attrs:
+            self.resource(blk, res=res, family=mname)
+        unit = mname
+        for key in ("container_name", "name"):
+            if key in attrs:
+                un = hs.hcl_node(attrs[key].expr, text)
+                if un.kind == hs.STRING and un.value:
+                    unit = un.value
+                    break
+        why = _module_refusal(source, self.main, self.texts)
+        before = len(self.a.entries)
+        for arg in MODULE_ENV_ARGS:
+            if arg in attrs:
+                self._module_env(attrs[arg], arg, res, mname, unit)
+        if "log_configuration" in attrs:
+            log = hs.hcl_node(attrs["log_configuration"].expr, text)
+            opts = log.get("options") if log.kind == hs.OBJECT else None
+            if opts and opts.value.kind == hs.OBJECT:
+                ctx = _Ctx(res=res, family=mname, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
+                for i, m in enumerate(opts.value.members):
+                    use = _Use(self.main, "hcl", res, 0, log, unit, LOC_LOG_OPTIONS, m.key, opts.value, i, m.value)
+                    self.use(use, f"/{res}/log_configuration/options/{jp.escape(m.key)}", ctx)
+        for i in range(before, len(self.a.entries)):
+            e = self.a.entries[i]
+            if e.value_kind is ValueKind.LITERAL and e.restorable:
+                self.a.entries[i] = replace(e, restorable=False, note="; ".join(x for x in (e.note, why) if x))
+        if len(self.a.entries) > before:
+            self.a.groups.append(mname)
+
+    def _module_env(self, attr: hs.HclAttr, arg: str, res: str, mname: str, unit: str) -> None:
+        """Entries of an environment list (``[{name, value}]``) or map (``{NAME = value}``) argument."""
+        text = self.texts[self.main]
+        node = hs.hcl_node(attr.expr, text)
+        ctx = _Ctx(res=res, family=mname, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
+        if node.kind == hs.ARRAY and node.items and all(el.kind == hs.OBJECT for el in node.items):
+            self.a.units.append(unit)
+            for i, el in enumerate(node.items):
+                n, v = el.get("name"), el.get("value")
+                if not n or n.value.kind != hs.STRING or n.value.value is None or v is None:
+                    continue
+                use = _Use(self.main, "hcl", res, 0, node, unit, LOC_ENVIRONMENT, n.value.value, node, i, v.value)
+                self.use(use, f"/{res}/{arg}/{jp.escape(use.name)}", ctx)
+        elif node.kind == hs.OBJECT and node.members and all(
+                m.value.kind in (hs.STRING, hs.EXPR, hs.TEMPLATE) for m in node.members):
+            self.a.units.append(unit)
+            for i, m in enumerate(node.members):
+                use = _Use(self.main, "hcl", res, 0, node, unit, LOC_ENVIRONMENT, m.key, node, i, m.value)
+                self.use(use, f"/{res}/{arg}/{jp.escape(m.key)}", ctx)
+
+    def resource(self, blk: hs.HclBlock, *, res: str = "", family: str = "") -> None:
         text = self.texts[self.main]
         rname = blk.labels[1] if len(blk.labels) > 1 else "?"
-        res = f"aws_ecs_task_definition.{rname}"
-        family = rname
+        res = res or f"aws_ecs_task_definition.{rname}"
+        family = family or rname
         cdefs: hs.HclAttr | None = None
         has_role = False
         for it in hs.body_items(blk.body):
@@ -240,7 +307,15 @@ class _Analyzer:
         if ctx.templated and not use.via_tplvar and v.kind in (hs.TEMPLATE, hs.EXPR) and "${" in text[v.start:v.end]:
             self.other(use, ptr, ValueKind.TEMPLATED, "template expression")
             return
-        self.other(use, ptr, ValueKind.TEMPLATED, "Terraform expression; not followed")
+        gen = _GENERATED.search(text[v.start:v.end])
+        # a template's text goes to the engine (a URL whose password is ${...} is a credential)
+        shown = text[v.start + 1:v.end - 1] if v.kind == hs.TEMPLATE and text[v.start:v.start + 1] == '"' else None
+        if gen is not None:
+            self.other(use, ptr, ValueKind.TEMPLATED,
+                       f"not migratable: value from {gen.group(0)} (generated by Terraform, kept in its state), "
+                       "pass the secret's ARN instead", shown)
+            return
+        self.other(use, ptr, ValueKind.TEMPLATED, "Terraform expression; not followed", shown)
 
     def var(self, use: _Use, name: str, ptr: str, ctx: _Ctx) -> None:
         use.via_var = name
@@ -297,11 +372,38 @@ class _Analyzer:
         a.uses[key] = [use]
         return key
 
-    def other(self, use: _Use, ptr: str, kind: ValueKind, note: str) -> None:
+    def other(self, use: _Use, ptr: str, kind: ValueKind, note: str, value: str | None = None) -> None:
         text = self.texts[use.file]
         self.a.entries.append(Entry(path=self.main, line=line_of(text, use.value.start), unit=use.unit,
-                                    location=use.location, name=use.name, value=None, value_kind=kind,
+                                    location=use.location, name=use.name,
+                                    value=SecretValue(value) if value is not None else None, value_kind=kind,
                                     pointer=ptr, source=KIND, value_path=use.file, note=note))
+
+
+#: resource attributes whose value Terraform generates or holds as a secret
+_GENERATED = re.compile(r"\b(random_password\.[A-Za-z0-9_-]+\.result|aws_db_instance\.[A-Za-z0-9_-]+\.password|"
+                        r"random_string\.[A-Za-z0-9_-]+\.result|aws_iam_access_key\.[A-Za-z0-9_-]+\.secret)\b")
+
+#: module arguments that carry a container's environment (a list of {name, value} or a NAME = value map)
+MODULE_ENV_ARGS = ("environment", "map_environment", "env", "environment_variables", "env_vars",
+                   "container_environment")
+_SECRETS_VAR = re.compile(r'variable\s+"secrets"')
+
+
+def _module_refusal(source: str, main: str, texts: dict[str, str]) -> str:
+    """Why entries passed to module ``source`` as arguments are not rewritten (names the module)."""
+    if source.startswith(("./", "../")):
+        d = Path(os.path.dirname(main) or ".") / source
+        takes = False
+        try:
+            for p in sorted(d.glob("*.tf")):
+                takes = takes or bool(_SECRETS_VAR.search(p.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            pass
+        if not takes:
+            return f'not migratable: module "{source}" takes no secrets input (add one to the module first)'
+    return (f'not migratable: passed to module "{source or "?"}" as an argument, move it to the module\'s '
+            "secrets input by hand")
 
 
 def _replace_units(e: Entry, units: tuple[str, ...]) -> Entry:

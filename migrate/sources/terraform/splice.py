@@ -25,8 +25,10 @@ def _has_secret(text: str, b: _Analysis, use: _Use) -> bool:
     if _is_hcl(use.file):
         tree = hs.parse_hcl(text)
         for it in hs.body_items(hs.root_body(tree)):
-            if isinstance(it, hs.HclBlock) and it.labels[:1] == ["aws_ecs_task_definition"] \
-                    and f"aws_ecs_task_definition.{it.labels[1]}" == use.resource:
+            if isinstance(it, hs.HclBlock) and (
+                    it.type == "resource" and it.labels[:1] == ["aws_ecs_task_definition"]
+                    and f"aws_ecs_task_definition.{it.labels[1]}" == use.resource
+                    or it.type == "module" and it.labels and f"module.{it.labels[0]}" == use.resource):
                 for at in hs.body_items(it.body):
                     if isinstance(at, hs.HclAttr) and at.name == "container_definitions":
                         call = hs.function_call(at.expr)
