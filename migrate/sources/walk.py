@@ -16,11 +16,12 @@ from pathlib import Path
 
 from migrate.errors import InputError
 from migrate.model import FileReport, FileStatus
+from migrate.sources import unrecognised
 from migrate.sources.base import DEFAULT_MAX_BYTES, LoadedFile, read_source
-from migrate.sources.registry import NOT_A_DEFINITION, detect_source
+from migrate.sources.registry import NOT_A_DEFINITION, detect_source, unavailable_for
 
 #: file name endings that may hold a definition
-CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tpl", ".py", ".template", ".j2")
+CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tpl", ".py", ".template", ".j2", ".hcl", ".nomad")
 #: directories never entered
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".terraform",
                        "cdk.out", ".migrate", ".tox", ".mypy_cache", ".pytest_cache"})
@@ -181,6 +182,13 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
         return FileReport(c.display, "unknown", FileStatus.ERROR, e.reason, e.line), None
     source = detect_source(c.path, src.text)
     if source is None:
+        missing = unavailable_for(c.path, src.text)
+        if missing:
+            return FileReport(c.display, "unknown", FileStatus.ERROR, missing), None
+        odd = unrecognised.read(src)
+        if odd is not None:
+            return FileReport(c.display, unrecognised.KIND, FileStatus.ERROR, odd.warnings[0],
+                              odd.entries[0].line), odd
         return FileReport(c.display, "unknown", FileStatus.SKIPPED, NOT_A_DEFINITION), None
     try:
         loaded = source.load(src, root=c.root)
