@@ -21,6 +21,7 @@ from migrate.commands.common import scan as run_scan
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, UsageError
 from migrate.model import FileStatus, Finding
+from migrate.sources.base import unproven_loads
 
 JSON_VERSION = 1
 
@@ -260,8 +261,9 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
     if fmt == "json" and baseline is None and update_baseline is None:
         return _scan_json_streaming(paths, cfg=cfg, err=err, all_entries=all_entries, output=output,
                                     max_file_size=max_file_size)
-    out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
-                   keep_all=all_entries)
+    with unproven_loads():  # scan reports, never rewrites: no trial rewrite (plan keeps the proof)
+        out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
+                       keep_all=all_entries)
     baseline_summary = None
     if baseline is not None or update_baseline is not None:
         from migrate.commands.baseline import apply_baseline
@@ -313,8 +315,9 @@ def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entrie
                 sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + json.dumps(entry_record(f), ensure_ascii=False))
                 counts["n"] += 1
 
-        out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
-                       keep_all=all_entries, on_findings=emit)
+        with unproven_loads():
+            out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
+                           keep_all=all_entries, on_findings=emit)
         files = [json.dumps({"path": f.path, "kind": f.kind, "status": f.status.value, "reason": f.reason,
                              **({"line": f.line} if f.line else {})}, ensure_ascii=False) for f in out.files]
         sink.write("\n  ],\n  \"files\": [" + ",".join("\n    " + x for x in files) + "\n  ]\n}\n")

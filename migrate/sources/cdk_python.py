@@ -86,6 +86,7 @@ _BUILT = ("not migratable: the environment is built before it reaches the contai
           "into secrets")
 
 
+_SPREAD = "not migratable: the dict also merges a ** spread (not rewritten), move it by hand into secrets"
 _ADD_ENV = "not migratable: add_environment(...) calls are not rewritten, move it by hand into secrets"
 
 
@@ -316,6 +317,7 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
             self.scan.warnings.append(f"{site.pointer}: {site.src_kw}= is not a dict literal ({_why_not_literal(arg.value)}); left alone")
             return
         location = LOC_ENVIRONMENT if site.src_kw == ENV_KW else LOC_LOG_OPTIONS
+        spread = any(isinstance(el, cst.StarredDictElement) for el in arg.value.elements)
         for el in arg.value.elements:
             if not isinstance(el, cst.DictElement):
                 if site.src_kw == ENV_KW and isinstance(el, cst.StarredDictElement):
@@ -344,6 +346,8 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
             else:
                 kind, note = ValueKind.TEMPLATED, _why_not_literal(el.value)
             key = f"{self.display}#{pointer}"
+            if spread and kind is ValueKind.LITERAL:
+                restorable, note = False, _SPREAD
             self.scan.entries[key] = Entry(
                 path=self.display, line=line, unit=site.unit, location=location, name=name, value=value,
                 value_kind=kind, pointer=pointer, source=KIND, group=self.group, note=note,
