@@ -54,7 +54,9 @@ def to_json(out: ScanOutcome, *, all_entries: bool) -> dict[str, Any]:
     }
 
 
-def to_sarif(out: ScanOutcome) -> dict[str, Any]:
+def to_sarif(out: ScanOutcome, *, baseline: bool = False) -> dict[str, Any]:
+    """SARIF 2.1.0. With a baseline in use, every result is a finding the baseline does not know
+    (known ones are filtered out before): ``baselineState`` is ``new``."""
     rules: dict[str, dict[str, Any]] = {}
     results = []
     level = {"high": "error", "medium": "warning", "low": "note"}
@@ -75,6 +77,7 @@ def to_sarif(out: ScanOutcome) -> dict[str, Any]:
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": e.value_path},
                                                 "region": {"startLine": max(e.line, 1)}}}],
             "partialFingerprints": {"secretsMigrate/v1": f"{e.path}|{e.unit}|{e.location}|{e.name}"},
+            **({"baselineState": "new"} if baseline else {}),
         })
     notifications = [{"level": "error", "message": {"text": f"{f.path}: {f.reason}"}} for f in out.errors]
     return {
@@ -278,7 +281,8 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
                 doc["baseline"] = baseline_summary
             sink.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         elif fmt == "sarif":
-            sink.write(json.dumps(to_sarif(out), indent=2, ensure_ascii=False) + "\n")
+            sink.write(json.dumps(to_sarif(out, baseline=baseline_summary is not None), indent=2,
+                                  ensure_ascii=False) + "\n")
         elif output is None:
             try:
                 print_table(out, out_console(no_color), all_entries=all_entries)
