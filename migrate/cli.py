@@ -121,7 +121,7 @@ def plan(
     with error_handler():
         from migrate.commands.plan import plan as cmd
         from migrate.plan.model import PlanSettings
-        settings = PlanSettings(store=store, group=group, prefix=prefix, name_template=name_template, kms_key=kms_key,
+        settings = PlanSettings.from_options(store=store, group=group, prefix=prefix, name_template=name_template, kms_key=kms_key,
                                 execution_role=execution_role, compose_target=compose_target,
                                 share_identical=share_identical, region=region, profile=profile)
         if live:
@@ -318,7 +318,7 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
     with error_handler():
         from migrate.commands.live import plan_live
         from migrate.plan.model import PlanSettings
-        settings = PlanSettings(store=store, prefix=prefix, name_template=name_template, kms_key=kms_key,
+        settings = PlanSettings.from_options(store=store, prefix=prefix, name_template=name_template, kms_key=kms_key,
                                 execution_role=execution_role, profile=profile, region=region[0] if region else None)
         raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=region or (), clusters=cluster or (),
                                    services=service or (), families=family or (), all_revisions=all_revisions,

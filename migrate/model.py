@@ -14,12 +14,13 @@ class SecretValue:
     """A plaintext value held in memory. ``reveal()`` is the only way to read it."""
 
     __slots__ = ("_v",)
+    _v: str
 
     def __init__(self, value: str) -> None:
         object.__setattr__(self, "_v", value)
 
     def reveal(self) -> str:
-        return self._v  # type: ignore[no-any-return]
+        return self._v
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("SecretValue is immutable")
@@ -45,7 +46,7 @@ class SecretValue:
         raise TypeError("SecretValue cannot be pickled")
 
 
-class ValueKind(str, enum.Enum):
+class ValueKind(str, enum.Enum):  # noqa: UP042 - str() of a member is output API; StrEnum changes it
     LITERAL = "literal"  # a plaintext value written in the file
     EMPTY = "empty"  # empty or missing value
     REFERENCE = "reference"  # ARN, SSM name, secret reference: not plaintext here
@@ -53,12 +54,12 @@ class ValueKind(str, enum.Enum):
     TEMPLATED = "templated"  # {{ x }}, <changeme>, $VAR, Terraform expressions...
 
 
-class Verdict(str, enum.Enum):
+class Verdict(str, enum.Enum):  # noqa: UP042 - str() of a member is output API; StrEnum changes it
     SECRET = "secret"
     NOT_SECRET = "not-secret"
 
 
-class Confidence(str, enum.Enum):
+class Confidence(str, enum.Enum):  # noqa: UP042 - str() of a member is output API; StrEnum changes it
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
@@ -123,7 +124,7 @@ class Finding:
         return self.verdict is Verdict.SECRET
 
 
-class FileStatus(str, enum.Enum):
+class FileStatus(str, enum.Enum):  # noqa: UP042 - str() of a member is output API; StrEnum changes it
     SCANNED = "scanned"
     SKIPPED = "skipped"
     ERROR = "error"

@@ -5,11 +5,16 @@ Invalid playbooks raise InputError pointing at the line and field; input text is
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.errors import InputError, MigrateError
+from migrate.plan.choices import FailurePolicy, StoreKind, spelled
+
+if TYPE_CHECKING:
+    from migrate.plan.model import PlanSettings
 
 PLAYBOOK_VERSION = 1
 _TOP = {"version", "name", "targets", "store", "prefix", "name_template", "kms_key", "execution_role", "tags",
@@ -17,6 +22,9 @@ _TOP = {"version", "name", "targets", "store", "prefix", "name_template", "kms_k
 _TARGETS = {"regions", "clusters", "services", "families", "all_revisions", "paths"}
 _ACCOUNT = {"name", "role_arn", "external_id", "regions"}
 STS_SESSION_NAME = "secrets-migrate"
+
+#: builds the InputError for (node, dotted field, why)
+_Err = Callable[[Any, str, str], InputError]
 
 
 @dataclass(frozen=True)
@@ -42,14 +50,14 @@ class Playbook:
     services: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
     all_revisions: bool = False
-    store: str = "auto"
+    store: StoreKind = StoreKind.AUTO
     prefix: str = ""
     name_template: str | None = None
     kms_key: str | None = None
     execution_role: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     waves: tuple[Wave, ...] = (Wave("1", 1), Wave("rest", 4))
-    failure_policy: str = "rollback-service"
+    failure_policy: FailurePolicy = FailurePolicy.ROLLBACK_SERVICE
     health: str = "ecs"
     health_timeout: float = 600.0
     accounts: tuple[Account, ...] = ()
@@ -105,34 +113,9 @@ def load_playbook(path: Path) -> Playbook:
     for k in t:
         if k not in _TARGETS:
             raise err(t, f"targets.{k}", f"unknown field (expected one of {', '.join(sorted(_TARGETS))})")
-    waves = []
-    raw_waves = doc.get("waves", [{"size": "1"}, {"size": "rest", "concurrency": 4}])
-    if not isinstance(raw_waves, list) or not raw_waves:
-        raise err(doc, "waves", "must be a non-empty list")
-    for i, w in enumerate(raw_waves):
-        if not isinstance(w, dict) or "size" not in w:
-            raise InputError(where, f"field waves[{i}]: needs size (N, N% or rest)", line=_line(raw_waves, i) or _line(doc, "waves"))
-        size = str(w["size"])
-        conc = w.get("concurrency", 1)
-        import re
-
-        if not re.fullmatch(r"rest|\d+%?", size):
-            raise err(w, f"waves[{i}].size", "must be N, N% or rest")
-        if not isinstance(conc, int) or conc < 1:
-            raise err(w, f"waves[{i}].concurrency", "must be a positive integer")
-        waves.append(Wave(size, conc))
-    policy = doc.get("failure_policy", "rollback-service")
-    if policy not in ("rollback-service", "rollback-wave", "rollback-all", "stop"):
-        raise err(doc, "failure_policy", "must be rollback-service, rollback-wave, rollback-all or stop")
-    store = doc.get("store", "auto")
-    if store not in ("ssm", "secretsmanager", "auto"):
-        raise err(doc, "store", "must be ssm, secretsmanager or auto")
-    h = doc.get("health", {})
-    if not isinstance(h, dict) or h.get("mode", "ecs") not in ("ecs", "scripted"):
-        raise err(doc, "health", "must be a mapping with mode ecs or scripted")
-    timeout = h.get("timeout", 600)
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise err(h, "health.timeout", "must be a positive number of seconds")
+    waves = _waves(doc, where, err)
+    policy, store = _choices(doc, err)
+    health, timeout = _health(doc, err)
     tags = doc.get("tags", {})
     if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         raise err(doc, "tags", "must map strings to strings")
@@ -141,22 +124,71 @@ def load_playbook(path: Path) -> Playbook:
         raise err(t, "targets.all_revisions", "must be true or false")
     paths = strs(t, "paths", "targets.paths")
     if paths:
-        for k in ("regions", "clusters", "services", "families", "all_revisions"):
-            if k in t:
-                raise err(t, f"targets.{k}", "cannot be combined with targets.paths (file mode)")
-        if "accounts" in doc:
-            raise err(doc, "accounts", "cannot be combined with targets.paths (file mode)")
+        _file_mode_only(doc, t, err)
     accounts = _accounts(doc, where, err)
     return Playbook(path=where, name=str(doc.get("name", path.stem)), regions=strs(t, "regions", "targets.regions"),
                     clusters=strs(t, "clusters", "targets.clusters"), services=strs(t, "services", "targets.services"),
                     families=strs(t, "families", "targets.families"), all_revisions=ar, store=store,
                     prefix=opt_str("prefix") or "", name_template=opt_str("name_template"), kms_key=opt_str("kms_key"),
-                    execution_role=opt_str("execution_role"), tags=dict(tags), waves=tuple(waves),
-                    failure_policy=policy, health=h.get("mode", "ecs"), health_timeout=float(timeout),
+                    execution_role=opt_str("execution_role"), tags=dict(tags), waves=waves,
+                    failure_policy=policy, health=health, health_timeout=timeout,
                     accounts=accounts, paths=paths)
 
 
-def _accounts(doc: Any, where: str, err: Any) -> tuple[Account, ...]:
+def _health(doc: Any, err: _Err) -> tuple[str, float]:
+    h = doc.get("health", {})
+    if not isinstance(h, dict) or h.get("mode", "ecs") not in ("ecs", "scripted"):
+        raise err(doc, "health", "must be a mapping with mode ecs or scripted")
+    timeout = h.get("timeout", 600)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise err(h, "health.timeout", "must be a positive number of seconds")
+    return str(h.get("mode", "ecs")), float(timeout)
+
+
+def _file_mode_only(doc: Any, t: Any, err: _Err) -> None:
+    """targets.paths (file mode) excludes every live target and accounts."""
+    for k in ("regions", "clusters", "services", "families", "all_revisions"):
+        if k in t:
+            raise err(t, f"targets.{k}", "cannot be combined with targets.paths (file mode)")
+    if "accounts" in doc:
+        raise err(doc, "accounts", "cannot be combined with targets.paths (file mode)")
+
+
+def _waves(doc: Any, where: str, err: _Err) -> tuple[Wave, ...]:
+    import re
+
+    waves = []
+    raw_waves = doc.get("waves", [{"size": "1"}, {"size": "rest", "concurrency": 4}])
+    if not isinstance(raw_waves, list) or not raw_waves:
+        raise err(doc, "waves", "must be a non-empty list")
+    for i, w in enumerate(raw_waves):
+        if not isinstance(w, dict) or "size" not in w:
+            raise InputError(where, f"field waves[{i}]: needs size (N, N% or rest)",
+                             line=_line(raw_waves, i) or _line(doc, "waves"))
+        size = str(w["size"])
+        conc = w.get("concurrency", 1)
+        if not re.fullmatch(r"rest|\d+%?", size):
+            raise err(w, f"waves[{i}].size", "must be N, N% or rest")
+        if not isinstance(conc, int) or conc < 1:
+            raise err(w, f"waves[{i}].concurrency", "must be a positive integer")
+        waves.append(Wave(size, conc))
+    return tuple(waves)
+
+
+def _choices(doc: Any, err: _Err) -> tuple[FailurePolicy, StoreKind]:
+    """failure_policy and store, checked against the same StrEnums the CLI and the plan settings use."""
+    try:
+        policy = FailurePolicy(doc.get("failure_policy", FailurePolicy.ROLLBACK_SERVICE))
+    except ValueError:
+        raise err(doc, "failure_policy", f"must be {spelled(FailurePolicy)}") from None
+    try:
+        store = StoreKind(doc.get("store", StoreKind.AUTO))
+    except ValueError:
+        raise err(doc, "store", f"must be {spelled(StoreKind)}") from None
+    return policy, store
+
+
+def _accounts(doc: Any, where: str, err: _Err) -> tuple[Account, ...]:
     import re
 
     raw = doc.get("accounts")
@@ -212,7 +244,7 @@ def run_playbook(path: Path, *, plan_only: bool = False, apply: bool = False, ye
     return _run_accounts(pb, path, plan_only=plan_only, yes=yes, no_color=no_color, endpoint_url=endpoint_url)
 
 
-def _settings(pb: Playbook, region: str | None) -> Any:
+def _settings(pb: Playbook, region: str | None) -> PlanSettings:
     from migrate.plan.model import PlanSettings
 
     return PlanSettings(store=pb.store, prefix=pb.prefix, name_template=pb.name_template, kms_key=pb.kms_key,
@@ -220,7 +252,8 @@ def _settings(pb: Playbook, region: str | None) -> Any:
 
 
 def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_only: bool, yes: bool,
-              no_color: bool, endpoint_url: str | None = None) -> int:
+              no_color: bool, credentials: Mapping[str, str] | None = None, endpoint_url: str | None = None) -> int:
+    """Plan then apply the live targets; ``credentials`` (an assumed role's) are used for every AWS call."""
     from migrate.commands.live import apply_live, plan_live
     from migrate.live.waves import WaveSpec
 
@@ -228,7 +261,7 @@ def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_o
         rc = plan_live(out_path=plan_path, settings=_settings(pb, regions[0] if regions else None), regions=regions,
                        clusters=pb.clusters, services=pb.services, families=pb.families,
                        all_revisions=pb.all_revisions, health_timeout=pb.health_timeout, no_color=no_color,
-                       endpoint_url=endpoint_url)
+                       credentials=credentials, endpoint_url=endpoint_url)
         if rc or plan_only:
             return rc
     elif plan_only:
@@ -236,7 +269,7 @@ def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_o
     specs = tuple(WaveSpec(w.size, w.concurrency, f"wave{i}") for i, w in enumerate(pb.waves, 1))
     return apply_live(plan_path, yes=yes, waves=",".join(w.size for w in pb.waves), wave_specs=specs,
                       policy=pb.failure_policy, health=pb.health, health_timeout=pb.health_timeout, no_color=no_color,
-                      endpoint_url=endpoint_url)
+                      credentials=credentials, endpoint_url=endpoint_url)
 
 
 def assume_role(account: Account, region: str | None, endpoint_url: str | None = None) -> dict[str, str]:
@@ -261,7 +294,6 @@ def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_co
 
     from migrate.console import err_console, out_console
     from migrate.errors import EXIT_FAILED
-    from migrate.stores.aws import assumed
 
     err = err_console(no_color)
     results: list[tuple[str, str, int]] = []
@@ -271,14 +303,13 @@ def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_co
         err.print(Text(f"== account {acct.name}" + (f" (role {acct.role_arn})" if acct.role_arn else "") + " =="))
         try:
             creds = assume_role(acct, regions[0] if regions else None, endpoint_url) if acct.role_arn else None
-            with assumed(creds):
-                rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color,
-                              endpoint_url=endpoint_url)
+            rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color, credentials=creds,
+                           endpoint_url=endpoint_url)
             note = "planned" if plan_only else ("migrated" if rc == 0 else "failed")
         except MigrateError as e:
             rc, note = EXIT_FAILED, f"error: {e}"
         results.append((acct.name, f"{note} ({plan_path.name})", rc))
-        if rc and pb.failure_policy in ("stop", "rollback-all"):
+        if rc and pb.failure_policy in (FailurePolicy.STOP, FailurePolicy.ROLLBACK_ALL):
             results += [(a.name, "not started (an earlier account failed)", EXIT_FAILED) for a in pb.accounts[n + 1:]]
             break
     con = out_console(no_color)

@@ -105,14 +105,13 @@ def test_accounts_assume_role_plan_and_apply_each(aws, monkeypatch, tmp_path, ca
     import boto3
 
     from migrate.playbook import Account, assume_role, run_playbook
-    from migrate.stores.aws import Aws, assumed
+    from migrate.stores.aws import Aws
 
     roles = {"one": "arn:aws:iam::111111111111:role/SecretsMigrate", "two": "arn:aws:iam::222222222222:role/SecretsMigrate"}
     creds = {n: assume_role(Account(n, arn), "us-east-1") for n, arn in roles.items()}
-    with assumed(creds["two"]):
-        assert Aws(region="us-east-1").account == "222222222222"
-        assert "testing" not in repr(Aws())  # credentials never in a repr
-    assert Aws().account == "123456789012"  # outside the block: the caller's own credentials
+    assert Aws(credentials=creds["two"], region="us-east-1").account == "222222222222"
+    assert "testing" not in repr(Aws(credentials=creds["two"]))  # credentials never in a repr
+    assert Aws().account == "123456789012"  # without them: the caller's own credentials
     _seed_as(monkeypatch, creds["one"], "legacy-prod")
     _seed_as(monkeypatch, creds["two"], "legacy-prod")
     pb = tmp_path / "pb.yaml"

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from migrate.errors import LockedError, PlanError
+from migrate.plan.choices import Phase
 
 JOURNAL_VERSION = 1
 
@@ -31,14 +32,14 @@ def state_dir_for(plan_path: Path) -> Path:
 
 @dataclass
 class ActionState:
-    phase: str = "pending"  #: pending | intent | applied | failed | reverting | reverted
+    phase: Phase = Phase.PENDING
     receipt: dict[str, Any] = field(default_factory=dict)
     expect: dict[str, Any] = field(default_factory=dict)
     error: str = ""
 
     @property
     def uncertain(self) -> bool:
-        return self.phase in ("intent", "reverting")
+        return self.phase in (Phase.INTENT, Phase.REVERTING)
 
 
 class Journal:
@@ -50,7 +51,7 @@ class Journal:
         self.path = state_dir / "journal.jsonl"
         self.plan_id = plan_id
         self._seq = 0
-        self._fh: Any = None
+        self._fh: BinaryIO | None = None
         self.records: list[dict[str, Any]] = []
         if self.path.exists():
             self._load()
@@ -110,14 +111,16 @@ class Journal:
             if not aid:
                 continue
             st = out.setdefault(aid, ActionState())
-            ph = r["phase"]
-            st.phase = ph
-            if ph == "intent":
+            try:
+                ph = st.phase = Phase(r["phase"])
+            except ValueError:
+                raise PlanError(f"{self.path}: journal record {r.get('seq')} has an unknown phase") from None
+            if ph == Phase.INTENT:
                 st.expect = dict(r.get("expect", {}))
                 st.error = ""
-            if ph == "applied":
+            if ph == Phase.APPLIED:
                 st.receipt = dict(r.get("receipt", {}))
-            if ph == "failed":
+            if ph == Phase.FAILED:
                 st.error = str(r.get("error", ""))
         return out
 

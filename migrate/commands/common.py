@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,7 +15,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from migrate.config import Config, load_config
 from migrate.errors import PlanError, UsageError
 from migrate.model import FileReport, FileStatus, Finding
+from migrate.plan.choices import Mode
 from migrate.sources.base import LoadedFile
+
+if TYPE_CHECKING:
+    from migrate.apply.env import Env, HealthChecker
+    from migrate.apply.journal import Journal
+    from migrate.live.ratelimit import RateLimits
+    from migrate.plan.model import Plan
+    from migrate.stores.aws import AwsContext
 
 
 @dataclass
@@ -185,7 +193,7 @@ def dedupe(loaded: list[LoadedFile]) -> list[LoadedFile]:
     return out
 
 
-def plan_state(plan_path: Path) -> tuple[object, object]:
+def plan_state(plan_path: Path) -> tuple[Plan, Journal]:
     """(Plan, Journal) for a plan file."""
     from migrate.apply.journal import Journal, state_dir_for
     from migrate.plan.model import Plan
@@ -196,11 +204,40 @@ def plan_state(plan_path: Path) -> tuple[object, object]:
         text = plan_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise PlanError(f"{plan_path}: cannot read plan file ({type(e).__name__})") from None
-    import migrate.live.actions  # noqa: F401  (registers the live action kinds with the plan reader)
-
     plan = Plan.from_json(text, where=str(plan_path))
     return plan, Journal(state_dir_for(plan_path), plan.id)
 
 
-def is_live(plan: object) -> bool:
-    return any(a.kind.startswith("ecs.") for a in plan.actions)  # type: ignore[attr-defined]
+def open_env(plan_path: Path, profile: str | None = None, region: str | None = None, *,
+             health: HealthChecker | None = None, limits: RateLimits | None = None,
+             health_timeout: float | None = None, credentials: Mapping[str, str] | None = None,
+             endpoint_url: str | None = None, aws: AwsContext | None = None) -> Env:
+    """The Env for a plan file. Live plans: values from the source revisions, a thread-safe journal,
+    rate limits and a health checker; file plans: values from the files."""
+    from migrate.apply.env import make_env
+    from migrate.live.runtime import LockedJournal, live_env
+    from migrate.stores.aws import Aws
+
+    plan, journal = plan_state(plan_path)
+    aws = aws or Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region,
+                     credentials=credentials, endpoint_url=endpoint_url)
+    if plan.mode is Mode.LIVE:
+        return live_env(plan=plan, journal=LockedJournal(journal.dir, plan.id), aws=aws, health=health, limits=limits,
+                        health_timeout=health_timeout)
+    return make_env(plan=plan, journal=journal, aws=aws)
+
+
+def confirm(question: str, yes: bool) -> bool:
+    """True with ``--yes``; otherwise ask on the terminal (refuse when there is none)."""
+    if yes:
+        return True
+    import sys
+
+    from migrate.console import err_console
+
+    if not sys.stdin.isatty():
+        err_console().print("refusing to proceed without confirmation: pass --yes (no terminal to ask on)")
+        return False
+    import typer
+
+    return bool(typer.confirm(question, default=False))

@@ -82,12 +82,12 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
             step(3, "show: the redacted diff you review before applying (first files)", "secrets-migrate show plan.json")
             from migrate.plan.render import print_diff
 
-            for i, diff in enumerate(plan.diffs.values()):  # type: ignore[attr-defined]
+            for i, diff in enumerate(plan.diffs.values()):
                 if i >= 3:
-                    con.print(Text(f"... and {len(plan.diffs) - 3} more files (see `secrets-migrate show plan.json`)", style="dim"))  # type: ignore[attr-defined]
+                    con.print(Text(f"... and {len(plan.diffs) - 3} more files (see `secrets-migrate show plan.json`)", style="dim"))
                     break
                 print_diff(diff, con)
-            made = ensure_roles(aws, sorted({p.role_arn for p in plan.policies}))  # type: ignore[attr-defined]
+            made = ensure_roles(aws, sorted({p.role_arn for p in plan.policies}))
             if made:
                 con.print(Text(f"(sandbox: created execution role(s) {', '.join(made)} as an account would have them)", style="dim"))
 

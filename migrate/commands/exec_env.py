@@ -123,9 +123,9 @@ def refs_from_plan(plan_path: Path, unit: str) -> list[Ref]:
     from migrate.plan.actions import CreateSecret
 
     plan, journal = plan_state(plan_path)
-    states = journal.states()  # type: ignore[attr-defined]
+    states = journal.states()
     found: dict[UnitId, list[tuple[Any, Any]]] = {}
-    for a in plan.store_actions:  # type: ignore[attr-defined]
+    for a in plan.store_actions:
         for v in a.values:
             if _is_log_option(v.key):
                 continue
@@ -374,8 +374,8 @@ def resolve_unit(source: str | None, plan: Path | None, unit: str, *, profile: s
             from migrate.commands.common import plan_state
 
             p, _ = plan_state(plan_path)
-            profile = profile or p.settings.profile  # type: ignore[attr-defined]
-            region = region or p.settings.region  # type: ignore[attr-defined]
+            profile = profile or p.settings.profile
+            region = region or p.settings.region
     elif source is not None:
         if not os.path.lexists(source):
             raise UsageError(f"no such file or directory: {source}")

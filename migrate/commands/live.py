@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
+from migrate.arn import short
+from migrate.commands.common import confirm, open_env, progress_bar
 from migrate.console import err_console, out_console
-from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError, UsageError
+from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError
+from migrate.plan.choices import FailurePolicy
+
+#: temporary credentials (AccessKeyId, SecretAccessKey, SessionToken) of an assumed role, or None: the caller's own
+Credentials = Mapping[str, str] | None
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from migrate.live.source import Inventory
+    from migrate.live.waves import WaveSpec
+    from migrate.plan.model import Plan, PlanSettings
 
 
 def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[str], services: Sequence[str],
-               families: Sequence[str], all_revisions: bool, endpoint_url: str | None = None) -> Any:
+               families: Sequence[str], all_revisions: bool, credentials: Credentials = None,
+              endpoint_url: str | None = None) -> Inventory:
     from migrate.live.source import Inventory, discover
     from migrate.stores.aws import Aws
 
     inv = Inventory()
-    for region in list(regions) or [None]:  # type: ignore[list-item]
-        aws = Aws(profile=profile, region=region, endpoint_url=endpoint_url)
+    each: list[str | None] = [*regions] or [None]  # None: the profile's default region
+    for region in each:
+        aws = Aws(profile=profile, region=region, credentials=credentials, endpoint_url=endpoint_url)
         got = discover(aws.client("ecs"), aws.region_name, clusters=clusters, services=services, families=families,
                        all_revisions=all_revisions)
         inv.services += got.services
@@ -34,12 +49,12 @@ def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), serv
               fmt: str = "table", no_color: bool = False, endpoint_url: str | None = None) -> int:
     from migrate.live.planner import live_findings
 
-    inv = _inventory(regions, profile, clusters, services, families, all_revisions, endpoint_url)
+    inv = _inventory(regions, profile, clusters, services, families, all_revisions, endpoint_url=endpoint_url)
     findings = [f for f in live_findings(inv) if f.is_secret]
     by_rev: dict[str, list[str]] = {}
     for f in findings:
         by_rev.setdefault(f.entry.path, []).append(f"{f.entry.unit}.{f.entry.name}")
-    rows = [{"service": s.key, "region": s.region, "controller": s.controller, "task_definition": s.task_definition,
+    rows: list[dict[str, Any]] = [{"service": s.key, "region": s.region, "controller": s.controller, "task_definition": s.task_definition,
              "secrets": sorted(by_rev.get(s.task_definition, []))} for s in inv.services]
     other = sorted(a for a in by_rev if a not in {s.task_definition for s in inv.services})
     if fmt == "json":
@@ -53,26 +68,28 @@ def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), serv
         for c in ("service", "controller", "revision", "plaintext secrets"):
             t.add_column(c, overflow="fold")
         for r in rows:
-            t.add_row(Text(r["service"]), r["controller"], Text(r["task_definition"].rsplit("/", 1)[-1]),
+            t.add_row(Text(r["service"]), r["controller"], Text(short(r["task_definition"])),
                       Text(", ".join(r["secrets"]) or "-"))
         con.print(t)
         for a in other:
-            con.print(Text(f"also ACTIVE: {a.rsplit('/', 1)[-1]}: {', '.join(sorted(by_rev[a]))}"))
+            con.print(Text(f"also ACTIVE: {short(a)}: {', '.join(sorted(by_rev[a]))}"))
     return EXIT_FINDINGS if findings else EXIT_OK
 
 
-def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = (), clusters: Sequence[str] = (),
+def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequence[str] = (), clusters: Sequence[str] = (),  # noqa: PLR0913 - one parameter per CLI option
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
               health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False,
+              credentials: Credentials = None,
               endpoint_url: str | None = None) -> int:
+    """Describe the services, plan the live migration; ``credentials`` (e.g. an assumed role's) for every call."""
     from migrate.commands.plan import guard_no_values
     from migrate.live.planner import live_findings, make_live_plan
     from migrate.plan.planner import plaintext_values
 
-    inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions, endpoint_url)
+    inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions, credentials, endpoint_url)
     findings = live_findings(inv)
     p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
-    p = _with_preflight(p, regions, settings.profile, endpoint_url)
+    p = _with_preflight(p, regions, settings.profile, credentials, endpoint_url)
     text = p.to_json()
     guard_no_values(text, plaintext_values(findings))
     if out_path is not None:
@@ -97,18 +114,20 @@ def plan_live(*, out_path: Path | None, settings: Any, regions: Sequence[str] = 
     return EXIT_OK
 
 
-def _with_preflight(p: Any, regions: Sequence[str], profile: str | None, endpoint_url: str | None = None) -> Any:
+def _with_preflight(p: Plan, regions: Sequence[str], profile: str | None, credentials: Credentials = None,
+              endpoint_url: str | None = None) -> Plan:
     """Add the guardrails that can be evaluated now (read-only calls) to the plan's warnings."""
     import dataclasses
 
     from migrate.live.guardrails import plan_warnings
     from migrate.stores.aws import Aws
 
-    extra = plan_warnings(p, Aws(profile=profile, region=(list(regions) or [None])[0], endpoint_url=endpoint_url))
+    extra = plan_warnings(p, Aws(profile=profile, region=regions[0] if regions else None,
+                                       credentials=credentials, endpoint_url=endpoint_url))
     return dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *extra)))) if extra else p
 
 
-def parse_waves(spec: str, concurrency: int) -> tuple[Any, ...]:
+def parse_waves(spec: str, concurrency: int) -> tuple[WaveSpec, ...]:
     from migrate.live.waves import WaveSpec
 
     parts = [s.strip() for s in spec.split(",") if s.strip()]
@@ -117,44 +136,29 @@ def parse_waves(spec: str, concurrency: int) -> tuple[Any, ...]:
     return tuple(WaveSpec(p, 1 if p == "1" else concurrency, f"wave{i}") for i, p in enumerate(parts, 1))
 
 
-def _load(plan_path: Path, profile: str | None, region: str | None, endpoint_url: str | None = None, **kw: Any) -> Any:
-    from migrate.apply.journal import state_dir_for
-    from migrate.live.runtime import LiveRuntime, LockedJournal
-    from migrate.plan.model import Plan
-    from migrate.stores.aws import Aws
-
-    if not plan_path.is_file():
-        raise UsageError(f"no such plan file: {plan_path}")
-    plan = Plan.from_json(plan_path.read_text(encoding="utf-8"), where=str(plan_path))
-    journal = LockedJournal(state_dir_for(plan_path), plan.id)
-    aws = Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region, endpoint_url=endpoint_url)
-    return LiveRuntime(plan=plan, journal=journal, aws=aws, **kw)
-
-
-def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", concurrency: int = 4,
-               policy: str = "rollback-service", health: str = "ecs", fail: Sequence[str] = (),
+def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", concurrency: int = 4,  # noqa: PLR0913 - one parameter per CLI option
+               policy: FailurePolicy | str = FailurePolicy.ROLLBACK_SERVICE, health: str = "ecs", fail: Sequence[str] = (),
                health_timeout: float | None = None, services: Sequence[str] = (), report_format: str = "table",
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,
-               rate_scale: float = 1.0, wave_specs: Sequence[Any] | None = None, no_color: bool = False,
-               endpoint_url: str | None = None) -> int:
+               rate_scale: float = 1.0, wave_specs: Sequence[WaveSpec] | None = None, no_color: bool = False,
+               credentials: Credentials = None,
+              endpoint_url: str | None = None) -> int:
     """Apply a live plan in waves. ``wave_specs`` (WaveSpec, each with its own concurrency) overrides
-    ``waves``/``concurrency``."""
+    ``waves``/``concurrency``; ``credentials`` (e.g. an assumed role's) are used for every AWS call."""
     from migrate.apply.journal import locked, state_dir_for
-    from migrate.commands.common import progress_bar
-    from migrate.commands.run import _confirm
     from migrate.live import report as rp
     from migrate.live.health import EcsHealthChecker, ScriptedHealth
     from migrate.live.ratelimit import RateLimits
-    from migrate.live.waves import LiveRunner, RunOptions
+    from migrate.live.waves import LiveRunner, RunOptions, failure_policy
 
     if health not in ("ecs", "scripted"):
         raise ConfigError("--health must be ecs or scripted")
     checker = ScriptedHealth({k: "FAILED" for k in fail}) if health == "scripted" else EcsHealthChecker()
-    opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=policy)
+    opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=failure_policy(policy))
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region, endpoint_url=endpoint_url, health=checker, limits=RateLimits.defaults(scale=rate_scale),
-                   health_timeout=health_timeout)
+        rt = open_env(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),
+                   health_timeout=health_timeout, credentials=credentials, endpoint_url=endpoint_url)
         if rt.journal.finalized:
             raise FinalizedError("this plan was finalized; make a new plan")
         runner = LiveRunner(rt, opts)
@@ -166,10 +170,10 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
             err.print(Text(("warning: " if c.level == "warning" else "error: ") + c.line(),
                            style="yellow" if c.level == "warning" else "red"))
         raise_for(checks)
-        if not _confirm("Apply this live plan to running services?", yes):
+        if not confirm("Apply this live plan to running services?", yes):
             return EXIT_FAILED
         with progress_bar(err, enabled=err.is_terminal) as prog:
-            tasks: dict[int, Any] = {}
+            tasks: dict[int, TaskID] = {}
 
             def on_event(ev: str, wave: int, key: str, status: str) -> None:
                 if ev == "wave":
@@ -197,13 +201,12 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
 def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = False, profile: str | None = None,
                   region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
     from migrate.apply.journal import locked, state_dir_for
-    from migrate.commands.run import _confirm
     from migrate.live.waves import rollback_live as do
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region, endpoint_url=endpoint_url)
-        if not _confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url)
+        if not confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
             return EXIT_FAILED
         try:
             notes = do(rt, list(services) or None)
@@ -219,14 +222,13 @@ def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = 
 def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
                   region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
     """Deregister + delete the old plaintext revisions of migrated services. The point of no return."""
+    from migrate.apply.finalize import finalize_plan
     from migrate.apply.journal import locked, state_dir_for
-    from migrate.commands.run import _confirm
-    from migrate.live.actions import finalize_live as fin
     from migrate.live.waves import LiveRunner
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _load(plan_path, profile, region, endpoint_url=endpoint_url)
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url)
         runner = LiveRunner(rt)
         states = rt.journal.states()
         busy = [k for k, s in runner.steps.items() if not runner.migrated(k)
@@ -237,13 +239,10 @@ def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", prof
         if rt.journal.finalized:
             deleted: list[str] = []
         else:
-            if not _confirm("Finalize? Old revisions are deleted and rollback is no longer possible.", yes):
+            if not confirm("Finalize? Old revisions are deleted and rollback is no longer possible.", yes):
                 return EXIT_FAILED
-            deleted = fin(rt)
-            rt.journal.append("finalized")
-            (rt.journal.dir / "finalized").write_text(rt.plan.id + "\n")
-            rt.journal.close()
-    rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values  # type: ignore[attr-defined]
+            deleted = finalize_plan(rt)
+    rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values
                      if states.get(a.id) and states[a.id].phase == "applied"})
     if fmt == "json":
         print(json.dumps({"plan_id": rt.plan.id, "finalized": True, "deleted_revisions": deleted, "rotate": rotate},

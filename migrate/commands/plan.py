@@ -76,13 +76,13 @@ def show(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
 
     p, journal = plan_state(plan_path)
     if fmt == "json":
-        print(p.to_json(), end="")  # type: ignore[attr-defined]
+        print(p.to_json(), end="")
         return EXIT_OK
     con = out_console(no_color)
-    print_plan(p, con)  # type: ignore[arg-type]
-    states = journal.states()  # type: ignore[attr-defined]
+    print_plan(p, con)
+    states = journal.states()
     if states:
         applied = sum(1 for s in states.values() if s.phase == "applied")
-        con.print(f"\nState: {applied}/{len(p.actions)} actions applied"  # type: ignore[attr-defined]
-                  + (" (finalized)" if journal.finalized else ""))  # type: ignore[attr-defined]
+        con.print(f"\nState: {applied}/{len(p.actions)} actions applied"
+                  + (" (finalized)" if journal.finalized else ""))
     return EXIT_OK

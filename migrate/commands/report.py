@@ -38,9 +38,9 @@ def report(plan_path: Path, *, html_path: Path | None = Path("report.html"), mar
 
     plan, journal = plan_state(plan_path)
     verify = _read_verify(verify_json) if verify_json is not None else None
-    if verify is not None and verify.get("plan_id") not in (None, plan.id):  # type: ignore[attr-defined]
-        raise UsageError(f"{verify_json} is the verify output of plan {verify.get('plan_id')}, not {plan.id}")  # type: ignore[attr-defined]
-    data = rp.build(plan, list(journal.records), finalized=journal.finalized, verify=verify)  # type: ignore[attr-defined]
+    if verify is not None and verify.get("plan_id") not in (None, plan.id):
+        raise UsageError(f"{verify_json} is the verify output of plan {verify.get('plan_id')}, not {plan.id}")
+    data = rp.build(plan, list(journal.records), finalized=journal.finalized, verify=verify)
     written = []
     if html_path is not None:
         _write(html_path, rp.to_html(data))

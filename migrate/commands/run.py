@@ -7,58 +7,37 @@ from pathlib import Path
 
 from rich.text import Text
 
-from migrate.apply.executor import Runtime, apply_plan, rollback_plan
+from migrate.apply.executor import apply_plan, rollback_plan
+from migrate.apply.finalize import finalize_plan
 from migrate.apply.journal import locked, state_dir_for
-from migrate.commands.common import plan_state, progress_bar
+from migrate.commands.common import confirm, open_env, plan_state, progress_bar
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, FinalizedError
-from migrate.stores.aws import Aws, AwsContext
+from migrate.plan.choices import FailurePolicy, Mode
+from migrate.stores.aws import AwsContext
 
 
-def _confirm(question: str, yes: bool) -> bool:
-    if yes:
-        return True
-    import sys
-
-    if not sys.stdin.isatty():
-        err_console().print("refusing to proceed without confirmation: pass --yes (no terminal to ask on)")
-        return False
-    import typer
-
-    return bool(typer.confirm(question, default=False))
-
-
-def _runtime(plan_path: Path, profile: str | None, region: str | None, progress=None,  # type: ignore[no-untyped-def]
-             endpoint_url: str | None = None, aws: AwsContext | None = None):
-    plan, journal = plan_state(plan_path)
-    aws = aws or Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region,  # type: ignore[attr-defined]
-                     endpoint_url=endpoint_url)
-    return Runtime(plan=plan, journal=journal, aws=aws, progress=progress)  # type: ignore[arg-type]
-
-
-def _live_plan(plan_path: Path) -> bool:
-    from migrate.commands.common import is_live
-
+def _mode(plan_path: Path) -> Mode:
     plan, _ = plan_state(plan_path)
-    return is_live(plan)
+    return plan.mode
 
 
 def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, profile: str | None = None,
           region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
-          aws: AwsContext | None = None) -> int:
-    if _live_plan(plan_path):  # live plans deploy in waves with health checks: `live apply` defaults
+           aws: AwsContext | None = None) -> int:
+    if _mode(plan_path) is Mode.LIVE:  # live plans deploy in waves with health checks: `live apply` defaults
         from migrate.commands.live import apply_live
 
         return apply_live(plan_path, yes=yes, profile=profile, region=region, endpoint_url=endpoint_url, no_color=no_color,
-                          policy="stop" if no_rollback else "rollback-service")
+                          policy=FailurePolicy.STOP if no_rollback else FailurePolicy.ROLLBACK_SERVICE)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _runtime(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         if rt.journal.finalized:
             raise FinalizedError("this plan was finalized; make a new plan")
         c = rt.plan.counts()
         err.print(Text(f"Plan {rt.plan.id}: {c['+']} to create, {c['~']} to rewrite, {c['-']} to delete"))
-        if not _confirm("Apply this plan?", yes):
+        if not confirm("Apply this plan?", yes):
             return EXIT_FAILED
         with progress_bar(err, enabled=err.is_terminal) as prog:
             task = prog.add_task("Applying", total=len(rt.plan.actions))
@@ -76,15 +55,11 @@ def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, prof
 
 
 def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, region: str | None = None,
-           no_color: bool = False, endpoint_url: str | None = None, aws: AwsContext | None = None) -> int:
+           no_color: bool = False, endpoint_url: str | None = None,
+           aws: AwsContext | None = None) -> int:
     from migrate.apply.verify import verify_plan
 
-    if _live_plan(plan_path):
-        from migrate.commands.live import _load
-
-        rt = _load(plan_path, profile, region, endpoint_url=endpoint_url)  # reads values from the old revisions
-    else:
-        rt = _runtime(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
+    rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)  # live plans: values from the old revisions
     checks = verify_plan(rt)
     failed = [c for c in checks if not c.ok]
     if fmt == "json":
@@ -101,18 +76,19 @@ def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, re
 
 
 def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, region: str | None = None,
-             no_color: bool = False, endpoint_url: str | None = None, aws: AwsContext | None = None) -> int:
-    if _live_plan(plan_path):
+             no_color: bool = False, endpoint_url: str | None = None,
+           aws: AwsContext | None = None) -> int:
+    if _mode(plan_path) is Mode.LIVE:
         from migrate.commands.live import rollback_live
 
         return rollback_live(plan_path, yes=yes, profile=profile, region=region, endpoint_url=endpoint_url, no_color=no_color)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _runtime(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         if not rt.journal.records:
             err.print("nothing to roll back: this plan was never applied")
             return EXIT_OK
-        if not _confirm("Roll back everything this run did?", yes):
+        if not confirm("Roll back everything this run did?", yes):
             return EXIT_FAILED
         try:
             notes = rollback_plan(rt)
@@ -127,30 +103,24 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
 
 def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
              region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
-             aws: AwsContext | None = None) -> int:
-    if _live_plan(plan_path):
+           aws: AwsContext | None = None) -> int:
+    if _mode(plan_path) is Mode.LIVE:
         from migrate.commands.live import finalize_live
 
         return finalize_live(plan_path, yes=yes, fmt=fmt, profile=profile, region=region, endpoint_url=endpoint_url, no_color=no_color)
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = _runtime(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         states = rt.journal.states()
         pending = [a for a in rt.plan.actions if states.get(a.id) is None or states[a.id].phase != "applied"]
         if pending:
             err.print(f"cannot finalize: {len(pending)} action(s) are not applied (apply or roll back first)")
             return EXIT_FAILED
         if not rt.journal.finalized:
-            if not _confirm("Finalize? Rollback will no longer be possible.", yes):
+            if not confirm("Finalize? Rollback will no longer be possible.", yes):
                 return EXIT_FAILED
-            from migrate.apply.registry import FINALIZERS
-
-            for fn in FINALIZERS:
-                fn(rt)
-            rt.journal.append("finalized")
-            (rt.journal.dir / "finalized").write_text(rt.plan.id + "\n")
-            rt.journal.close()
-        rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values})  # type: ignore[attr-defined]
+            finalize_plan(rt)
+        rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values})
         if fmt == "json":
             print(json.dumps({"plan_id": rt.plan.id, "finalized": True, "rotate": rotate}, indent=2))
         else:
@@ -164,15 +134,15 @@ def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: 
 
 def status(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
     plan, journal = plan_state(plan_path)
-    states = journal.states()  # type: ignore[attr-defined]
-    rows = [{"id": a.id, "kind": a.kind, "describe": a.describe(),  # type: ignore[attr-defined]
-             "phase": states[a.id].phase if a.id in states else "pending"} for a in plan.actions]  # type: ignore[attr-defined]
+    states = journal.states()
+    rows = [{"id": a.id, "kind": a.kind, "describe": a.describe(),
+             "phase": states[a.id].phase if a.id in states else "pending"} for a in plan.actions]
     if fmt == "json":
-        print(json.dumps({"plan_id": plan.id, "finalized": journal.finalized, "actions": rows}, indent=2))  # type: ignore[attr-defined]
+        print(json.dumps({"plan_id": plan.id, "finalized": journal.finalized, "actions": rows}, indent=2))
         return EXIT_OK
     con = out_console(no_color)
     for r in rows:
         con.print(Text(f"{r['phase']:9} {r['id']:5} {r['describe']}"))
-    if journal.finalized:  # type: ignore[attr-defined]
+    if journal.finalized:
         con.print("finalized")
     return EXIT_OK

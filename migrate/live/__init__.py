@@ -1,2 +1,2 @@
-"""Live ECS mode: migrate running services (issue 4). Importing ``migrate.live.actions`` registers the
-live action kinds and their executors."""
+"""Live ECS mode: migrate running services (issue 4). Discovery, planning and the wave scheduler;
+the live actions themselves run through ``migrate.apply`` like every other action."""

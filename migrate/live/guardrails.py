@@ -25,9 +25,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from migrate.arn import Arn, short
 from migrate.errors import PreconditionFailed
-from migrate.live.actions import RegisterRevision, UpdateService
-from migrate.plan.actions import CreateSecret, PutParameter, PutRolePolicy
+from migrate.plan.actions import CreateSecret, PutParameter, PutRolePolicy, RegisterRevision, UpdateService
 from migrate.plan.model import Plan
 from migrate.stores.aws import error_code, safe_aws_message
 
@@ -60,12 +60,8 @@ def raise_for(checks: Sequence[Check]) -> None:
 
 def _arn_parts(arn: str) -> tuple[str, str, str]:
     """(service, region, account) of an ARN; empty strings for a bare name."""
-    p = arn.split(":")
-    return (p[2], p[3], p[4]) if len(p) > 5 and p[0] == "arn" else ("", "", "")
-
-
-def _short(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
+    a = Arn.parse(arn)
+    return (a.service, a.region, a.account) if a else ("", "", "")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -131,7 +127,7 @@ class ServiceRef:
 
     @property
     def key(self) -> str:
-        return f"{_short(self.cluster)}/{self.service}"
+        return f"{short(self.cluster)}/{self.service}"
 
 
 def services_of(plan: Plan) -> list[ServiceRef]:
@@ -173,7 +169,7 @@ def check_references(plan: Plan, *, caller_account: str, store_region: str, part
             continue
         _, task_region, task_account = _arn_parts(a.source_arn)
         for m in a.moves:
-            s = by_id.get(str(m.get("store_id")))
+            s = by_id.get(m.store_id)
             if isinstance(s, PutParameter):
                 ref = f"arn:{partition}:ssm:{store_region}:{caller_account}:parameter/{s.name.lstrip('/')}"
             elif isinstance(s, CreateSecret):
@@ -182,7 +178,7 @@ def check_references(plan: Plan, *, caller_account: str, store_region: str, part
                 continue
             why = reference_problem(ref, task_account, task_region)
             if why:
-                out.append(Check(FAILURE, "own-account", _short(a.source_arn), why))
+                out.append(Check(FAILURE, "own-account", short(a.source_arn), why))
                 break
     return out
 
@@ -217,7 +213,7 @@ def check_roles(iam: Any, sts: Any, roles: Sequence[str]) -> list[Check]:
         out.append(Check(WARNING, "pass-role", "caller", f"could not check (GetCallerIdentity: {safe_aws_message(e)})"))
     for role in roles:
         _, _, acct = _arn_parts(role)
-        name = _short(role)
+        name = short(role)
         if caller_account and acct and acct != caller_account:
             out.append(Check(WARNING, "role-exists", role, f"in account {acct}, not the caller's: could not check"))
             continue
@@ -230,12 +226,13 @@ def check_roles(iam: Any, sts: Any, roles: Sequence[str]) -> list[Check]:
             out.append(Check(WARNING, "role-exists", role, f"could not check ({safe_aws_message(e)})"))
         except BotoCoreError as e:
             out.append(Check(WARNING, "role-exists", role, f"could not check ({type(e).__name__})"))
-        if caller:
-            out.append(_pass_role(iam, caller, role))
-    return [c for c in out if c is not None]
+        denied = _pass_role(iam, caller, role) if caller else None
+        if denied is not None:
+            out.append(denied)
+    return out
 
 
-def _pass_role(iam: Any, caller: str, role: str) -> Check | None:  # type: ignore[return]
+def _pass_role(iam: Any, caller: str, role: str) -> Check | None:
     try:
         principal = _caller_principal(iam, caller)
         r = iam.simulate_principal_policy(PolicySourceArn=principal, ActionNames=[PASS_ROLE], ResourceArns=[role])
@@ -250,7 +247,7 @@ def _pass_role(iam: Any, caller: str, role: str) -> Check | None:  # type: ignor
     decision = str(results[0].get("EvalDecision", ""))
     if decision == "allowed":
         return None
-    return Check(FAILURE, "pass-role", role, f"the caller {_short(principal)} is denied {PASS_ROLE} on this role "
+    return Check(FAILURE, "pass-role", role, f"the caller {short(principal)} is denied {PASS_ROLE} on this role "
                                              f"({decision}); RegisterTaskDefinition would fail")
 
 
@@ -265,14 +262,14 @@ def describe_services(ecs_for: Callable[[str], Any], refs: Sequence[ServiceRef])
         names = list(dict.fromkeys(r.service for r in rs))
         for i in range(0, len(names), 10):
             for s in ecs.describe_services(cluster=cluster, services=names[i:i + 10]).get("services") or []:
-                out[f"{_short(cluster)}/{s.get('serviceName')}"] = s
+                out[f"{short(cluster)}/{s.get('serviceName')}"] = s
     return out
 
 
 def check_platforms(plan: Plan, described: dict[str, dict[str, Any]]) -> list[Check]:
     refs = services_of(plan)
     json_units = {a.id for a in plan.actions if isinstance(a, RegisterRevision)
-                  and any(m.get("json_key") for m in a.moves)}
+                  and any(m.json_key for m in a.moves)}
     out: list[Check] = []
     for r in refs:
         if r.register_id not in json_units or r.key not in described:

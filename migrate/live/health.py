@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from migrate.arn import same_resource, short
+
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 TIMEOUT = "TIMEOUT"
@@ -36,7 +38,7 @@ class HealthChecker(Protocol):
 
 def _same_td(a: str, b: str) -> bool:
     """ARNs or ``family:rev`` forms (moto stores what it is given)."""
-    return a == b or a.rsplit("/", 1)[-1] == b.rsplit("/", 1)[-1]
+    return same_resource(a, b)
 
 
 def judge(svc: Mapping[str, Any], task_definition: str) -> tuple[str | None, str]:
@@ -95,7 +97,7 @@ class ScriptedHealth:
     calls: list[str] = field(default_factory=list)
 
     def wait(self, ecs: Any, *, cluster: str, service: str, task_definition: str, timeout: float) -> HealthResult:
-        cname = cluster.rsplit("/", 1)[-1]
+        cname = short(cluster)
         self.calls.append(f"{cname}/{service}")
         if self.delay:
             time.sleep(self.delay)

@@ -13,14 +13,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from migrate.arn import short
 from migrate.errors import PlanError
-from migrate.live.actions import RegisterRevision, UpdateService, WaitHealthy
 from migrate.live.source import KIND, Inventory
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Finding
-from migrate.plan import naming
-from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePolicy, ValueSource
+from migrate.plan.actions import (
+    Action,
+    EcsMove,
+    PutRolePolicy,
+    RegisterRevision,
+    UpdateService,
+    ValueSource,
+    WaitHealthy,
+)
+from migrate.plan.choices import Group
 from migrate.plan.model import Plan, PlanSettings
-from migrate.plan.planner import choose_store, new_plan_id
+from migrate.plan.placement import place, store_action
+from migrate.plan.planner import new_plan_id
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
 
@@ -30,9 +39,14 @@ def _pointer(p: str) -> tuple[int, str]:
     return int(parts[1]), loc
 
 
+def _refusal(arn: str, f: Finding, reason: str) -> dict[str, object]:
+    e = f.entry
+    return {"path": arn, "unit": e.unit, "name": e.name, "location": e.location, "reason": reason}
+
+
 def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSettings, *,
                    health_timeout: float = 600.0, plan_id: str | None = None) -> Plan:
-    if settings.group != "per-var":
+    if settings.group != Group.PER_VAR:
         raise PlanError("live mode supports --group per-var only")
     plan_id = plan_id or new_plan_id()
     tags = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_PLAN_ID: plan_id}
@@ -62,42 +76,33 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
         role = rev.execution_role or settings.execution_role or ""
         svcs = services_of[arn]
         if not role:
-            for f in found:
-                refused.append({"path": arn, "unit": f.entry.unit, "name": f.entry.name, "location": f.entry.location,
-                                "reason": "the revision has no execution role; pass --execution-role"})
+            refused += [_refusal(arn, f, "the revision has no execution role; pass --execution-role") for f in found]
             continue
         group = rev.family if first_rev_of_family.setdefault(rev.family, arn) == arn else f"{rev.family}-r{rev.revision}"
         store_ids: list[str] = []
-        moves: list[dict[str, object]] = []
+        moves: list[EcsMove] = []
         ssm_ids: list[str] = []
         sm_ids: list[str] = []
         for f in found:
             e = f.entry
             if not f.migratable:
-                refused.append({"path": arn, "unit": e.unit, "name": e.name, "location": e.location,
-                                "reason": f.why_not or "not migratable"})
+                refused.append(_refusal(arn, f, f.why_not or "not migratable"))
                 continue
             assert e.value is not None
-            store, tier = choose_store(settings, len(e.value.reveal().encode("utf-8")), arn, e.name)
-            tmpl = settings.name_template or (naming.DEFAULT_SSM_TEMPLATE if store == "ssm" else naming.DEFAULT_SM_TEMPLATE)
-            name = naming.render_name(tmpl, prefix=settings.prefix, group=group, unit=e.unit, name=e.name, store=store)
-            naming.check_name(name, store)
+            spot = place(settings, size=len(e.value.reveal().encode("utf-8")), where=arn, group=group, unit=e.unit,
+                         name=e.name)
+            store, name = spot.store, spot.name
             if (store, name) in names:
                 raise PlanError(f"name clash: {names[(store, name)]} and {arn} {e.unit}.{e.name} both map to {name}",
                                 hint="use a --name-template with {group} and {unit}")
             names[(store, name)] = f"{arn} {e.unit}.{e.name}"
             aid = f"a{next(counter)}"
             vs = ValueSource(key=e.key, definition=arn, source=KIND, name=e.name, unit=e.unit, display=arn)
-            if store == "ssm":
-                actions.append(PutParameter(id=aid, name=name, tier=tier or "Standard", kms_key=settings.kms_key,
-                                            tags=dict(tags), values=(vs,)))
-                ssm_ids.append(aid)
-            else:
-                actions.append(CreateSecret(id=aid, name=name, kms_key=settings.kms_key, tags=dict(tags), values=(vs,)))
-                sm_ids.append(aid)
+            actions.append(store_action(aid, store, name, spot.tier, settings, tags, (vs,)))
+            (ssm_ids if store == "ssm" else sm_ids).append(aid)
             store_ids.append(aid)
             ci, loc = _pointer(e.pointer)
-            moves.append({"container": ci, "location": loc, "name": e.name, "store_id": aid, "json_key": None})
+            moves.append(EcsMove(container=ci, location=loc, name=e.name, store_id=aid))
         if not moves:
             continue
         pid = f"a{next(counter)}"
@@ -122,8 +127,7 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
             actions.append(WaitHealthy(id=f"a{next(counter)}", cluster=s.cluster_arn, service=s.name, region=s.region,
                                        update_id=uid, register_id=rid, timeout=health_timeout))
             order.append(s.key)
-        roles = {role}
-        if len(roles) and sum(1 for a in actions if isinstance(a, PutRolePolicy) and a.role_arn == role) > 25:
+        if sum(1 for a in actions if isinstance(a, PutRolePolicy) and a.role_arn == role) > 25:
             warnings.append(f"{role}: more than 25 inline policies from this plan; IAM caps inline policies at "
                             "10,240 characters per role")
     extra = len(inv.revisions) - len(services_of)
@@ -167,7 +171,7 @@ def units_of(plan: Plan) -> tuple[dict[str, Unit], list[ServiceSteps]]:
     for a in plan.actions:
         if isinstance(a, UpdateService):
             wait = next(w for w in plan.actions if isinstance(w, WaitHealthy) and w.update_id == a.id)
-            steps.append(ServiceSteps(f"{a.cluster.rsplit('/', 1)[-1]}/{a.service}", a.register_id, (a, wait)))
+            steps.append(ServiceSteps(f"{short(a.cluster)}/{a.service}", a.register_id, (a, wait)))
     pos = {k: i for i, k in enumerate(plan.deploy_order)}
     steps.sort(key=lambda s: pos.get(s.key, len(pos)))
     return units, steps

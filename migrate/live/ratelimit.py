@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from migrate.model import SecretValue
+from migrate.stores.base import SecretStore, StoredEntry
+
 #: family -> (sustained requests per second, burst)
 DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {
     "ecs.RegisterTaskDefinition": (1.0, 20.0),
@@ -85,19 +88,23 @@ class RateLimits:
 class LimitedStore:
     """A SecretStore whose writes go through a bucket (reads are not limited here)."""
 
-    def __init__(self, inner: object, limits: RateLimits, family: str) -> None:
+    def __init__(self, inner: SecretStore, limits: RateLimits, family: str) -> None:
         self._inner = inner
         self._limits = limits
         self._family = family
-        self.kind = getattr(inner, "kind", "")
+        self.kind = inner.kind
 
-    def create(self, *a: object, **kw: object) -> object:
+    def lookup(self, name: str) -> StoredEntry | None:
+        return self._inner.lookup(name)
+
+    def read(self, name_or_arn: str) -> SecretValue | None:
+        return self._inner.read(name_or_arn)
+
+    def create(self, name: str, value: SecretValue, *, tags: dict[str, str], kms_key: str | None,
+               tier: str | None, token: str) -> StoredEntry:
         self._limits.acquire(self._family)
-        return self._inner.create(*a, **kw)  # type: ignore[attr-defined]
+        return self._inner.create(name, value, tags=tags, kms_key=kms_key, tier=tier, token=token)
 
-    def delete(self, *a: object, **kw: object) -> object:
+    def delete(self, name: str) -> bool:
         self._limits.acquire(self._family)
-        return self._inner.delete(*a, **kw)  # type: ignore[attr-defined]
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
+        return self._inner.delete(name)

@@ -4,6 +4,7 @@ function refuses unless ``AWS_ENDPOINT_URL`` points at 127.0.0.1/localhost (or m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import boto3
 
+from migrate.arn import short
 from migrate.errors import UsageError
 from migrate.sources.ecs_taskdef import register_input
 
@@ -56,11 +58,9 @@ def ensure_roles(iam: Any, arns: list[str]) -> None:
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                                 "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]})
     for arn in sorted(set(arns)):
-        name = arn.rsplit("/", 1)[-1]
-        try:
+        name = short(arn)
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
             iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
-        except iam.exceptions.EntityAlreadyExistsException:
-            pass
 
 
 def create_service(ecs: Any, cluster: str, name: str, td_arn: str, net: tuple[str, str], *, awsvpc: bool,

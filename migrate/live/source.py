@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrate.arn import family_of, region_of, short
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
 
 KIND = "ecs-live"
@@ -29,7 +30,7 @@ class LiveService:
 
     @property
     def cluster(self) -> str:
-        return self.cluster_arn.rsplit("/", 1)[-1]
+        return short(self.cluster_arn)
 
     @property
     def key(self) -> str:
@@ -68,11 +69,6 @@ class Inventory:
         return [e for arn in sorted(self.revisions) for e in entries_of(self.revisions[arn])]
 
 
-def region_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 else ""
-
-
 def _paginate(client: Any, op: str, key: str, **kw: Any) -> list[Any]:
     out: list[Any] = []
     for page in client.get_paginator(op).paginate(**kw):
@@ -81,7 +77,7 @@ def _paginate(client: Any, op: str, key: str, **kw: Any) -> list[Any]:
 
 
 def _match(value: str, wanted: Sequence[str]) -> bool:
-    return not wanted or value in wanted or value.rsplit("/", 1)[-1] in wanted
+    return not wanted or value in wanted or short(value) in wanted
 
 
 def discover(ecs: Any, region: str, *, clusters: Sequence[str] = (), services: Sequence[str] = (),
@@ -97,7 +93,7 @@ def discover(ecs: Any, region: str, *, clusters: Sequence[str] = (), services: S
                 if s.get("status") != "ACTIVE":
                     continue
                 td = str(s.get("taskDefinition", ""))
-                fam = td.rsplit("/", 1)[-1].split(":", 1)[0]
+                fam = family_of(td)
                 if families and fam not in families:
                     continue
                 net = ((s.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {})
@@ -120,15 +116,15 @@ def discover(ecs: Any, region: str, *, clusters: Sequence[str] = (), services: S
             continue  # familyPrefix is a prefix match
         inv.revisions[rev.arn] = rev
     # services may name their revision as family:rev (moto) -> normalise to the ARN
-    by_short = {r.arn.rsplit("/", 1)[-1]: r.arn for r in inv.revisions.values()}
+    by_short = {short(r.arn): r.arn for r in inv.revisions.values()}
     inv.services = [s if s.task_definition in inv.revisions else
-                    LiveService(**{**s.__dict__, "task_definition": by_short.get(s.task_definition.rsplit("/", 1)[-1], s.task_definition)})
+                    LiveService(**{**s.__dict__, "task_definition": by_short.get(short(s.task_definition), s.task_definition)})
                     for s in inv.services]
     return inv
 
 
 def _family(td: str) -> str:
-    return td.rsplit("/", 1)[-1].split(":", 1)[0]
+    return family_of(td)
 
 
 def describe_revision(ecs: Any, td: str, *, limits: Any = None) -> LiveRevision:

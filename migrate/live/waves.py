@@ -11,22 +11,24 @@ stops, ``rollback-all`` rolls back the whole run and stops, ``stop`` stops after
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrate.apply.env import Env
 from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.errors import ConfigError, MigrateError
 from migrate.live.planner import ServiceSteps, Unit, units_of
 from migrate.plan.actions import Action
+from migrate.plan.choices import FailurePolicy, parse
 from migrate.plan.model import Plan
 from migrate.stores.aws import safe_aws_message
 
-POLICIES = ("rollback-service", "rollback-wave", "rollback-all", "stop")
+POLICIES = tuple(p.value for p in FailurePolicy)
 MIGRATED, ROLLED_BACK, SKIPPED, FAILED, REGISTERED_ONLY = "migrated", "rolled-back", "skipped", "failed", "registered-only"
 
 
@@ -47,14 +49,21 @@ class WaveSpec:
 DEFAULT_WAVES = (WaveSpec("1", 1, "canary"), WaveSpec("rest", 4, "rest"))
 
 
+def failure_policy(value: str) -> FailurePolicy:
+    """``value`` as a FailurePolicy; ConfigError naming the choices otherwise."""
+    try:
+        return parse(FailurePolicy, value, "failure policy")
+    except ValueError:
+        raise ConfigError(f"failure policy must be one of {', '.join(POLICIES)}, not {value!r}") from None
+
+
 @dataclass(frozen=True)
 class RunOptions:
     waves: tuple[WaveSpec, ...] = DEFAULT_WAVES
-    failure_policy: str = "rollback-service"
+    failure_policy: FailurePolicy = FailurePolicy.ROLLBACK_SERVICE
 
     def __post_init__(self) -> None:
-        if self.failure_policy not in POLICIES:
-            raise ConfigError(f"failure policy must be one of {', '.join(POLICIES)}, not {self.failure_policy!r}")
+        object.__setattr__(self, "failure_policy", failure_policy(self.failure_policy))
         if not self.waves:
             raise ConfigError("at least one wave is needed")
 
@@ -94,7 +103,7 @@ class ServiceResult:
 @dataclass
 class RunReport:
     plan_id: str
-    policy: str
+    policy: FailurePolicy
     results: list[ServiceResult] = field(default_factory=list)
     waves: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -115,7 +124,7 @@ Event = Callable[[str, int, str, str], None]  #: (event, wave, service key, stat
 
 
 class LiveRunner:
-    def __init__(self, rt: Any, options: RunOptions = RunOptions(), *, on_event: Event | None = None) -> None:
+    def __init__(self, rt: Env, options: RunOptions = RunOptions(), *, on_event: Event | None = None) -> None:
         self.rt = rt
         self.options = options
         self.units, steps = units_of(rt.plan)
@@ -125,7 +134,7 @@ class LiveRunner:
         self._locks = {uid: threading.Lock() for uid in self.units}
 
     # -- sub-runtimes ------------------------------------------------------------------------------
-    def _sub(self, actions: Sequence[Action]) -> Any:
+    def _sub(self, actions: Sequence[Action]) -> Env:
         plan = dataclasses.replace(self.rt.plan, actions=tuple(actions), inputs=())
         return dataclasses.replace(self.rt, plan=plan, progress=None)
 
@@ -140,10 +149,11 @@ class LiveRunner:
 
     def _unit_in_use(self, unit_id: str, except_key: str) -> bool:
         for s in self.steps.values():
-            if s.unit == unit_id and s.key != except_key and s.actions:
-                if self._phase(s.actions[0].id) in ("intent", "applied", "failed", "reverting"):
-                    return True
-            if s.unit == unit_id and s.key != except_key and s.register_only and self._phase(self.units[unit_id].register.id) == "applied":
+            if s.unit != unit_id or s.key == except_key:
+                continue
+            if s.actions and self._phase(s.actions[0].id) in ("intent", "applied", "failed", "reverting"):
+                return True
+            if s.register_only and self._phase(self.units[unit_id].register.id) == "applied":
                 return True  # a CODE_DEPLOY service may deploy it any time: keep it
         return False
 
@@ -152,7 +162,7 @@ class LiveRunner:
         s = self.steps[key]
         unit = self.units[s.unit]
         res = ServiceResult(key, wave)
-        t0 = time.monotonic()
+        t0 = self.rt.clock()
         if self.migrated(key):
             res.status, res.reason = (REGISTERED_ONLY if s.register_only else MIGRATED), "already done in an earlier run"
             res.revision = self._new_arn(unit)
@@ -171,7 +181,7 @@ class LiveRunner:
             except Exception as e:  # noqa: BLE001 - journaled by the executor; compensate here
                 res.reason = self._failure_reason(s, unit, e)
                 res.status = self._rollback_locked(s, unit, res)
-        res.seconds = round(time.monotonic() - t0, 3)
+        res.seconds = round(self.rt.clock() - t0, 3)
         self.on_event("end", wave, key, res.status)
         return res
 
@@ -206,7 +216,7 @@ class LiveRunner:
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, *, only: set[str] | None = None) -> RunReport:
-        t0 = time.monotonic()
+        t0 = self.rt.clock()
         keys = [k for k in self.order if only is None or k in only]
         waves = split_waves(keys, self.options.waves)
         rep = RunReport(self.rt.plan.id, self.options.failure_policy, waves=waves)
@@ -221,28 +231,28 @@ class LiveRunner:
             self.rt.journal.append("wave-start", receipt={"wave": wi, "services": wave})
             spec = self.options.waves[min(wi - 1, len(self.options.waves) - 1)]
             with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
-                results = list(pool.map(lambda k: self.migrate_service(k, wi), wave))
+                results = list(pool.map(functools.partial(self.migrate_service, wave=wi), wave))
             failed = [r for r in results if r.status in (ROLLED_BACK, FAILED)]
             policy = self.options.failure_policy
-            if failed and policy in ("rollback-wave", "rollback-all"):
+            if failed and policy in (FailurePolicy.ROLLBACK_WAVE, FailurePolicy.ROLLBACK_ALL):
                 why = f"rolled back by policy {policy}: {failed[0].key} failed in wave {wi}"
                 victims = [r for r in results if r.status in (MIGRATED, REGISTERED_ONLY)]
-                if policy == "rollback-all":
+                if policy == FailurePolicy.ROLLBACK_ALL:
                     victims += [r for r in rep.results if r.status in (MIGRATED, REGISTERED_ONLY)]
                 for r in victims:
                     r.reason = why
                     r.status = self.rollback_service(r.key, r)
             rep.results += results
             self.rt.journal.append("wave-end", receipt={"wave": wi, "failed": [r.key for r in failed]})
-            if failed and policy != "rollback-service":
+            if failed and policy != FailurePolicy.ROLLBACK_SERVICE:
                 stop_reason = f"not run: wave {wi} failed (policy {policy})"
                 rep.stopped_after_wave = wi
-        rep.seconds = round(time.monotonic() - t0, 3)
+        rep.seconds = round(self.rt.clock() - t0, 3)
         self.rt.journal.append("live-run-end", receipt=rep.by_status())
         return rep
 
 
-def rollback_live(rt: Any, services: Sequence[str] | None = None) -> list[str]:
+def rollback_live(rt: Env, services: Sequence[str] | None = None) -> list[str]:
     """Undo a whole live run (or only ``services``, given as cluster/service keys). Idempotent."""
     if not services:
         return rollback_plan(rt)

@@ -8,7 +8,20 @@ from typing import Any
 
 from migrate import __version__
 from migrate.errors import PlanError
-from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePolicy, RewriteFile, action_from_record
+from migrate.plan.actions import (
+    Action,
+    CreateSecret,
+    EcsAction,
+    PutParameter,
+    PutRolePolicy,
+    RegisterRevision,
+    RewriteFile,
+    StoreAction,
+    UpdateService,
+    WaitHealthy,
+    action_from_record,
+)
+from migrate.plan.choices import ComposeTarget, E, Group, Mode, StoreKind, parse
 
 PLAN_FORMAT = "secrets-migrate/plan"
 PLAN_VERSION = 1
@@ -16,26 +29,40 @@ PLAN_VERSION = 1
 
 @dataclass(frozen=True)
 class PlanSettings:
-    store: str = "auto"  #: ssm | secretsmanager | auto
-    group: str = "per-var"  #: per-var | per-unit
+    store: StoreKind = StoreKind.AUTO
+    group: Group = Group.PER_VAR
     prefix: str = ""
     name_template: str | None = None
     kms_key: str | None = None
     execution_role: str | None = None
-    compose_target: str = "ecs-params"  #: ecs-params | compose-secrets
+    compose_target: ComposeTarget = ComposeTarget.ECS_PARAMS
     share_identical: bool = False
     region: str | None = None
     profile: str | None = None
 
     def __post_init__(self) -> None:
-        if self.store not in ("ssm", "secretsmanager", "auto"):
-            raise PlanError(f"--store must be ssm, secretsmanager or auto, not {self.store!r}")
-        if self.group not in ("per-var", "per-unit"):
-            raise PlanError(f"--group must be per-var or per-unit, not {self.group!r}")
-        if self.group == "per-unit" and self.store == "ssm":
+        # plain strings (typer, playbooks, plan files) become the enum members; anything else is refused
+        try:
+            object.__setattr__(self, "store", parse(StoreKind, self.store, "--store"))
+            object.__setattr__(self, "group", parse(Group, self.group, "--group"))
+            object.__setattr__(self, "compose_target", parse(ComposeTarget, self.compose_target, "--compose-target"))
+        except ValueError as e:
+            raise PlanError(str(e)) from None
+        if self.group == Group.PER_UNIT and self.store == StoreKind.SSM:
             raise PlanError("--group per-unit needs Secrets Manager (JSON keys); use --store secretsmanager or auto")
-        if self.compose_target not in ("ecs-params", "compose-secrets"):
-            raise PlanError(f"--compose-target must be ecs-params or compose-secrets, not {self.compose_target!r}")
+
+    @classmethod
+    def from_options(cls, *, store: str = StoreKind.AUTO, group: str = Group.PER_VAR,
+                     compose_target: str = ComposeTarget.ECS_PARAMS, **rest: Any) -> PlanSettings:
+        """From command-line strings: each choice is checked against its StrEnum (PlanError naming the choices)."""
+        def one(choice: type[E], value: str, flag: str) -> E:
+            try:
+                return parse(choice, value, flag)
+            except ValueError as e:
+                raise PlanError(str(e)) from None
+
+        return cls(store=one(StoreKind, store, "--store"), group=one(Group, group, "--group"),
+                   compose_target=one(ComposeTarget, compose_target, "--compose-target"), **rest)
 
 
 @dataclass(frozen=True)
@@ -70,8 +97,17 @@ class Plan:
         return {a.id: a for a in self.actions}
 
     @property
-    def store_actions(self) -> list[Action]:
+    def store_actions(self) -> list[StoreAction]:
         return [a for a in self.actions if isinstance(a, (PutParameter, CreateSecret))]
+
+    @property
+    def ecs_actions(self) -> list[EcsAction]:
+        return [a for a in self.actions if isinstance(a, (RegisterRevision, UpdateService, WaitHealthy))]
+
+    @property
+    def mode(self) -> Mode:
+        """LIVE when the plan changes running ECS services (applied in waves), FILE otherwise."""
+        return Mode.LIVE if self.ecs_actions else Mode.FILE
 
     @property
     def rewrites(self) -> list[RewriteFile]:

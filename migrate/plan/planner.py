@@ -9,23 +9,20 @@ from __future__ import annotations
 import datetime as _dt
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from migrate.errors import PlanError
 from migrate.model import Finding
-from migrate.plan import naming
-from migrate.plan.actions import Action, CreateSecret, PutParameter, PutRolePolicy, RewriteFile, ValueSource
+from migrate.plan.actions import Action, PutRolePolicy, RewriteFile, ValueSource
 from migrate.plan.model import InputFile, Plan, PlanSettings
+from migrate.plan.placement import place, store_action
 from migrate.plan.render import redacted_diff
 from migrate.rewrite.edits import apply_edits, ref_preview, ref_token
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, Source
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
-SSM_STANDARD_MAX = 4096
-SSM_ADVANCED_MAX = 8192
-SM_MAX = 65536
 PRICE_SM_SECRET = 0.40  # USD per secret per month (facts sheet §3, UNCONFIRMED against the pricing page)
 PRICE_SSM_ADVANCED = 0.05  # USD per advanced parameter per month
 
@@ -46,9 +43,11 @@ def new_plan_id() -> str:
 
 
 def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], settings: PlanSettings, *,
-              sources: dict[str, object] | None = None, plan_id: str | None = None) -> Plan:
+              sources: Mapping[str, Source] | None = None, plan_id: str | None = None) -> Plan:
     if sources is None:
-        from migrate.sources.registry import SOURCES as sources  # noqa: N811
+        from migrate.sources.registry import SOURCES
+
+        sources = SOURCES
     plan_id = plan_id or new_plan_id()
     by_key = {f.entry.key: f for f in findings}
     tags = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_PLAN_ID: plan_id}
@@ -78,36 +77,18 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
             assert e.value is not None
             value = e.value.reveal()
             size = len(value.encode("utf-8"))
-            store, tier = choose_store(settings, size, e.path, e.name)
-            json_key: str | None = None
-            if settings.group == "per-unit":
-                tmpl = settings.name_template or naming.DEFAULT_SM_UNIT_TEMPLATE
-                json_key = e.name
-            else:
-                tmpl = settings.name_template or (naming.DEFAULT_SSM_TEMPLATE if store == "ssm" else naming.DEFAULT_SM_TEMPLATE)
             group = e.group or lf.group or Path(lf.path).stem
-            name = naming.render_name(tmpl, prefix=settings.prefix, group=group, unit=e.unit, name=e.name, store=store)
-            naming.check_name(name, store)
+            spot = place(settings, size=size, where=e.path, group=group, unit=e.unit, name=e.name)
+            store, tier, name, json_key = spot.store, spot.tier, spot.name, spot.json_key
             vs = ValueSource(key=e.key, definition=str(lf.source.path.resolve()), source=lf.kind, json_key=json_key,
                              name=e.name, unit=e.unit, display=e.value_path,
                              definition_display=lf.path)
             t = targets.get((store, name))
             if t is None:
-                t = _Target(next_id(), store, name, tier, [vs], value, group)
-                targets[(store, name)] = t
-            elif json_key is not None:
-                if any(v.json_key == json_key for v in t.values):
-                    other = next(v for v in t.values if v.json_key == json_key)
-                    if _values_differ(other, value, by_key):
-                        raise PlanError(f"two different values would share secret {name} key {json_key} "
-                                        f"({e.path} and {other.display})", hint="use --name-template with {group}")
-                t.values.append(vs)
+                t = targets[(store, name)] = _Target(next_id(), store, name, tier, [], value, group)
             else:
-                if t.value_text != value:
-                    raise PlanError(f"name clash: {e.path} {e.unit}.{e.name} and {t.values[0].display} "
-                                    f"{t.values[0].unit}.{t.values[0].name} both map to {name} with different values",
-                                    hint="use a --name-template that tells them apart (e.g. add {group})")
-                t.values.append(vs)  # identical value: share the entry
+                _check_clash(t, vs, value, e.path, by_key)
+            t.values.append(vs)
             suffix = f":{json_key}::" if json_key else ""
             moves_by_file[i].append(Move(entry=e, value_from=ref_token(t.action_id) + suffix, store=store,
                                          store_name=name, json_key=json_key))
@@ -115,14 +96,8 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     if settings.share_identical:
         _merge_identical(targets, moves_by_file)
 
-    store_actions: list[Action] = []
-    for t in targets.values():
-        if t.store == "ssm":
-            store_actions.append(PutParameter(id=t.action_id, name=t.name, tier=t.tier or "Standard",
-                                              kms_key=settings.kms_key, tags=dict(tags), values=tuple(t.values)))
-        else:
-            store_actions.append(CreateSecret(id=t.action_id, name=t.name, kms_key=settings.kms_key,
-                                              tags=dict(tags), values=tuple(t.values)))
+    store_actions: list[Action] = [store_action(t.action_id, t.store, t.name, t.tier, settings, tags, t.values)
+                                   for t in targets.values()]
     if any(t.store == "secretsmanager" and any(v.json_key for v in t.values) for t in targets.values()):
         warnings.append("JSON-key references need Fargate platform 1.4.0+ or ECS agent 1.37.0+ (facts §1.3)")
 
@@ -140,7 +115,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
         if not moves:
             continue
         src = sources[lf.kind]
-        changes: list[FileChange] = src.rewrite(lf, moves, options)  # type: ignore[attr-defined]
+        changes: list[FileChange] = src.rewrite(lf, moves, options)
         for ch in changes:
             granted.update(ch.grants)
             abs_path, text, bom, sha = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
@@ -173,20 +148,17 @@ def plaintext_values(findings: Sequence[Finding]) -> list[str]:
             if f.is_secret and f.entry.value is not None and not f.entry.resolves_to]
 
 
-def choose_store(settings: PlanSettings, size: int, path: str, name: str) -> tuple[str, str | None]:
-    if settings.store == "secretsmanager" or (settings.store == "auto" and settings.group == "per-unit"):
-        if size > SM_MAX:
-            raise PlanError(f"{path}: {name} is over the 64 KiB Secrets Manager limit")
-        return "secretsmanager", None
-    if size <= SSM_STANDARD_MAX:
-        return "ssm", "Standard"
-    if size <= SSM_ADVANCED_MAX:
-        return "ssm", "Advanced"
-    if settings.store == "ssm":
-        raise PlanError(f"{path}: {name} is over the 8 KiB Parameter Store limit", hint="use --store secretsmanager or auto")
-    if size > SM_MAX:
-        raise PlanError(f"{path}: {name} is over the 64 KiB Secrets Manager limit")
-    return "secretsmanager", None
+def _check_clash(t: _Target, vs: ValueSource, value: str, path: str, by_key: dict[str, Finding]) -> None:
+    """A second value mapped to the entry of ``t``: fine when it is the same value (or another JSON key)."""
+    if vs.json_key is not None:
+        other = next((v for v in t.values if v.json_key == vs.json_key), None)
+        if other is not None and _values_differ(other, value, by_key):
+            raise PlanError(f"two different values would share secret {t.name} key {vs.json_key} "
+                            f"({path} and {other.display})", hint="use --name-template with {group}")
+    elif t.value_text != value:
+        raise PlanError(f"name clash: {path} {vs.unit}.{vs.name} and {t.values[0].display} "
+                        f"{t.values[0].unit}.{t.values[0].name} both map to {t.name} with different values",
+                        hint="use a --name-template that tells them apart (e.g. add {group})")
 
 
 def _values_differ(other: ValueSource, value: str, by_key: dict[str, Finding]) -> bool:
@@ -240,7 +212,8 @@ def _inputs(loaded: Sequence[LoadedFile]) -> tuple[InputFile, ...]:
 
 
 def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]], targets: dict[tuple[str, str], _Target],
-              settings: PlanSettings, plan_id: str, granted: set[str], warnings: list[str], next_id) -> list[PutRolePolicy]:  # type: ignore[no-untyped-def]
+              settings: PlanSettings, plan_id: str, granted: set[str], warnings: list[str],
+              next_id: Callable[[], str]) -> list[PutRolePolicy]:
     by_role: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"ssm": set(), "sm": set(), "existing": set()})
     ids_by_name = {(t.store, t.name): t.action_id for t in targets.values()}
     missing: set[str] = set()

@@ -70,7 +70,7 @@ def print_plan(plan: Plan, console: Console, *, diffs: bool = True) -> None:
         console.print(Text.assemble(("  x ", "red"), Text(f"{r['path']}:{r['line']} {r['unit']}.{r['name']}: {r['reason']}")))
     if diffs and plan.diffs:
         console.print()
-        for path, diff in plan.diffs.items():
+        for diff in plan.diffs.values():
             print_diff(diff, console)
 
 

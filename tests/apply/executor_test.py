@@ -10,11 +10,13 @@ from pathlib import Path
 import boto3
 import pytest
 
-from migrate.apply.executor import Runtime, apply_plan, rollback_plan
+from migrate.apply.env import Env, make_env
+from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.apply.journal import Journal, state_dir_for
 from migrate.apply.verify import verify_plan
 from migrate.detect.engine import classify
 from migrate.errors import ActionFailed, PreconditionFailed, StalePlanError
+from migrate.plan.choices import Group
 from migrate.plan.model import Plan, PlanSettings
 from migrate.plan.planner import make_plan
 from migrate.sources.walk import scan_paths
@@ -43,9 +45,9 @@ def _setup(tmp_path: Path, settings: PlanSettings | None = None) -> tuple[Path, 
     return work, plan_path, plan
 
 
-def _rt(plan_path: Path) -> Runtime:
+def _rt(plan_path: Path) -> Env:
     plan = Plan.from_json(plan_path.read_text())
-    return Runtime(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=Aws())
+    return make_env(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=Aws())
 
 
 def _store_names() -> set[str]:
@@ -107,7 +109,7 @@ def test_second_apply_is_a_noop_and_rollback_is_idempotent(aws: None, tmp_path: 
 def test_failure_mid_apply_rolls_back_everything(aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work, plan_path, _ = _setup(tmp_path)
     before = _hashes(work)
-    import migrate.apply.executor as ex
+    import migrate.apply.impls.files as ex  # where file rewrites are written
 
     def boom(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
@@ -122,24 +124,24 @@ def test_failure_mid_apply_rolls_back_everything(aws: None, tmp_path: Path, monk
 
 def test_existing_entry_with_same_value_is_adopted_and_kept(aws: None, tmp_path: Path) -> None:
     work, plan_path, plan = _setup(tmp_path)
-    target = next(a for a in plan.store_actions if a.values[0].name == "DB_PASSWORD")  # type: ignore[attr-defined]
-    boto3.client("ssm").put_parameter(Name=target.name, Value="CANARY-ecs-7f3a", Type="SecureString")  # type: ignore[attr-defined]
+    target = next(a for a in plan.store_actions if a.values[0].name == "DB_PASSWORD")
+    boto3.client("ssm").put_parameter(Name=target.name, Value="CANARY-ecs-7f3a", Type="SecureString")
     rt = _rt(plan_path)
     apply_plan(rt)
     rollback_plan(_rt(plan_path))
-    assert _store_names() == {target.name}  # type: ignore[attr-defined]
+    assert _store_names() == {target.name}
 
 
 def test_existing_entry_with_other_value_stops_before_any_change(aws: None, tmp_path: Path) -> None:
     work, plan_path, plan = _setup(tmp_path)
     before = _hashes(work)
     target = plan.store_actions[-1]
-    boto3.client("ssm").put_parameter(Name=target.name, Value="someone-elses-value", Type="SecureString")  # type: ignore[attr-defined]
+    boto3.client("ssm").put_parameter(Name=target.name, Value="someone-elses-value", Type="SecureString")
     with pytest.raises(PreconditionFailed) as info:
         apply_plan(_rt(plan_path))
-    assert target.name in str(info.value)  # type: ignore[attr-defined]
+    assert target.name in str(info.value)
     assert "someone-elses-value" not in str(info.value)
-    assert _hashes(work) == before and _store_names() == {target.name}  # type: ignore[attr-defined]
+    assert _hashes(work) == before and _store_names() == {target.name}
 
 
 def test_stale_plan_is_refused(aws: None, tmp_path: Path) -> None:
@@ -152,7 +154,7 @@ def test_stale_plan_is_refused(aws: None, tmp_path: Path) -> None:
 
 
 def test_per_unit_grouping_uses_json_keys(aws: None, tmp_path: Path) -> None:
-    work, plan_path, plan = _setup(tmp_path, PlanSettings(execution_role=ROLE, group="per-unit"))
+    work, plan_path, plan = _setup(tmp_path, PlanSettings(execution_role=ROLE, group=Group.PER_UNIT))
     before = _hashes(work)
     rt = _rt(plan_path)
     apply_plan(rt)

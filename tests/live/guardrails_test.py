@@ -7,10 +7,10 @@ import pytest
 
 from migrate.errors import PreconditionFailed
 from migrate.live import guardrails as g
-from migrate.live.actions import RegisterRevision
 from migrate.live.planner import live_findings, make_live_plan
 from migrate.live.seed import EXEC_ROLE, seed_synthetic
 from migrate.live.source import discover
+from migrate.plan.actions import RegisterRevision
 from migrate.plan.model import Plan, PlanSettings
 from migrate.stores.aws import Aws
 
@@ -82,7 +82,7 @@ def test_missing_execution_role_is_a_failure(aws):
 
 
 def _with_json_keys(plan: Plan) -> Plan:
-    acts = tuple(dataclasses.replace(a, moves=tuple({**m, "json_key": m["name"]} for m in a.moves))
+    acts = tuple(dataclasses.replace(a, moves=tuple(dataclasses.replace(m, json_key=m.name) for m in a.moves))
                  if isinstance(a, RegisterRevision) else a for a in plan.actions)
     return dataclasses.replace(plan, actions=acts)
 

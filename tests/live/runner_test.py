@@ -5,9 +5,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from migrate.apply.env import Env
 from migrate.live.health import ScriptedHealth
 from migrate.live.planner import live_findings, make_live_plan, units_of
-from migrate.live.runtime import LiveRuntime, LockedJournal
+from migrate.live.runtime import LockedJournal, live_env
 from migrate.live.seed import seed_synthetic
 from migrate.live.source import discover
 from migrate.live.waves import (
@@ -36,8 +37,8 @@ def _plan(tmp_path: Path, **kw):
     return inv, plan
 
 
-def _rt(tmp_path: Path, plan: Plan, health: ScriptedHealth) -> LiveRuntime:
-    return LiveRuntime(plan=plan, journal=LockedJournal(tmp_path / "state", plan.id), aws=Aws(), health=health)
+def _rt(tmp_path: Path, plan: Plan, health: ScriptedHealth) -> Env:
+    return live_env(plan=plan, journal=LockedJournal(tmp_path / "state", plan.id), aws=Aws(), health=health)
 
 
 def _td(key: str) -> str:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import boto3
 
+from migrate.apply.env import Env
 from migrate.apply.verify import verify_plan
 from migrate.live.health import ScriptedHealth
 from migrate.live.planner import live_findings, make_live_plan
-from migrate.live.runtime import LiveRuntime, LockedJournal
+from migrate.live.runtime import LockedJournal, live_env
 from migrate.live.seed import seed_synthetic
 from migrate.live.source import discover
 from migrate.live.waves import LiveRunner, RunOptions
@@ -17,10 +18,10 @@ from migrate.plan.model import Plan, PlanSettings
 from migrate.stores.aws import Aws
 
 
-def _rt(tmp_path: Path) -> LiveRuntime:
+def _rt(tmp_path: Path) -> Env:
     inv = discover(boto3.client("ecs"), "us-east-1")
     plan = Plan.from_json(make_live_plan(inv, live_findings(inv), PlanSettings(store="ssm")).to_json())
-    return LiveRuntime(plan=plan, journal=LockedJournal(tmp_path / "state", plan.id), aws=Aws(), health=ScriptedHealth())
+    return live_env(plan=plan, journal=LockedJournal(tmp_path / "state", plan.id), aws=Aws(), health=ScriptedHealth())
 
 
 def test_verify_passes_after_a_live_migration(aws: None, tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 import boto3
 import pytest
 import typer
-
 from support.testing import run_cli
 
 NO_CREDS = {"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",

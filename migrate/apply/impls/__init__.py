@@ -1,0 +1,1 @@
+"""One ``ActionImpl`` per action family: stores, iam, files, ecs (see ``migrate.apply.registry``)."""
