@@ -174,6 +174,16 @@ def scan_paths(paths: Sequence[str], *, max_bytes: int = DEFAULT_MAX_BYTES, excl
     return result
 
 
+def _compose_fragment(path: Path, text: str) -> str:
+    if path.suffix.lower() not in (".yml", ".yaml"):
+        return ""
+    try:
+        from migrate.sources.compose import fragment_reason
+    except ImportError:  # the compose reader missing is reported by unavailable_for
+        return ""
+    return fragment_reason(path, text)
+
+
 def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[FileReport, LoadedFile | None]:
     """Read, detect and load one candidate. Bad input becomes an ERROR report, never an exception."""
     try:
@@ -185,6 +195,9 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
         missing = unavailable_for(c.path, src.text)
         if missing:
             return FileReport(c.display, "unknown", FileStatus.ERROR, missing), None
+        fragment = _compose_fragment(c.path, src.text)
+        if fragment:
+            return FileReport(c.display, "compose", FileStatus.SKIPPED, fragment), None
         odd = unrecognised.read(src)
         if odd is not None:
             return FileReport(c.display, unrecognised.KIND, FileStatus.ERROR, odd.warnings[0],

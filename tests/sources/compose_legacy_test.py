@@ -99,3 +99,16 @@ def test_logging_options_not_migratable_with_the_reason(tmp_path: Path) -> None:
     lf = _load(tmp_path, text, "compose.yaml")
     (f,) = classify(list(lf.entries))
     assert f.is_secret and not f.migratable and "logging.secret_options" in f.why_not
+
+
+def test_a_v1_fragment_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    from migrate.model import FileStatus
+    from migrate.sources.walk import scan_paths
+
+    (tmp_path / "docker-compose.override.yml").write_text("web:\n  environment:\n    DEBUG: '1'\n")
+    (tmp_path / "docker-compose.yml").write_text(V1)
+    res = scan_paths([str(tmp_path)])
+    by = {Path(f.path).name: f for f in res.files}
+    frag = by["docker-compose.override.yml"]
+    assert frag.status is FileStatus.SKIPPED and frag.reason.startswith("compose fragment:")
+    assert by["docker-compose.yml"].status is FileStatus.SCANNED

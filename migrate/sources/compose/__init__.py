@@ -59,6 +59,28 @@ def _sniff_v1(path: Path, text: str) -> bool:
     return isinstance(root, MappingNode) and is_v1(root)
 
 
+def fragment_reason(path: Path, text: str) -> str:
+    """Why a compose-named file no source claims is skipped: a fragment (top-level services with no
+    ``image``/``build``, e.g. a v1 override file) cannot be placed without its base file ("" when
+    the file is not such a fragment)."""
+    if not _V1_NAMES.match(path.name):
+        return ""
+    try:
+        from ruamel.yaml.nodes import MappingNode
+
+        from migrate.rewrite import yaml_spans as ys
+
+        root = ys.load_nodes(text, path.name, allowed_tags=COMPOSE_TAGS)
+    except Exception:  # noqa: BLE001 - a reason only: the walk's generic one stays
+        return ""
+    if not isinstance(root, MappingNode) or ys.get(root, "services") is not None or not root.value:
+        return ""
+    if not all(isinstance(v, MappingNode) for _k, v in root.value):
+        return ""
+    return ("compose fragment: top-level services without image or build (an override file?) cannot be "
+            "placed on their own; scan it together with its base compose file")
+
+
 # --- the source --------------------------------------------------------------------------------
 
 
@@ -101,4 +123,4 @@ class ComposeSource(SourceBase):
         return rewrite(loaded, moves, options)
 
 
-__all__ = ["KIND", "ECS_PARAMS", "COMPOSE_TAGS", "ComposeSource", "classify", "rewrite"]
+__all__ = ["KIND", "ECS_PARAMS", "COMPOSE_TAGS", "ComposeSource", "classify", "fragment_reason", "rewrite"]
