@@ -80,25 +80,64 @@ def test_fragment_without_services_stays_an_error(tmp_path: Path) -> None:
         _load(tmp_path, "services_old:\n  host: x\n")
 
 
-def test_logging_options_are_entries(tmp_path: Path) -> None:
-    text = ("services:\n  api:\n    image: x\n    logging:\n      driver: splunk\n      options:\n"
-            "        splunk-url: https://splunk.example\n        splunk-token: CANARY-splunk\n")
-    lf = _load(tmp_path, text, "compose.yaml")
+LOGGING = ("services:\n  api:\n    image: x\n    environment:\n      DB_PASSWORD: CANARY-env-pw\n"
+           "    logging:\n      driver: splunk\n      options:\n"
+           "        splunk-url: https://splunk.example\n        splunk-token: CANARY-splunk\n")
+
+
+def _move_logging(tmp_path: Path, names: tuple[str, ...], ecs_params: str | None = None) -> dict[str, str]:
+    if ecs_params is not None:
+        (tmp_path / "ecs-params.yml").write_text(ecs_params)
+    lf = _load(tmp_path, LOGGING, "compose.yaml")
     got = {(e.unit, e.location, e.name) for e in lf.entries}
-    assert got == {("api", "compose.logging.options", "splunk-url"), ("api", "compose.logging.options", "splunk-token")}
+    assert ("api", "compose.logging.options", "splunk-token") in got
+    sel = [e for e in lf.entries if e.name in names]
+    assert all(e.restorable for e in sel)
+    moves = [Move(entry=e, value_from=ref_token(f"a{i}"), store_name=f"a{i}") for i, e in enumerate(sel)]
+    changes = SRC.rewrite(lf, moves, RewriteOptions())
+    vals = {e.key: e.value.reveal() for e in sel if e.value is not None}
+    out = {}
+    for ch in changes:
+        base = "" if ch.create else (tmp_path / ch.path).read_text()
+        out[ch.path] = apply_edits(base, ch.edits, ref=lambda a: f"arn:aws:ssm:us-east-1:1:parameter/{a}")
+        if not ch.create:
+            assert revert_edits(out[ch.path], ch.edits, ref=lambda a: f"arn:aws:ssm:us-east-1:1:parameter/{a}",
+                                value=lambda k, enc: vals[k]) == base
+    return out
+
+
+def test_logging_options_move_to_ecs_params_secret_options(tmp_path: Path) -> None:
+    from ruamel.yaml import YAML
+
+    out = _move_logging(tmp_path, ("splunk-token", "DB_PASSWORD"))
+    assert "CANARY" not in out["compose.yaml"] and "splunk-url:" in out["compose.yaml"]
+    ep = YAML(typ="safe").load(out["ecs-params.yml"])
+    api = ep["task_definition"]["services"]["api"]
+    assert [s["name"] for s in api["secrets"]] == ["DB_PASSWORD"]
+    assert [s["name"] for s in api["logging"]["secret_options"]] == ["splunk-token"]
+
+
+@pytest.mark.parametrize("existing", [
+    "version: 1\ntask_definition:\n  services:\n    api:\n      cpu_shares: 100\n",
+    "version: 1\ntask_definition:\n  services:\n    api:\n      logging:\n        secret_options:\n"
+    "          - value_from: arn:x\n            name: other\n",
+    "version: 1\ntask_definition:\n  services:\n    web:\n      cpu_shares: 100\n",
+])
+def test_logging_options_extend_an_existing_ecs_params(tmp_path: Path, existing: str) -> None:
+    from ruamel.yaml import YAML
+
+    out = _move_logging(tmp_path, ("splunk-token",), existing)
+    ep = YAML(typ="safe").load(out["ecs-params.yml"])
+    names = [s["name"] for s in ep["task_definition"]["services"]["api"]["logging"]["secret_options"]]
+    assert names[-1] == "splunk-token"
+
+
+def test_logging_options_refused_for_compose_secrets(tmp_path: Path) -> None:
+    lf = _load(tmp_path, LOGGING, "compose.yaml")
     e = next(e for e in lf.entries if e.name == "splunk-token")
     with pytest.raises(RewriteError, match="logging"):
-        SRC.rewrite(lf, [Move(entry=e, value_from=ref_token("a"), store_name="a")], RewriteOptions())
-
-
-def test_logging_options_not_migratable_with_the_reason(tmp_path: Path) -> None:
-    from migrate.detect.engine import classify
-
-    text = ("services:\n  api:\n    image: x\n    logging:\n      driver: splunk\n      options:\n"
-            "        splunk-token: c40803e2-2ccf-4cb8-b140-c13cde9efa81\n")
-    lf = _load(tmp_path, text, "compose.yaml")
-    (f,) = classify(list(lf.entries))
-    assert f.is_secret and not f.migratable and "logging.secret_options" in f.why_not
+        SRC.rewrite(lf, [Move(entry=e, value_from=ref_token("a"), store_name="a")],
+                    RewriteOptions(compose_target="compose-secrets"))
 
 
 def test_a_v1_fragment_is_skipped_with_the_reason(tmp_path: Path) -> None:

@@ -188,6 +188,8 @@ def _winners(moves: Sequence[Move]) -> dict[tuple[str, str], Move]:
     over ``env_file``, as in Compose."""
     out: dict[tuple[str, str], Move] = {}
     for m in moves:
+        if m.entry.location == LOC_COMPOSE_LOGGING:
+            continue  # log options go to logging.secret_options (``_want_logging``)
         for u in m.entry.units:
             prev = out.get((u, m.entry.name))
             if prev is not None and prev.entry.location == m.entry.location:
@@ -195,6 +197,18 @@ def _winners(moves: Sequence[Move]) -> dict[tuple[str, str], Move]:
             if prev is None or m.entry.location == LOC_COMPOSE_ENV:
                 out[(u, m.entry.name)] = m
     return out
+
+
+def _want_logging(moves: Sequence[Move]) -> dict[str, list[tuple[str, str]]]:
+    """service -> (option name, value_from) of the moved ``logging.options``."""
+    want: dict[str, list[tuple[str, str]]] = {}
+    for m in moves:
+        if m.entry.location == LOC_COMPOSE_LOGGING:
+            for u in m.entry.units:
+                if any(n == m.entry.name for n, _vf in want.get(u, [])):
+                    raise RewriteError(f"{m.entry.name} moved twice for service {u}")
+                want.setdefault(u, []).append((m.entry.name, m.value_from))
+    return want
 
 
 def _want(moves: Sequence[Move]) -> dict[str, list[tuple[str, str]]]:

@@ -226,10 +226,6 @@ def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src
         raise InputError(display, "environment must be a mapping or a list", line=envn.start_mark.line + 1)
 
 
-_LOGGING_REFUSED = ("not migratable: logging options are not written to ecs-params logging.secret_options "
-                    "yet, move them by hand")
-
-
 def _logging_options(oc: _Occurrences, sname: str, items: dict[str, tuple[Node, Node, MappingNode]]) -> None:
     """``logging.options`` (a Splunk token, a Datadog key): each option is an entry."""
     lg = items.get("logging")
@@ -302,8 +298,6 @@ def _yaml_place(text: str, display: str, info: tuple[str, Node, Node, Node, int]
         pointer = f"{paths[id(holder)]}/{jp.escape(name)}"
         found = _map_value(text, display, a, b)
     val = found.val
-    if location == LOC_COMPOSE_LOGGING:
-        found.restorable, found.note = False, _LOGGING_REFUSED
     entry = Entry(
         path=display, line=found.line, unit=units[0], location=location, name=name,
         value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,

@@ -28,9 +28,9 @@ def rewrite(loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) 
     if model.v1 and options.compose_target == "compose-secrets":
         raise RewriteError(f"{loaded.path}: a version 1 compose file has no secrets; use the ecs-params target")
     logging = sorted({mv.entry.name for mv in moves if mv.entry.location == LOC_COMPOSE_LOGGING})
-    if logging:
-        raise RewriteError(f"{loaded.path}: logging options ({', '.join(logging)}) are not moved to "
-                           "ecs-params logging.secret_options yet; move them by hand")
+    if logging and options.compose_target != "ecs-params":
+        raise RewriteError(f"{loaded.path}: logging options ({', '.join(logging)}) move only to ecs-params "
+                           "logging.secret_options; use the ecs-params target")
     display = loaded.path
     text = loaded.source.text
     eol = tx.eol(text)
