@@ -130,10 +130,12 @@ class _Analyzer:
                     unit = un.value
                     break
         why = _module_refusal(source, self.main, self.texts)
+        box = _module_box(blk, attrs, text) if not why.startswith(_NO_SECRETS) and _takes_secrets(
+            source, self.main) else None
         before = len(self.a.entries)
         for arg in MODULE_ENV_ARGS:
             if arg in attrs:
-                self._module_env(attrs[arg], arg, res, mname, unit)
+                self._module_env(attrs[arg], arg, res, mname, unit, box)
         if "log_configuration" in attrs:
             log = hs.hcl_node(attrs["log_configuration"].expr, text)
             opts = log.get("options") if log.kind == hs.OBJECT else None
@@ -144,15 +146,23 @@ class _Analyzer:
                     self.use(use, f"/{res}/log_configuration/options/{jp.escape(m.key)}", ctx)
         for i in range(before, len(self.a.entries)):
             e = self.a.entries[i]
+            if box is not None and e.location == LOC_ENVIRONMENT:
+                continue  # moved into the module's secrets argument
             if e.value_kind is ValueKind.LITERAL and e.restorable:
-                self.a.entries[i] = replace(e, restorable=False, note="; ".join(x for x in (e.note, why) if x))
+                reason = why if e.location == LOC_ENVIRONMENT else (
+                    f'not migratable: log options passed to module "{source or "?"}" are not rewritten, move them '
+                    "to its log_configuration secretOptions by hand")
+                self.a.entries[i] = replace(e, restorable=False, note="; ".join(x for x in (e.note, reason) if x))
         if len(self.a.entries) > before:
             self.a.groups.append(mname)
 
-    def _module_env(self, attr: hs.HclAttr, arg: str, res: str, mname: str, unit: str) -> None:
-        """Entries of an environment list (``[{name, value}]``) or map (``{NAME = value}``) argument."""
+    def _module_env(self, attr: hs.HclAttr, arg: str, res: str, mname: str, unit: str,
+                    box: hs.Node | None) -> None:
+        """Entries of an environment list (``[{name, value}]``) or map (``{NAME = value}``) argument.
+        With ``box`` (the module call as a container: it takes ``secrets``) they can be moved."""
         text = self.texts[self.main]
-        node = hs.hcl_node(attr.expr, text)
+        member = box.get(arg) if box is not None else None
+        node = member.value if member is not None else hs.hcl_node(attr.expr, text)
         ctx = _Ctx(res=res, family=mname, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
         if node.kind == hs.ARRAY and node.items and all(el.kind == hs.OBJECT for el in node.items):
             self.a.units.append(unit)
@@ -160,13 +170,15 @@ class _Analyzer:
                 n, v = el.get("name"), el.get("value")
                 if not n or n.value.kind != hs.STRING or n.value.value is None or v is None:
                     continue
-                use = _Use(self.main, "hcl", res, 0, node, unit, LOC_ENVIRONMENT, n.value.value, node, i, v.value)
+                use = _Use(self.main, "hcl", res, 0, box or node, unit, LOC_ENVIRONMENT, n.value.value, node, i,
+                           v.value, module_arg=box is not None)
                 self.use(use, f"/{res}/{arg}/{jp.escape(use.name)}", ctx)
         elif node.kind == hs.OBJECT and node.members and all(
                 m.value.kind in (hs.STRING, hs.EXPR, hs.TEMPLATE) for m in node.members):
             self.a.units.append(unit)
             for i, m in enumerate(node.members):
-                use = _Use(self.main, "hcl", res, 0, node, unit, LOC_ENVIRONMENT, m.key, node, i, m.value)
+                use = _Use(self.main, "hcl", res, 0, box or node, unit, LOC_ENVIRONMENT, m.key, node, i, m.value,
+                           module_arg=box is not None)
                 self.use(use, f"/{res}/{arg}/{jp.escape(m.key)}", ctx)
 
     def resource(self, blk: hs.HclBlock, *, res: str = "", family: str = "") -> None:
@@ -388,6 +400,41 @@ _GENERATED = re.compile(r"\b(random_password\.[A-Za-z0-9_-]+\.result|aws_db_inst
 MODULE_ENV_ARGS = ("environment", "map_environment", "env", "environment_variables", "env_vars",
                    "container_environment")
 _SECRETS_VAR = re.compile(r'variable\s+"secrets"')
+
+
+_NO_SECRETS = "not migratable: module"
+#: registry modules whose interface takes ``secrets = [{name, valueFrom}]`` beside ``environment``
+_SECRETS_MODULES = re.compile(r"(^|/)ecs-container-definition(/|$)")
+_SECRETS_OBJ_VAR = re.compile(r'variable\s+"secrets"\s*\{[^}]*valueFrom', re.S)
+
+
+def _takes_secrets(source: str, main: str) -> bool:
+    """The module's interface takes ``secrets`` as a list of ``{name, valueFrom}``: a community
+    container-definition module, or a local module whose ``variable "secrets"`` says so."""
+    if _SECRETS_MODULES.search(source.split("?")[0]):
+        return True
+    if source.startswith(("./", "../")):
+        d = Path(os.path.dirname(main) or ".") / source
+        try:
+            return any(_SECRETS_OBJ_VAR.search(p.read_text(encoding="utf-8", errors="replace"))
+                       for p in sorted(d.glob("*.tf")))
+        except OSError:
+            return False
+    return False
+
+
+def _module_box(blk: hs.HclBlock, attrs: dict[str, hs.HclAttr], text: str) -> hs.Node:
+    """The module call seen as a container object (its arguments as members), so that environment
+    items move into a ``secrets`` argument like they move into a container's ``secrets``."""
+    members = [hs.Member(name, a.start, a.start + len(name), hs.hcl_node(a.expr, text)) for name, a in attrs.items()]
+    if "environment" not in attrs:  # the anchor the secrets argument is written after
+        for alt in MODULE_ENV_ARGS:
+            if alt in attrs:
+                a = attrs[alt]
+                members.append(hs.Member("environment", a.start, a.start + len(alt),
+                                         next(m.value for m in members if m.key == alt)))
+                break
+    return hs.Node(hs.OBJECT, blk.start, blk.end, members=members)
 
 
 def _module_refusal(source: str, main: str, texts: dict[str, str]) -> str:
