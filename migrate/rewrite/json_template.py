@@ -68,9 +68,7 @@ def mask(text: str) -> tuple[str, frozenset[int]]:
         elif two in ("${", "%{"):
             kind = two
             end = _closing(text, i + 1, "${", "}")
-        elif c.isalpha() or c == "_":
-            m = _BARE.match(text, i)
-            assert m is not None
+        elif (m := _BARE.match(text, i)) is not None:
             end = m.end()
             if m.group(0) in _KEYWORDS:
                 i = end

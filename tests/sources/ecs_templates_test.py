@@ -73,3 +73,9 @@ def test_still_unparsable_template_stays_an_error(tmp_path: Path) -> None:
     assert [f.status for f in res.files] == [FileStatus.ERROR]
     with pytest.raises(InputError):
         SRC.load(read_source(tmp_path / "bad.json.tpl", "bad.json.tpl"))
+
+
+@pytest.mark.parametrize("text", ["\u00c0", '{"a": \u00c0x}', "[${", "{{ x", "{# never closed", '{"a": "\\'])
+def test_mask_never_raises(text: str) -> None:
+    masked, _holes = mask(text)
+    assert len(masked) == len(text)
