@@ -34,12 +34,15 @@ from typing import Any
 
 from migrate.arn import Arn, secret_pattern
 from migrate.plan.actions import Action, PutParameter, PutRolePolicy
+from migrate.sandbox.limits import DEFAULT_QUOTAS, policy_chars
 
 TOOL_POLICY = "secrets-migrate"  #: the inline policy name new plans write (old plans: secrets-migrate-<plan id>)
 SID_PREFIX = "SecretsMigrate"
-INLINE_TOTAL_MAX = 10_240  #: characters of inline policy per role, all policies together, whitespace excluded
-MANAGED_MAX = 6_144  #: characters per customer-managed policy
-MANAGED_PER_ROLE = 10
+#: characters of inline policy per role, all policies together, whitespace excluded (AWS defaults, shared
+#: with the sandbox emulator that enforces them: ``migrate.sandbox.limits``)
+INLINE_TOTAL_MAX = DEFAULT_QUOTAS.role_inline_policy_chars  # 10,240
+MANAGED_MAX = DEFAULT_QUOTAS.managed_policy_chars  #: characters per customer-managed policy: 6,144
+MANAGED_PER_ROLE = DEFAULT_QUOTAS.managed_policies_per_role  # 10
 VERSION = "2012-10-17"
 
 #: grant family -> (IAM action, Sid suffix)
@@ -122,7 +125,7 @@ def policy_size(doc: Doc | None) -> int:
     """Characters as AWS counts them: the JSON text without whitespace (ARNs hold none)."""
     if not doc:
         return 0
-    return len(json.dumps(doc, separators=(",", ":")))
+    return policy_chars(json.dumps(doc, separators=(",", ":")))
 
 
 def digest(doc: Doc | None) -> str:

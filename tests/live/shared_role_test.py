@@ -27,15 +27,16 @@ from migrate.live.source import discover
 from migrate.live.waves import MIGRATED, LiveRunner, RunOptions, WaveSpec, rollback_live
 from migrate.plan.choices import StoreKind
 from migrate.plan.model import Plan, PlanSettings
+from migrate.sandbox import limits
 from migrate.stores.aws import Aws, AwsContext, boto_client
 
 
-def _compact(doc: Any) -> int:
-    return len(json.dumps(json.loads(doc) if isinstance(doc, str) else doc, separators=(",", ":")))
+def _text(doc: Any) -> str:
+    return doc if isinstance(doc, str) else json.dumps(doc)
 
 
 class IamLimits:
-    """An IAM client that enforces the inline policy size limit of a role, as AWS does."""
+    """An IAM client that enforces a role's inline policy size limit as AWS does (the sandbox's pure check)."""
 
     def __init__(self, client: Any) -> None:
         self._c = client
@@ -46,15 +47,14 @@ class IamLimits:
         return getattr(self._c, name)
 
     def put_role_policy(self, *, RoleName: str, PolicyName: str, PolicyDocument: str) -> Any:  # noqa: N803
-        total = _compact(PolicyDocument)
-        for n in self._c.list_role_policies(RoleName=RoleName)["PolicyNames"]:
-            if n != PolicyName:
-                total += _compact(self._c.get_role_policy(RoleName=RoleName, PolicyName=n)["PolicyDocument"])
-        if total > ip.INLINE_TOTAL_MAX:
-            raise ClientError({"Error": {"Code": "LimitExceeded", "Message":
-                                         f"Maximum policy size of 10240 bytes exceeded for role {RoleName}"}},
-                              "PutRolePolicy")
+        existing = {n: _text(self._c.get_role_policy(RoleName=RoleName, PolicyName=n)["PolicyDocument"])
+                    for n in self._c.list_role_policies(RoleName=RoleName)["PolicyNames"]}
+        err = limits.check_role_inline_policies(RoleName, existing, PolicyName, PolicyDocument)
+        if err is not None:
+            raise ClientError({"Error": {"Code": err.code, "Message": err.message}}, "PutRolePolicy")
         self.puts += 1
+        total = limits.policy_chars(PolicyDocument) + sum(limits.policy_chars(d) for n, d in existing.items()
+                                                          if n != PolicyName)
         self.max_total = max(self.max_total, total)
         return self._c.put_role_policy(RoleName=RoleName, PolicyName=PolicyName, PolicyDocument=PolicyDocument)
 
