@@ -156,13 +156,15 @@ def compress(resources: Iterable[str], scopes: Iterable[str], level: int) -> lis
     A directory pattern replaces a resource only when at least two resources share it (one entry alone
     stays exact: same size, narrower)."""
     res = sorted(set(resources))
-    dirs = sorted({d if d.endswith("/") else d + "/" for d in scopes if d.strip("/")}, key=len)
+    dirs = {d if d.endswith("/") else d + "/" for d in scopes if d.strip("/")}
     if level <= 0 or not dirs:
         return res
     chosen: dict[str, str] = {}
     for r in res:
         head, path = resource_path(r)
-        fits = [d for d in dirs if path.startswith(d)]  # SSM paths and dirs start with /, SM ones do not
+        # the path's own directories, shortest first (SSM paths and dirs start with /, SM ones do not)
+        cuts = [i + 1 for i, ch in enumerate(path) if ch == "/"]
+        fits = [path[:c] for c in cuts if path[:c] in dirs]
         if fits:
             chosen[r] = head + (fits[-1] if level == 1 else fits[0]) + "*"
     counts: dict[str, int] = {}
