@@ -150,11 +150,13 @@ def apply(
     yes: Yes = False,
     no_rollback: Annotated[bool, typer.Option("--no-rollback", help="On failure keep what was done (resume with apply).")] = False,
     profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None, no_color: NoColor = False,
+    digest: Annotated[str | None, typer.Option("--digest", help="Refuse unless the plan's digest (printed by plan/show) is this one.")] = None,
 ) -> None:
     """Create the entries, grant the roles, rewrite the files; journaled, resumable, rolled back on failure."""
     with error_handler():
         from migrate.commands.run import apply as cmd
-        raise typer.Exit(cmd(plan, yes=yes, no_rollback=no_rollback, endpoint_url=endpoint_url, profile=profile, region=region, no_color=no_color))
+        raise typer.Exit(cmd(plan, yes=yes, no_rollback=no_rollback, endpoint_url=endpoint_url, profile=profile, region=region,
+                             no_color=no_color, digest=digest))
 
 
 @app.command(epilog="Example:  secrets-migrate verify plan.json --format json")

@@ -2,7 +2,7 @@
 
 ``build(plan, records, verify)`` gathers plain data (pure); ``to_html`` and ``to_markdown`` render it.
 The HTML has inline CSS and an inline SVG chart, no script and no external asset: it works offline
-and from an archive. Sources hold no value: the plan holds names and redacted diffs only, the journal
+and from an archive. Sources hold no value: the plan holds names and edit templates only (diffs are rendered from them), the journal
 names and ARNs only, verify output names and check results only.
 """
 
@@ -62,6 +62,7 @@ def run_state(plan: Any, records: list[dict[str, Any]], finalized: bool) -> str:
 def build(plan: Any, records: list[dict[str, Any]], *, finalized: bool = False,
           verify: dict[str, Any] | None = None) -> ReportData:
     from migrate.plan.actions import CreateSecret, PutParameter, PutRolePolicy, RewriteFile
+    from migrate.plan.render import diffs as render_diffs  # from the actions apply executes, nothing stored
 
     phases: dict[str, str] = {}
     receipts: dict[str, dict[str, Any]] = {}
@@ -73,7 +74,7 @@ def build(plan: Any, records: list[dict[str, Any]], *, finalized: bool = False,
                 receipts[aid] = dict(r.get("receipt") or {})
     d = ReportData(plan_id=plan.id, created=plan.created, tool_version=plan.tool_version,
                    settings={k: v for k, v in vars(plan.settings).items() if v not in (None, "")},
-                   state=run_state(plan, records, finalized), diffs=dict(plan.diffs), verify=verify,
+                   state=run_state(plan, records, finalized), diffs=render_diffs(plan), verify=verify,
                    cost=dict(plan.cost), warnings=list(plan.warnings))
     chart: dict[str, Counter[str]] = {}
     for a in plan.actions:

@@ -8,11 +8,10 @@ to the journal.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from migrate.apply.checks import Preflight
 from migrate.apply.env import Env, Progress, Runtime, make_env
-from migrate.apply.fs import sha256_file
+from migrate.apply.fs import read_beneath
+from migrate.apply.impls.files import confined, sha256_file
 from migrate.apply.journal import ActionState
 from migrate.apply.registry import impl_for
 from migrate.errors import (
@@ -23,6 +22,7 @@ from migrate.errors import (
     PreconditionFailed,
     StalePlanError,
 )
+from migrate.plan.fingerprint import fingerprint, is_local
 from migrate.stores.aws import safe_aws_message
 
 __all__ = ["Env", "Progress", "Runtime", "apply_plan", "check_inputs", "make_env", "preflight", "rollback_plan"]
@@ -33,15 +33,26 @@ __all__ = ["Env", "Progress", "Runtime", "apply_plan", "check_inputs", "make_env
 
 
 def check_inputs(env: Env) -> None:
-    """Refuse a stale plan: every input must hash as planned, unless this run already rewrote it."""
+    """Refuse a stale plan: every input must match its keyed fingerprint, unless this run already rewrote it.
+
+    Paths are read below the plan root only (``confined``). A fingerprint made with another machine's
+    key cannot be checked here: such a plan is bound to its inputs structurally instead (each rewrite
+    finds its edits' old text, with the values read now, exactly where the plan says, or refuses).
+    """
     states = env.journal.states()
     rewritten = {a.path: states[a.id] for a in env.plan.rewrites if a.id in states}
     stale: list[str] = []
     for inp in env.plan.inputs:
-        cur = sha256_file(Path(inp.path))
-        if cur == inp.sha256:
+        path = confined(env, inp.path)
+        try:
+            data = read_beneath(env.plan.root_path(), inp.path)
+        except FileNotFoundError:
+            stale.append(inp.display)
+            continue
+        if not is_local(inp.key_id) or fingerprint(data) == inp.digest:
             continue
         st = rewritten.get(inp.path)
+        cur = sha256_file(path)
         if st is not None and cur in (st.receipt.get("after_sha256"), st.expect.get("after_sha256")):
             continue
         stale.append(inp.display)

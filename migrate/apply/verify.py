@@ -9,8 +9,6 @@ for a live revision the store value is compared in memory with the old revision'
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from migrate.apply.checks import Check, VerifyContext
 from migrate.apply.env import Env
 from migrate.apply.impls.ecs import ECS
@@ -42,7 +40,7 @@ def _rescan(env: Env) -> list[Check]:
     moved = {k for a in env.plan.rewrites for k in a.entries}
     for path, kind, display in sorted(defs):
         try:
-            lf = SOURCES[kind].load(read_source(Path(path), display, max_bytes=1 << 40))
+            lf = SOURCES[kind].load(read_source(env.plan.root_path() / path, display, max_bytes=1 << 40))
         except MigrateError as e:
             out.append(Check("rescan", display, False, str(e)))
             continue

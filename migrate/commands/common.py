@@ -204,7 +204,7 @@ def plan_state(plan_path: Path) -> tuple[Plan, Journal]:
         text = plan_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise PlanError(f"{plan_path}: cannot read plan file ({type(e).__name__})") from None
-    plan = Plan.from_json(text, where=str(plan_path))
+    plan = Plan.from_json(text, where=str(plan_path), base=plan_path.absolute().parent)
     return plan, Journal(state_dir_for(plan_path), plan.id)
 
 

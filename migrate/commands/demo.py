@@ -80,11 +80,12 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
             plan, _ = plan_state(plan_path)
 
             step(3, "show: the redacted diff you review before applying (first files)", "secrets-migrate show plan.json")
-            from migrate.plan.render import print_diff
+            from migrate.plan.render import diffs, print_diff
 
-            for i, diff in enumerate(plan.diffs.values()):
+            file_diffs = diffs(plan)
+            for i, diff in enumerate(file_diffs.values()):
                 if i >= 3:
-                    con.print(Text(f"... and {len(plan.diffs) - 3} more files (see `secrets-migrate show plan.json`)", style="dim"))
+                    con.print(Text(f"... and {len(file_diffs) - 3} more files (see `secrets-migrate show plan.json`)", style="dim"))
                     break
                 print_diff(diff, con)
             made = ensure_roles(aws, sorted({p.role_arn for p in plan.policies}))

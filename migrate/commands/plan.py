@@ -9,17 +9,12 @@ from pathlib import Path
 from migrate.commands.common import scan as run_scan
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, PlanError
+from migrate.plan.leaks import guard_no_values
 from migrate.plan.model import Plan, PlanSettings
 from migrate.plan.planner import make_plan, plaintext_values
 from migrate.plan.render import print_plan
 
-
-def guard_no_values(text: str, values: Sequence[str]) -> None:
-    """Last line of defence: refuse to write a document that contains a known secret value."""
-    for v in values:
-        if len(v) >= 6 and v in text:
-            raise PlanError("internal check failed: the plan would contain a plaintext value; nothing written",
-                            hint="please report this bug")
+__all__ = ["check_digest", "guard_no_values", "plan", "plan_digest", "show"]
 
 
 def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings, fmt: str = "text",
@@ -36,8 +31,11 @@ def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings,
         err.print("no plan written: fix the files above (or pass --skip-errors to plan without them)")
         return EXIT_INPUT
     p = make_plan(outcome.loaded, outcome.findings, settings)
-    text = p.to_json()
-    guard_no_values(text, plaintext_values(outcome.findings))
+    base = out_path.absolute().parent if out_path is not None else None
+    text = p.to_json(base=base)
+    digest = p.digest(base=base)
+    secrets = plaintext_values(outcome.findings)
+    guard_no_values(text, secrets)
     if out_path is not None:
         from migrate.apply.fs import atomic_write
 
@@ -45,7 +43,7 @@ def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings,
             from migrate.apply.journal import state_dir_for
 
             try:
-                Plan.from_json(out_path.read_text(encoding="utf-8"))
+                Plan.from_json(out_path.read_text(encoding="utf-8"), base=base)
             except (PlanError, UnicodeDecodeError):
                 raise PlanError(f"{out_path} exists and is not a plan file; refusing to overwrite it") from None
             journal = state_dir_for(out_path) / "journal.jsonl"
@@ -58,11 +56,11 @@ def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings,
         if out_path is None:
             print(text, end="")
         else:
-            print(json.dumps({"plan": str(out_path), "id": p.id, "summary": p.counts(), "cost": p.cost,
+            print(json.dumps({"plan": str(out_path), "id": p.id, "digest": digest, "summary": p.counts(), "cost": p.cost,
                               "warnings": list(p.warnings), "refused": list(p.refused)}, indent=2))
     else:
         con = out_console(no_color)
-        print_plan(p, con, diffs=show_diff)
+        print_plan(p, con, show_diffs=show_diff, digest=digest)
         if out_path is not None:
             con.print(f"\nPlan written to {out_path}. Review it with `secrets-migrate show {out_path}`, "
                       f"then `secrets-migrate apply {out_path}`.")
@@ -75,14 +73,32 @@ def show(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
     from migrate.commands.common import plan_state
 
     p, journal = plan_state(plan_path)
+    base = plan_path.absolute().parent
     if fmt == "json":
-        print(p.to_json(), end="")
+        print(p.to_json(base=base), end="")
         return EXIT_OK
     con = out_console(no_color)
-    print_plan(p, con)
+    print_plan(p, con, digest=p.digest(base=base))
     states = journal.states()
     if states:
         applied = sum(1 for s in states.values() if s.phase == "applied")
         con.print(f"\nState: {applied}/{len(p.actions)} actions applied"
                   + (" (finalized)" if journal.finalized else ""))
     return EXIT_OK
+
+
+def plan_digest(plan_path: Path) -> str:
+    """The canonical digest of a plan file's executable content (what `plan` and `show` print)."""
+    from migrate.commands.common import plan_state
+
+    p, _ = plan_state(plan_path)
+    return p.digest(base=plan_path.absolute().parent)
+
+
+def check_digest(plan_path: Path, expected: str | None) -> str:
+    """The plan's digest; PlanError when ``expected`` is given and differs (the plan is not the reviewed one)."""
+    got = plan_digest(plan_path)
+    if expected is not None and expected.strip().lower() != got:
+        raise PlanError(f"{plan_path}: plan digest is {got}, not the reviewed {expected.strip()}; nothing was applied",
+                        hint="the plan changed after review: review it again with `secrets-migrate show`")
+    return got

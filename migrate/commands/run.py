@@ -24,7 +24,10 @@ def _mode(plan_path: Path) -> Mode:
 
 def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, profile: str | None = None,
           region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
-           aws: AwsContext | None = None) -> int:
+           aws: AwsContext | None = None, digest: str | None = None) -> int:
+    from migrate.commands.plan import check_digest
+
+    digest = check_digest(plan_path, digest)  # --digest: apply exactly the reviewed plan
     if _mode(plan_path) is Mode.LIVE:  # live plans deploy in waves with health checks: `live apply` defaults
         from migrate.commands.live import apply_live
 
@@ -37,6 +40,7 @@ def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, prof
             raise FinalizedError("this plan was finalized; make a new plan")
         c = rt.plan.counts()
         err.print(Text(f"Plan {rt.plan.id}: {c['+']} to create, {c['~']} to rewrite, {c['-']} to delete"))
+        err.print(Text(f"Digest {digest} (compare with the one you reviewed in `secrets-migrate show`)"))
         if not confirm("Apply this plan?", yes):
             return EXIT_FAILED
         with progress_bar(err, enabled=err.is_terminal) as prog:

@@ -7,6 +7,7 @@ so files are restored while the values they need are still in the store.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -16,10 +17,10 @@ from pathlib import Path
 from migrate.errors import PlanError
 from migrate.model import Finding
 from migrate.plan.actions import Action, PutRolePolicy, RewriteFile, ValueSource
+from migrate.plan.fingerprint import fingerprint, key_id
 from migrate.plan.model import InputFile, Plan, PlanSettings
 from migrate.plan.placement import place, store_action
-from migrate.plan.render import redacted_diff
-from migrate.rewrite.edits import apply_edits, ref_preview, ref_token
+from migrate.rewrite.edits import ref_token, tokens, with_gaps
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, Source
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
@@ -49,6 +50,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
 
         sources = SOURCES
     plan_id = plan_id or new_plan_id()
+    root = plan_root(loaded)
     by_key = {f.entry.key: f for f in findings}
     tags = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_PLAN_ID: plan_id}
     warnings: list[str] = []
@@ -80,7 +82,7 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
             group = e.group or lf.group or Path(lf.path).stem
             spot = place(settings, size=size, where=e.path, group=group, unit=e.unit, name=e.name)
             store, tier, name, json_key = spot.store, spot.tier, spot.name, spot.json_key
-            vs = ValueSource(key=e.key, definition=str(lf.source.path.resolve()), source=lf.kind, json_key=json_key,
+            vs = ValueSource(key=e.key, definition=_rel(root, lf.source.path), source=lf.kind, json_key=json_key,
                              name=e.name, unit=e.unit, display=e.value_path,
                              definition_display=lf.path)
             t = targets.get((store, name))
@@ -102,44 +104,43 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
         warnings.append("JSON-key references need Fargate platform 1.4.0+ or ECS agent 1.37.0+ (facts §1.3)")
 
     # Rewrites
-    names = {t.action_id: t.name for t in targets.values()}
-    preview = ref_preview(names)
     options = RewriteOptions(compose_target=settings.compose_target, execution_role=settings.execution_role)
     rewrites: list[RewriteFile] = []
-    diffs: dict[str, str] = {}
     granted: set[str] = set()
     texts = _all_texts(loaded)
-    secret_values = plaintext_values(findings)
+    kid = key_id()
     for i, lf in enumerate(loaded):
         moves = moves_by_file.get(i)
         if not moves:
             continue
         src = sources[lf.kind]
         changes: list[FileChange] = src.rewrite(lf, moves, options)
+        # every value token is re-read at apply from the file this source loads
+        token_sources = {m.entry.key: ValueSource(key=m.entry.key, definition=_rel(root, lf.source.path), source=lf.kind,
+                                                  name=m.entry.name, unit=m.entry.unit, display=m.entry.value_path,
+                                                  definition_display=lf.path) for m in moves}
         for ch in changes:
             granted.update(ch.grants)
-            abs_path, text, bom, sha = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
-            if ch.create:
-                sha = None
-                text = ""
-            rewrites.append(RewriteFile(id=next_id(), path=abs_path, display=ch.path, before_sha256=sha, bom=bom,
-                                        edits=tuple(ch.edits), entries=tuple(ch.entries), summary=ch.summary))
-            after = apply_edits(text, ch.edits, ref=preview)
-            diffs[ch.path] = redacted_diff(ch.path, text, after, ch.edits, mask_values=secret_values,
-                                           created=ch.create)
+            abs_path, _text, bom, raw = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
+            digest: str | None = fingerprint(raw) if raw is not None and not ch.create else None
+            used = {arg.split("|", 1)[1] for e in ch.edits for kind, arg in tokens(e.old) if kind == "value"}
+            rewrites.append(RewriteFile(id=next_id(), path=_rel(root, Path(abs_path)), display=ch.path,
+                                        before_digest=digest, key_id=kid if digest else "", bom=bom,
+                                        edits=with_gaps(ch.edits), entries=tuple(ch.entries), summary=ch.summary,
+                                        values=tuple(token_sources[k] for k in sorted(used) if k in token_sources)))
 
     # IAM: one inline policy per execution role, for the entries its units use.
     policies = _policies(loaded, moves_by_file, targets, settings, plan_id, granted, warnings, next_id)
 
-    inputs = _inputs(loaded)
+    inputs = _inputs(loaded, root, kid)
     actions = tuple(store_actions) + tuple(policies) + tuple(rewrites)
     cost = _cost(targets)
     order = tuple(dict.fromkeys(r.display for r in rewrites))
     if not actions and refused:
         warnings.append("secrets were found but none can be migrated from these files (see refused)")
     return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                settings=settings, inputs=inputs, actions=actions, diffs=diffs, warnings=tuple(warnings),
-                refused=tuple(refused), cost=cost, deploy_order=order)
+                settings=settings, inputs=inputs, actions=actions, warnings=tuple(warnings),
+                refused=tuple(refused), cost=cost, deploy_order=order, root=str(root) if loaded else "")
 
 
 def plaintext_values(findings: Sequence[Finding]) -> list[str]:
@@ -192,22 +193,38 @@ def _merge_identical(targets: dict[tuple[str, str], _Target], moves_by_file: dic
                                     store=m.store, store_name=keep.name, json_key=m.json_key)
 
 
-def _all_texts(loaded: Sequence[LoadedFile]) -> dict[str, tuple[str, str, bool, str | None]]:
-    out: dict[str, tuple[str, str, bool, str | None]] = {}
+def plan_root(loaded: Sequence[LoadedFile]) -> Path:
+    """The deepest directory holding every input file: plan paths are relative to it."""
+    dirs = [str(st.path.resolve().parent) for lf in loaded for st in (lf.source, *lf.related)]
+    return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
+
+
+def _rel(root: Path, path: Path) -> str:
+    """``path`` relative to ``root`` (POSIX form); PlanError when it is not below it."""
+    p = Path(os.path.abspath(path if path.is_absolute() else Path.cwd() / path))
+    try:
+        rp = p.resolve().relative_to(root) if p.exists() else p.relative_to(root)
+    except ValueError:
+        raise PlanError(f"{path} is outside the plan root {root}") from None
+    return rp.as_posix()
+
+
+def _all_texts(loaded: Sequence[LoadedFile]) -> dict[str, tuple[str, str, bool, bytes | None]]:
+    out: dict[str, tuple[str, str, bool, bytes | None]] = {}
     for lf in loaded:
         for st in (lf.source, *lf.related):
-            out[st.display] = (str(st.path.resolve()), st.text, st.bom, st.sha256)
+            out[st.display] = (str(st.path.resolve()), st.text, st.bom, st.encode(st.text))
     return out
 
 
-def _inputs(loaded: Sequence[LoadedFile]) -> tuple[InputFile, ...]:
+def _inputs(loaded: Sequence[LoadedFile], root: Path, kid: str) -> tuple[InputFile, ...]:
     seen: dict[str, InputFile] = {}
     for lf in loaded:
         for st in (lf.source, *lf.related):
-            p = str(st.path.resolve())
+            p = _rel(root, st.path)
             if p not in seen:
-                seen[p] = InputFile(path=p, display=st.display, sha256=st.sha256,
-                                    kind=lf.kind if st is lf.source else "related")
+                seen[p] = InputFile(path=p, display=st.display, digest=fingerprint(st.encode(st.text)),
+                                    kind=lf.kind if st is lf.source else "related", key_id=kid)
     return tuple(seen.values())
 
 
