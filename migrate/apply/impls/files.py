@@ -45,7 +45,8 @@ class FileImpl:
         if a.creates:
             if cur is not None:
                 raise PreconditionFailed(f"{a.display} exists now; the plan expected to create it", hint="re-run plan")
-            text, bom, edits = "", False, list(a.edits)
+            text, bom = "", False
+            edits = locate_edits(text, a.edits, value=token_values(env, a))
         else:
             if cur is None:
                 raise StalePlanError(f"{a.display} is gone since planning", hint="re-run plan")
