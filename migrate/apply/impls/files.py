@@ -133,6 +133,9 @@ def confined(env: Env, rel: str) -> Path:
         except FileNotFoundError:
             pass  # a file the plan creates in a directory that does not exist yet
         except NotADirectoryError:
+            link = next((q for q in (*reversed(parent.parents[:-1]), parent) if (root / q).is_symlink()), None)
+            if link is not None:
+                raise UnsafeFileError(root / rel, f"{link} is a symbolic link (not followed)") from None
             raise UnsafeFileError(root / rel, "a parent is not a directory") from None
         else:
             os.close(fd)
