@@ -61,7 +61,7 @@ def test_stale_plan_is_refused_and_nothing_changes(project: tuple[Path, Path]) -
 
 
 def _targets(plan_path: Path) -> dict[str, str]:
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     return {a.values[0].name: a.name for a in plan.store_actions}  # type: ignore[attr-defined]
 
 
