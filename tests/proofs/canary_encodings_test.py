@@ -38,23 +38,23 @@ CANARIES: list[tuple[str, str]] = [
     ("CANARY-enc-dsq-a7b8", "CANARY-enc-dsq-a7b8"),  # .env single quotes
 ]
 
-WEB_JSON = """{
+WEB_JSON = f"""{{
   "family": "enc",
-  "executionRoleArn": "%s",
+  "executionRoleArn": "{ROLE}",
   "containerDefinitions": [
-    {
+    {{
       "name": "app",
       "image": "nginx:1.25",
       "essential": true,
       "environment": [
-        {"name": "SLASH_PASSWORD", "value": "%s"},
-        {"name": "UNI_SECRET_KEY", "value": "%s"},
-        {"name": "PLAIN_API_KEY", "value": "%s"}
+        {{"name": "SLASH_PASSWORD", "value": "{CANARIES[0][0]}"}},
+        {{"name": "UNI_SECRET_KEY", "value": "{CANARIES[1][0]}"}},
+        {{"name": "PLAIN_API_KEY", "value": "{CANARIES[2][0]}"}}
       ]
-    }
+    }}
   ]
-}
-""" % (ROLE, CANARIES[0][0], CANARIES[1][0], CANARIES[2][0])
+}}
+"""
 
 COMPOSE = f"""services:
   web:
@@ -146,7 +146,7 @@ def test_no_encoding_of_any_value_reaches_any_output(server_env: str, tmp_path: 
         texts[f"{' '.join(args)} stderr"] = r.stderr
         if expect is not None:
             assert r.returncode == expect, (args, r.returncode, r.stderr[-1500:])
-        return r.stdout
+        return str(r.stdout)
 
     cli("scan", "defs", "--format", "json", "-o", "scan.json", expect=None)
     cli("scan", "defs", "--format", "sarif", "-o", "scan.sarif", expect=None)

@@ -27,7 +27,7 @@ from support.testing import run_cli
 from migrate.plan.leaks import forms_of
 
 ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
-COMPOSE = f"""services:
+COMPOSE = """services:
   web:
     image: nginx:1.25
     env_file: app.env
