@@ -30,8 +30,9 @@ def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings,
             err.print(f"error: {f.path}{':' + str(f.line) if f.line else ''}: {f.reason}")
         err.print("no plan written: fix the files above (or pass --skip-errors to plan without them)")
         return EXIT_INPUT
-    p = make_plan(outcome.loaded, outcome.findings, settings)
     base = out_path.absolute().parent if out_path is not None else None
+    # the plan root: the plan file's directory when it holds every input (then the plan moves with its project)
+    p = make_plan(outcome.loaded, outcome.findings, settings, root=base)
     text = p.to_json(base=base)
     digest = p.digest(base=base)
     secrets = plaintext_values(outcome.findings)

@@ -44,13 +44,17 @@ def new_plan_id() -> str:
 
 
 def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], settings: PlanSettings, *,
-              sources: Mapping[str, Source] | None = None, plan_id: str | None = None) -> Plan:
+              sources: Mapping[str, Source] | None = None, plan_id: str | None = None,
+              root: Path | None = None) -> Plan:
+    """The plan. ``root``: the directory plan paths hang from (the plan file's directory when every input
+    is below it); default: the deepest directory holding every input."""
     if sources is None:
         from migrate.sources.registry import SOURCES
 
         sources = SOURCES
     plan_id = plan_id or new_plan_id()
-    root = plan_root(loaded)
+    deepest = plan_root(loaded)
+    root = root.resolve() if root is not None and deepest.is_relative_to(root.resolve()) else deepest
     by_key = {f.entry.key: f for f in findings}
     tags = {TAG_MANAGED_BY: TAG_MANAGED_BY_VALUE, TAG_PLAN_ID: plan_id}
     warnings: list[str] = []
