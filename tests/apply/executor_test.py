@@ -46,7 +46,7 @@ def _setup(tmp_path: Path, settings: PlanSettings | None = None) -> tuple[Path, 
 
 
 def _rt(plan_path: Path) -> Env:
-    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
+    plan = Plan.from_json(plan_path.read_text())
     return make_env(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=Aws())
 
 
