@@ -269,3 +269,22 @@ def test_fast_task_definition_load_defers_to_the_strict_parser(tmp_path: Path) -
             assert error in report.reason, (name, report.reason)
         else:
             assert quick is not None and strict is not None and _fields(quick) == _fields(strict), name
+
+
+def test_classify_judges_repeated_values_once_but_keeps_identifier_context() -> None:
+    """The per-call memo keys on name and value, plus unit/units/group for strong names."""
+    from migrate.detect.engine import classify, classify_one
+    from migrate.model import Entry, SecretValue
+
+    def e(unit: str, name: str, value: str, group: str = "g") -> Entry:
+        return Entry(path="a.json", line=1, unit=unit, location="environment", name=name, value=SecretValue(value),
+                     group=group)
+
+    batch = [e("photoprism", "MYSQL_PASSWORD", "photoprism"), e("web", "MYSQL_PASSWORD", "photoprism"),
+             e("web", "LOG_LEVEL", "info"), e("api", "LOG_LEVEL", "info"), e("x", "DB_PASSWORD", "shop", group="shop"),
+             e("x", "DB_PASSWORD", "shop", group="blog")]
+    got = classify(batch)
+    assert [(f.verdict, f.confidence, f.reasons) for f in got] == [
+        (x.verdict, x.confidence, x.reasons) for x in (classify_one(y) for y in batch)]
+    assert "value:equals-identifier" in got[0].reasons and "value:equals-identifier" not in got[1].reasons
+    assert got[4].reasons != got[5].reasons
