@@ -16,7 +16,6 @@ from pathlib import Path
 
 from migrate.errors import InputError
 from migrate.model import FileReport, FileStatus
-from migrate.sources import unrecognised
 from migrate.sources.base import DEFAULT_MAX_BYTES, LoadedFile, read_source
 from migrate.sources.registry import NOT_A_DEFINITION, detect_source, unavailable_for
 
@@ -198,6 +197,8 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
         fragment = _compose_fragment(c.path, src.text)
         if fragment:
             return FileReport(c.display, "compose", FileStatus.SKIPPED, fragment), None
+        from migrate.sources import unrecognised  # only for files no format claims (keeps start-up short)
+
         odd = unrecognised.read(src)
         if odd is not None:
             return FileReport(c.display, unrecognised.KIND, FileStatus.ERROR, odd.warnings[0],
