@@ -18,7 +18,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from support.testing import LAUNCHER, run_cli
 
-from migrate.apply.executor import Runtime, apply_plan, rollback_plan
+from migrate.apply.env import Env, make_env
+from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.apply.journal import Journal, state_dir_for
 from migrate.errors import ActionFailed
 from migrate.model import SecretValue
@@ -33,7 +34,7 @@ assert _spec and _spec.loader
 W = sys.modules.setdefault("_proofs_world", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(W)
 
-EMPTY = {"ssm": {}, "sm": {}, "policies": {}}
+EMPTY: dict[str, dict[str, object]] = {"ssm": {}, "sm": {}, "policies": {}}
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ class Broken(SsmStore):
 
     def _fail(self) -> None:
         if self.exc is EndpointConnectionError:
-            raise EndpointConnectionError(endpoint_url="https://ssm.us-east-1.amazonaws.com")
+            raise EndpointConnectionError(endpoint_url="https://ssm.us-east-1.amazonaws.com")  # type: ignore[call-arg]  # botocore: keyword-only fields, untyped
         raise self.exc()
 
     def create(self, name: str, value: SecretValue, **kw: Any) -> StoredEntry:
@@ -83,10 +84,10 @@ class Broken(SsmStore):
         return super().delete(name)
 
 
-def _rt(plan_path: Path, ssm: SsmStore | None = None) -> Runtime:
+def _rt(plan_path: Path, ssm: SsmStore | None = None) -> Env:
     plan = Plan.from_json(plan_path.read_text())
     aws = Aws()
-    return Runtime(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=aws, ssm=ssm)
+    return make_env(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=aws, ssm=ssm)
 
 
 @pytest.mark.parametrize("exc", [EndpointConnectionError, KeyboardInterrupt, PermissionError])

@@ -16,7 +16,8 @@ import pytest
 from support.faults import Rule, inject
 from support.testing import run_cli
 
-from migrate.apply.executor import Runtime, apply_plan, rollback_plan
+from migrate.apply.env import make_env
+from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.apply.journal import Journal, state_dir_for
 from migrate.errors import ActionFailed
 from migrate.plan.model import Plan
@@ -27,7 +28,7 @@ assert _spec and _spec.loader
 W = sys.modules.setdefault("_proofs_world", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(W)
 
-EMPTY = {"ssm": {}, "sm": {}, "policies": {}}
+EMPTY: dict[str, dict[str, object]] = {"ssm": {}, "sm": {}, "policies": {}}
 FAULTS = "SECRETS_MIGRATE_TEST_FAULTS"
 GUARD = {"SECRETS_MIGRATE_TEST_MODE": "i-know-this-injects-faults"}
 NO_TAGS = {"kind": "access-denied", "ops": ["ssm.ListTagsForResource"], "rate": 1.0}
@@ -82,7 +83,7 @@ def test_proof_unreadable_for_an_uncertain_entry_fails_naming_the_permission(pro
     aws = Aws()
     inject(aws, [Rule("timeout", ops=("ssm.PutParameter",), at=(2,)),
                  Rule("access-denied", ops=("ssm.DescribeParameters",), rate=1.0)])
-    rt = Runtime(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=aws)
+    rt = make_env(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=aws)
     with pytest.raises(ActionFailed) as info:
         apply_plan(rt)
     assert "ssm:DescribeParameters" in str(info.value)
@@ -92,7 +93,7 @@ def test_proof_unreadable_for_an_uncertain_entry_fails_naming_the_permission(pro
     assert "reverted" not in phases and "reverting" not in phases, phases
     assert len(W.store_snapshot()["ssm"]) == 2  # nothing deleted while ownership was unproven
     # with the permission back, rollback proves ownership from the token and removes both
-    rt2 = Runtime(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=Aws())
+    rt2 = make_env(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=Aws())
     rollback_plan(rt2)
     assert W.tree_bytes(defs) != {} and W.store_snapshot() == EMPTY
 
@@ -107,14 +108,14 @@ def test_a_second_journal_on_the_same_plan_never_claims_the_first_runs_entries(p
     plan = Plan.from_json(plan_path.read_text())
     # the first run is mid-way: its entries exist, its files are not rewritten yet
     stores_only = dataclasses.replace(plan, actions=tuple(plan.store_actions), inputs=())
-    first = Runtime(plan=stores_only, journal=Journal(state_dir_for(plan_path), plan.id), aws=Aws())
+    first = make_env(plan=stores_only, journal=Journal(state_dir_for(plan_path), plan.id), aws=Aws())
     apply_plan(first)
     made = W.store_snapshot()
     assert len(made["ssm"]) == len(plan.store_actions)
     aws = Aws()
     inject(aws, [Rule("access-denied", ops=("iam.PutRolePolicy",), rate=1.0)])
     other_dir = tmp_path / "elsewhere" / "plan.json.state"
-    second = Runtime(plan=plan, journal=Journal(other_dir, plan.id), aws=aws)
+    second = make_env(plan=plan, journal=Journal(other_dir, plan.id), aws=aws)
     with pytest.raises(ActionFailed):
         apply_plan(second)
     assert W.store_snapshot()["ssm"] == made["ssm"]

@@ -19,7 +19,6 @@ import pytest
 from support.testing import LAUNCHER, run_cli
 
 from migrate.plan.model import Plan
-from migrate.stores.lease import lock_name
 
 _spec = importlib.util.spec_from_file_location("_proofs_world", Path(__file__).with_name("_world.py"))
 assert _spec and _spec.loader
@@ -56,6 +55,12 @@ def _second_checkout(plan: Path) -> tuple[Path, str]:
     shutil.copytree(plan.parent / "defs", other / "defs")
     shutil.copy2(plan, other / "plan.json")
     return other, "plan.json"
+
+
+def lock_name(plan_id: str) -> str:
+    """Where the run lease lives (``migrate.stores.lease.lock_name``; spelled out so this file also runs
+    against a tree that has no lease, to show the old behaviour failing)."""
+    return f"/secrets-migrate/locks/{plan_id}"
 
 
 def _lease_params() -> list[str]:
@@ -98,7 +103,7 @@ def test_lease_held_by_another_machine_refuses_names_holder_and_force_unlock_bre
     defs, plan_path = project
     before = W.tree_bytes(defs)
     plan = Plan.from_json(plan_path.read_text())
-    held = {"run_id": "0123456789abcdef0123456789abcdef", "holder": "alice", "host": "build-7.example", "pid": 4242,
+    held: dict[str, str | int] = {"run_id": "0123456789abcdef0123456789abcdef", "holder": "alice", "host": "build-7.example", "pid": 4242,
             "since": "2026-01-01T00:00:00+00:00", "heartbeat": "2026-01-01T00:00:00+00:00"}
     boto3.client("ssm").put_parameter(Name=lock_name(plan.id), Value=json.dumps(held), Type="String")
     r = run_cli(["apply", "plan.json", "--yes"], cwd=plan_path.parent)
@@ -110,7 +115,7 @@ def test_lease_held_by_another_machine_refuses_names_holder_and_force_unlock_bre
     # the wrong lock id removes nothing; the right one breaks it; then apply runs
     assert run_cli(["force-unlock", "plan.json", "f" * 32, "--yes"], cwd=plan_path.parent).returncode == 4
     assert _lease_params() == [lock_name(plan.id)]
-    u = run_cli(["force-unlock", "plan.json", held["run_id"], "--yes"], cwd=plan_path.parent)
+    u = run_cli(["force-unlock", "plan.json", str(held["run_id"]), "--yes"], cwd=plan_path.parent)
     assert u.returncode == 0, u.stderr
     assert _lease_params() == []
     a = run_cli(["apply", "plan.json", "--yes"], cwd=plan_path.parent)
