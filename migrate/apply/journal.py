@@ -5,7 +5,9 @@ Layout: ``<plan file>.state/`` holds ``journal.jsonl``, ``lock`` (flock'd while 
 ``{"v": 1, "seq", "ts", "plan_id", "action_id", "kind", "phase", "receipt"?, "error"?, "expect"?}`` with
 phase in intent | applied | failed | reverting | reverted | run-start | run-end.
 An ``intent`` with no later ``applied`` is *uncertain*: the side effect may or may not have happened,
-and every revert handles both (delete-if-exists, restore-if-hash-matches). No record holds a value.
+and every revert handles both (delete-if-exists, restore-if-hash-matches). A store ``intent`` carries a
+random run token in ``expect``; the entry carries it too (``apply.impls.stores``), which is how an uncertain
+entry is proven this run's. No record holds a value.
 """
 
 from __future__ import annotations
