@@ -54,6 +54,9 @@ class LoadedFile:
     execution_roles: tuple[tuple[str, str], ...] = ()
     #: the scanned tree the file was loaded under (None: the file's own directory)
     root: Path | None = field(default=None, repr=False, compare=False)
+    #: the Compose project of the file (``-p``/top-level ``name:``/folder name; an override file
+    #: takes its base file's), "" for formats without projects. Naming templates use it as ``{project}``.
+    project: str = ""
 
     @property
     def path(self) -> str:
@@ -95,6 +98,59 @@ class FileChange:
     #: entry keys whose read permission this change grants itself (CloudFormation role in the same
     #: template); the planner then writes no IAM policy for them
     grants: tuple[str, ...] = ()
+    #: set when the file is shared by several inputs (``ecs-params.yml`` of a compose folder): this
+    #: change is one input's contribution and ``merge_shared`` turns all of them into one change
+    artifact: SharedArtifact | None = field(default=None, repr=False, compare=False)
+
+
+class SharedArtifact(Protocol):
+    """One input's contribution to a file that several inputs write to."""
+
+    def merge(self, parts: Sequence[SharedArtifact]) -> FileChange:
+        """The one change writing every contribution in ``parts`` (this one among them), built
+        from the file as read at load time: a create when it did not exist, else a splice."""
+        ...
+
+
+def merge_shared(changes: Sequence[FileChange]) -> list[FileChange]:
+    """One change per path: what several inputs write to the same file becomes one action.
+
+    Contributions to a shared artifact are merged by the artifact; splices of one existing file
+    (an ``.env`` file two compose files use) are merged when they do not overlap (an identical
+    splice, e.g. the same line removed for both users, is kept once). Anything else (two
+    different creates, overlapping splices) is a RewriteError naming the file. Order: the first
+    change of each path, as given.
+    """
+    by_path: dict[str, list[FileChange]] = {}
+    for ch in changes:
+        by_path.setdefault(ch.path, []).append(ch)
+    out: list[FileChange] = []
+    for path, group in by_path.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        parts = [c.artifact for c in group]
+        if all(p is not None for p in parts):
+            first = parts[0]
+            assert first is not None
+            out.append(first.merge([p for p in parts if p is not None]))
+            continue
+        if any(c.create or c.artifact is not None for c in group):
+            raise RewriteError(f"{path}: several inputs write this file in ways that cannot be merged",
+                               hint="plan these definitions separately")
+        seen: dict[tuple[int, int, str], TextEdit] = {}
+        for c in group:
+            for ed in c.edits:
+                seen.setdefault((ed.start, ed.end, ed.new), ed)
+        edits = sorted(seen.values(), key=lambda e: (e.start, e.end))
+        for a, b in zip(edits, edits[1:], strict=False):
+            if b.start < a.end or (a.start == a.end == b.start == b.end):
+                raise RewriteError(f"{path}: several inputs change the same text of this file",
+                                   hint="plan these definitions separately")
+        out.append(FileChange(path, tuple(edits), entries=tuple(dict.fromkeys(k for c in group for k in c.entries)),
+                              summary="; ".join(dict.fromkeys(c.summary for c in group if c.summary)),
+                              grants=tuple(dict.fromkeys(k for c in group for k in c.grants))))
+    return out
 
 
 class Source(Protocol):

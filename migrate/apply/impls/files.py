@@ -23,7 +23,15 @@ _NO_LIMIT = 1 << 40
 
 class FileImpl:
     def preflight(self, env: Env, a: RewriteFile, st: ActionState, out: Preflight) -> None:
-        return None  # the stale check (``check_inputs``) covers every input file
+        # the stale check (``check_inputs``) covers every input file; a file this plan creates is no
+        # input: refuse before any change when something else (another run or plan) wrote it
+        same = [r for r in env.plan.rewrites if r.path == a.path]
+        if len(same) > 1 and same[0] is a:
+            out.problems.append(f"{a.display} is written by {len(same)} actions of this plan; re-run plan")
+        cur = sha256_file(Path(a.path)) if a.creates else None
+        if cur is not None and cur != st.expect.get("after_sha256"):
+            out.problems.append(f"{a.display} exists now (written by another run or plan); this plan expected to "
+                                "create it")
 
     def apply(self, env: Env, a: RewriteFile, st: ActionState) -> None:
         path = Path(a.path)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, read_source
-from migrate.sources.compose.model import COMPOSE_TAGS, ECS_PARAMS, KIND, _beside, _Model, classify
+from migrate.sources.compose.model import COMPOSE_TAGS, ECS_PARAMS, KIND, _beside, _Model, classify, ecs_params_name
 from migrate.sources.compose.parse import _analyze, _read_env
 from migrate.sources.compose.splice import rewrite
 
@@ -55,13 +55,14 @@ class ComposeSource(SourceBase):
 
     def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
         model = _analyze(src.text, src.path, src.display, _read_env, root)
-        ep_path = src.path.parent / ECS_PARAMS
+        model.ep_name = ecs_params_name(model.project, src.path)
+        ep_path = src.path.parent / model.ep_name
         if ep_path.exists():
-            model.ecs_params = read_source(ep_path, _beside(src.display, ECS_PARAMS))
+            model.ecs_params = read_source(ep_path, _beside(src.display, model.ep_name))
         related = tuple(model.env_texts.values()) + ((model.ecs_params,) if model.ecs_params else ())
         entries = tuple(p.entry for p in model.places.values())
         return LoadedFile(source=src, kind=KIND, entries=entries, units=tuple(model.services),
-                          related=related, group=model.project, data=model, warnings=tuple(model.warnings))
+                          related=related, group=model.project, project=model.project, data=model, warnings=tuple(model.warnings))
 
     def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
         """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -26,6 +25,8 @@ from migrate.sources.compose.model import (
     _Place,
     _Value,
     classify,
+    normalize_project,
+    project_of,
 )
 from migrate.sources.dotenv import DotenvEntry, parse_dotenv
 
@@ -143,11 +144,10 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
 
 def _project(root: MappingNode, src_path: Path) -> str:
     name_item = ys.get(root, "name")
+    own = ""
     if name_item and isinstance(name_item[1], ScalarNode) and "$" not in str(name_item[1].value):
-        project = str(name_item[1].value)
-        if project:
-            return project
-    return re.sub(r"[^a-z0-9_-]", "", src_path.absolute().parent.name.lower())
+        own = normalize_project(str(name_item[1].value))
+    return project_of(own, src_path)
 
 
 def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src_path: Path,

@@ -12,7 +12,7 @@ from migrate.rewrite import yaml_spans as ys
 from migrate.rewrite.edits import PREVIEW_ARN, apply_edits, render
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText
 from migrate.sources.compose.ecs_params import _ecs_secrets
-from migrate.sources.compose.model import ECS_PARAMS, _beside, _Model, _want, _winners
+from migrate.sources.compose.model import _beside, _Model, _want, _winners
 from migrate.sources.compose.parse import _analyze
 
 # --- verification --------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ def _verify(loaded: LoadedFile, model: _Model, moves: Sequence[Move], options: R
                 raise RewriteError(f"{loaded.path}: {m.entry.name} is still set for service {u} after the rewrite "
                                    "(defined in another place too; move that as well)")
     if options.compose_target == "ecs-params":
-        ep_display = _beside(loaded.path, ECS_PARAMS)
+        ep_display = _beside(loaded.path, model.ep_name)
         ep_text = new_texts.get(ep_display, model.ecs_params.text if model.ecs_params else "")
         try:
             root = ys.load_nodes(ep_text, ep_display)
