@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -36,6 +37,35 @@ from migrate.sources.reading import read_source as read_source
 from migrate.sources.reading import sha256_bytes as sha256_bytes
 
 
+class RoleKind(StrEnum):
+    """How a definition names its task execution role."""
+
+    LITERAL_ARN = "literal-arn"  #: an ARN (written, or followed to a tfvars/default literal)
+    SAME_TEMPLATE = "same-template"  #: a role resource of the same template / module / CDK app
+    IMPORTED = "imported"  #: ``!ImportValue``, a module output: defined elsewhere
+    UNRESOLVABLE = "unresolvable"  #: an expression the tool cannot follow
+    NONE = "none"  #: no role named: ``--execution-role`` fills it in (or the definition is blocked)
+
+
+@dataclass(frozen=True)
+class ExecutionRoleRef:
+    """The execution role one unit's task definition names (never holds a secret value).
+
+    The grant goes to this role: a literal ARN gets an IAM inline policy; a role of the same
+    template/module gets the grant written there as IaC by the rewrite (``grants_in_source``),
+    so rollback removes it through the normal file revert; an import or an unresolvable
+    expression cannot be granted by the tool (the planner blocks or asks for it)."""
+
+    kind: RoleKind
+    arn: str | None = None  #: known ARN (LITERAL_ARN; None otherwise)
+    file: str | None = None  #: display path of the file defining the role (SAME_TEMPLATE)
+    logical_id: str | None = None  #: CFN logical id, ``aws_iam_role.x``, CDK construct variable
+    expression: str = ""  #: how the definition names it, e.g. ``!GetAtt Role.Arn``, ``var.x``
+    reason: str = ""  #: why it cannot be granted (IMPORTED, UNRESOLVABLE, NONE)
+    #: the rewrite writes (CFN/Terraform) or the construct already adds (CDK) the grant
+    grants_in_source: bool = False
+
+
 @dataclass(frozen=True)
 class LoadedFile:
     """What a source read from one definition file."""
@@ -54,6 +84,8 @@ class LoadedFile:
     execution_roles: tuple[tuple[str, str], ...] = ()
     #: the scanned tree the file was loaded under (None: the file's own directory)
     root: Path | None = field(default=None, repr=False, compare=False)
+    #: (unit, how its definition names the execution role); ``execution_role_ref`` reads it
+    role_refs: tuple[tuple[str, ExecutionRoleRef], ...] = ()
     #: the Compose project of the file (``-p``/top-level ``name:``/folder name; an override file
     #: takes its base file's), "" for formats without projects. Naming templates use it as ``{project}``.
     project: str = ""
@@ -61,6 +93,19 @@ class LoadedFile:
     @property
     def path(self) -> str:
         return self.source.display
+
+    def execution_role_ref(self, unit: str) -> ExecutionRoleRef:
+        """The execution role ``unit``'s definition names: ``role_refs`` when the format resolved
+        it, else a literal ARN from ``execution_roles``, else NONE."""
+        for u, ref in self.role_refs:
+            if u == unit:
+                return ref
+        arn = dict(self.execution_roles).get(unit)
+        if arn:
+            kind = RoleKind.LITERAL_ARN if arn.startswith("arn:") else RoleKind.UNRESOLVABLE
+            return ExecutionRoleRef(kind=kind, arn=arn if kind is RoleKind.LITERAL_ARN else None, expression=arn,
+                                    reason="" if kind is RoleKind.LITERAL_ARN else "not an ARN")
+        return ExecutionRoleRef(kind=RoleKind.NONE, reason="the definition names no execution role")
 
 
 @dataclass(frozen=True)

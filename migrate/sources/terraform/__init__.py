@@ -85,7 +85,8 @@ class TerraformSource(SourceBase):
         return LoadedFile(source=src, kind=KIND, entries=tuple(a.entries),
                           units=tuple(dict.fromkeys(a.units)), related=related,
                           group=",".join(dict.fromkeys(a.groups)), data=_Data(a, sources),
-                          warnings=tuple(warnings))
+                          warnings=tuple(warnings), role_refs=tuple(a.role_refs),
+                          execution_roles=tuple((u, r.arn) for u, r in a.role_refs if r.arn))
 
     def _load_template(self, src: SourceText) -> LoadedFile:
         """A template alone. If a .tf next to it (or one directory up) references it, that .tf
@@ -136,6 +137,7 @@ class TerraformSource(SourceBase):
         for mv in moves:
             sp.move(mv)
         sp.check_shared()
+        sp.roles(moves, options)
         changes, new_texts = sp.changes()
         self._verify(loaded, a, new_texts, [m.entry.key for m in moves], data)
         return changes
