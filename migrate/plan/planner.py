@@ -20,7 +20,7 @@ from migrate.plan.model import InputFile, Plan, PlanSettings
 from migrate.plan.placement import place, store_action
 from migrate.plan.render import redacted_diff
 from migrate.rewrite.edits import apply_edits, ref_preview, ref_token
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, Source, merge_shared
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, RoleKind, Source, merge_shared
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
 PRICE_SM_SECRET = 0.40  # USD per secret per month (facts sheet §3, UNCONFIRMED against the pricing page)
@@ -224,14 +224,15 @@ def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]]
     ids_by_name = {(t.store, t.name): t.action_id for t in targets.values()}
     missing: set[str] = set()
     for i, lf in enumerate(loaded):
-        roles = dict(lf.execution_roles)
         for m in moves_by_file.get(i, []):
             if m.entry.key in granted:
                 continue
             for unit in m.entry.units:
-                role = roles.get(unit) or settings.execution_role
+                ref = lf.execution_role_ref(unit)  # the role the task really uses; the fallback only when none
+                role = ref.arn or (settings.execution_role if ref.kind is RoleKind.NONE else None)
                 if not role:
-                    missing.add(f"{lf.path}:{unit}")
+                    missing.add(f"{lf.path}:{unit}" + (f" (execution role {ref.expression}: {ref.reason})"
+                                                       if ref.kind is not RoleKind.NONE else ""))
                     continue
                 if m.store == "existing":
                     by_role[role]["existing"].add(m.value_from)

@@ -357,7 +357,7 @@ def _signature(e: Entry) -> tuple[str, str, str, str, str | None, str, bool]:
 
 
 def _movable(e: Entry) -> bool:
-    if e.value is None or not e.restorable or e.managed:
+    if e.value is None or not e.restorable or e.managed or e.blocked:
         return False
     return e.value_kind is ValueKind.LITERAL or bool(e.resolves_to)
 

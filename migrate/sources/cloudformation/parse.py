@@ -126,7 +126,21 @@ def _build(text: str, display: str) -> _Template:
                         continue
                     occ = _Occ(lid, ci, c, unit, LOC_LOG_OPTIONS, name, ok, ov, oi)
                     _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{jp.escape(name)}")
+    _block_shared_params(t)
     return t
+
+
+def _block_shared_params(t: _Template) -> None:
+    """An entry whose plaintext is a parameter Default that other parts of the template use too
+    cannot move (its Default would vanish under them): it is blocked with that reason, and the
+    rest of the template still moves."""
+    from migrate.sources.cloudformation.splice import _param_uses
+
+    for key, p in t.param_of.items():
+        if _param_uses(t.root, p) > len(t.occ[key]):
+            e = t.entries[key]
+            t.entries[key] = Entry(**{**_fields(e), "blocked": f"parameter {p} is used elsewhere in the template "
+                                                               "too; move it by hand"})
 
 
 def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str) -> None:

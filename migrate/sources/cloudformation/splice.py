@@ -109,7 +109,7 @@ def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], opti
             granted += [mv.entry.key for mv, _ in gl]
     for p in dict.fromkeys(param_drop):
         _drop_param(sp, t, p)
-        summary.append(f"removed parameter {p} (its Default held the value)")
+        summary.append(f"removed the Default of parameter {p} (it held the value; the parameter stays declared)")
     edits = []
     for s, end, new in sp.merged():
         edits.append(TextEdit(s, end, new, text[s:end]))  # old: the base rebuilds it with value tokens
@@ -144,16 +144,16 @@ def _group_moves(src: SourceText, t: _Template, moves: Sequence[Move]
 
 
 def _drop_param(sp: _Splices, t: _Template, p: str) -> None:
-    params = _get(t.root, "Parameters")
-    assert isinstance(params, MappingNode)
-    if len(params.value) == 1:
-        pr = _pair(t.root, "Parameters")
-        assert pr is not None
-        _delete_pairs(sp.text, sp, t.root, {pr[0]})
-    else:
-        pr = _pair(params, p)
-        assert pr is not None
-        _delete_pairs(sp.text, sp, params, {pr[0]})
+    """Drop the parameter's Default (the plaintext) and keep its declaration, so deploy pipelines
+    that pass the parameter keep working."""
+    param = _get(_get(t.root, "Parameters"), p)
+    if not isinstance(param, MappingNode) or param.flow_style:
+        raise RewriteError(f"parameter {p} is not a block mapping; move it by hand")
+    pr = _pair(param, "Default")
+    assert pr is not None
+    if len(param.value) == 1:
+        raise RewriteError(f"parameter {p} has nothing but its Default; move it by hand")
+    _delete_pairs(sp.text, sp, param, {pr[0]})
 
 
 def _param_uses(root: Node, p: str) -> int:
