@@ -42,46 +42,53 @@ def role_ref(root: MappingNode, display: str, props: Node | None) -> ExecutionRo
     v = _get(props, "ExecutionRoleArn")
     if v is None:
         return ExecutionRoleRef(kind=RoleKind.NONE, reason="the task definition has no ExecutionRoleArn")
-    resources = _get(root, "Resources")
     lit = _str(v)
     if lit is not None:
-        if lit.startswith("arn:"):
-            return ExecutionRoleRef(kind=RoleKind.LITERAL_ARN, arn=lit, expression="literal")
-        return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression="literal", reason="not an ARN")
+        return _literal(lit, "literal")
     fn = _intrinsic(v)
     if fn is None:
         return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression="expression", reason="not an intrinsic function")
     name, arg = fn
     if name in ("Fn::GetAtt", "Ref"):
-        if name == "Ref":
-            target = str(arg.value) if isinstance(arg, ScalarNode) else ""
-        else:
-            got = _getatt_target(arg)
-            target = got[0] if got and got[1] == "Arn" else ""
-        expr = f"!GetAtt {target}.Arn" if name == "Fn::GetAtt" else f"!Ref {target}"
-        if not target:
-            return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=name, reason="not a role's Arn")
-        res = _get(resources, target)
-        if isinstance(res, MappingNode) and _str(_get(res, "Type")) == _ROLE:
-            return ExecutionRoleRef(kind=RoleKind.SAME_TEMPLATE, file=display, logical_id=target, expression=expr,
-                                    grants_in_source=True)
-        param = _get(_get(root, "Parameters"), target) if name == "Ref" else None
-        if param is not None:
-            d = _str(_get(param, "Default"))
-            if d and d.startswith("arn:"):
-                return ExecutionRoleRef(kind=RoleKind.LITERAL_ARN, arn=d, expression=expr)
-            return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr,
-                                    reason=f"parameter {target} is given at deploy time")
-        return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr,
-                                reason=f"{target} is not an AWS::IAM::Role of this template")
+        return _target_ref(root, display, name, arg)
     if name == "Fn::ImportValue":
-        export = _scalar(arg)
-        return ExecutionRoleRef(kind=RoleKind.IMPORTED, expression=f"!ImportValue {export or '(expression)'}",
+        return ExecutionRoleRef(kind=RoleKind.IMPORTED, expression=f"!ImportValue {_scalar(arg) or '(expression)'}",
                                 reason="the role is exported by another stack")
     if name == "Fn::Sub":
         tmpl = _scalar(arg)
-        if tmpl is not None and "${" not in tmpl and tmpl.startswith("arn:"):
-            return ExecutionRoleRef(kind=RoleKind.LITERAL_ARN, arn=tmpl, expression="!Sub")
+        if tmpl is not None and "${" not in tmpl:
+            return _literal(tmpl, "!Sub")
         return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=f"!Sub {tmpl}" if tmpl else "!Sub",
                                 reason="the ARN is substituted at deploy time")
     return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=name, reason="an intrinsic function")
+
+
+def _literal(arn: str, expr: str) -> ExecutionRoleRef:
+    if arn.startswith("arn:"):
+        return ExecutionRoleRef(kind=RoleKind.LITERAL_ARN, arn=arn, expression=expr)
+    return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr, reason="not an ARN")
+
+
+def _target_ref(root: MappingNode, display: str, name: str, arg: Node) -> ExecutionRoleRef:
+    """``!GetAtt X.Arn`` / ``!Ref X``: a role resource of the template, or a parameter's Default."""
+    if name == "Ref":
+        target = _scalar(arg) or ""
+    else:
+        got = _getatt_target(arg)
+        target = got[0] if got and got[1] == "Arn" else ""
+    expr = f"!GetAtt {target}.Arn" if name == "Fn::GetAtt" else f"!Ref {target}"
+    if not target:
+        return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=name, reason="not a role's Arn")
+    res = _get(_get(root, "Resources"), target)
+    if isinstance(res, MappingNode) and _str(_get(res, "Type")) == _ROLE:
+        return ExecutionRoleRef(kind=RoleKind.SAME_TEMPLATE, file=display, logical_id=target, expression=expr,
+                                grants_in_source=True)
+    param = _get(_get(root, "Parameters"), target) if name == "Ref" else None
+    if param is not None:
+        d = _str(_get(param, "Default"))
+        if d:
+            return _literal(d, expr)
+        return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr,
+                                reason=f"parameter {target} is given at deploy time")
+    return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr,
+                            reason=f"{target} is not an AWS::IAM::Role of this template")
