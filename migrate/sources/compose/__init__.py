@@ -9,8 +9,8 @@ default text only); ``$$`` is an escaped dollar (such values are not restorable)
 is TEMPLATED. A map key with no value (``KEY:``) takes its value from the shell: INTERPOLATED.
 
 Rewrite: the moved entry's line (or flow element plus one comma, or ``.env`` line) is spliced
-out. When a block ``environment`` mapping/list loses its last item it becomes ``{}``/``[]`` (we
-keep the key rather than remove it, so comments under it stay attached to something valid).
+out. When ``environment`` loses its last item it is removed whole, key included (rollback puts
+it back byte for byte); it stays as ``{}``/``[]`` only when it is anchored or its service's only key.
 Then, by ``RewriteOptions.compose_target``:
 
 * ``"ecs-params"`` (default): ``ecs-params.yml`` beside the compose file (ecs-cli v1 format) gets
