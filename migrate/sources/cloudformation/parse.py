@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -134,8 +135,6 @@ def _block_shared_params(t: _Template) -> None:
     """An entry whose plaintext is a parameter Default that other parts of the template use too
     cannot move (its Default would vanish under them): it is blocked with that reason, and the
     rest of the template still moves."""
-    from migrate.sources.cloudformation.splice import _param_uses
-
     for key, p in t.param_of.items():
         if _param_uses(t.root, p) > len(t.occ[key]):
             e = t.entries[key]
@@ -177,3 +176,25 @@ def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str) -> None
 
 def _fields(e: Entry) -> dict[str, Any]:
     return {f: getattr(e, f) for f in e.__dataclass_fields__}
+
+
+def _param_uses(root: Node, p: str) -> int:
+    n_uses = 0
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ScalarNode):
+            tag = _tag(n)
+            if tag == "!Ref" and n.value == p:
+                n_uses += 1
+            elif tag in ("!Sub", "tag:yaml.org,2002:str"):
+                n_uses += len(re.findall(r"\$\{" + re.escape(p) + r"[}.]", str(n.value)))
+        elif isinstance(n, MappingNode):
+            for k, v in n.value:
+                if _str(k) == "Ref" and _str(v) == p:
+                    n_uses += 1
+                else:
+                    stack.append(v)
+        elif isinstance(n, SequenceNode):
+            stack.extend(n.value)
+    return n_uses

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, ValueKind
@@ -35,7 +34,7 @@ from migrate.sources.cloudformation.nodes import (
     _tag,
     _Template,
 )
-from migrate.sources.cloudformation.parse import _build
+from migrate.sources.cloudformation.parse import _build, _param_uses
 
 
 def _value_expr(mv: Move, json_mode: bool) -> tuple[object, object]:
@@ -154,28 +153,6 @@ def _drop_param(sp: _Splices, t: _Template, p: str) -> None:
     if len(param.value) == 1:
         raise RewriteError(f"parameter {p} has nothing but its Default; move it by hand")
     _delete_pairs(sp.text, sp, param, {pr[0]})
-
-
-def _param_uses(root: Node, p: str) -> int:
-    n_uses = 0
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ScalarNode):
-            tag = _tag(n)
-            if tag == "!Ref" and n.value == p:
-                n_uses += 1
-            elif tag in ("!Sub", "tag:yaml.org,2002:str"):
-                n_uses += len(re.findall(r"\$\{" + re.escape(p) + r"[}.]", str(n.value)))
-        elif isinstance(n, MappingNode):
-            for k, v in n.value:
-                if _str(k) == "Ref" and _str(v) == p:
-                    n_uses += 1
-                else:
-                    stack.append(v)
-        elif isinstance(n, SequenceNode):
-            stack.extend(n.value)
-    return n_uses
 
 
 def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list[tuple[_Occ, Move]], nl: str) -> None:
