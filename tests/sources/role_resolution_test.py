@@ -174,3 +174,24 @@ def test_parameter_keeps_its_declaration(tmp_path: Path) -> None:
     assert "  DbPw:\n    Type: String\n    NoEcho: true\n  RoleArnParam:" in new and "CANARY" not in new
     assert revert_edits(new, ch.edits, ref=lambda _a: "arn:aws:ssm:us-east-1:1:parameter/x",
                         value=lambda k, enc: encode(enc, e.value.reveal() if e.value else "")) == t
+
+
+@pytest.mark.parametrize("indent", [None, 2])
+def test_json_parameter_keeps_its_declaration(tmp_path: Path, indent: int | None) -> None:
+    import json
+
+    doc = {"AWSTemplateFormatVersion": "2010-09-09",
+           "Parameters": {"P0": {"Type": "String", "NoEcho": True, "Default": "CANARY-json-pw-5d2c"}},
+           "Resources": {"TD": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
+               "ExecutionRoleArn": FALLBACK, "ContainerDefinitions": [
+                   {"Name": "app", "Image": "x", "Environment": [{"Name": "DB_PASSWORD", "Value": {"Ref": "P0"}}]}]}}}}
+    text = json.dumps(doc, indent=indent) + "\n"
+    (tmp_path / "t.json").write_text(text)
+    lf = CFN.load(read_source(tmp_path / "t.json", "t.json"))
+    e = next(e for e in lf.entries if e.name == "DB_PASSWORD")
+    (ch,) = CFN.rewrite(lf, [Move(e, ref_token("a1"), store="ssm", store_name="/x")], RewriteOptions())
+    arn = "arn:aws:ssm:us-east-1:1:parameter/x"
+    new = apply_edits(text, ch.edits, ref=lambda _a: arn)
+    assert json.loads(new)["Parameters"] == {"P0": {"Type": "String", "NoEcho": True}}
+    assert revert_edits(new, ch.edits, ref=lambda _a: arn,
+                        value=lambda k, enc: encode(enc, e.value.reveal() if e.value else "")) == text

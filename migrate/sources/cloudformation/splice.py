@@ -146,8 +146,8 @@ def _drop_param(sp: _Splices, t: _Template, p: str) -> None:
     """Drop the parameter's Default (the plaintext) and keep its declaration, so deploy pipelines
     that pass the parameter keep working."""
     param = _get(_get(t.root, "Parameters"), p)
-    if not isinstance(param, MappingNode) or param.flow_style:
-        raise RewriteError(f"parameter {p} is not a block mapping; move it by hand")
+    if not isinstance(param, MappingNode):
+        raise RewriteError(f"parameter {p} is not a mapping; move it by hand")
     pr = _pair(param, "Default")
     assert pr is not None
     if len(param.value) == 1:
