@@ -13,7 +13,10 @@ out. When ``environment`` loses its last item it is removed whole, key included 
 it back byte for byte); it stays as ``{}``/``[]`` only when it is anchored or its service's only key.
 Then, by ``RewriteOptions.compose_target``:
 
-* ``"ecs-params"`` (default): ``ecs-params.yml`` beside the compose file (ecs-cli v1 format) gets
+* ``"ecs-params"`` (default): the project's ecs-params file beside the compose file (ecs-cli v1
+  format; ``ecs-params.yml`` for the folder's default project, ``ecs-params.<project>.yml`` for
+  another project of the same folder; every compose file of a project contributes to one merged
+  action, see ``base.merge_shared``) gets
   ``task_definition.services.<svc>.secrets: [{value_from, name}]`` for every unit of the entry.
   An existing file is extended by splicing; a name already listed for a service is an error.
 * ``"compose-secrets"``: top-level ``secrets:`` gets ``<slug>: {external: true, name: <ref>}`` and
