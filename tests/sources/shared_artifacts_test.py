@@ -146,3 +146,16 @@ def test_two_plans_one_folder_preflight_refuses_then_merge_and_reverse_rollback(
     _cli(tmp_path, "rollback", "a.json", "--yes")
     assert _tree(tmp_path / "defs") == before
     assert boto3.client("ssm").describe_parameters()["Parameters"] == []
+
+
+def test_rollback_in_the_wrong_order_names_the_later_plan(server_env: str, tmp_path: Path) -> None:
+    d = _shop(tmp_path)
+    (d / "docker-compose.prod.yml").unlink()
+    boto3.client("iam").create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument="{}")
+    _cli(tmp_path, "plan", "defs/shop/docker-compose.yml", "--execution-role", ROLE, "-o", "a.json")
+    _cli(tmp_path, "apply", "a.json", "--yes")
+    _cli(tmp_path, "plan", "defs/shop/docker-compose.override.yml", "--execution-role", ROLE, "-o", "b.json")
+    _cli(tmp_path, "apply", "b.json", "--yes")
+    r = run_cli(["rollback", "a.json", "--yes"], cwd=tmp_path)
+    assert r.returncode != 0 and "roll back the later plan first" in r.stderr
+    assert "version control" not in r.stderr

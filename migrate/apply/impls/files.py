@@ -122,6 +122,9 @@ def file_state(a: RewriteFile, st: ActionState) -> str:
         return "before"
     if after is not None and cur == after:
         return "after"
+    if a.creates:  # it did not exist before this plan: version control has nothing to restore
+        raise RewriteError(f"{a.display} (created by this plan) was changed after apply, e.g. by a later plan; "
+                           "nothing was rolled back", hint="roll back the later plan first, then run rollback again")
     raise RewriteError(f"{a.display} was changed after apply (it matches neither the original nor the rewrite); "
                        "nothing was rolled back", hint="restore it from version control, then run rollback again")
 
