@@ -394,6 +394,8 @@ def _finding(entry: Entry, j: _Judgement) -> Finding:
     if j.verdict is _SECRET:
         if entry.managed:
             why_not = "already a secrets reference"
+        elif entry.blocked:
+            why_not = entry.blocked
         elif j.kind is ValueKind.REFERENCE and entry.resolves_to:
             migratable = entry.restorable
             why_not = "" if migratable else "the original text cannot be rebuilt byte-identically"

@@ -20,7 +20,7 @@ from migrate.plan.model import InputFile, Plan, PlanSettings
 from migrate.plan.placement import place, store_action
 from migrate.plan.render import redacted_diff
 from migrate.rewrite.edits import apply_edits, ref_preview, ref_token
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, Source
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, RoleKind, Source, merge_shared
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
 PRICE_SM_SECRET = 0.40  # USD per secret per month (facts sheet §3, UNCONFIRMED against the pricing page)
@@ -110,23 +110,17 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     granted: set[str] = set()
     texts = _all_texts(loaded)
     secret_values = plaintext_values(findings)
-    for i, lf in enumerate(loaded):
-        moves = moves_by_file.get(i)
-        if not moves:
-            continue
-        src = sources[lf.kind]
-        changes: list[FileChange] = src.rewrite(lf, moves, options)
-        for ch in changes:
-            granted.update(ch.grants)
-            abs_path, text, bom, sha = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
-            if ch.create:
-                sha = None
-                text = ""
-            rewrites.append(RewriteFile(id=next_id(), path=abs_path, display=ch.path, before_sha256=sha, bom=bom,
-                                        edits=tuple(ch.edits), entries=tuple(ch.entries), summary=ch.summary))
-            after = apply_edits(text, ch.edits, ref=preview)
-            diffs[ch.path] = redacted_diff(ch.path, text, after, ch.edits, mask_values=secret_values,
-                                           created=ch.create)
+    for ch in _changes(loaded, moves_by_file, sources, options):  # one per file (ecs-params.yml merged)
+        granted.update(ch.grants)
+        abs_path, text, bom, sha = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
+        if ch.create:
+            sha = None
+            text = ""
+        rewrites.append(RewriteFile(id=next_id(), path=abs_path, display=ch.path, before_sha256=sha, bom=bom,
+                                    edits=tuple(ch.edits), entries=tuple(ch.entries), summary=ch.summary))
+        after = apply_edits(text, ch.edits, ref=preview)
+        diffs[ch.path] = redacted_diff(ch.path, text, after, ch.edits, mask_values=secret_values,
+                                       created=ch.create)
 
     # IAM: one inline policy per execution role, for the entries its units use.
     policies = _policies(loaded, moves_by_file, targets, settings, plan_id, granted, warnings, next_id)
@@ -140,6 +134,18 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 settings=settings, inputs=inputs, actions=actions, diffs=diffs, warnings=tuple(warnings),
                 refused=tuple(refused), cost=cost, deploy_order=order)
+
+
+def _changes(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]], sources: Mapping[str, Source],
+             options: RewriteOptions) -> list[FileChange]:
+    """Every file change of the plan, one per file: what several inputs write (the ecs-params.yml
+    of a compose folder, an env file two compose files use) is merged into one change."""
+    out: list[FileChange] = []
+    for i, lf in enumerate(loaded):
+        moves = moves_by_file.get(i)
+        if moves:
+            out.extend(sources[lf.kind].rewrite(lf, moves, options))
+    return merge_shared(out)
 
 
 def plaintext_values(findings: Sequence[Finding]) -> list[str]:
@@ -218,14 +224,15 @@ def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]]
     ids_by_name = {(t.store, t.name): t.action_id for t in targets.values()}
     missing: set[str] = set()
     for i, lf in enumerate(loaded):
-        roles = dict(lf.execution_roles)
         for m in moves_by_file.get(i, []):
             if m.entry.key in granted:
                 continue
             for unit in m.entry.units:
-                role = roles.get(unit) or settings.execution_role
+                ref = lf.execution_role_ref(unit)  # the role the task really uses; the fallback only when none
+                role = ref.arn or (settings.execution_role if ref.kind is RoleKind.NONE else None)
                 if not role:
-                    missing.add(f"{lf.path}:{unit}")
+                    missing.add(f"{lf.path}:{unit}" + (f" (execution role {ref.expression}: {ref.reason})"
+                                                       if ref.kind is not RoleKind.NONE else ""))
                     continue
                 if m.store == "existing":
                     by_role[role]["existing"].add(m.value_from)
