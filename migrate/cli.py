@@ -78,7 +78,7 @@ def scan(
 
             raise typer.Exit(scan_live(endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
                                        families=family or (), all_revisions=all_revisions, profile=profile,
-                                       fmt="json" if format == "json" else "table", no_color=no_color))
+                                       fmt=format, no_color=no_color, all_entries=all_entries))
         if not paths:
             raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         from migrate.commands.scan import scan as cmd
@@ -177,6 +177,18 @@ def rollback(plan: PlanArg, yes: Yes = False, profile: Profile = None, region: R
         raise typer.Exit(cmd(plan, yes=yes, profile=profile, endpoint_url=endpoint_url, region=region, no_color=no_color))
 
 
+@app.command("force-unlock", epilog="Example:  secrets-migrate force-unlock plan.json 3f2a9c0d4e5b6a7c8d9e0f1a2b3c4d5e")
+def force_unlock(plan: PlanArg,
+                 lock_id: Annotated[str, typer.Argument(help="The lock id the refusal named.", metavar="LOCK_ID")],
+                 yes: Yes = False, profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
+                 no_color: NoColor = False) -> None:
+    """Break a run lock whose holder is dead. Only when you are sure no run of this plan is active."""
+    with error_handler():
+        from migrate.commands.run import force_unlock as cmd
+        raise typer.Exit(cmd(plan, lock_id, yes=yes, profile=profile, endpoint_url=endpoint_url, region=region,
+                             no_color=no_color))
+
+
 @app.command(epilog="Example:  secrets-migrate finalize plan.json --yes")
 def finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile: Profile = None, region: Region = None,
              endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
@@ -215,6 +227,20 @@ def demo(
     with error_handler():
         from migrate.commands.demo import demo as cmd
         raise typer.Exit(cmd(fixtures=fixtures, keep=keep, no_color=no_color))
+
+
+@app.command("schema", epilog="Example:  secrets-migrate schema scan > scan-v1.schema.json")
+def schema_cmd(
+    name: Annotated[str, typer.Argument(help="Which output: scan (the file-scan JSON of `scan --format json`).")] = "scan",
+) -> None:
+    """Print the JSON Schema that a command's JSON output validates against."""
+    with error_handler():
+        from migrate.errors import UsageError
+        from migrate.schemas import SCHEMAS, schema_text
+
+        if name not in SCHEMAS:
+            raise UsageError(f"no schema named {name!r}", hint="known: " + ", ".join(sorted(SCHEMAS)))
+        typer.echo(schema_text(name), nl=False)
 
 
 UnitOpt = Annotated[str, typer.Option("--unit", "-u", help="Container / compose service whose secrets to resolve: UNIT, or APP/UNIT or PATH:UNIT when several definitions have it.")]

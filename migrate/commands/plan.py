@@ -79,7 +79,7 @@ def show(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
         print(p.to_json(base=base), end="")
         return EXIT_OK
     con = out_console(no_color)
-    print_plan(p, con, digest=p.digest(base=base))
+    print_plan(_printable(p), con, digest=p.digest(base=base))
     states = journal.states()
     if states:
         applied = sum(1 for s in states.values() if s.phase == "applied")
@@ -103,3 +103,14 @@ def check_digest(plan_path: Path, expected: str | None) -> str:
         raise PlanError(f"{plan_path}: plan digest is {got}, not the reviewed {expected.strip()}; nothing was applied",
                         hint="the plan changed after review: review it again with `secrets-migrate show`")
     return got
+
+
+def _printable(p: Plan) -> Plan:
+    """``p`` with every refusal carrying the fields the renderer prints. Live refusals name a task-definition
+    revision and have no line (``show`` on a live plan with refused entries crashed with KeyError)."""
+    import dataclasses
+
+    if all({"path", "line", "unit", "name", "reason"} <= set(r) for r in p.refused):
+        return p
+    rows = tuple({"path": "", "line": "", "unit": "", "name": "", "reason": "", **r} for r in p.refused)
+    return dataclasses.replace(p, refused=rows)

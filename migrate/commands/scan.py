@@ -21,6 +21,7 @@ from migrate.commands.common import scan as run_scan
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, UsageError
 from migrate.model import FileStatus, Finding
+from migrate.sources.base import unproven_loads
 
 JSON_VERSION = 1
 
@@ -53,7 +54,46 @@ def to_json(out: ScanOutcome, *, all_entries: bool) -> dict[str, Any]:
     }
 
 
-def to_sarif(out: ScanOutcome) -> dict[str, Any]:
+def service_uri(region: str, cluster: str, service: str) -> str:
+    """The stable address of a live service in reports: ``ecs://REGION/CLUSTER/SERVICE``."""
+    return f"ecs://{region}/{cluster}/{service}"
+
+
+def to_json_live(findings: Sequence[Finding], services: Sequence[Any], *, all_entries: bool,
+                 warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The v1 contract for a live scan: the same ``entries`` as a file scan (``path`` is the
+    task-definition ARN, ``services`` the ``ecs://`` addresses of the services running it), no
+    ``files``, and the live summary as extra keys (``services``, ``other_revisions``)."""
+    running: dict[str, list[str]] = {}
+    for s in services:
+        running.setdefault(s.task_definition, []).append(service_uri(s.region, s.cluster, s.name))
+    entries = []
+    secrets: dict[str, int] = {}
+    for f in findings:
+        secrets[f.entry.path] = secrets.get(f.entry.path, 0) + f.is_secret
+        if all_entries or f.is_secret:
+            rec = entry_record(f)
+            if running.get(f.entry.path):
+                rec["services"] = running[f.entry.path]
+            entries.append(rec)
+    rows = [{"service": service_uri(s.region, s.cluster, s.name), "region": s.region, "cluster": s.cluster,
+             "name": s.name, "controller": s.controller, "task_definition": s.task_definition,
+             "secrets": secrets.get(s.task_definition, 0)} for s in services]
+    other = sorted(a for a, n in secrets.items() if n and a not in running)
+    return {
+        "version": JSON_VERSION,
+        "tool": {"name": "secrets-migrate", "version": __version__},
+        "files": [],
+        "entries": entries,
+        "services": rows,
+        "other_revisions": other,
+        **({"warnings": list(warnings)} if warnings else {}),
+    }
+
+
+def to_sarif(out: ScanOutcome, *, baseline: bool = False) -> dict[str, Any]:
+    """SARIF 2.1.0. With a baseline in use, every result is a finding the baseline does not know
+    (known ones are filtered out before): ``baselineState`` is ``new``."""
     rules: dict[str, dict[str, Any]] = {}
     results = []
     level = {"high": "error", "medium": "warning", "low": "note"}
@@ -72,8 +112,9 @@ def to_sarif(out: ScanOutcome) -> dict[str, Any]:
             "message": {"text": f"{e.unit}: {e.location} {e.name} holds a plaintext secret "
                                 f"(confidence {f.confidence.value}; {', '.join(f.reasons)}).{why}"},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": e.value_path},
-                                                "region": {"startLine": max(e.line, 1)}}}],
+                                                **({"region": {"startLine": e.line}} if e.line > 0 else {})}}],
             "partialFingerprints": {"secretsMigrate/v1": f"{e.path}|{e.unit}|{e.location}|{e.name}"},
+            **({"baselineState": "new"} if baseline else {}),
         })
     notifications = [{"level": "error", "message": {"text": f"{f.path}: {f.reason}"}} for f in out.errors]
     return {
@@ -260,8 +301,9 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
     if fmt == "json" and baseline is None and update_baseline is None:
         return _scan_json_streaming(paths, cfg=cfg, err=err, all_entries=all_entries, output=output,
                                     max_file_size=max_file_size)
-    out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
-                   keep_all=all_entries)
+    with unproven_loads():  # scan reports, never rewrites: no trial rewrite (plan keeps the proof)
+        out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
+                       keep_all=all_entries)
     baseline_summary = None
     if baseline is not None or update_baseline is not None:
         from migrate.commands.baseline import apply_baseline
@@ -276,7 +318,8 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
                 doc["baseline"] = baseline_summary
             sink.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         elif fmt == "sarif":
-            sink.write(json.dumps(to_sarif(out), indent=2, ensure_ascii=False) + "\n")
+            sink.write(json.dumps(to_sarif(out, baseline=baseline_summary is not None), indent=2,
+                                  ensure_ascii=False) + "\n")
         elif output is None:
             try:
                 print_table(out, out_console(no_color), all_entries=all_entries)
@@ -313,8 +356,9 @@ def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entrie
                 sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + json.dumps(entry_record(f), ensure_ascii=False))
                 counts["n"] += 1
 
-        out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
-                       keep_all=all_entries, on_findings=emit)
+        with unproven_loads():
+            out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
+                           keep_all=all_entries, on_findings=emit)
         files = [json.dumps({"path": f.path, "kind": f.kind, "status": f.status.value, "reason": f.reason,
                              **({"line": f.line} if f.line else {})}, ensure_ascii=False) for f in out.files]
         sink.write("\n  ],\n  \"files\": [" + ",".join("\n    " + x for x in files) + "\n  ]\n}\n")

@@ -376,6 +376,16 @@ _WHY_NOT = {
 }
 
 
+#: a source refuses an entry with its own reason: ``restorable=False`` and this marker in the note
+NOT_MIGRATABLE = "not migratable: "
+
+
+def _refusal(note: str) -> str:
+    """The source's own reason from a note holding ``not migratable: <reason>`` (up to a ``;``)."""
+    _, sep, rest = note.partition(NOT_MIGRATABLE)
+    return rest.split(";")[0].strip() if sep else ""
+
+
 def _finding(entry: Entry, j: _Judgement) -> Finding:
     if j.kind is not entry.value_kind:
         entry = dataclasses.replace(entry, value_kind=j.kind)
@@ -384,15 +394,17 @@ def _finding(entry: Entry, j: _Judgement) -> Finding:
     if j.verdict is _SECRET:
         if entry.managed:
             why_not = "already a secrets reference"
+        elif entry.blocked:
+            why_not = entry.blocked
         elif j.kind is ValueKind.REFERENCE and entry.resolves_to:
             migratable = entry.restorable
             why_not = "" if migratable else "the original text cannot be rebuilt byte-identically"
         elif _TEMPLATED_CREDS in j.reasons:
             why_not = "the credentials are rendered in from template variables at deploy time; move them where they are defined"
         elif j.kind is not ValueKind.LITERAL:
-            why_not = _WHY_NOT.get(j.kind, f"value is {j.kind.value}")
+            why_not = _refusal(entry.note) or _WHY_NOT.get(j.kind, f"value is {j.kind.value}")
         elif not entry.restorable:
-            why_not = "the original text cannot be rebuilt byte-identically (unusual escapes)"
+            why_not = _refusal(entry.note) or "the original text cannot be rebuilt byte-identically (unusual escapes)"
         else:
             migratable = True
     return Finding(entry, j.verdict, j.confidence, j.reasons, migratable, why_not)
@@ -407,6 +419,10 @@ def classify(entries: Sequence[Entry], config: Config | None = None) -> list[Fin
     """One Finding per Entry, in the same order. Pure apart from detect-secrets' global settings,
     which are entered at most once and restored on return."""
     out: list[Finding] = []
+    # the same (name, value) recurs across files (LOG_LEVEL=info, PORT=8080): judged once per call. The
+    # judgement reads only the name and value, and for a strong name the unit, units and group too
+    # (a value equal to an identifier), so those are in the key. In memory only, dropped on return.
+    seen: dict[tuple[object, ...], _Judgement] = {}
     with contextlib.ExitStack() as stack:
         plugins = _Plugins(stack)
         for entry in entries:
@@ -420,7 +436,13 @@ def classify(entries: Sequence[Entry], config: Config | None = None) -> list[Fin
                     base = _judge(entry, plugins)
                     out.append(_finding(entry, _Judgement(verdict, H, (f"config:{rule.action}",), base.kind)))
                     continue
-            out.append(_finding(entry, _judge(entry, plugins)))
+            key: tuple[object, ...] = (entry.name, entry.value_kind, entry.value.reveal() if entry.value is not None else None)
+            if analyze_name(entry.name).kind == STRONG:
+                key = (*key, entry.unit, entry.units, entry.group)
+            j = seen.get(key)
+            if j is None:
+                j = seen[key] = _judge(entry, plugins)
+            out.append(_finding(entry, j))
     return out
 
 

@@ -21,7 +21,7 @@ from migrate.plan.fingerprint import fingerprint, key_id
 from migrate.plan.model import InputFile, Plan, PlanSettings
 from migrate.plan.placement import place, store_action
 from migrate.rewrite.edits import ref_token, tokens, with_gaps
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, Source
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, RoleKind, Source, merge_shared
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
 PRICE_SM_SECRET = 0.40  # USD per secret per month (facts sheet §3, UNCONFIRMED against the pricing page)
@@ -113,25 +113,20 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     granted: set[str] = set()
     texts = _all_texts(loaded)
     kid = key_id()
-    for i, lf in enumerate(loaded):
-        moves = moves_by_file.get(i)
-        if not moves:
-            continue
-        src = sources[lf.kind]
-        changes: list[FileChange] = src.rewrite(lf, moves, options)
-        # every value token is re-read at apply from the file this source loads
-        token_sources = {m.entry.key: ValueSource(key=m.entry.key, definition=_rel(root, lf.source.path), source=lf.kind,
-                                                  name=m.entry.name, unit=m.entry.unit, display=m.entry.value_path,
-                                                  definition_display=lf.path) for m in moves}
-        for ch in changes:
-            granted.update(ch.grants)
-            abs_path, _text, bom, raw = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
-            digest: str | None = fingerprint(raw) if raw is not None and not ch.create else None
-            used = {arg.split("|", 1)[1] for e in ch.edits for kind, arg in tokens(e.old) if kind == "value"}
-            rewrites.append(RewriteFile(id=next_id(), path=_rel(root, Path(abs_path)), display=ch.path,
-                                        before_digest=digest, key_id=kid if digest else "", bom=bom,
-                                        edits=with_gaps(ch.edits), entries=tuple(ch.entries), summary=ch.summary,
-                                        values=tuple(token_sources[k] for k in sorted(used) if k in token_sources)))
+    # every value token is re-read at apply from the definition file whose source loads it
+    token_sources = {m.entry.key: ValueSource(key=m.entry.key, definition=_rel(root, loaded[i].source.path),
+                                              source=loaded[i].kind, name=m.entry.name, unit=m.entry.unit,
+                                              display=m.entry.value_path, definition_display=loaded[i].path)
+                     for i, moves in moves_by_file.items() for m in moves}
+    for ch in _changes(loaded, moves_by_file, sources, options):  # one per file (ecs-params.yml merged)
+        granted.update(ch.grants)
+        abs_path, _text, bom, raw = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
+        digest: str | None = fingerprint(raw) if raw is not None and not ch.create else None
+        used = {arg.split("|", 1)[1] for e in ch.edits for kind, arg in tokens(e.old) if kind == "value"}
+        rewrites.append(RewriteFile(id=next_id(), path=_rel(root, Path(abs_path)), display=ch.path,
+                                    before_digest=digest, key_id=kid if digest else "", bom=bom,
+                                    edits=with_gaps(ch.edits), entries=tuple(ch.entries), summary=ch.summary,
+                                    values=tuple(token_sources[k] for k in sorted(used) if k in token_sources)))
 
     # IAM: one inline policy per execution role, for the entries its units use.
     policies = _policies(loaded, moves_by_file, targets, settings, plan_id, granted, warnings, next_id)
@@ -145,6 +140,18 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
     return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 settings=settings, inputs=inputs, actions=actions, warnings=tuple(warnings),
                 refused=tuple(refused), cost=cost, deploy_order=order, root=str(root) if loaded else "")
+
+
+def _changes(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]], sources: Mapping[str, Source],
+             options: RewriteOptions) -> list[FileChange]:
+    """Every file change of the plan, one per file: what several inputs write (the ecs-params.yml
+    of a compose folder, an env file two compose files use) is merged into one change."""
+    out: list[FileChange] = []
+    for i, lf in enumerate(loaded):
+        moves = moves_by_file.get(i)
+        if moves:
+            out.extend(sources[lf.kind].rewrite(lf, moves, options))
+    return merge_shared(out)
 
 
 def plaintext_values(findings: Sequence[Finding]) -> list[str]:
@@ -239,14 +246,15 @@ def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]]
     ids_by_name = {(t.store, t.name): t.action_id for t in targets.values()}
     missing: set[str] = set()
     for i, lf in enumerate(loaded):
-        roles = dict(lf.execution_roles)
         for m in moves_by_file.get(i, []):
             if m.entry.key in granted:
                 continue
             for unit in m.entry.units:
-                role = roles.get(unit) or settings.execution_role
+                ref = lf.execution_role_ref(unit)  # the role the task really uses; the fallback only when none
+                role = ref.arn or (settings.execution_role if ref.kind is RoleKind.NONE else None)
                 if not role:
-                    missing.add(f"{lf.path}:{unit}")
+                    missing.add(f"{lf.path}:{unit}" + (f" (execution role {ref.expression}: {ref.reason})"
+                                                       if ref.kind is not RoleKind.NONE else ""))
                     continue
                 if m.store == "existing":
                     by_role[role]["existing"].add(m.value_from)

@@ -17,10 +17,12 @@ from pathlib import Path
 from migrate.errors import InputError
 from migrate.model import FileReport, FileStatus
 from migrate.sources.base import DEFAULT_MAX_BYTES, LoadedFile, read_source
-from migrate.sources.registry import NOT_A_DEFINITION, detect_source
+from migrate.sources.registry import NOT_A_DEFINITION, detect_source, unavailable_for
 
 #: file name endings that may hold a definition
-CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tpl", ".py", ".template")
+CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tfvars", ".tpl", ".py", ".template", ".j2", ".hcl", ".nomad")
+#: a Terraform file that is no definition itself: read with its module, and reported on its own
+TF_MODULE_FILE = "Terraform file without a task definition (read with the definitions of its module)"
 #: directories never entered
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".terraform",
                        "cdk.out", ".migrate", ".tox", ".mypy_cache", ".pytest_cache"})
@@ -173,6 +175,16 @@ def scan_paths(paths: Sequence[str], *, max_bytes: int = DEFAULT_MAX_BYTES, excl
     return result
 
 
+def _compose_fragment(path: Path, text: str) -> str:
+    if path.suffix.lower() not in (".yml", ".yaml"):
+        return ""
+    try:
+        from migrate.sources.compose import fragment_reason
+    except ImportError:  # the compose reader missing is reported by unavailable_for
+        return ""
+    return fragment_reason(path, text)
+
+
 def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[FileReport, LoadedFile | None]:
     """Read, detect and load one candidate. Bad input becomes an ERROR report, never an exception."""
     try:
@@ -180,10 +192,36 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
     except InputError as e:
         return FileReport(c.display, "unknown", FileStatus.ERROR, e.reason, e.line), None
     source = detect_source(c.path, src.text)
+    if source is None and c.path.name.lower().endswith((".tf", ".tfvars")):
+        return _terraform_module_file(c.display, src.text), None
     if source is None:
+        missing = unavailable_for(c.path, src.text)
+        if missing:
+            return FileReport(c.display, "unknown", FileStatus.ERROR, missing), None
+        fragment = _compose_fragment(c.path, src.text)
+        if fragment:
+            return FileReport(c.display, "compose", FileStatus.SKIPPED, fragment), None
+        from migrate.sources import unrecognised  # only for files no format claims (keeps start-up short)
+
+        odd = unrecognised.read(src)
+        if odd is not None:
+            return FileReport(c.display, unrecognised.KIND, FileStatus.ERROR, odd.warnings[0],
+                              odd.entries[0].line), odd
         return FileReport(c.display, "unknown", FileStatus.SKIPPED, NOT_A_DEFINITION), None
     try:
         loaded = source.load(src, root=c.root)
     except InputError as e:
         return FileReport(c.display, source.kind, FileStatus.ERROR, e.reason, e.line), None
     return FileReport(c.display, source.kind, FileStatus.SCANNED), loaded
+
+
+def _terraform_module_file(display: str, text: str) -> FileReport:
+    """Every walked Terraform file is in the report: a broken one is an error under its own name
+    and line (its module's definitions are still scanned without it), a good one is skipped."""
+    from migrate.rewrite import hcl_spans as hs
+
+    try:
+        hs.parse_hcl(text)
+    except hs.SpanError as e:
+        return FileReport(display, "terraform", FileStatus.ERROR, f"invalid HCL: {e.reason}", e.line)
+    return FileReport(display, "terraform", FileStatus.SKIPPED, TF_MODULE_FILE)

@@ -33,7 +33,15 @@ _NO_LIMIT = 1 << 40
 
 class FileImpl:
     def preflight(self, env: Env, a: RewriteFile, st: ActionState, out: Preflight) -> None:
-        return None  # the stale check (``check_inputs``) covers every input file
+        # the stale check (``check_inputs``) covers every input file; a file this plan creates is no
+        # input: refuse before any change when something else (another run or plan) wrote it
+        same = [r for r in env.plan.rewrites if r.path == a.path]
+        if len(same) > 1 and same[0] is a:
+            out.problems.append(f"{a.display} is written by {len(same)} actions of this plan; re-run plan")
+        cur = sha256_file(confined(env, a.path)) if a.creates else None
+        if cur is not None and cur != st.expect.get("after_sha256"):
+            out.problems.append(f"{a.display} exists now (written by another run or plan); this plan expected to "
+                                "create it")
 
     def apply(self, env: Env, a: RewriteFile, st: ActionState) -> None:
         path = confined(env, a.path)
@@ -71,7 +79,10 @@ class FileImpl:
         env.journal.append("applied", a.id, a.kind, receipt=RewriteReceipt(after_sha256=after))
 
     def check_revert(self, env: Env, a: RewriteFile, st: ActionState) -> None:
-        file_state(env, a, st)
+        """The file is in a known state and, when rewritten, its original rebuilds exactly from the store
+        values (in memory): a rotated or deleted value stops rollback before any file is touched."""
+        if file_state(env, a, st) == "after" and not a.creates:
+            rebuild_original(env, a, st)
 
     def revert(self, env: Env, a: RewriteFile, st: ActionState) -> str:
         if file_state(env, a, st) == "before":
@@ -80,13 +91,7 @@ class FileImpl:
         if a.creates:
             remove_file(path)
             return ""
-        src = read_source(path, a.display, max_bytes=_NO_LIMIT)
-        text = revert_edits(src.text, a.edits, ref=env.arn_of, value=stored_values(env))
-        data = (b"\xef\xbb\xbf" if a.bom else b"") + text.encode("utf-8")
-        if fingerprint(data) != before_digest(a, st):
-            raise RewriteError(f"{a.display}: the rebuilt original does not match its planned sha256; file left as is",
-                               hint="the store value may have been changed since apply")
-        atomic_write(path, data)
+        atomic_write(path, rebuild_original(env, a, st))
         return ""
 
     def verify(self, env: Env, actions: Sequence[RewriteFile], ctx: VerifyContext) -> list[Check]:
@@ -176,6 +181,19 @@ def token_values(env: Env, a: RewriteFile) -> Callable[[str, str], str]:
     return value
 
 
+def rebuild_original(env: Env, a: RewriteFile, st: ActionState) -> bytes:
+    """The original bytes of a rewritten file, rebuilt from the file and the store values; RewriteError when
+    they do not match the keyed fingerprint of the original (a value was rotated or changed since apply)."""
+    src = read_source(confined(env, a.path), a.display, max_bytes=_NO_LIMIT)
+    text = revert_edits(src.text, a.edits, ref=env.arn_of, value=stored_values(env))
+    data = (b"\xef\xbb\xbf" if a.bom else b"") + text.encode("utf-8")
+    if fingerprint(data) != before_digest(a, st):
+        raise RewriteError(f"{a.display}: the original rebuilt from the store values does not match its fingerprint "
+                           "(a value was changed or rotated since apply); nothing was rolled back",
+                           hint="put the original values back in the store, or restore the files from version control")
+    return data
+
+
 def file_state(env: Env, a: RewriteFile, st: ActionState) -> str:
     """'before' | 'after' for a rewritten file; raises RewriteError when it is neither."""
     path = confined(env, a.path)
@@ -186,7 +204,10 @@ def file_state(env: Env, a: RewriteFile, st: ActionState) -> str:
     if a.creates:
         if cur is None:
             return "before"
-    elif cur is not None:
+        # it did not exist before this plan: version control has nothing to restore
+        raise RewriteError(f"{a.display} (created by this plan) was changed after apply, e.g. by a later plan; "
+                           "nothing was rolled back", hint="roll back the later plan first, then run rollback again")
+    if cur is not None:
         bd = before_digest(a, st)
         if bd is None and after is None:
             return "before"  # no intent journaled: apply never wrote it (and the plan's key is not ours)

@@ -17,6 +17,8 @@ from migrate.sources.base import Move, SourceText
 from migrate.sources.dotenv import DotenvEntry
 
 KIND = "compose"
+#: compose ``logging.options`` (migrated through ecs-params ``logging.secret_options``)
+LOC_COMPOSE_LOGGING = "compose.logging.options"
 ECS_PARAMS = "ecs-params.yml"
 COMPOSE_TAGS = ys.STANDARD_TAGS | {"!reset", "!override"}  # Compose merge tags (v2.24+)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -114,6 +116,8 @@ class _Model:
     ecs_params: SourceText | None = field(repr=False)
     warnings: list[str]
     tree: Path | None = None  #: the directory env files must stay in
+    ep_name: str = ECS_PARAMS  #: the ecs-params file of this project (``ecs_params_name``)
+    v1: bool = False  #: compose file format v1 (services at the top level)
 
 
 EnvReader = Callable[[str, Path], "SourceText | None"]
@@ -137,14 +141,19 @@ class _Occurrences:
     env_specs: dict[str, tuple[Path, bool]] = field(default_factory=dict)
     effective: dict[str, set[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: occurrence -> location (``compose.environment`` unless said otherwise)
+    where: dict[_OccId, str] = field(default_factory=dict)
 
-    def add(self, oid: _OccId, sname: str, info: tuple[str, Node, Node, Node, int]) -> None:
+    def add(self, oid: _OccId, sname: str, info: tuple[str, Node, Node, Node, int],
+            location: str = LOC_COMPOSE_ENV) -> None:
         if oid not in self.users:
             self.order.append(oid)
             self.users[oid] = []
             self.info[oid] = info
+            self.where[oid] = location
         self.users[oid].append(sname)
-        self.effective[sname].add(info[0])
+        if location == LOC_COMPOSE_ENV:
+            self.effective[sname].add(info[0])
 
 
 @dataclass
@@ -157,6 +166,75 @@ class _Found:
     value_span: tuple[int, int] | None = None
     restorable: bool = True
     note: str = ""
+
+
+# --- project identity (as Compose names projects) -----------------------------------------------
+
+#: the files ``docker compose`` reads when no ``-f`` is given, in its order of preference
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+#: override file -> the base files it is merged into
+OVERRIDES = {"compose.override.yaml": ("compose.yaml", "compose.yml"),
+             "compose.override.yml": ("compose.yaml", "compose.yml"),
+             "docker-compose.override.yaml": ("docker-compose.yaml", "docker-compose.yml"),
+             "docker-compose.override.yml": ("docker-compose.yml", "docker-compose.yaml")}
+_TOP_NAME = re.compile(r"^name[ \t]*:[ \t]*(['\"]?)([^'\"#\r\n]*?)\1[ \t]*(?:#.*)?$", re.M)
+
+
+def normalize_project(name: str) -> str:
+    """Compose's project-name normalisation: lower case, only ``a-z0-9_-``, starting alphanumeric."""
+    return re.sub(r"^[^a-z0-9]+", "", re.sub(r"[^a-z0-9_-]", "", name.lower()))
+
+
+def _top_name(text: str) -> str:
+    """The literal top-level ``name:`` of a compose text ("" when absent or interpolated)."""
+    m = _TOP_NAME.search(text)
+    if m is None or "$" in m.group(2):
+        return ""
+    return normalize_project(m.group(2).strip())
+
+
+def _read_top_name(path: Path) -> str:
+    try:
+        if path.is_file() and path.stat().st_size <= 1 << 20:
+            return _top_name(path.read_text(encoding="utf-8-sig", errors="replace"))
+    except OSError:
+        return ""
+    return ""
+
+
+def folder_project(folder: Path) -> str:
+    """The project a plain ``docker compose`` run in ``folder`` uses: the top-level ``name:`` of
+    its default compose file, else the folder name."""
+    for f in DEFAULT_FILES:
+        if (folder / f).is_file():
+            name = _read_top_name(folder / f)
+            if name:
+                return name
+            break
+    return normalize_project(folder.absolute().name)
+
+
+def project_of(own_name: str, src_path: Path) -> str:
+    """The Compose project of the file at ``src_path`` whose own top-level ``name:`` is
+    ``own_name`` (normalised, "" when absent): ``-p`` is not known to a scan, so the top-level
+    ``name:`` wins, then (for an override file) its base file's, then the folder name."""
+    if own_name:
+        return own_name
+    for base in OVERRIDES.get(src_path.name.lower(), ()):
+        name = _read_top_name(src_path.parent / base)
+        if name:
+            return name
+    return normalize_project(src_path.absolute().parent.name)
+
+
+def ecs_params_name(project: str, src_path: Path) -> str:
+    """The ``ecs-params`` file of a compose project: ``ecs-params.yml`` for the folder's default
+    project (what ``ecs-cli compose`` reads unless told otherwise), ``ecs-params.<project>.yml``
+    for any other project of the folder (pass it with ``ecs-cli compose --ecs-params``), so two
+    projects of one folder never write the same services into one file."""
+    if not project or project == folder_project(src_path.parent):
+        return ECS_PARAMS
+    return f"ecs-params.{project}.yml"
 
 
 def _beside(display: str, name: str) -> str:
@@ -180,6 +258,8 @@ def _winners(moves: Sequence[Move]) -> dict[tuple[str, str], Move]:
     over ``env_file``, as in Compose."""
     out: dict[tuple[str, str], Move] = {}
     for m in moves:
+        if m.entry.location == LOC_COMPOSE_LOGGING:
+            continue  # log options go to logging.secret_options (``_want_logging``)
         for u in m.entry.units:
             prev = out.get((u, m.entry.name))
             if prev is not None and prev.entry.location == m.entry.location:
@@ -187,6 +267,18 @@ def _winners(moves: Sequence[Move]) -> dict[tuple[str, str], Move]:
             if prev is None or m.entry.location == LOC_COMPOSE_ENV:
                 out[(u, m.entry.name)] = m
     return out
+
+
+def _want_logging(moves: Sequence[Move]) -> dict[str, list[tuple[str, str]]]:
+    """service -> (option name, value_from) of the moved ``logging.options``."""
+    want: dict[str, list[tuple[str, str]]] = {}
+    for m in moves:
+        if m.entry.location == LOC_COMPOSE_LOGGING:
+            for u in m.entry.units:
+                if any(n == m.entry.name for n, _vf in want.get(u, [])):
+                    raise RewriteError(f"{m.entry.name} moved twice for service {u}")
+                want.setdefault(u, []).append((m.entry.name, m.value_from))
+    return want
 
 
 def _want(moves: Sequence[Move]) -> dict[str, list[tuple[str, str]]]:

@@ -25,6 +25,14 @@ source the user adds by hand, e.g. ``data "aws_ssm_parameter" "db" { name = "/pr
 ``valueFrom = data.aws_ssm_parameter.db.arn`` or ``data "aws_secretsmanager_secret" "db"`` with
 ``.arn``; a literal keeps the edit local and needs no provider read at plan time.
 
+Execution role (``LoadedFile.execution_role_ref``): a literal ARN, ``var.x`` followed to its
+tfvars/default literal, ``aws_iam_role.x.arn`` of this module (the grant is then written here as an
+``aws_iam_role_policy`` on that role, removed again by rollback), ``module.m.out`` (IMPORTED: the
+role lives in that module). A resource without ``execution_role_arn`` gets the ``--execution-role``
+ARN inserted; without one the rewrite is refused. A list the move empties is removed whole (key
+included). A sibling ``.tf`` that does not parse is left out (a warning here; the walk reports it
+as an error under its own name and line).
+
 Edits keep formatting (comments, CRLF, indentation) and ``terraform fmt`` alignment of ``=``.
 The Terraform state still holds the old plaintext and old revisions: every load says so.
 """
@@ -46,6 +54,9 @@ from migrate.sources.terraform.parse import _Analyzer, _looks_like_container_tem
 from migrate.sources.terraform.splice import _has_secret, _SplicePlan
 
 _RESOURCE_RE = re.compile(r'resource\s+"aws_ecs_task_definition"')
+_MODULE_RE = re.compile(r'^[ \t]*module[ \t]+"[^"]*"[ \t]*\{', re.M)
+_MODULE_ENV_RE = re.compile(r"^[ \t]*(container_definitions|environment|map_environment|env|environment_variables|"
+                            r"env_vars|container_environment)[ \t]*=[ \t]*(jsonencode\(|<<|\[|\{)", re.M)
 
 
 class TerraformSource(SourceBase):
@@ -55,7 +66,7 @@ class TerraformSource(SourceBase):
         """``.tf`` files declaring an ``aws_ecs_task_definition``; ``.tpl`` container templates."""
         name = path.name.lower()
         if name.endswith(".tf"):
-            return bool(_RESOURCE_RE.search(text))
+            return bool(_RESOURCE_RE.search(text)) or bool(_MODULE_RE.search(text) and _MODULE_ENV_RE.search(text))
         if name.endswith(".tpl"):
             return _looks_like_container_template(text)
         return False
@@ -85,7 +96,8 @@ class TerraformSource(SourceBase):
         return LoadedFile(source=src, kind=KIND, entries=tuple(a.entries),
                           units=tuple(dict.fromkeys(a.units)), related=related,
                           group=",".join(dict.fromkeys(a.groups)), data=_Data(a, sources),
-                          warnings=tuple(warnings))
+                          warnings=tuple(warnings), role_refs=tuple(a.role_refs),
+                          execution_roles=tuple((u, r.arn) for u, r in a.role_refs if r.arn))
 
     def _load_template(self, src: SourceText) -> LoadedFile:
         """A template alone. If a .tf next to it (or one directory up) references it, that .tf
@@ -136,6 +148,7 @@ class TerraformSource(SourceBase):
         for mv in moves:
             sp.move(mv)
         sp.check_shared()
+        sp.roles(moves, options)
         changes, new_texts = sp.changes()
         self._verify(loaded, a, new_texts, [m.entry.key for m in moves], data)
         return changes

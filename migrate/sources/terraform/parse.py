@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from lark import Token, Tree
@@ -13,8 +14,9 @@ from migrate.errors import InputError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
 from migrate.rewrite import hcl_spans as hs
 from migrate.rewrite import pointer as jp
+from migrate.rewrite import text as tx
 from migrate.rewrite.edits import is_restorable
-from migrate.sources.base import SourceText, line_of
+from migrate.sources.base import ExecutionRoleRef, RoleKind, SourceText, line_of
 from migrate.sources.terraform.model import KIND, STATE_WARNING, _Analysis, _Ctx, _Place, _Use
 
 
@@ -59,6 +61,7 @@ class _Analyzer:
         self.a = _Analysis(self.texts)
         self.trees: dict[str, Tree[Token]] = {}
         self.vars: dict[str, list[tuple[str, hs.Node, tuple[int, int]]]] = {}  # name -> settings, low->high
+        self.iam_roles: dict[str, str] = {}  # aws_iam_role name -> display of the file declaring it
 
     def hcl(self, display: str) -> Tree[Token]:
         if display not in self.trees:
@@ -68,8 +71,28 @@ class _Analyzer:
                 raise _syntax_error(display, e, "invalid HCL") from None
         return self.trees[display]
 
+    def _iam_roles(self, tf_files: list[str]) -> None:
+        """The module's ``aws_iam_role`` resources (where a same-module role is declared)."""
+        for d in tf_files:
+            for it in hs.body_items(hs.root_body(self.hcl(d))):
+                if isinstance(it, hs.HclBlock) and it.type == "resource" and it.labels[:1] == ["aws_iam_role"] \
+                        and len(it.labels) > 1:
+                    self.iam_roles.setdefault(it.labels[1], d)
+
+    def _parses(self, display: str) -> bool:
+        try:
+            self.hcl(display)
+        except InputError:
+            return False
+        return True
+
     def run(self) -> _Analysis:
         a = self.a
+        self.hcl(self.main)  # the file itself must parse: its error is its own
+        broken = [d for d in self.texts if d != self.main and d.endswith((".tf", ".tfvars")) and not self._parses(d)]
+        for d in broken:  # a broken sibling is reported under its own name by the walk; not read here
+            del self.texts[d]
+            a.warnings.append(f"{os.path.basename(d)} of this module does not parse; its variables are not followed")
         tf_files = [d for d in self.texts if d.endswith(".tf")]
         tfvars = sorted((d for d in self.texts if d.endswith(".tfvars")), key=lambda d: _tfvars_rank(os.path.basename(d)))
         for d in tf_files:
@@ -93,36 +116,168 @@ class _Analyzer:
                 if isinstance(it, hs.HclAttr):
                     node = hs.hcl_node(it.expr, self.texts[d])
                     self.vars.setdefault(it.name, []).append((d, node, (it.start, it.end)))
+        self._iam_roles(tf_files)
         for it in hs.body_items(hs.root_body(self.hcl(self.main))):
             if isinstance(it, hs.HclBlock) and it.type == "resource" and it.labels[:1] == ["aws_ecs_task_definition"]:
                 self.resource(it)
+            elif isinstance(it, hs.HclBlock) and it.type == "module" and it.labels:
+                self.module(it)
         if a.entries:
             a.warnings.append(STATE_WARNING)
         return a
 
     # -- resources ------------------------------------------------------------------------------
 
-    def resource(self, blk: hs.HclBlock) -> None:
+    # -- module calls -----------------------------------------------------------------------------
+
+    def module(self, blk: hs.HclBlock) -> None:
+        """A module call: ``container_definitions = jsonencode([...])`` is read (and rewritten) as for
+        a resource; environment lists/maps and log options passed as arguments (community
+        container-definition modules, local modules) are reported, not rewritten (the reason names
+        the module)."""
+        text = self.texts[self.main]
+        mname = blk.labels[0]
+        res = f"module.{mname}"
+        attrs = {it.name: it for it in hs.body_items(blk.body) if isinstance(it, hs.HclAttr)}
+        source = ""
+        if "source" in attrs:
+            sn = hs.hcl_node(attrs["source"].expr, text)
+            source = sn.value if sn.kind == hs.STRING and sn.value else ""
+        if "container_definitions" in attrs:
+            self.resource(blk, res=res, family=mname)
+        unit = mname
+        for key in ("container_name", "name"):
+            if key in attrs:
+                un = hs.hcl_node(attrs[key].expr, text)
+                if un.kind == hs.STRING and un.value:
+                    unit = un.value
+                    break
+        why = _module_refusal(source, self.main, self.texts)
+        box = _module_box(blk, attrs, text) if not why.startswith(_NO_SECRETS) and _takes_secrets(
+            source, self.main) else None
+        before = len(self.a.entries)
+        for arg in MODULE_ENV_ARGS:
+            if arg in attrs:
+                self._module_env(attrs[arg], arg, res, mname, unit, box)
+        if "log_configuration" in attrs:
+            log = hs.hcl_node(attrs["log_configuration"].expr, text)
+            opts = log.get("options") if log.kind == hs.OBJECT else None
+            if opts and opts.value.kind == hs.OBJECT:
+                ctx = _Ctx(res=res, family=mname, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
+                for i, m in enumerate(opts.value.members):
+                    use = _Use(self.main, "hcl", res, 0, log, unit, LOC_LOG_OPTIONS, m.key, opts.value, i, m.value)
+                    self.use(use, f"/{res}/log_configuration/options/{jp.escape(m.key)}", ctx)
+        for i in range(before, len(self.a.entries)):
+            e = self.a.entries[i]
+            if box is not None and e.location == LOC_ENVIRONMENT:
+                continue  # moved into the module's secrets argument
+            if e.value_kind is ValueKind.LITERAL and e.restorable:
+                reason = why if e.location == LOC_ENVIRONMENT else (
+                    f'not migratable: log options passed to module "{source or "?"}" are not rewritten, move them '
+                    "to its log_configuration secretOptions by hand")
+                self.a.entries[i] = replace(e, restorable=False, note="; ".join(x for x in (e.note, reason) if x))
+        if len(self.a.entries) > before:
+            self.a.groups.append(mname)
+
+    def _module_env(self, attr: hs.HclAttr, arg: str, res: str, mname: str, unit: str,
+                    box: hs.Node | None) -> None:
+        """Entries of an environment list (``[{name, value}]``) or map (``{NAME = value}``) argument.
+        With ``box`` (the module call as a container: it takes ``secrets``) they can be moved."""
+        text = self.texts[self.main]
+        member = box.get(arg) if box is not None else None
+        node = member.value if member is not None else hs.hcl_node(attr.expr, text)
+        ctx = _Ctx(res=res, family=mname, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
+        if node.kind == hs.ARRAY and node.items and all(el.kind == hs.OBJECT for el in node.items):
+            self.a.units.append(unit)
+            for i, el in enumerate(node.items):
+                n, v = el.get("name"), el.get("value")
+                if not n or n.value.kind != hs.STRING or n.value.value is None or v is None:
+                    continue
+                use = _Use(self.main, "hcl", res, 0, box or node, unit, LOC_ENVIRONMENT, n.value.value, node, i,
+                           v.value, module_arg=box is not None)
+                self.use(use, f"/{res}/{arg}/{jp.escape(use.name)}", ctx)
+        elif node.kind == hs.OBJECT and node.members and all(
+                m.value.kind in (hs.STRING, hs.EXPR, hs.TEMPLATE) for m in node.members):
+            self.a.units.append(unit)
+            for i, m in enumerate(node.members):
+                use = _Use(self.main, "hcl", res, 0, box or node, unit, LOC_ENVIRONMENT, m.key, node, i, m.value,
+                           module_arg=box is not None)
+                self.use(use, f"/{res}/{arg}/{jp.escape(m.key)}", ctx)
+
+    def resource(self, blk: hs.HclBlock, *, res: str = "", family: str = "") -> None:
         text = self.texts[self.main]
         rname = blk.labels[1] if len(blk.labels) > 1 else "?"
-        res = f"aws_ecs_task_definition.{rname}"
-        family = rname
+        res = res or f"aws_ecs_task_definition.{rname}"
+        family = family or rname
         cdefs: hs.HclAttr | None = None
-        has_role = False
-        for it in hs.body_items(blk.body):
+        role_attr: hs.HclAttr | None = None
+        items = hs.body_items(blk.body)
+        family_attr: hs.HclAttr | None = None
+        for it in items:
             if isinstance(it, hs.HclAttr) and it.name == "family":
+                family_attr = it
                 n = hs.hcl_node(it.expr, text)
                 if n.kind == hs.STRING and n.value:
                     family = n.value
             elif isinstance(it, hs.HclAttr) and it.name == "container_definitions":
                 cdefs = it
             elif isinstance(it, hs.HclAttr) and it.name == "execution_role_arn":
-                has_role = True
+                role_attr = it
         self.a.groups.append(family)
         if cdefs is None:
             return
-        if not has_role:
+        if role_attr is None:
             self.a.warnings.append(f"{res} has no execution_role_arn: ECS needs one to read secrets")
+            after = family_attr.end if family_attr is not None else text.index("{", blk.start)
+            first = items[0].start if items else after
+            indent = text[tx.line_start(text, first):first] if items else "  "
+            self.a.role_missing[res] = (tx.line_end(text, after), indent if not indent.strip() else "  ")
+        ref = self.role_ref(res, role_attr)
+        if ref.kind is RoleKind.SAME_TEMPLATE:
+            self.a.role_same_module[res] = ref
+        first_unit = len(self.a.units)
+        self._containers_of(blk, res, family, cdefs, text)
+        self.a.role_refs.extend((u, ref) for u in dict.fromkeys(self.a.units[first_unit:]))
+
+    def role_ref(self, res: str, attr: hs.HclAttr | None) -> ExecutionRoleRef:
+        """How ``res`` names its execution role, followed as far as this module allows."""
+        if attr is None:
+            return ExecutionRoleRef(kind=RoleKind.NONE, reason=f"{res} has no execution_role_arn")
+        text = self.texts[self.main]
+        node = hs.hcl_node(attr.expr, text)
+        expr = text[node.start:node.end].strip()
+        if node.kind == hs.STRING and node.value:
+            if node.value.startswith("arn:"):
+                return ExecutionRoleRef(kind=RoleKind.LITERAL_ARN, arn=node.value, expression="literal")
+            return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression="literal", reason="not an ARN")
+        m = re.fullmatch(r"aws_iam_role\.([A-Za-z_][A-Za-z0-9_-]*)\.arn", expr)
+        if m:
+            f = self.iam_roles.get(m.group(1))
+            if f is None:
+                return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr,
+                                        reason=f"aws_iam_role.{m.group(1)} is not declared in this module")
+            return ExecutionRoleRef(kind=RoleKind.SAME_TEMPLATE, file=f, logical_id=f"aws_iam_role.{m.group(1)}",
+                                    expression=expr, grants_in_source=True)
+        m = re.fullmatch(r"var\.([A-Za-z_][A-Za-z0-9_-]*)", expr)
+        if m:
+            return self._var_role(m.group(1), expr)
+        m = re.fullmatch(r"module\.([A-Za-z_][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_-]*)", expr)
+        if m:
+            return ExecutionRoleRef(kind=RoleKind.IMPORTED, expression=expr,
+                                    reason=f"output {m.group(2)} of module {m.group(1)}: the role is defined there")
+        return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr, reason="a Terraform expression")
+
+    def _var_role(self, name: str, expr: str) -> ExecutionRoleRef:
+        """``var.x``: its effective value (the last tfvars setting, else the default)."""
+        settings = self.vars.get(name, [])
+        tv = [st for st in settings if st[0].endswith(".tfvars")]
+        eff = tv[-1] if tv else (settings[0] if settings else None)
+        if eff is not None and eff[1].kind == hs.STRING and (eff[1].value or "").startswith("arn:"):
+            return ExecutionRoleRef(kind=RoleKind.LITERAL_ARN, arn=eff[1].value, expression=expr)
+        return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr,
+                                reason=f"{expr} has no literal ARN in this module (default or tfvars)")
+
+    def _containers_of(self, blk: hs.HclBlock, res: str, family: str, cdefs: hs.HclAttr, text: str) -> None:
         ctx = _Ctx(res=res, family=family, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
         expr = cdefs.expr
         call = hs.function_call(expr)
@@ -240,7 +395,15 @@ class _Analyzer:
         if ctx.templated and not use.via_tplvar and v.kind in (hs.TEMPLATE, hs.EXPR) and "${" in text[v.start:v.end]:
             self.other(use, ptr, ValueKind.TEMPLATED, "template expression")
             return
-        self.other(use, ptr, ValueKind.TEMPLATED, "Terraform expression; not followed")
+        gen = _GENERATED.search(text[v.start:v.end])
+        # a template's text goes to the engine (a URL whose password is ${...} is a credential)
+        shown = text[v.start + 1:v.end - 1] if v.kind == hs.TEMPLATE and text[v.start:v.start + 1] == '"' else None
+        if gen is not None:
+            self.other(use, ptr, ValueKind.TEMPLATED,
+                       f"not migratable: value from {gen.group(0)} (generated by Terraform, kept in its state), "
+                       "pass the secret's ARN instead", shown)
+            return
+        self.other(use, ptr, ValueKind.TEMPLATED, "Terraform expression; not followed", shown)
 
     def var(self, use: _Use, name: str, ptr: str, ctx: _Ctx) -> None:
         use.via_var = name
@@ -297,11 +460,73 @@ class _Analyzer:
         a.uses[key] = [use]
         return key
 
-    def other(self, use: _Use, ptr: str, kind: ValueKind, note: str) -> None:
+    def other(self, use: _Use, ptr: str, kind: ValueKind, note: str, value: str | None = None) -> None:
         text = self.texts[use.file]
         self.a.entries.append(Entry(path=self.main, line=line_of(text, use.value.start), unit=use.unit,
-                                    location=use.location, name=use.name, value=None, value_kind=kind,
+                                    location=use.location, name=use.name,
+                                    value=SecretValue(value) if value is not None else None, value_kind=kind,
                                     pointer=ptr, source=KIND, value_path=use.file, note=note))
+
+
+#: resource attributes whose value Terraform generates or holds as a secret
+_GENERATED = re.compile(r"\b(random_password\.[A-Za-z0-9_-]+\.result|aws_db_instance\.[A-Za-z0-9_-]+\.password|"
+                        r"random_string\.[A-Za-z0-9_-]+\.result|aws_iam_access_key\.[A-Za-z0-9_-]+\.secret)\b")
+
+#: module arguments that carry a container's environment (a list of {name, value} or a NAME = value map)
+MODULE_ENV_ARGS = ("environment", "map_environment", "env", "environment_variables", "env_vars",
+                   "container_environment")
+_SECRETS_VAR = re.compile(r'variable\s+"secrets"')
+
+
+_NO_SECRETS = "not migratable: module"
+#: registry modules whose interface takes ``secrets = [{name, valueFrom}]`` beside ``environment``
+_SECRETS_MODULES = re.compile(r"(^|/)ecs-container-definition(/|$)")
+_SECRETS_OBJ_VAR = re.compile(r'variable\s+"secrets"\s*\{[^}]*valueFrom', re.S)
+
+
+def _takes_secrets(source: str, main: str) -> bool:
+    """The module's interface takes ``secrets`` as a list of ``{name, valueFrom}``: a community
+    container-definition module, or a local module whose ``variable "secrets"`` says so."""
+    if _SECRETS_MODULES.search(source.split("?")[0]):
+        return True
+    if source.startswith(("./", "../")):
+        d = Path(os.path.dirname(main) or ".") / source
+        try:
+            return any(_SECRETS_OBJ_VAR.search(p.read_text(encoding="utf-8", errors="replace"))
+                       for p in sorted(d.glob("*.tf")))
+        except OSError:
+            return False
+    return False
+
+
+def _module_box(blk: hs.HclBlock, attrs: dict[str, hs.HclAttr], text: str) -> hs.Node:
+    """The module call seen as a container object (its arguments as members), so that environment
+    items move into a ``secrets`` argument like they move into a container's ``secrets``."""
+    members = [hs.Member(name, a.start, a.start + len(name), hs.hcl_node(a.expr, text)) for name, a in attrs.items()]
+    if "environment" not in attrs:  # the anchor the secrets argument is written after
+        for alt in MODULE_ENV_ARGS:
+            if alt in attrs:
+                a = attrs[alt]
+                members.append(hs.Member("environment", a.start, a.start + len(alt),
+                                         next(m.value for m in members if m.key == alt)))
+                break
+    return hs.Node(hs.OBJECT, blk.start, blk.end, members=members)
+
+
+def _module_refusal(source: str, main: str, texts: dict[str, str]) -> str:
+    """Why entries passed to module ``source`` as arguments are not rewritten (names the module)."""
+    if source.startswith(("./", "../")):
+        d = Path(os.path.dirname(main) or ".") / source
+        takes = False
+        try:
+            for p in sorted(d.glob("*.tf")):
+                takes = takes or bool(_SECRETS_VAR.search(p.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            pass
+        if not takes:
+            return f'not migratable: module "{source}" takes no secrets input (add one to the module first)'
+    return (f'not migratable: passed to module "{source or "?"}" as an argument, move it to the module\'s '
+            "secrets input by hand")
 
 
 def _replace_units(e: Entry, units: tuple[str, ...]) -> Entry:
@@ -321,6 +546,10 @@ def _module_path(node: hs.Node) -> str | None:
 
 
 def _looks_like_container_template(text: str) -> bool:
+    """A container list template (a whole task definition, ``{"containerDefinitions": ...}``, is
+    the ecs-taskdef source's: ``templatefile()`` of a whole definition is not a container list)."""
     head = text.lstrip("\ufeff \t\r\n")[:1]
+    if head == "{" and '"containerDefinitions"' in text:
+        return False
     return head in "[{" and bool(head) and '"image"' in text and '"name"' in text \
         and ('"environment"' in text or '"logConfiguration"' in text or '"secrets"' in text)
