@@ -85,7 +85,7 @@ class Broken(SsmStore):
 
 
 def _rt(plan_path: Path, ssm: SsmStore | None = None) -> Env:
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     aws = Aws()
     return make_env(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=aws, ssm=ssm)
 
@@ -146,7 +146,7 @@ def test_rotated_value_stops_rollback_before_any_file_changes(project: tuple[Pat
     defs, plan_path = project
     assert run_cli(["apply", "plan.json", "--yes"], cwd=plan_path.parent).returncode == 0
     applied = W.tree_bytes(defs)
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     # rotate a value of the file reverted LAST (the first rewrite), so a rollback that does not check first
     # would already have restored the other files when it meets it
     first = next(a for a in plan.actions if isinstance(a, RewriteFile))

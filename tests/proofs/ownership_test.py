@@ -79,7 +79,7 @@ def test_proof_unreadable_for_an_uncertain_entry_fails_naming_the_permission(pro
 
     monkeypatch.setattr(std.ExponentialBackoff, "delay_amount", lambda self, ctx: 0.01)
     defs, plan_path = project
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     aws = Aws()
     inject(aws, [Rule("timeout", ops=("ssm.PutParameter",), at=(2,)),
                  Rule("access-denied", ops=("ssm.DescribeParameters",), rate=1.0)])
@@ -105,7 +105,7 @@ def test_a_second_journal_on_the_same_plan_never_claims_the_first_runs_entries(p
     import dataclasses
 
     defs, plan_path = project
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     # the first run is mid-way: its entries exist, its files are not rewritten yet
     stores_only = dataclasses.replace(plan, actions=tuple(plan.store_actions), inputs=())
     first = make_env(plan=stores_only, journal=Journal(state_dir_for(plan_path), plan.id), aws=Aws())

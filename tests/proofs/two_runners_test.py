@@ -90,7 +90,7 @@ def test_second_runner_is_refused_and_deletes_nothing(project: tuple[Path, Path]
     own = (cwd / (arg + ".state") / "journal.jsonl")
     assert own == journal or not own.exists()
     # every entry the first run created is there, and the files it rewrote resolve
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     snap = W.store_snapshot()
     assert set(snap["ssm"]) == {a.name for a in plan.store_actions}
     v = run_cli(["verify", "plan.json"], cwd=plan_path.parent)
@@ -102,7 +102,7 @@ def test_lease_held_by_another_machine_refuses_names_holder_and_force_unlock_bre
         project: tuple[Path, Path]) -> None:
     defs, plan_path = project
     before = W.tree_bytes(defs)
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     held: dict[str, str | int] = {"run_id": "0123456789abcdef0123456789abcdef", "holder": "alice", "host": "build-7.example", "pid": 4242,
             "since": "2026-01-01T00:00:00+00:00", "heartbeat": "2026-01-01T00:00:00+00:00"}
     boto3.client("ssm").put_parameter(Name=lock_name(plan.id), Value=json.dumps(held), Type="String")
@@ -127,7 +127,7 @@ def test_lease_of_a_dead_process_on_this_host_is_taken_over(project: tuple[Path,
     import socket
 
     defs, plan_path = project
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     held = {"run_id": "dead" * 8, "holder": "me", "host": socket.gethostname(), "pid": dead.pid,
