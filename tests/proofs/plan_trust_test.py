@@ -186,6 +186,7 @@ SAME_LENGTH = "letmein1"
 CANDIDATES = ["trustno1", "iloveyou", "dragon99", WEAK, "hunter2", "hunter222", "Hunter22", SAME_LENGTH]
 
 _VOLATILE = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "RUN-TOKEN"),  # random, per run
     (re.compile(r"\d{14}-[0-9a-f]{8}"), "PLAN-ID"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?"), "TIME"),
     (re.compile(r'"ts": [0-9.]+'), '"ts": T'),
@@ -245,7 +246,7 @@ def test_no_artifact_confirms_a_guess_of_a_weak_password(server_env: str, tmp_pa
     assert {c: confirms(c) for c in CANDIDATES} == {c: [] for c in CANDIDATES}
 
     # 2. the same run with another value of the same length: every artifact is identical once run
-    # identity (plan id, times, digests over them) and the keyed fingerprints are set aside
+    # identity (plan id, run tokens, times, digests over them) and the keyed fingerprints are set aside
     for p in logs.rglob("*"):
         if p.is_file():
             p.unlink()
@@ -261,7 +262,8 @@ def test_no_artifact_confirms_a_guess_of_a_weak_password(server_env: str, tmp_pa
     assert sorted(real) == sorted(other)
     # the run lock holds the pid of the runner: run identity, like the plan id
     differ = [k for k in real if _normal(real[k]) != _normal(other[k]) and not k.endswith("/lock")]
-    assert differ == [], {k: (_normal(real[k])[:2000], _normal(other[k])[:2000]) for k in differ[:2]}
+    assert differ == [], {k: [(x, y) for x, y in zip(_normal(real[k]).splitlines(), _normal(other[k]).splitlines())
+                              if x != y][:3] for k in differ[:2]}
 
     # 3. the fingerprint key stays in a 0600 file in a 0700 per-user directory, never in an artifact
     state = Path(os.environ["SECRETS_MIGRATE_STATE_DIR"])
