@@ -262,8 +262,8 @@ def test_no_artifact_confirms_a_guess_of_a_weak_password(server_env: str, tmp_pa
     assert sorted(real) == sorted(other)
     # the run lock holds the pid of the runner: run identity, like the plan id
     differ = [k for k in real if _normal(real[k]) != _normal(other[k]) and not k.endswith("/lock")]
-    assert differ == [], {k: [(x, y) for x, y in zip(_normal(real[k]).splitlines(), _normal(other[k]).splitlines())
-                              if x != y][:3] for k in differ[:2]}
+    assert differ == [], {k: [(x, y) for x, y in zip(_normal(real[k]).splitlines(), _normal(other[k]).splitlines(),
+                                                      strict=False) if x != y][:3] for k in differ[:2]}
 
     # 3. the fingerprint key stays in a 0600 file in a 0700 per-user directory, never in an artifact
     state = Path(os.environ["SECRETS_MIGRATE_STATE_DIR"])
