@@ -138,7 +138,7 @@ def test_two_plans_one_folder_preflight_refuses_then_merge_and_reverse_rollback(
     _cli(tmp_path, "plan", override, "--execution-role", ROLE, "-o", "b.json")
     plan_b = json.loads((tmp_path / "b.json").read_text())
     ep = [a for a in plan_b["actions"] if a["kind"] == "file.rewrite" and a["display"].endswith("ecs-params.yml")]
-    assert len(ep) == 1 and ep[0]["before_sha256"] is not None
+    assert len(ep) == 1 and ep[0]["before_digest"] is not None  # a rewrite, not a creation (keyed fingerprint)
     _cli(tmp_path, "apply", "b.json", "--yes")
     assert "JWT_SECRET" in (d / "ecs-params.yml").read_text()
     _cli(tmp_path, "rollback", "b.json", "--yes")
