@@ -319,6 +319,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
                health: Annotated[str, typer.Option("--health", help="ecs (poll DescribeServices) or scripted (sandbox: moto runs no deployments).")] = "ecs",
                fail: Annotated[list[str] | None, typer.Option("--fail", help="With --health scripted: make this service's deployment fail.")] = None,
                health_timeout: Annotated[float | None, typer.Option("--health-timeout")] = None,
+               health_interval: Annotated[float, typer.Option("--health-interval", help="Seconds between DescribeServices polls (--health ecs).")] = 15.0,
                service: Services = None,
                rate_scale: Annotated[float, typer.Option("--rate-scale", help="Multiply the client-side API rate limits (quotas raised by AWS, or a test endpoint).")] = 1.0,
                report: Annotated[str, typer.Option("--report", help="table, json or markdown.")] = "table",
@@ -330,7 +331,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
         raise typer.Exit(apply_live(plan, yes=yes, endpoint_url=endpoint_url, waves=waves, concurrency=concurrency, policy=failure_policy,
                                     health=health, fail=fail or (), health_timeout=health_timeout, services=service or (),
                                     report_format=report, report_out=report_out, profile=profile, region=region,
-                                    rate_scale=rate_scale, no_color=no_color))
+                                    rate_scale=rate_scale, no_color=no_color, health_interval=health_interval))
 
 
 @live_app.command("rollback", epilog="Example:  secrets-migrate live rollback live-plan.json --service prod/api --yes")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from migrate.live.source import Inventory
     from migrate.live.waves import WaveSpec
     from migrate.plan.model import Plan, PlanSettings
+    from migrate.stores.aws import AwsContext
 
 
 def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[str], services: Sequence[str],
@@ -142,9 +143,10 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,
                rate_scale: float = 1.0, wave_specs: Sequence[WaveSpec] | None = None, no_color: bool = False,
                credentials: Credentials = None,
-              endpoint_url: str | None = None) -> int:
+              endpoint_url: str | None = None, health_interval: float = 15.0, aws: AwsContext | None = None) -> int:
     """Apply a live plan in waves. ``wave_specs`` (WaveSpec, each with its own concurrency) overrides
-    ``waves``/``concurrency``; ``credentials`` (e.g. an assumed role's) are used for every AWS call."""
+    ``waves``/``concurrency``; ``credentials`` (e.g. an assumed role's) are used for every AWS call, or ``aws``
+    (an explicit context) for all of them. ``health_interval``: seconds between DescribeServices polls."""
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live import report as rp
     from migrate.live.health import EcsHealthChecker, ScriptedHealth
@@ -153,12 +155,15 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
 
     if health not in ("ecs", "scripted"):
         raise ConfigError("--health must be ecs or scripted")
-    checker = ScriptedHealth({k: "FAILED" for k in fail}) if health == "scripted" else EcsHealthChecker()
+    if health_interval <= 0:
+        raise ConfigError("--health-interval must be positive")
+    checker = (ScriptedHealth({k: "FAILED" for k in fail}) if health == "scripted"
+               else EcsHealthChecker(interval=health_interval))
     opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=failure_policy(policy))
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = open_env(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),
-                   health_timeout=health_timeout, credentials=credentials, endpoint_url=endpoint_url)
+                   health_timeout=health_timeout, credentials=credentials, endpoint_url=endpoint_url, aws=aws)
         if rt.journal.finalized:
             raise FinalizedError("this plan was finalized; make a new plan")
         runner = LiveRunner(rt, opts)
@@ -199,13 +204,14 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
 
 
 def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = False, profile: str | None = None,
-                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
+                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
+                  aws: AwsContext | None = None) -> int:
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live.waves import rollback_live as do
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url)
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         if not confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
             return EXIT_FAILED
         try:
@@ -220,7 +226,8 @@ def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = 
 
 
 def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
-                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
+                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
+                  aws: AwsContext | None = None) -> int:
     """Deregister + delete the old plaintext revisions of migrated services. The point of no return."""
     from migrate.apply.finalize import finalize_plan
     from migrate.apply.journal import locked, state_dir_for
@@ -228,7 +235,7 @@ def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", prof
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url)
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         runner = LiveRunner(rt)
         states = rt.journal.states()
         busy = [k for k, s in runner.steps.items() if not runner.migrated(k)

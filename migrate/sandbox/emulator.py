@@ -210,11 +210,12 @@ class Emulator:
             cb = getattr(svc, "emulator_circuit_breaker", None) or {}
             old = [d for d in svc.deployments if d is not dep]
             if cb.get("rollback") and old:
-                # rollback: the previous revision is PRIMARY again and the failed deployment is drained (ECS
-                # shows it ACTIVE/FAILED while the rollback runs; the emulator skips that phase)
+                # rollback: the previous revision is PRIMARY again; the failed deployment stays ACTIVE with
+                # rolloutState FAILED (ECS shows it while the rollback runs; the emulator never drains it)
                 back = old[0]
                 back.update(status="PRIMARY", updatedAt=_utcnow())
-                svc.deployments = [back]
+                dep["status"] = "ACTIVE"
+                svc.deployments = [back, dep]
                 svc.task_definition = back.get("taskDefinition")
             svc.running_count = sum(int(d.get("runningCount") or 0) for d in svc.deployments)
             svc.pending_count = 0
