@@ -73,16 +73,27 @@ def create_service(ecs: Any, cluster: str, name: str, td_arn: str, net: tuple[st
     ecs.create_service(**kw)
 
 
+def startable(td: dict[str, Any]) -> bool:
+    """Could this revision run as it stands? Not when it names a placeholder role, or already references
+    secrets its role was never granted (the fixtures show such references; the sandbox has none of them)."""
+    role = str(td.get("executionRoleArn") or EXEC_ROLE)
+    if not role.startswith("arn:"):
+        return False
+    return not any(c.get("secrets") or (c.get("logConfiguration") or {}).get("secretOptions")
+                   for c in td.get("containerDefinitions") or [])
+
+
 def seed_fixtures(*, cluster: str = "legacy-prod", region: str | None = None, aws: Any = None,
-                  folder: Path = FIXTURES) -> list[str]:
+                  folder: Path = FIXTURES, startable_only: bool = False) -> list[str]:
     """Register every fixture task definition and run one service of each; returns cluster/service keys.
-    ``aws``: an ``AwsContext`` to use (default: boto3 clients from the environment)."""
+    ``aws``: an ``AwsContext`` to use (default: boto3 clients from the environment). ``startable_only``: only
+    the revisions whose tasks could start (:func:`startable`): a cluster as it runs, for the ECS emulator."""
     _guard(aws.endpoint_url if aws is not None else None)
     ecs, ec2, iam = (aws.client(s) if aws is not None else boto3.client(s, region_name=region)
                      for s in ("ecs", "ec2", "iam"))
     net = ensure_network(ec2)
     ecs.create_cluster(clusterName=cluster)
-    tds = fixture_taskdefs(folder)
+    tds = [(td, tags) for td, tags in fixture_taskdefs(folder) if not startable_only or startable(td)]
     ensure_roles(iam, [td.get("executionRoleArn") or EXEC_ROLE for td, _ in tds])
     keys = []
     for td, tags in tds:
