@@ -2,7 +2,7 @@
 
 - Before moto sees a request, :mod:`migrate.sandbox.limits` checks it; a refusal answers in the protocol
   of the service (JSON ``__type`` for ECS/SSM/Secrets Manager, the IAM XML error) with AWS's code.
-- After CreateService / UpdateService, :func:`migrate.sandbox.verdict.task_start_verdict` is run against
+- After CreateService / UpdateService, :func:`migrate.verdict.task_start_verdict` is run against
   moto's IAM/SSM/Secrets Manager/KMS backends (in-process) and a deployment is driven the way ECS does:
   a new PRIMARY deployment IN_PROGRESS (the previous one ACTIVE), then, once ``deploy_seconds`` passed,
   COMPLETED (running == desired, the old deployment drained) or FAILED by the deployment circuit breaker,
@@ -25,7 +25,7 @@ from typing import Any
 
 from migrate.sandbox import limits
 from migrate.sandbox.limits import AwsError, Quotas
-from migrate.sandbox.verdict import Reference, Resolution, RoleView, Verdict, json_keys_of, task_start_verdict
+from migrate.verdict import Reference, Resolution, RoleView, Verdict, json_keys_of, task_start_verdict
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 SSM_TARGET = "AmazonSSM."
