@@ -91,6 +91,8 @@ class Emulator:
             err = self._sm(target[len(SM_TARGET):], _json(body))
         elif "/iam/aws4_request" in auth:
             form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(errors="replace")).items()}
+            if form.get("Action") == "SimulatePrincipalPolicy":
+                return self._simulate(form, account, start_response)
             err = self._iam(form, account)
             if err:
                 return _xml_error(err, start_response)
@@ -264,6 +266,60 @@ class Emulator:
             return _resolve_sm(account, ref)
 
         return resolve
+
+    # --- IAM's policy simulator, from the policies the emulator enforces at task start ----------------------
+
+    def _simulate(self, form: Mapping[str, str], account: str, start_response: StartResponse) -> list[bytes]:
+        """SimulatePrincipalPolicy (moto has none): a known role or user is evaluated with :func:`evaluate` over
+        its inline and attached policies plus ``PolicyInputList``, exactly what the task-start verdict uses. Any
+        other principal of the account is the sandbox's own caller, an administrator: allowed."""
+        from xml.sax.saxutils import escape
+
+        from migrate.verdict import evaluate
+
+        def members(prefix: str) -> list[str]:
+            keys = sorted((k for k in form if k.startswith(prefix + ".member.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+            return [form[k] for k in keys]
+
+        source = form.get("PolicySourceArn", "")
+        docs = self._principal_policies(account, source)
+        extra = [_doc(d) for d in members("PolicyInputList")]
+        rows = []
+        for action in members("ActionNames"):
+            for resource in members("ResourceArns") or ["*"]:
+                if docs is None:
+                    decision = "allowed"
+                else:
+                    v = evaluate([*docs, *extra], action, resource)
+                    decision = {"allow": "allowed", "deny": "explicitDeny"}.get(v, "implicitDeny")
+                rows.append(f"<member><EvalActionName>{escape(action)}</EvalActionName><EvalResourceName>"
+                            f"{escape(resource)}</EvalResourceName><EvalDecision>{decision}</EvalDecision>"
+                            "<MatchedStatements/><MissingContextValues/></member>")
+        body = ('<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+                "<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>"
+                + "".join(rows) + "</EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata>"
+                "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata>"
+                "</SimulatePrincipalPolicyResponse>").encode()
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _principal_policies(self, account: str, arn: str) -> list[Mapping[str, Any]] | None:
+        """The identity policies of a role or user the sandbox knows; None for its own (admin) caller."""
+        if ":role/" in arn:
+            view = self._role(account, arn)
+            return list(view.policies) if view is not None and view.exists else []
+        from moto.iam.models import iam_backends
+
+        iam = iam_backends[account]["global"]
+        user = next((u for u in iam.users.values() if u.arn == arn), None)
+        if user is None:
+            return None
+        docs: list[Mapping[str, Any]] = [_doc(d) for d in user.policies.values()]
+        for pol in user.managed_policies.values():
+            version = next((v for v in pol.versions if v.is_default), None)
+            if version is not None:
+                docs.append(_doc(version.document))
+        return docs
 
     # --- the other services: limits only ---------------------------------------------------------------------
 
