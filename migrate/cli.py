@@ -299,6 +299,7 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
               kms_key: Annotated[str | None, typer.Option("--kms-key")] = None,
               execution_role: Annotated[str | None, typer.Option("--execution-role")] = None,
               health_timeout: Annotated[float, typer.Option("--health-timeout", help="Seconds per deployment.")] = 600.0,
+              prove: Annotated[bool, typer.Option("--prove/--no-prove", help="Ask IAM per service whether its new tasks will start.")] = True,
               format: Fmt = "text", profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Plan entries, grant, new revision, service update and health check for every live service."""
     with error_handler():
@@ -308,7 +309,7 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
                                 execution_role=execution_role, profile=profile, region=region[0] if region else None)
         raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=region or (), clusters=cluster or (),
                                    services=service or (), families=family or (), all_revisions=all_revisions,
-                                   health_timeout=health_timeout, fmt=format, no_color=no_color))
+                                   health_timeout=health_timeout, fmt=format, no_color=no_color, prove=prove))
 
 
 @live_app.command("apply", epilog="Example:  secrets-migrate live apply live-plan.json --waves 1,25%,rest --yes")
@@ -320,6 +321,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
                fail: Annotated[list[str] | None, typer.Option("--fail", help="With --health scripted: make this service's deployment fail.")] = None,
                health_timeout: Annotated[float | None, typer.Option("--health-timeout")] = None,
                health_interval: Annotated[float, typer.Option("--health-interval", help="Seconds between DescribeServices polls (--health ecs).")] = 15.0,
+               prove: Annotated[bool, typer.Option("--prove/--no-prove", help="Ask IAM first whether each service's tasks will start; a would-fail makes every policy but rollback-service refuse its wave.")] = True,
                service: Services = None,
                rate_scale: Annotated[float, typer.Option("--rate-scale", help="Multiply the client-side API rate limits (quotas raised by AWS, or a test endpoint).")] = 1.0,
                report: Annotated[str, typer.Option("--report", help="table, json or markdown.")] = "table",
@@ -331,7 +333,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
         raise typer.Exit(apply_live(plan, yes=yes, endpoint_url=endpoint_url, waves=waves, concurrency=concurrency, policy=failure_policy,
                                     health=health, fail=fail or (), health_timeout=health_timeout, services=service or (),
                                     report_format=report, report_out=report_out, profile=profile, region=region,
-                                    rate_scale=rate_scale, no_color=no_color, health_interval=health_interval))
+                                    rate_scale=rate_scale, no_color=no_color, health_interval=health_interval, prove=prove))
 
 
 @live_app.command("rollback", epilog="Example:  secrets-migrate live rollback live-plan.json --service prod/api --yes")

@@ -154,7 +154,16 @@ def _live_part(con: Console, sb: Sandbox, src: Path, tmp: Path, step: Callable[[
     keys = seed_fixtures(aws=aws, folder=src / "ecs", startable_only=True)
     con.print(Text(f"cluster legacy-prod: {len(keys)} running services on plaintext task definitions"))
 
-    step(8, "live plan: entries, grants and a new revision per running service",
+    canary_td = next(t for t in (str(ecs.describe_services(cluster="legacy-prod", services=[k.split("/", 1)[1]])
+                                      ["services"][0]["taskDefinition"]) for k in keys) if "auth-service" in t)
+    role = str(ecs.describe_task_definition(taskDefinition=canary_td)["taskDefinition"]["executionRoleArn"])
+    role_name = role.rsplit("/", 1)[-1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(UNTRUSTED))
+    con.print(Text(f"(sandbox: execution role {role_name} now trusts ec2.amazonaws.com, not ecs-tasks.amazonaws.com: "
+                   "a real misconfiguration its tasks will hit at start)", style="dim"))
+
+    step(8, "live plan: entries, grants, a new revision per service, and a proof per service",
          "secrets-migrate live plan --cluster legacy-prod -o live-plan.json")
     live_plan = tmp / "live-plan.json"
     plan_live(out_path=live_plan, settings=PlanSettings(region=SANDBOX_REGION), regions=[SANDBOX_REGION],
@@ -164,24 +173,20 @@ def _live_part(con: Console, sb: Sandbox, src: Path, tmp: Path, step: Callable[[
     plan, _ = plan_state(live_plan)
     steps = units_of(plan)[1]
     canary = steps[0].key
-    cluster, name = canary.split("/", 1)
 
     def revision(key: str) -> str:
         c, n = key.split("/", 1)
         return str(ecs.describe_services(cluster=c, services=[n])["services"][0]["taskDefinition"])
 
     before = {s.key: revision(s.key) for s in steps}
-    role = str(ecs.describe_task_definition(taskDefinition=before[canary])["taskDefinition"]["executionRoleArn"])
-    role_name = role.rsplit("/", 1)[-1]
-    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
-    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(UNTRUSTED))
-    con.print(Text(f"(sandbox: the canary {canary}'s execution role {role_name} now trusts ec2.amazonaws.com, not "
-                   "ecs-tasks.amazonaws.com: a real misconfiguration its tasks will hit at start)", style="dim"))
+    proved = [w for w in plan.warnings if w.startswith(f"prove {canary}: would fail")]
+    con.print(Text(f"the proof warned before deploying: {'yes' if proved else 'NO'}",
+                   style="bold green" if proved else "bold red"))
 
-    step(9, "live apply: the canary wave fails for a real reason and is rolled back",
-         "secrets-migrate live apply live-plan.json --waves 1,rest --failure-policy stop --yes")
+    step(9, "live apply, canary only: ECS fails its tasks for that reason, the tool rolls the service back",
+         f"secrets-migrate live apply live-plan.json --service {canary} --yes")
     first = tmp / "live-report-1.md"
-    apply_live(live_plan, yes=True, waves="1,rest", policy="stop", health_interval=0.05, report_out=first,
+    apply_live(live_plan, yes=True, services=[canary], health_interval=0.05, report_out=first,
                rate_scale=SANDBOX_RATE_SCALE, no_color=no_color, aws=aws)
     row = next((ln for ln in first.read_text(encoding="utf-8").splitlines() if f"| {canary} |" in ln), "")
     rolled = "rolled-back" in row and "unable to assume the role" in row and revision(canary) == before[canary]
@@ -200,4 +205,4 @@ def _live_part(con: Console, sb: Sandbox, src: Path, tmp: Path, step: Callable[[
     done = rc == 0 and len(moved) == len(before)
     con.print(Text(f"services on their new revision after the fix: {len(moved)}/{len(before)}",
                    style="bold green" if done else "bold red"))
-    return rolled and untouched and done
+    return bool(proved) and rolled and untouched and done

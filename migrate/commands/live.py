@@ -81,8 +81,9 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
               health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False,
               credentials: Credentials = None,
-              endpoint_url: str | None = None) -> int:
-    """Describe the services, plan the live migration; ``credentials`` (e.g. an assumed role's) for every call."""
+              endpoint_url: str | None = None, prove: bool = True) -> int:
+    """Describe the services, plan the live migration; ``credentials`` (e.g. an assumed role's) for every call.
+    ``prove``: ask IAM, per service, whether its new revision's tasks will start (:mod:`migrate.live.prove`)."""
     from migrate.commands.plan import guard_no_values
     from migrate.live.planner import live_findings, make_live_plan
     from migrate.plan.planner import plaintext_values
@@ -91,6 +92,12 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
     findings = live_findings(inv)
     p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
     p = _with_preflight(p, regions, settings.profile, credentials, endpoint_url)
+    proofs = _proofs(p, regions, settings.profile, credentials, endpoint_url) if prove else {}
+    if proofs:
+        import dataclasses
+
+        doubts = [f"prove {k}: {v}" for k, v in proofs.items() if v != "will start"]
+        p = dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *doubts))))
     text = p.to_json()
     guard_no_values(text, plaintext_values(findings))
     if out_path is not None:
@@ -101,11 +108,13 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
         atomic_write(out_path, text.encode("utf-8"))
     if fmt == "json":
         print(text if out_path is None else json.dumps({"plan": str(out_path), "id": p.id, "summary": p.counts(),
-                                                        "warnings": list(p.warnings)}, indent=2))
+                                                        "warnings": list(p.warnings), "proofs": proofs}, indent=2))
         return EXIT_OK
     con = out_console(no_color)
     for a in p.actions:
         con.print(Text(f"{a.category.value} {a.describe()}"))
+    for k, v in proofs.items():
+        con.print(Text(f"service {k}: {v}", style="green" if v == "will start" else "yellow"))
     for w in p.warnings:
         con.print(Text(f"warning: {w}", style="yellow"))
     for r in p.refused:
@@ -128,6 +137,15 @@ def _with_preflight(p: Plan, regions: Sequence[str], profile: str | None, creden
     return dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *extra)))) if extra else p
 
 
+def _proofs(p: Plan, regions: Sequence[str], profile: str | None, credentials: Credentials = None,
+            endpoint_url: str | None = None) -> dict[str, str]:
+    from migrate.live.prove import prove_plan
+    from migrate.stores.aws import Aws
+
+    aws = Aws(profile=profile, region=regions[0] if regions else None, credentials=credentials, endpoint_url=endpoint_url)
+    return {k: str(v) for k, v in prove_plan(p, aws).items()}
+
+
 def parse_waves(spec: str, concurrency: int) -> tuple[WaveSpec, ...]:
     from migrate.live.waves import WaveSpec
 
@@ -143,10 +161,13 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,
                rate_scale: float = 1.0, wave_specs: Sequence[WaveSpec] | None = None, no_color: bool = False,
                credentials: Credentials = None,
-              endpoint_url: str | None = None, health_interval: float = 15.0, aws: AwsContext | None = None) -> int:
+              endpoint_url: str | None = None, health_interval: float = 15.0, aws: AwsContext | None = None,
+              prove: bool = True) -> int:
     """Apply a live plan in waves. ``wave_specs`` (WaveSpec, each with its own concurrency) overrides
     ``waves``/``concurrency``; ``credentials`` (e.g. an assumed role's) are used for every AWS call, or ``aws``
-    (an explicit context) for all of them. ``health_interval``: seconds between DescribeServices polls."""
+    (an explicit context) for all of them. ``health_interval``: seconds between DescribeServices polls.
+    ``prove``: ask IAM first whether each service's tasks will start; a "would fail" makes every failure policy
+    but rollback-service refuse that service's wave."""
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live import report as rp
     from migrate.live.health import EcsHealthChecker, ScriptedHealth
@@ -175,6 +196,13 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
             err.print(Text(("warning: " if c.level == "warning" else "error: ") + c.line(),
                            style="yellow" if c.level == "warning" else "red"))
         raise_for(checks)
+        if prove:
+            from migrate.live.prove import prove_plan
+
+            runner.proofs = {k: str(v) for k, v in prove_plan(rt.plan, rt.aws).items()}
+            for k, v in runner.proofs.items():
+                if v != "will start":
+                    err.print(Text(f"prove {k}: {v}", style="yellow"))
         if not confirm("Apply this live plan to running services?", yes):
             return EXIT_FAILED
         with progress_bar(err, enabled=err.is_terminal) as prog:

@@ -28,6 +28,7 @@ def test_demo_runs_the_whole_pipeline_and_leaves_fixtures_alone(tmp_path: Path) 
     assert "canary rolled back by the tool, for ECS's own reason, the rest untouched: yes" in out
     assert "ECS was unable to assume the role" in out
     assert "services on their new revision after the fix: 10/10" in out
+    assert "the proof warned before deploying: yes" in out
     assert " 0 failed" in out
     assert _tree(REPO / "fixtures") == before
 
