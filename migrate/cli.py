@@ -360,11 +360,13 @@ def live_finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile
 def run_cmd(playbook: Annotated[Path, typer.Argument(help="Playbook YAML (see playbooks/README.md).")],
             plan_only: Annotated[bool, typer.Option("--plan-only", help="Write PLAYBOOK.plan.json only.")] = False,
             do_apply: Annotated[bool, typer.Option("--apply", help="Plan if needed, then apply in the playbook's waves.")] = False,
+            accounts_concurrency: Annotated[int, typer.Option("--accounts-concurrency", help="Accounts run at once (each its own credentials, journal, limits, report).")] = 1,
             yes: Yes = False, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Run a playbook: live targets, store policy, waves and failure policy from one YAML file."""
     with error_handler():
         from migrate.playbook import run_playbook
-        raise typer.Exit(run_playbook(playbook, endpoint_url=endpoint_url, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color))
+        raise typer.Exit(run_playbook(playbook, endpoint_url=endpoint_url, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color,
+                                      accounts_concurrency=accounts_concurrency))
 
 
 def main() -> int:

@@ -81,9 +81,10 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
               health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False,
               credentials: Credentials = None,
-              endpoint_url: str | None = None, prove: bool = True) -> int:
+              endpoint_url: str | None = None, prove: bool = True, tags: Mapping[str, str] | None = None) -> int:
     """Describe the services, plan the live migration; ``credentials`` (e.g. an assumed role's) for every call.
-    ``prove``: ask IAM, per service, whether its new revision's tasks will start (:mod:`migrate.live.prove`)."""
+    ``prove``: ask IAM, per service, whether its new revision's tasks will start (:mod:`migrate.live.prove`).
+    ``tags``: added to every entry the plan creates (the tool's own managed-by / plan-id tags win)."""
     from migrate.commands.plan import guard_no_values
     from migrate.live.planner import live_findings, make_live_plan
     from migrate.plan.planner import plaintext_values
@@ -91,6 +92,8 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
     inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions, credentials, endpoint_url)
     findings = live_findings(inv)
     p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
+    if tags:
+        p = _with_tags(p, tags)
     p = _with_preflight(p, regions, settings.profile, credentials, endpoint_url)
     proofs = _proofs(p, regions, settings.profile, credentials, endpoint_url) if prove else {}
     if proofs:
@@ -135,6 +138,16 @@ def _with_preflight(p: Plan, regions: Sequence[str], profile: str | None, creden
     extra = plan_warnings(p, Aws(profile=profile, region=regions[0] if regions else None,
                                        credentials=credentials, endpoint_url=endpoint_url))
     return dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *extra)))) if extra else p
+
+
+def _with_tags(p: Plan, tags: Mapping[str, str]) -> Plan:
+    import dataclasses
+
+    from migrate.plan.actions import CreateSecret, PutParameter
+
+    acts = tuple(dataclasses.replace(a, tags={**dict(tags), **a.tags}) if isinstance(a, (PutParameter, CreateSecret)) else a
+                 for a in p.actions)
+    return dataclasses.replace(p, actions=acts)
 
 
 def _proofs(p: Plan, regions: Sequence[str], profile: str | None, credentials: Credentials = None,
@@ -223,8 +236,12 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
     if report_out is not None:
         from migrate.apply.fs import atomic_write
 
-        atomic_write(report_out, (text or rp.to_markdown(rep)).encode("utf-8"))
-    if text is not None:
+        # a .json path gets the JSON report whatever --report says (the organisation summary reads it)
+        body = rp.to_json(rep) if report_out.suffix == ".json" else (text or rp.to_markdown(rep))
+        atomic_write(report_out, body.encode("utf-8"))
+    if report_format == "none":
+        pass
+    elif text is not None:
         print(text, end="")
     else:
         out_console(no_color).print(rp.to_table(rep))
