@@ -327,6 +327,7 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
               kms_key: Annotated[str | None, typer.Option("--kms-key")] = None,
               execution_role: Annotated[str | None, typer.Option("--execution-role")] = None,
               health_timeout: Annotated[float, typer.Option("--health-timeout", help="Seconds per deployment.")] = 600.0,
+              prove: Annotated[bool, typer.Option("--prove/--no-prove", help="Ask IAM per service whether its new tasks will start.")] = True,
               format: Fmt = "text", profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Plan entries, grant, new revision, service update and health check for every live service."""
     with error_handler():
@@ -336,7 +337,7 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
                                 execution_role=execution_role, profile=profile, region=region[0] if region else None)
         raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=region or (), clusters=cluster or (),
                                    services=service or (), families=family or (), all_revisions=all_revisions,
-                                   health_timeout=health_timeout, fmt=format, no_color=no_color))
+                                   health_timeout=health_timeout, fmt=format, no_color=no_color, prove=prove))
 
 
 @live_app.command("apply", epilog="Example:  secrets-migrate live apply live-plan.json --waves 1,25%,rest --yes")
@@ -347,6 +348,8 @@ def live_apply(plan: PlanArg, yes: Yes = False,
                health: Annotated[str, typer.Option("--health", help="ecs (poll DescribeServices) or scripted (sandbox: moto runs no deployments).")] = "ecs",
                fail: Annotated[list[str] | None, typer.Option("--fail", help="With --health scripted: make this service's deployment fail.")] = None,
                health_timeout: Annotated[float | None, typer.Option("--health-timeout")] = None,
+               health_interval: Annotated[float, typer.Option("--health-interval", help="Seconds between DescribeServices polls (--health ecs).")] = 15.0,
+               prove: Annotated[bool, typer.Option("--prove/--no-prove", help="Ask IAM first whether each service's tasks will start; a would-fail makes every policy but rollback-service refuse its wave.")] = True,
                service: Services = None,
                rate_scale: Annotated[float, typer.Option("--rate-scale", help="Multiply the client-side API rate limits (quotas raised by AWS, or a test endpoint).")] = 1.0,
                report: Annotated[str, typer.Option("--report", help="table, json or markdown.")] = "table",
@@ -358,7 +361,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
         raise typer.Exit(apply_live(plan, yes=yes, endpoint_url=endpoint_url, waves=waves, concurrency=concurrency, policy=failure_policy,
                                     health=health, fail=fail or (), health_timeout=health_timeout, services=service or (),
                                     report_format=report, report_out=report_out, profile=profile, region=region,
-                                    rate_scale=rate_scale, no_color=no_color))
+                                    rate_scale=rate_scale, no_color=no_color, health_interval=health_interval, prove=prove))
 
 
 @live_app.command("rollback", epilog="Example:  secrets-migrate live rollback live-plan.json --service prod/api --yes")
@@ -385,11 +388,13 @@ def live_finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile
 def run_cmd(playbook: Annotated[Path, typer.Argument(help="Playbook YAML (see playbooks/README.md).")],
             plan_only: Annotated[bool, typer.Option("--plan-only", help="Write PLAYBOOK.plan.json only.")] = False,
             do_apply: Annotated[bool, typer.Option("--apply", help="Plan if needed, then apply in the playbook's waves.")] = False,
+            accounts_concurrency: Annotated[int, typer.Option("--accounts-concurrency", help="Accounts run at once (each its own credentials, journal, limits, report).")] = 1,
             yes: Yes = False, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Run a playbook: live targets, store policy, waves and failure policy from one YAML file."""
     with error_handler():
         from migrate.playbook import run_playbook
-        raise typer.Exit(run_playbook(playbook, endpoint_url=endpoint_url, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color))
+        raise typer.Exit(run_playbook(playbook, endpoint_url=endpoint_url, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color,
+                                      accounts_concurrency=accounts_concurrency))
 
 
 def main() -> int:

@@ -219,6 +219,10 @@ def open_env(plan_path: Path, profile: str | None = None, region: str | None = N
     from migrate.stores.aws import Aws
 
     plan, journal = plan_state(plan_path)
+    if aws is None and credentials is None and profile is None and plan.mode is Mode.LIVE:
+        from migrate.live.accounts import recorded_context  # a multi-account run: re-assume its account's role
+
+        aws = recorded_context(plan_path, region, endpoint_url)
     aws = aws or Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region,
                      credentials=credentials, endpoint_url=endpoint_url)
     if plan.mode is Mode.LIVE:
