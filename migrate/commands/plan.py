@@ -4,71 +4,118 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
 
 from migrate.commands.common import scan as run_scan
 from migrate.console import err_console, out_console
-from migrate.errors import EXIT_FAILED, EXIT_INPUT, EXIT_OK, PlanError
+from migrate.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INPUT, EXIT_OK, PlanError
 from migrate.plan.model import Plan, PlanSettings
-from migrate.plan.planner import make_plan, plaintext_values
+from migrate.plan.planner import check_plaintext, make_plan
 from migrate.plan.render import print_plan
 
 
 def guard_no_values(text: str, values: Sequence[str]) -> None:
-    """Last line of defence: refuse to write a document that contains a known secret value."""
+    """Last line of defence for live plans: refuse to write a document that contains a known secret value.
+    (File plans use :func:`migrate.plan.planner.check_plaintext`, by value position.)"""
     for v in values:
         if len(v) >= 6 and v in text:
             raise PlanError("internal check failed: the plan would contain a plaintext value; nothing written",
                             hint="please report this bug")
 
 
+def print_blocked(p: Plan, con: Console) -> None:
+    """Every blocked item with its reason and fix (plan and show)."""
+    if not p.blocked:
+        return
+    con.print(Text(f"\nBlocked ({len(p.blocked)}): left as they are, everything else is planned", style="bold red"))
+    for b in p.blocked:
+        con.print(Text.assemble(("  x ", "red"), Text(f"[{b.kind}] {b.label()}: {b.reason}")))
+        if b.fix:
+            con.print(Text(f"      fix: {b.fix}", style="dim"))
+
+
+def plan_exit_code(p: Plan) -> int:
+    """0: planned (or nothing to do); EXIT_BLOCKED: planned, with blocked items listed in the plan."""
+    return EXIT_BLOCKED if p.blocked else EXIT_OK
+
+
 def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings, fmt: str = "text",
          config_path: Path | None = None, show_diff: bool = True, no_color: bool = False,
-         allow_errors: bool = False) -> int:
+         allow_errors: bool = False, strict: bool = False) -> int:
+    """Plan every migratable entry; problems block their own file or entry only (exit EXIT_BLOCKED),
+    or, with ``strict``, refuse the whole plan. ``allow_errors`` (--skip-errors) is the default now."""
     from migrate.config import load_config
 
+    del allow_errors  # parse errors block their file only; kept for the command line's --skip-errors
     cfg = load_config(Path(paths[0]) if paths else Path.cwd(), config_path)
     err = err_console(no_color)
     outcome = run_scan(paths, config=cfg, console=err)
-    if outcome.errors and not allow_errors:
-        for f in outcome.errors:
-            err.print(f"error: {f.path}{':' + str(f.line) if f.line else ''}: {f.reason}")
-        err.print("no plan written: fix the files above (or pass --skip-errors to plan without them)")
-        return EXIT_INPUT
-    p = make_plan(outcome.loaded, outcome.findings, settings)
+    if not outcome.loaded and not outcome.errors:
+        err.print(Text(f"warning: no definition file found under {', '.join(paths)} (ECS task definition, compose, "
+                       "CloudFormation, Terraform, CDK); nothing to plan, nothing written", style="yellow"))
+        return EXIT_OK
+    p = make_plan(outcome.loaded, outcome.findings, settings, errors=outcome.errors)
+    check_plaintext(p, outcome.findings, outcome.loaded)
+    if strict and p.blocked:
+        for b in p.blocked:
+            err.print(Text(f"blocked: [{b.kind}] {b.label()}: {b.reason}" + (f" (fix: {b.fix})" if b.fix else "")))
+        err.print(f"no plan written (--strict): {len(p.blocked)} blocked item(s) above; fix them or drop --strict")
+        only_parse = all(b.kind == "parse-error" for b in p.blocked)
+        return EXIT_INPUT if only_parse else EXIT_FAILED
     text = p.to_json()
-    guard_no_values(text, plaintext_values(outcome.findings))
     if out_path is not None:
-        from migrate.apply.fs import atomic_write
-
-        if out_path.exists():
-            from migrate.apply.journal import state_dir_for
-
-            try:
-                Plan.from_json(out_path.read_text(encoding="utf-8"))
-            except (PlanError, UnicodeDecodeError):
-                raise PlanError(f"{out_path} exists and is not a plan file; refusing to overwrite it") from None
-            journal = state_dir_for(out_path) / "journal.jsonl"
-            if journal.exists() and journal.stat().st_size > 0:
-                raise PlanError(f"{out_path} was already applied (journal in {journal.parent}); overwriting it would "
-                                "lose the only way to roll that run back",
-                                hint="write the new plan to another file, or finalize/rollback the old one first")
-        atomic_write(out_path, text.encode("utf-8"))
+        _write_plan(out_path, text)
     if fmt == "json":
         if out_path is None:
             print(text, end="")
         else:
             print(json.dumps({"plan": str(out_path), "id": p.id, "summary": p.counts(), "cost": p.cost,
-                              "warnings": list(p.warnings), "refused": list(p.refused)}, indent=2))
+                              "warnings": list(p.warnings), "refused": list(p.refused),
+                              "blocked": [asdict(b) for b in p.blocked]}, indent=2))
     else:
         con = out_console(no_color)
         print_plan(p, con, diffs=show_diff)
-        if out_path is not None:
-            con.print(f"\nPlan written to {out_path}. Review it with `secrets-migrate show {out_path}`, "
-                      f"then `secrets-migrate apply {out_path}`.")
-        else:
-            con.print("\nDry run: no plan file written (use -o PLAN to write one). Nothing was changed.")
-    return EXIT_OK if p.actions or not p.refused else EXIT_FAILED
+        print_blocked(p, con)
+        con.print("\n" + _next_step(p, out_path))
+    return plan_exit_code(p)
+
+
+def _next_step(p: Plan, out_path: Path | None) -> str:
+    """The closing line: what was written and what to do next, matching what the plan holds."""
+    if not p.actions:
+        what = ("nothing to migrate: " + (f"{len(p.refused)} secret(s) found, none migratable from these files"
+                                          if p.refused else "no plaintext secret found"))
+        blocked = f"; {len(p.blocked)} blocked item(s) above" if p.blocked else ""
+        tail = f" Plan written to {out_path} (nothing to apply)." if out_path is not None else " Nothing was changed."
+        return f"{what[0].upper()}{what[1:]}{blocked}.{tail}"
+    blocked = (f" {len(p.blocked)} item(s) are blocked and stay as they are (listed above); fix them and plan again"
+               " to migrate them too." if p.blocked else "")
+    if out_path is not None:
+        return (f"Plan written to {out_path}. Review it with `secrets-migrate show {out_path}`, "
+                f"then `secrets-migrate apply {out_path}`.{blocked}")
+    return f"Dry run: no plan file written (use -o PLAN to write one). Nothing was changed.{blocked}"
+
+
+def _write_plan(out_path: Path, text: str) -> None:
+    from migrate.apply.fs import atomic_write
+
+    if out_path.exists():
+        from migrate.apply.journal import state_dir_for
+
+        try:
+            Plan.from_json(out_path.read_text(encoding="utf-8"))
+        except (PlanError, UnicodeDecodeError):
+            raise PlanError(f"{out_path} exists and is not a plan file; refusing to overwrite it") from None
+        journal = state_dir_for(out_path) / "journal.jsonl"
+        if journal.exists() and journal.stat().st_size > 0:
+            raise PlanError(f"{out_path} was already applied (journal in {journal.parent}); overwriting it would "
+                            "lose the only way to roll that run back",
+                            hint="write the new plan to another file, or finalize/rollback the old one first")
+    atomic_write(out_path, text.encode("utf-8"))
 
 
 def show(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
@@ -80,6 +127,7 @@ def show(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
         return EXIT_OK
     con = out_console(no_color)
     print_plan(p, con)
+    print_blocked(p, con)
     states = journal.states()
     if states:
         applied = sum(1 for s in states.values() if s.phase == "applied")
