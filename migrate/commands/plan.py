@@ -60,6 +60,11 @@ def plan(paths: Sequence[str], *, out_path: Path | None, settings: PlanSettings,
         return EXIT_OK
     p = make_plan(outcome.loaded, outcome.findings, settings, errors=outcome.errors)
     check_plaintext(p, outcome.findings, outcome.loaded)
+    if not outcome.loaded:  # nothing could be read at all: fail closed, as for one bad file given alone
+        for f in outcome.errors:
+            err.print(Text(f"error: {f.path}{':' + str(f.line) if f.line else ''}: {f.reason}"))
+        err.print("no plan written: none of the definition files could be read; fix the files above")
+        return EXIT_INPUT
     if strict and p.blocked:
         for b in p.blocked:
             err.print(Text(f"blocked: [{b.kind}] {b.label()}: {b.reason}" + (f" (fix: {b.fix})" if b.fix else "")))
