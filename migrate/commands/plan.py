@@ -133,9 +133,7 @@ def show(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
     con = out_console(no_color)
     print_plan(p, con)
     print_blocked(p, con)
-    states = journal.states()
-    if states:
-        applied = sum(1 for s in states.values() if s.phase == "applied")
-        con.print(f"\nState: {applied}/{len(p.actions)} actions applied"
-                  + (" (finalized)" if journal.finalized else ""))
+    from migrate.commands.common import state_line
+
+    con.print(Text("\n" + state_line(p, journal.states(), journal.finalized)))
     return EXIT_OK

@@ -10,7 +10,15 @@ from rich.text import Text
 from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.apply.finalize import finalize_plan
 from migrate.apply.journal import locked, state_dir_for
-from migrate.commands.common import confirm, open_env, plan_state, progress_bar
+from migrate.commands.common import (
+    confirm,
+    finalize_refusal,
+    open_env,
+    phase_counts,
+    plan_state,
+    progress_bar,
+    state_line,
+)
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, FinalizedError
 from migrate.plan.choices import FailurePolicy, Mode
@@ -88,6 +96,10 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
         if not rt.journal.records:
             err.print("nothing to roll back: this plan was never applied")
             return EXIT_OK
+        left = phase_counts(rt.plan, rt.journal.states())
+        if not any(k not in ("pending", "reverted") for k in left):
+            err.print("nothing to roll back: this plan was already rolled back")
+            return EXIT_OK
         if not confirm("Roll back everything this run did?", yes):
             return EXIT_FAILED
         try:
@@ -111,10 +123,9 @@ def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
-        states = rt.journal.states()
-        pending = [a for a in rt.plan.actions if states.get(a.id) is None or states[a.id].phase != "applied"]
-        if pending:
-            err.print(f"cannot finalize: {len(pending)} action(s) are not applied (apply or roll back first)")
+        refusal = None if rt.journal.finalized else finalize_refusal(rt.plan, rt.journal.states())
+        if refusal:
+            err.print(refusal)
             return EXIT_FAILED
         if not rt.journal.finalized:
             if not confirm("Finalize? Rollback will no longer be possible.", yes):
@@ -143,6 +154,5 @@ def status(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int
     con = out_console(no_color)
     for r in rows:
         con.print(Text(f"{r['phase']:9} {r['id']:5} {r['describe']}"))
-    if journal.finalized:
-        con.print("finalized")
+    con.print(Text(state_line(plan, states, journal.finalized)))
     return EXIT_OK
