@@ -218,7 +218,9 @@ def _rewrites(loaded: Sequence[LoadedFile], findings: Sequence[Finding], moves_b
     secret_values = plaintext_values(findings)
     guard = _Guard(findings, loaded)
     dropped: set[str] = set()
-    for i, lf in enumerate(loaded):
+    claimed: dict[str, str] = {}  # display path written -> the definition whose rewrite writes it
+    for i in sorted(range(len(loaded)), key=lambda j: (is_override(loaded[j].path), j)):  # base files first
+        lf = loaded[i]
         moves = moves_by_file.get(i)
         if not moves:
             continue
@@ -228,6 +230,16 @@ def _rewrites(loaded: Sequence[LoadedFile], findings: Sequence[Finding], moves_b
             moves_by_file[i] = []
             continue
         changes, kept, file_diffs = done
+        other = next((claimed[ch.path] for ch in changes if ch.path in claimed), None)
+        if other is not None:  # two rewrites of one file would conflict at apply: the later file waits
+            both = next(ch.path for ch in changes if ch.path in claimed)
+            blocked.append(BlockedItem(kind=BLOCK_REWRITE, path=lf.path,
+                                       reason=f"its rewrite writes {both}, which the rewrite of {other} writes too",
+                                       fix="plan the two files separately (one plan file each), or exclude one"))
+            dropped.update(m.entry.key for m in moves)
+            moves_by_file[i] = []
+            continue
+        claimed.update({ch.path: lf.path for ch in changes})
         if len(kept) != len(moves):
             dropped.update(m.entry.key for m in moves if m not in kept)
             moves_by_file[i] = kept

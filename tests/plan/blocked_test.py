@@ -26,7 +26,9 @@ from migrate.sources.base import FileChange, LoadedFile, RewriteOptions
 from migrate.sources.registry import SOURCES
 
 ROLE = "arn:aws:iam::123456789012:role/exec"
-SETTINGS = PlanSettings(execution_role=ROLE)
+#: compose-secrets keeps each compose file's rewrite in that file (ecs-params.yml would be one file written by
+#: the base and the override alike: see test_two_rewrites_of_one_file_block_the_later_definition)
+SETTINGS = PlanSettings(execution_role=ROLE, compose_target="compose-secrets")
 
 
 def _td(path: Path, family: str, env: dict[str, str], role: str | None = ROLE) -> None:
@@ -166,7 +168,7 @@ def test_the_clash_suggestion_resolves_the_clash(tmp_path: Path) -> None:
     assert len(p.blocked) == 2 and len(fixes) == 1, p.blocked  # both clashes listed in one run
     template = next(iter(fixes)).split("'")[1]
     assert "{file}" in template
-    fixed = _make(tmp_path, PlanSettings(execution_role=ROLE, name_template=template))
+    fixed = _make(tmp_path, PlanSettings(execution_role=ROLE, name_template=template, compose_target="compose-secrets"))
     assert not fixed.blocked
     names = sorted(a.name for a in fixed.store_actions)
     assert len(names) == len(set(names)) == 6
@@ -247,10 +249,20 @@ def test_empty_tree_warns_and_writes_nothing(tmp_path: Path, capsys: pytest.Capt
     assert not out.exists()
 
 
+def test_two_rewrites_of_one_file_block_the_later_definition(tmp_path: Path) -> None:
+    _compose(tmp_path / "shop")
+    p = _make(tmp_path, PlanSettings(execution_role=ROLE))  # both would create shop/ecs-params.yml
+    (b,) = (b for b in p.blocked if b.kind == "rewrite")
+    assert b.path.endswith("docker-compose.override.yml") and "ecs-params.yml" in b.reason and b.fix
+    written = [r.display for r in p.rewrites]
+    assert len(written) == len(set(written)) and any(w.endswith("ecs-params.yml") for w in written)
+    assert _moved(p) == {"JWT_SECRET", "DB_PASSWORD"}  # the base file is planned; the override waits
+
+
 def test_compose_plan_says_plain_compose_no_longer_gets_the_values(tmp_path: Path) -> None:
     _compose(tmp_path / "shop")
     (tmp_path / "shop" / "docker-compose.override.yml").unlink()
-    p = _make(tmp_path)
+    p = _make(tmp_path, PlanSettings(execution_role=ROLE))
     assert any("docker compose up" in w and "secrets-migrate exec -- docker compose up" in w for w in p.warnings)
 
 
