@@ -220,6 +220,20 @@ def demo(
         raise typer.Exit(cmd(fixtures=fixtures, keep=keep, no_color=no_color))
 
 
+@app.command("schema", epilog="Example:  secrets-migrate schema scan > scan-v1.schema.json")
+def schema_cmd(
+    name: Annotated[str, typer.Argument(help="Which output: scan (the file-scan JSON of `scan --format json`).")] = "scan",
+) -> None:
+    """Print the JSON Schema that a command's JSON output validates against."""
+    with error_handler():
+        from migrate.errors import UsageError
+        from migrate.schemas import SCHEMAS, schema_text
+
+        if name not in SCHEMAS:
+            raise UsageError(f"no schema named {name!r}", hint="known: " + ", ".join(sorted(SCHEMAS)))
+        typer.echo(schema_text(name), nl=False)
+
+
 UnitOpt = Annotated[str, typer.Option("--unit", "-u", help="Container / compose service whose secrets to resolve: UNIT, or APP/UNIT or PATH:UNIT when several definitions have it.")]
 PlanOpt = Annotated[Path | None, typer.Option("--plan", help="An applied plan: take the references from its journal.")]
 

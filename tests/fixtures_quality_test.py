@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-SETS = ("ecs", "compose", "cloudformation", "cdk", "terraform")
+SETS = ("ecs", "compose", "cloudformation", "cdk", "terraform", "legacy")
+#: the one error a labeled set may hold: a file with environment-like content in no shape a source
+#: reads (issue 14 class 9) is an error by design, and its entries are still reported
+UNRECOGNISED = "unrecognised definition:"
 
 
 def _labels(name: str) -> dict[tuple[str, str, str, str], str]:
@@ -36,7 +39,7 @@ def _findings(name: str):
     from migrate.detect.engine import classify
 
     res = scan_paths([str(FIXTURES / name)])
-    errors = [f for f in res.files if f.status.value == "error"]
+    errors = [f for f in res.files if f.status.value == "error" and not f.reason.startswith(UNRECOGNISED)]
     assert not errors, errors
     from migrate.commands.common import dedupe
 
@@ -70,6 +73,7 @@ def test_precision_and_recall():
     tp = fp = fn = tn = 0
     mistakes = []
     total = secrets = 0
+    per_set: dict[str, list[int]] = {}
     for name in SETS:
         labels = _labels(name)
         for f in _findings(name):
@@ -81,6 +85,8 @@ def test_precision_and_recall():
             total += 1
             truth = label == "secret"
             secrets += truth
+            per_set.setdefault(name, [0, 0])[0] += 1
+            per_set[name][1] += truth
             if f.is_secret and truth:
                 tp += 1
             elif f.is_secret:
@@ -98,6 +104,9 @@ def test_precision_and_recall():
     for m in mistakes:
         print("  ", *m)
     assert total >= 300
-    assert 0.15 <= secrets / total <= 0.35
+    # the general sets keep a realistic balance; legacy/ (issue 14 acceptance material) is secret-dense
+    base = [per_set[n] for n in SETS if n != "legacy"]
+    assert 0.15 <= sum(s for _t, s in base) / sum(t for t, _s in base) <= 0.35
+    assert 0.15 <= per_set["legacy"][1] / per_set["legacy"][0] <= 0.6
     assert precision >= 0.98, mistakes
     assert recall >= 0.98, mistakes

@@ -26,6 +26,8 @@ def sandbox(*, port: int = 4566, seed: bool = False) -> int:
     print("# secrets-migrate sandbox (moto) is running. Point the tool at it with:")
     for k, v in env.items():
         print(f"export {k}={v}")
+    print("# ECS deployments are emulated (task start checks the execution role, its policies and every valueFrom;")
+    print("# a bad revision fails by the circuit breaker) and AWS limits moto skips are enforced.")
     print("# Ctrl-C stops it; all state lives in memory and is lost then.", flush=True)
     try:
         while True:

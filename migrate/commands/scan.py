@@ -21,6 +21,7 @@ from migrate.commands.common import scan as run_scan
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, UsageError
 from migrate.model import FileStatus, Finding
+from migrate.sources.base import unproven_loads
 
 JSON_VERSION = 1
 
@@ -53,7 +54,9 @@ def to_json(out: ScanOutcome, *, all_entries: bool) -> dict[str, Any]:
     }
 
 
-def to_sarif(out: ScanOutcome) -> dict[str, Any]:
+def to_sarif(out: ScanOutcome, *, baseline: bool = False) -> dict[str, Any]:
+    """SARIF 2.1.0. With a baseline in use, every result is a finding the baseline does not know
+    (known ones are filtered out before): ``baselineState`` is ``new``."""
     rules: dict[str, dict[str, Any]] = {}
     results = []
     level = {"high": "error", "medium": "warning", "low": "note"}
@@ -74,6 +77,7 @@ def to_sarif(out: ScanOutcome) -> dict[str, Any]:
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": e.value_path},
                                                 "region": {"startLine": max(e.line, 1)}}}],
             "partialFingerprints": {"secretsMigrate/v1": f"{e.path}|{e.unit}|{e.location}|{e.name}"},
+            **({"baselineState": "new"} if baseline else {}),
         })
     notifications = [{"level": "error", "message": {"text": f"{f.path}: {f.reason}"}} for f in out.errors]
     return {
@@ -260,8 +264,9 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
     if fmt == "json" and baseline is None and update_baseline is None:
         return _scan_json_streaming(paths, cfg=cfg, err=err, all_entries=all_entries, output=output,
                                     max_file_size=max_file_size)
-    out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
-                   keep_all=all_entries)
+    with unproven_loads():  # scan reports, never rewrites: no trial rewrite (plan keeps the proof)
+        out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
+                       keep_all=all_entries)
     baseline_summary = None
     if baseline is not None or update_baseline is not None:
         from migrate.commands.baseline import apply_baseline
@@ -276,7 +281,8 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
                 doc["baseline"] = baseline_summary
             sink.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         elif fmt == "sarif":
-            sink.write(json.dumps(to_sarif(out), indent=2, ensure_ascii=False) + "\n")
+            sink.write(json.dumps(to_sarif(out, baseline=baseline_summary is not None), indent=2,
+                                  ensure_ascii=False) + "\n")
         elif output is None:
             try:
                 print_table(out, out_console(no_color), all_entries=all_entries)
@@ -313,8 +319,9 @@ def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entrie
                 sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + json.dumps(entry_record(f), ensure_ascii=False))
                 counts["n"] += 1
 
-        out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
-                       keep_all=all_entries, on_findings=emit)
+        with unproven_loads():
+            out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
+                           keep_all=all_entries, on_findings=emit)
         files = [json.dumps({"path": f.path, "kind": f.kind, "status": f.status.value, "reason": f.reason,
                              **({"line": f.line} if f.line else {})}, ensure_ascii=False) for f in out.files]
         sink.write("\n  ],\n  \"files\": [" + ",".join("\n    " + x for x in files) + "\n  ]\n}\n")

@@ -376,6 +376,16 @@ _WHY_NOT = {
 }
 
 
+#: a source refuses an entry with its own reason: ``restorable=False`` and this marker in the note
+NOT_MIGRATABLE = "not migratable: "
+
+
+def _refusal(note: str) -> str:
+    """The source's own reason from a note holding ``not migratable: <reason>`` (up to a ``;``)."""
+    _, sep, rest = note.partition(NOT_MIGRATABLE)
+    return rest.split(";")[0].strip() if sep else ""
+
+
 def _finding(entry: Entry, j: _Judgement) -> Finding:
     if j.kind is not entry.value_kind:
         entry = dataclasses.replace(entry, value_kind=j.kind)
@@ -390,9 +400,9 @@ def _finding(entry: Entry, j: _Judgement) -> Finding:
         elif _TEMPLATED_CREDS in j.reasons:
             why_not = "the credentials are rendered in from template variables at deploy time; move them where they are defined"
         elif j.kind is not ValueKind.LITERAL:
-            why_not = _WHY_NOT.get(j.kind, f"value is {j.kind.value}")
+            why_not = _refusal(entry.note) or _WHY_NOT.get(j.kind, f"value is {j.kind.value}")
         elif not entry.restorable:
-            why_not = "the original text cannot be rebuilt byte-identically (unusual escapes)"
+            why_not = _refusal(entry.note) or "the original text cannot be rebuilt byte-identically (unusual escapes)"
         else:
             migratable = True
     return Finding(entry, j.verdict, j.confidence, j.reasons, migratable, why_not)

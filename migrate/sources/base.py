@@ -10,7 +10,8 @@ for anything they cannot parse; error messages never quote the input.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -124,6 +125,23 @@ class Source(Protocol):
 
 # --- the template method: formats locate splices, the base proves they revert ----------------------
 
+#: whether ``load`` runs the revert proof (a trial rewrite). ``scan`` turns it off: it reports and
+#: never rewrites, and the trial costs time. ``plan`` keeps it (the default).
+_PROVE = [True]
+
+
+@contextmanager
+def unproven_loads() -> Iterator[None]:
+    """Loads inside skip the trial rewrite (``scan``); entries keep the restorability their format
+    found by itself, and ``plan`` proves the rest (its loads are proven)."""
+    old = _PROVE[0]
+    _PROVE[0] = False
+    try:
+        yield
+    finally:
+        _PROVE[0] = old
+
+
 #: the reason an entry is refused when its rewrite would not revert (the engine turns a
 #: non-restorable entry into "not migratable")
 NOT_REVERTIBLE = "its rewrite would not revert byte-for-byte"
@@ -174,6 +192,11 @@ class SourceBase:
         loaded = self.parse(src, root=root)
         if root is not None:
             loaded = replace(loaded, root=root)
+        return self._refuse_unrevertible(loaded) if _PROVE[0] else loaded
+
+    def prove(self, loaded: LoadedFile) -> LoadedFile:
+        """``loaded`` with the entries whose rewrite would not revert marked (what ``load`` does
+        unless loads are unproven): for a file loaded by a scan that is then planned."""
         return self._refuse_unrevertible(loaded)
 
     def rewrite(self, loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) -> list[FileChange]:

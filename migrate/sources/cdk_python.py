@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,7 +36,7 @@ from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, S
 
 KIND = "cdk-python"
 _SNIFF_IMPORT_RE = re.compile(r"^\s*(from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
-_SNIFF_ENV_RE = re.compile(r"\b(environment|options)\s*=")
+_SNIFF_ENV_RE = re.compile(r"\b(environment|options)\s*=|\.add_environment\(")
 _SM_SUFFIX_RE = re.compile(r"-[A-Za-z0-9]{6}$")
 
 
@@ -81,6 +81,59 @@ def _why_not_literal(v: cst.BaseExpression) -> str:
     return "not a string literal"
 
 
+_SYNTH = "not migratable: value only known at synth time"
+_BUILT = ("not migratable: the environment is built before it reaches the container{where}, move it by hand "
+          "into secrets")
+
+
+_SPREAD = "not migratable: the dict also merges a ** spread (not rewritten), move it by hand into secrets"
+_ADD_ENV = "not migratable: add_environment(...) calls are not rewritten, move it by hand into secrets"
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """One environment item that reaches a container through data flow (a dict variable, a
+    ``**`` spread, ``dict(BASE, K=v)``, ``env["K"] = v``, ``add_environment``)."""
+
+    name: str
+    value: cst.BaseExpression
+    pointer: str  #: where it is written (shared by every container that gets it)
+    how: str  #: for the note: "env dict", "**BASE_ENV at line 12", ...
+
+
+def _synth_source(v: cst.BaseExpression) -> str:
+    code = cst.Module([]).code_for_node(v)
+    if "getenv" in code:
+        return "os.getenv"
+    if "os.environ" in code:
+        return "os.environ"
+    if "context" in code:
+        return "CDK context"
+    if ".get(" in code or "[" in code:
+        return "config lookup"
+    return _why_not_literal(v)
+
+
+def _env_default(v: cst.BaseExpression) -> cst.SimpleString | None:
+    """The literal default of ``os.getenv("X", "default")`` / ``os.environ.get("X", "default")``."""
+    if isinstance(v, cst.Call) and _call_name(v) in ("getenv", "get") and len(v.args) >= 2:
+        d = v.args[1].value
+        if isinstance(d, cst.SimpleString) and isinstance(d.evaluated_value, str):
+            return d
+    return None
+
+
+def _call_name(c: cst.Call) -> str:
+    f = c.func
+    return f.attr.value if isinstance(f, cst.Attribute) else f.value if isinstance(f, cst.Name) else ""
+
+
+def _lit(e: cst.BaseExpression) -> str | None:
+    if isinstance(e, cst.SimpleString) and isinstance(e.evaluated_value, str):
+        return e.evaluated_value
+    return None
+
+
 class _Scanner(SiteTracker, cst.CSTVisitor):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
@@ -90,6 +143,9 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
         self.text, self.display, self.scan = text, display, scan
         self.starts = _offsets(text)
         self.group = ""
+        self.dicts: dict[str, list[_Flow]] = {}  #: variable -> environment items it holds
+        self.containers: dict[str, str] = {}  #: variable -> container id (``c = task.add_container("x", ...)``)
+        self.loops: list[tuple[tuple[str, str], list[tuple[cst.BaseExpression, cst.BaseExpression]]]] = []
 
     def _off(self, node: cst.CSTNode) -> tuple[int, int, int]:
         r = self.get_metadata(PositionProvider, node)
@@ -116,17 +172,158 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
     def leave_Call(self, original_node: cst.Call) -> None:
         self._leave_call()
 
+    # -- data flow: dicts built before the call, add_environment ----------------------------------
+
+    def _scope_ptr(self) -> str:
+        return "/" + "/".join(self._scopes) if self._scopes else ""
+
+    def _flows_of(self, e: cst.BaseExpression, var: str) -> list[_Flow] | None:
+        """Environment items of a dict expression (None when it is not one we can follow)."""
+        if isinstance(e, cst.Name):
+            return list(self.dicts[e.value]) if e.value in self.dicts else None
+        if isinstance(e, cst.Dict):
+            out: list[_Flow] = []
+            for el in e.elements:
+                if isinstance(el, cst.StarredDictElement):
+                    out.extend(self._spread(el.value))
+                elif isinstance(el, cst.DictElement):
+                    name = key_of(el)
+                    if name is not None:
+                        out.append(_Flow(name, el.value, f"{self._scope_ptr()}/var:{var}/{jp.escape(name)}",
+                                         f"dict {var}"))
+            return out
+        if isinstance(e, cst.Call) and isinstance(e.func, cst.Name) and e.func.value == "dict":
+            out = []
+            for a in e.args:
+                if a.keyword is None:
+                    out.extend(self._spread(a.value))
+                else:
+                    out.append(_Flow(a.keyword.value, a.value,
+                                     f"{self._scope_ptr()}/var:{var}/{jp.escape(a.keyword.value)}", "dict(...)"))
+            return out
+        return None
+
+    def _spread(self, e: cst.BaseExpression) -> list[_Flow]:
+        if isinstance(e, cst.Name) and e.value in self.dicts:
+            line = self._off(e)[2]
+            return [replace(f, how=f"**{e.value} at {self.display}:{line}") for f in self.dicts[e.value]]
+        self.scan.warnings.append(f"{self.display}:{self._off(e)[2]}: ** of something that is not a dict "
+                                  "variable; its entries are not reported")
+        return []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) != 1:
+            return
+        t = node.targets[0].target
+        v = node.value
+        if isinstance(t, cst.Name):
+            if isinstance(v, cst.Call) and _call_name(v) == "add_container":
+                pos = [a for a in v.args if a.keyword is None]
+                unit = (_lit(pos[0].value) if pos else None) or "container"
+                self.containers[t.value] = unit
+                return
+            flows = self._flows_of(v, t.value) if isinstance(v, (cst.Dict, cst.Call)) else None
+            if flows is not None:
+                self.dicts[t.value] = flows
+            return
+        if isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name) and t.value.value in self.dicts \
+                and len(t.slice) == 1 and isinstance(t.slice[0].slice, cst.Index):
+            key = _lit(t.slice[0].slice.value)
+            if key is not None:
+                var = t.value.value
+                self.dicts[var] = [f for f in self.dicts[var] if f.name != key]
+                self.dicts[var].append(_Flow(key, v, f"{self._scope_ptr()}/var:{var}/{jp.escape(key)}",
+                                             f"{var}[...] assignment"))
+
+    def visit_For(self, node: cst.For) -> None:
+        t, it = node.target, node.iter
+        names = [e.value.value for e in t.elements if isinstance(e.value, cst.Name)] if isinstance(t, cst.Tuple) else []
+        rows: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        if len(names) == 2 and isinstance(it, (cst.Tuple, cst.List)):
+            for el in it.elements:
+                if isinstance(el.value, (cst.Tuple, cst.List)) and len(el.value.elements) == 2:
+                    rows.append((el.value.elements[0].value, el.value.elements[1].value))
+        self.loops.append(((names[0], names[1]) if len(names) == 2 else ("", ""), rows))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self.loops.pop()
+
+    def _add_environment(self, node: cst.Call) -> None:
+        f = node.func
+        if not isinstance(f, cst.Attribute) or not isinstance(f.value, cst.Name):
+            return
+        unit = self.containers.get(f.value.value)
+        pos = [a.value for a in node.args if a.keyword is None]
+        if unit is None or len(pos) != 2:
+            return
+        pairs: list[tuple[cst.BaseExpression, cst.BaseExpression]] = [(pos[0], pos[1])]
+        if isinstance(pos[0], cst.Name) and self.loops:
+            (kn, vn), rows = self.loops[-1]
+            if pos[0].value == kn:
+                pairs = [(k, v) if isinstance(pos[1], cst.Name) and pos[1].value == vn else (k, pos[1])
+                         for k, v in rows]
+        for k, v in pairs:
+            name = _lit(k)
+            if name is None:
+                self.scan.warnings.append(f"{self.display}:{self._off(node)[2]}: add_environment with a name "
+                                          "that is not a literal; not reported")
+                continue
+            flow = _Flow(name, v, f"{self._scope_ptr()}/add_environment:{unit}/{jp.escape(name)}", "add_environment")
+            self._flow_entry(flow, unit, "")
+
+    def _flow_entry(self, flow: _Flow, unit: str, site_ptr: str) -> None:
+        """An entry for an item that reaches ``unit`` through data flow: reported where it is
+        written (once; later users join ``units``), never rewritten (with the reason)."""
+        key = f"{self.display}#{flow.pointer}"
+        old = self.scan.entries.get(key)
+        if old is not None:
+            if unit not in old.units:
+                self.scan.entries[key] = replace(old, units=(*old.units, unit))
+            return
+        v = flow.value
+        line = self._off(v)[2]
+        value: SecretValue | None = None
+        kind = ValueKind.TEMPLATED
+        lit = _lit(v)
+        default = _env_default(v)
+        if lit is not None:
+            value, kind = SecretValue(lit), ValueKind.LITERAL if lit else ValueKind.EMPTY
+            note = (_ADD_ENV if flow.how == "add_environment" else _BUILT.format(where=f" ({flow.how})"))
+        elif default is not None and isinstance(default.evaluated_value, str):
+            value, kind = SecretValue(default.evaluated_value), ValueKind.LITERAL
+            note = f"{_SYNTH} ({_synth_source(v)}); the default written here is used when it is unset"
+        else:
+            note = f"{_SYNTH} ({_synth_source(v)})"
+        self.scan.entries[key] = Entry(
+            path=self.display, line=line, unit=unit, location=LOC_ENVIRONMENT, name=flow.name, value=value,
+            value_kind=kind, pointer=flow.pointer, source=KIND, group=self.group, note=note, restorable=False)
+        if site_ptr:
+            self.scan.site_of[key] = (site_ptr, unit)
+
     def visit_Call(self, node: cst.Call) -> None:
+        if _call_name(node) == "add_environment":
+            self._add_environment(node)
         site = self._enter_call(node)
         if site is None:
             return
         arg = next(a for a in node.args if a.keyword is not None and a.keyword.value == site.src_kw)
+        if site.src_kw == ENV_KW and not isinstance(arg.value, cst.Dict):
+            flows = self._flows_of(arg.value, "environment")
+            if flows is not None:
+                for fl in flows:
+                    self._flow_entry(fl, site.unit, site.pointer)
+                return
         if not isinstance(arg.value, cst.Dict):
             self.scan.warnings.append(f"{site.pointer}: {site.src_kw}= is not a dict literal ({_why_not_literal(arg.value)}); left alone")
             return
         location = LOC_ENVIRONMENT if site.src_kw == ENV_KW else LOC_LOG_OPTIONS
+        spread = any(isinstance(el, cst.StarredDictElement) for el in arg.value.elements)
         for el in arg.value.elements:
             if not isinstance(el, cst.DictElement):
+                if site.src_kw == ENV_KW and isinstance(el, cst.StarredDictElement):
+                    for fl in self._spread(el.value):
+                        self._flow_entry(fl, site.unit, site.pointer)
+                    continue
                 self.scan.warnings.append(f"{site.pointer}: ** unpacking in {site.src_kw}= left alone")
                 continue
             name = key_of(el)
@@ -149,6 +346,8 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
             else:
                 kind, note = ValueKind.TEMPLATED, _why_not_literal(el.value)
             key = f"{self.display}#{pointer}"
+            if spread and kind is ValueKind.LITERAL:
+                restorable, note = False, _SPREAD
             self.scan.entries[key] = Entry(
                 path=self.display, line=line, unit=site.unit, location=location, name=name, value=value,
                 value_kind=kind, pointer=pointer, source=KIND, group=self.group, note=note,

@@ -8,6 +8,7 @@ absent) only removes that format instead of breaking every command.
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 from migrate.sources.base import Source
@@ -80,6 +81,9 @@ SOURCES: dict[str, Source] = _Sources()
 _HINTS: dict[str, tuple[str, ...]] = {
     ".json": ("ecs-taskdef", "cloudformation", "terraform"),
     ".tpl": ("terraform", "ecs-taskdef"),  # templatefile() inputs: Terraform decides first
+    ".j2": ("ecs-taskdef",),  # Jinja2 (Ansible) templates of task definitions
+    ".hcl": (),  # Nomad and other HCL: only the unrecognised-definition check
+    ".nomad": (),
     ".yaml": ("compose", "cloudformation"),
     ".yml": ("compose", "cloudformation"),
     ".template": ("cloudformation", "ecs-taskdef"),
@@ -92,9 +96,32 @@ NOT_A_DEFINITION = ("not a task definition, compose file, Terraform configuratio
                     "CloudFormation template or CDK app")
 
 
+#: a cheap marker per kind: a file showing it whose kind could not be imported is an error, not skipped
+_MARKERS: dict[str, re.Pattern[str]] = {
+    "cdk-python": re.compile(r"^\s*(from|import)\s+aws_cdk\b", re.M),
+    "terraform": re.compile(r'resource\s+"aws_ecs_task_definition"|^\s*module\s+"', re.M),
+    "compose": re.compile(r"^services[ \t]*:", re.M),
+    "cloudformation": re.compile(r"AWSTemplateFormatVersion|AWS::ECS::TaskDefinition"),
+    "ecs-taskdef": re.compile(r'"containerDefinitions"|"taskDefinition"'),
+}
+
+
+def unavailable_for(path: Path, text: str) -> str:
+    """The error for a file that a format which could not be imported would have read ("" if none)."""
+    suffix = path.suffix.lower()
+    order = list(_HINTS[suffix]) if suffix in _HINTS else list(_KNOWN)
+    for kind in order:
+        SOURCES.get(kind)  # imports it (and records a failure)
+        if kind in UNAVAILABLE and _MARKERS[kind].search(text):
+            return (f"the {kind} reader is unavailable ({UNAVAILABLE[kind]}); the file could not be scanned "
+                    "(install the missing dependency)")
+    return ""
+
+
 def detect_source(path: Path, text: str) -> Source | None:
     """The source whose ``sniff`` claims ``text``: extension-hinted sources first, then the rest."""
-    order = list(_HINTS.get(path.suffix.lower(), ())) or list(_KNOWN)  # a known extension: its formats only
+    suffix = path.suffix.lower()
+    order = list(_HINTS[suffix]) if suffix in _HINTS else list(_KNOWN)  # a known extension: its formats only
     for kind in order:
         src = SOURCES.get(kind)
         if src is None:

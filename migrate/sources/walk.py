@@ -16,11 +16,12 @@ from pathlib import Path
 
 from migrate.errors import InputError
 from migrate.model import FileReport, FileStatus
+from migrate.sources import unrecognised
 from migrate.sources.base import DEFAULT_MAX_BYTES, LoadedFile, read_source
-from migrate.sources.registry import NOT_A_DEFINITION, detect_source
+from migrate.sources.registry import NOT_A_DEFINITION, detect_source, unavailable_for
 
 #: file name endings that may hold a definition
-CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tpl", ".py", ".template")
+CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tpl", ".py", ".template", ".j2", ".hcl", ".nomad")
 #: directories never entered
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".terraform",
                        "cdk.out", ".migrate", ".tox", ".mypy_cache", ".pytest_cache"})
@@ -173,6 +174,16 @@ def scan_paths(paths: Sequence[str], *, max_bytes: int = DEFAULT_MAX_BYTES, excl
     return result
 
 
+def _compose_fragment(path: Path, text: str) -> str:
+    if path.suffix.lower() not in (".yml", ".yaml"):
+        return ""
+    try:
+        from migrate.sources.compose import fragment_reason
+    except ImportError:  # the compose reader missing is reported by unavailable_for
+        return ""
+    return fragment_reason(path, text)
+
+
 def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[FileReport, LoadedFile | None]:
     """Read, detect and load one candidate. Bad input becomes an ERROR report, never an exception."""
     try:
@@ -181,6 +192,16 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
         return FileReport(c.display, "unknown", FileStatus.ERROR, e.reason, e.line), None
     source = detect_source(c.path, src.text)
     if source is None:
+        missing = unavailable_for(c.path, src.text)
+        if missing:
+            return FileReport(c.display, "unknown", FileStatus.ERROR, missing), None
+        fragment = _compose_fragment(c.path, src.text)
+        if fragment:
+            return FileReport(c.display, "compose", FileStatus.SKIPPED, fragment), None
+        odd = unrecognised.read(src)
+        if odd is not None:
+            return FileReport(c.display, unrecognised.KIND, FileStatus.ERROR, odd.warnings[0],
+                              odd.entries[0].line), odd
         return FileReport(c.display, "unknown", FileStatus.SKIPPED, NOT_A_DEFINITION), None
     try:
         loaded = source.load(src, root=c.root)

@@ -116,3 +116,80 @@ def test_scan_into_a_closed_pipe_table_and_sarif(tmp_path: Path) -> None:
         err = p.stderr.read().decode()
         assert p.wait(timeout=120) == 1, (fmt, err)
         assert "Traceback" not in err and "Exception ignored" not in err
+
+
+# --- one contract for every scan: the shipped JSON Schema, SARIF 2.1.0 ---------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+SARIF_SCHEMA = Path(__file__).resolve().parents[1] / "resources" / "sarif-2.1.0-trimmed.schema.json"
+SETS = sorted(p.name for p in FIXTURES.iterdir() if (p / "labels.json").is_file())
+
+
+def test_schema_command_prints_the_shipped_schema(tmp_path: Path) -> None:
+    import jsonschema
+
+    from migrate.schemas import load
+    from tests.support.testing import run_cli
+
+    r = run_cli(["schema", "scan"], cwd=tmp_path)
+    assert r.returncode == 0
+    assert json.loads(r.stdout) == load("scan")
+    jsonschema.Draft7Validator.check_schema(load("scan"))
+    bad = run_cli(["schema", "nope"], cwd=tmp_path)
+    assert bad.returncode == 2 and "no schema named" in bad.stderr and bad.stdout == ""
+
+
+def test_every_fixture_set_scan_validates_against_the_schema() -> None:
+    import jsonschema
+
+    from migrate.commands.scan import to_json
+    from migrate.schemas import load
+
+    validator = jsonschema.Draft7Validator(load("scan"))
+    assert {"legacy", "monorepo", "ecs"} <= set(SETS)
+    for name in SETS:
+        doc = to_json(scan([str(FIXTURES / name)], keep_loaded=False), all_entries=True)
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
+        assert not errors, (name, errors[:5])
+        assert doc["entries"] and {f["status"] for f in doc["files"]} <= {"scanned", "skipped", "error"}
+    # the schema is strict: an unknown field or status is refused
+    assert not validator.is_valid({**doc, "extra": 1})
+    assert not validator.is_valid({**doc, "files": [{**doc["files"][0], "status": "clean"}]})
+
+
+def test_cli_json_and_sarif_validate(tmp_path: Path) -> None:
+    import jsonschema
+
+    from migrate.schemas import load
+    from tests.support.testing import run_cli
+
+    r = run_cli(["scan", str(FIXTURES / "legacy"), "--all", "--format", "json"], cwd=tmp_path)
+    assert r.returncode == 3  # class 9 files are unrecognised definitions: errors
+    jsonschema.validate(json.loads(r.stdout), load("scan"), cls=jsonschema.Draft7Validator)
+    sarif_schema = json.loads(SARIF_SCHEMA.read_text())
+    s = run_cli(["scan", str(FIXTURES / "legacy"), "--format", "sarif"], cwd=tmp_path)
+    doc = json.loads(s.stdout)
+    jsonschema.validate(doc, sarif_schema, cls=jsonschema.Draft4Validator)
+    results = doc["runs"][0]["results"]
+    assert results and all("baselineState" not in x for x in results)
+    assert not doc["runs"][0]["invocations"][0]["executionSuccessful"]
+
+
+def test_sarif_with_a_baseline_marks_results_new(tmp_path: Path) -> None:
+    import jsonschema
+
+    from tests.support.testing import run_cli
+
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    td = {"family": "a", "containerDefinitions": [{"name": "app", "image": "x", "environment": [
+        {"name": "DB_PASSWORD", "value": "Pq8-0001-zv7LmN2"}]}]}
+    (defs / "a.json").write_text(json.dumps(td))
+    assert run_cli(["scan", "defs", "--update-baseline", "bl.json"], cwd=tmp_path).returncode == 0
+    td["containerDefinitions"][0]["environment"].append({"name": "API_TOKEN", "value": "tok-9Xz81LmQw02PzR"})
+    (defs / "a.json").write_text(json.dumps(td))
+    s = run_cli(["scan", "defs", "--baseline", "bl.json", "--format", "sarif"], cwd=tmp_path)
+    doc = json.loads(s.stdout)
+    jsonschema.validate(doc, json.loads(SARIF_SCHEMA.read_text()), cls=jsonschema.Draft4Validator)
+    results = doc["runs"][0]["results"]
+    assert [x["baselineState"] for x in results] == ["new"] and "API_TOKEN" in results[0]["message"]["text"]

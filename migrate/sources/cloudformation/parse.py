@@ -110,14 +110,13 @@ def _build(text: str, display: str) -> _Template:
             unit = _str(_get(c, "Name")) or f"container{ci}"
             base = f"/Resources/{jp.escape(lid)}/Properties/ContainerDefinitions/{ci}"
             env = _get(c, "Environment")
-            if isinstance(env, SequenceNode):
-                for ei, item in enumerate(env.value):
-                    name = _str(_get(item, "Name"))
-                    val = _get(item, "Value")
-                    if name is None or val is None:
-                        continue
-                    occ = _Occ(lid, ci, c, unit, LOC_ENVIRONMENT, name, item, val, ei)
-                    _add(text, t, display, occ, f"{base}/Environment/{ei}/Value")
+            for ei, item, ptr, cond in _env_items(env, f"{base}/Environment", False):
+                name = _str(_get(item, "Name"))
+                val = _get(item, "Value")
+                if name is None or val is None:
+                    continue
+                occ = _Occ(lid, ci, c, unit, LOC_ENVIRONMENT, name, item, val, ei)
+                _add(text, t, display, occ, f"{ptr}/Value", conditional=cond)
             opts = _get(_get(c, "LogConfiguration"), "Options")
             if isinstance(opts, MappingNode):
                 for oi, (ok, ov) in enumerate(opts.value):
@@ -129,7 +128,46 @@ def _build(text: str, display: str) -> _Template:
     return t
 
 
-def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str) -> None:
+#: entries inside a condition are reported, never moved (the splice does not edit Fn::If branches)
+IN_CONDITION = ("not migratable: inside a CloudFormation condition (Fn::If), move it by hand to the "
+                "Secrets of the same branch")
+
+
+def _if_args(n: Node | None) -> list[Node] | None:
+    """The three arguments of ``!If [cond, a, b]`` / ``{"Fn::If": [cond, a, b]}``, else None."""
+    if isinstance(n, SequenceNode) and _tag(n) == "!If" and len(n.value) == 3:
+        return list(n.value)
+    if isinstance(n, MappingNode) and len(n.value) == 1 and _str(n.value[0][0]) == "Fn::If":
+        arg = n.value[0][1]
+        if isinstance(arg, SequenceNode) and len(arg.value) == 3:
+            return list(arg.value)
+    return None
+
+
+def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0) -> list[tuple[int, Node, str, bool]]:
+    """(index, item, pointer, inside a condition) of an Environment list, following ``Fn::If``
+    around the whole list and around single items (both branches)."""
+    if depth > 8:
+        return []
+    args = _if_args(env)
+    if args is not None:
+        sub = ptr if isinstance(env, SequenceNode) else f"{ptr}/Fn::If"
+        return [x for b in (1, 2) for x in _env_items(args[b], f"{sub}/{b}", True, depth + 1)]
+    if not isinstance(env, SequenceNode):
+        return []
+    out: list[tuple[int, Node, str, bool]] = []
+    for ei, item in enumerate(env.value):
+        item_args = _if_args(item)
+        if item_args is not None:
+            sub = f"{ptr}/{ei}" if isinstance(item, SequenceNode) else f"{ptr}/{ei}/Fn::If"
+            out.extend((ei, it, f"{sub}/{b}", True) for b in (1, 2) for it in [item_args[b]]
+                       if isinstance(it, MappingNode))
+            continue
+        out.append((ei, item, f"{ptr}/{ei}", cond))
+    return out
+
+
+def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str, *, conditional: bool = False) -> None:
     kind, note, resolves_to, param = _classify(text, t, occ.value)
     value_node: Node = occ.value
     if param:
@@ -152,6 +190,8 @@ def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str) -> None
             b = _body(text, value_node, t.json_mode)
             restorable = b.restorable and "${!" not in str(value_node.value)
             t.values[key] = (b.start, b.end, b.encoding)
+    if conditional:
+        restorable, note = False, f"{note}; {IN_CONDITION}" if note else IN_CONDITION
     t.entries[key] = Entry(
         path=display, line=line_of(text, int(value_node.start_mark.index)), unit=occ.unit,
         location=occ.location, name=occ.name, value=value, value_kind=kind, pointer=pointer,

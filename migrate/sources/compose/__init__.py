@@ -37,6 +37,50 @@ _SNIFF_SERVICES = re.compile(r"^services[ \t]*:", re.M)
 _SNIFF_CFN = re.compile(r"^(AWSTemplateFormatVersion|Resources)[ \t]*:", re.M)
 
 
+#: a top-level key whose block holds ``image:`` or ``build:`` one indentation down (format v1)
+_SNIFF_V1 = re.compile(r"^[A-Za-z0-9_.-]+[ \t]*:[ \t]*\r?\n(?:[ \t]+\S.*\r?\n|[ \t]*#.*\r?\n|[ \t]*\r?\n)*?"
+                       r"[ \t]+(?:image|build)[ \t]*:", re.M)
+_V1_NAMES = re.compile(r"(docker-compose|compose|fig)([.-][\w.-]*)?\.ya?ml\Z", re.I)
+
+
+def _sniff_v1(path: Path, text: str) -> bool:
+    """Compose file format v1: a compose-like name and services at the top level (parse decides)."""
+    if not _V1_NAMES.match(path.name) or not _SNIFF_V1.search(text):
+        return False
+    try:
+        from ruamel.yaml.nodes import MappingNode
+
+        from migrate.rewrite import yaml_spans as ys
+        from migrate.sources.compose.parse import is_v1
+
+        root = ys.load_nodes(text, path.name, allowed_tags=COMPOSE_TAGS)
+    except Exception:  # noqa: BLE001 - sniff never raises
+        return False
+    return isinstance(root, MappingNode) and is_v1(root)
+
+
+def fragment_reason(path: Path, text: str) -> str:
+    """Why a compose-named file no source claims is skipped: a fragment (top-level services with no
+    ``image``/``build``, e.g. a v1 override file) cannot be placed without its base file ("" when
+    the file is not such a fragment)."""
+    if not _V1_NAMES.match(path.name):
+        return ""
+    try:
+        from ruamel.yaml.nodes import MappingNode
+
+        from migrate.rewrite import yaml_spans as ys
+
+        root = ys.load_nodes(text, path.name, allowed_tags=COMPOSE_TAGS)
+    except Exception:  # noqa: BLE001 - a reason only: the walk's generic one stays
+        return ""
+    if not isinstance(root, MappingNode) or ys.get(root, "services") is not None or not root.value:
+        return ""
+    if not all(isinstance(v, MappingNode) for _k, v in root.value):
+        return ""
+    return ("compose fragment: top-level services without image or build (an override file?) cannot be "
+            "placed on their own; scan it together with its base compose file")
+
+
 # --- the source --------------------------------------------------------------------------------
 
 
@@ -49,7 +93,11 @@ class ComposeSource(SourceBase):
                 return False
             if path.name.lower().startswith("ecs-params"):
                 return False
-            return bool(_SNIFF_SERVICES.search(text)) and not _SNIFF_CFN.search(text)
+            if _SNIFF_CFN.search(text):
+                return False
+            if _SNIFF_SERVICES.search(text):
+                return True
+            return _sniff_v1(path, text)
         except Exception:
             return False
 
@@ -75,4 +123,4 @@ class ComposeSource(SourceBase):
         return rewrite(loaded, moves, options)
 
 
-__all__ = ["KIND", "ECS_PARAMS", "COMPOSE_TAGS", "ComposeSource", "classify", "rewrite"]
+__all__ = ["KIND", "ECS_PARAMS", "COMPOSE_TAGS", "ComposeSource", "classify", "fragment_reason", "rewrite"]

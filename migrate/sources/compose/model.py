@@ -17,6 +17,8 @@ from migrate.sources.base import Move, SourceText
 from migrate.sources.dotenv import DotenvEntry
 
 KIND = "compose"
+#: compose ``logging.options`` (migrated through ecs-params ``logging.secret_options``)
+LOC_COMPOSE_LOGGING = "compose.logging.options"
 ECS_PARAMS = "ecs-params.yml"
 COMPOSE_TAGS = ys.STANDARD_TAGS | {"!reset", "!override"}  # Compose merge tags (v2.24+)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -114,6 +116,7 @@ class _Model:
     ecs_params: SourceText | None = field(repr=False)
     warnings: list[str]
     tree: Path | None = None  #: the directory env files must stay in
+    v1: bool = False  #: compose file format v1 (services at the top level)
 
 
 EnvReader = Callable[[str, Path], "SourceText | None"]
@@ -137,14 +140,19 @@ class _Occurrences:
     env_specs: dict[str, tuple[Path, bool]] = field(default_factory=dict)
     effective: dict[str, set[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: occurrence -> location (``compose.environment`` unless said otherwise)
+    where: dict[_OccId, str] = field(default_factory=dict)
 
-    def add(self, oid: _OccId, sname: str, info: tuple[str, Node, Node, Node, int]) -> None:
+    def add(self, oid: _OccId, sname: str, info: tuple[str, Node, Node, Node, int],
+            location: str = LOC_COMPOSE_ENV) -> None:
         if oid not in self.users:
             self.order.append(oid)
             self.users[oid] = []
             self.info[oid] = info
+            self.where[oid] = location
         self.users[oid].append(sname)
-        self.effective[sname].add(info[0])
+        if location == LOC_COMPOSE_ENV:
+            self.effective[sname].add(info[0])
 
 
 @dataclass
@@ -180,6 +188,8 @@ def _winners(moves: Sequence[Move]) -> dict[tuple[str, str], Move]:
     over ``env_file``, as in Compose."""
     out: dict[tuple[str, str], Move] = {}
     for m in moves:
+        if m.entry.location == LOC_COMPOSE_LOGGING:
+            continue  # log options go to logging.secret_options (``_want_logging``)
         for u in m.entry.units:
             prev = out.get((u, m.entry.name))
             if prev is not None and prev.entry.location == m.entry.location:
@@ -187,6 +197,18 @@ def _winners(moves: Sequence[Move]) -> dict[tuple[str, str], Move]:
             if prev is None or m.entry.location == LOC_COMPOSE_ENV:
                 out[(u, m.entry.name)] = m
     return out
+
+
+def _want_logging(moves: Sequence[Move]) -> dict[str, list[tuple[str, str]]]:
+    """service -> (option name, value_from) of the moved ``logging.options``."""
+    want: dict[str, list[tuple[str, str]]] = {}
+    for m in moves:
+        if m.entry.location == LOC_COMPOSE_LOGGING:
+            for u in m.entry.units:
+                if any(n == m.entry.name for n, _vf in want.get(u, [])):
+                    raise RewriteError(f"{m.entry.name} moved twice for service {u}")
+                want.setdefault(u, []).append((m.entry.name, m.value_from))
+    return want
 
 
 def _want(moves: Sequence[Move]) -> dict[str, list[tuple[str, str]]]:

@@ -19,6 +19,7 @@ from migrate.sources.compose.model import (
     _NO_VALUE,
     COMPOSE_TAGS,
     KIND,
+    LOC_COMPOSE_LOGGING,
     EnvReader,
     _Found,
     _Model,
@@ -101,13 +102,19 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
     if not isinstance(root, MappingNode):
         raise InputError(display, "top level is not a mapping", line=root.start_mark.line + 1)
     svc_item = ys.get(root, "services")
-    if svc_item is None or not isinstance(svc_item[1], MappingNode):
-        raise InputError(display, "no services mapping at the top level")
+    v1 = svc_item is None and is_v1(root)
+    if v1:
+        svc_map: MappingNode = root
+    elif svc_item is None or not isinstance(svc_item[1], MappingNode):
+        raise InputError(display, "no services mapping at the top level (and not a version 1 compose file: "
+                                  "a top-level value has no image or build)")
+    else:
+        svc_map = svc_item[1]
     paths, parent_key = _walk_paths(root)
-    project = _project(root, src_path)
+    project = _project(root, src_path) if not v1 else re.sub(r"[^a-z0-9_-]", "", src_path.absolute().parent.name.lower())
     services: dict[str, Node | None] = {}
     service_keys: dict[str, Node] = {}
-    for sname, (sk, sv, _holder) in ys.effective_items(svc_item[1]).items():
+    for sname, (sk, sv, _holder) in ys.effective_items(svc_map).items():
         services[str(sname)] = sv
         service_keys[str(sname)] = sk
     oc = _Occurrences()
@@ -123,7 +130,8 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
             seq_names.setdefault(id(a), {}).setdefault(name, 0)
             seq_names[id(a)][name] += 1
     for oid in oc.order:
-        place = _yaml_place(text, display, oc.info[oid], tuple(oc.users[oid]), paths, seq_names, project)
+        place = _yaml_place(text, display, oc.info[oid], tuple(oc.users[oid]), paths, seq_names, project,
+                            oc.where[oid])
         places[place.entry.key] = place
     env_texts: dict[str, SourceText] = {}
     for edisplay, users in oc.env_users.items():
@@ -138,7 +146,34 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
             places[place.entry.key] = place
     return _Model(text=text, root=root, project=project, services=services, service_keys=service_keys,
                   effective=oc.effective, places=places, paths=paths, parent_key=parent_key,
-                  env_texts=env_texts, ecs_params=None, warnings=oc.warnings, tree=root_dir or src_path.parent)
+                  env_texts=env_texts, ecs_params=None, warnings=oc.warnings, tree=root_dir or src_path.parent,
+                  v1=v1)
+
+
+#: keys that only a service has (a version 1 file's top-level values are services)
+V1_SERVICE_KEYS = frozenset({"image", "build", "links", "environment", "command", "ports", "volumes",
+                             "env_file", "external_links", "net", "volumes_from", "extends"})
+
+
+def is_v1(root: MappingNode) -> bool:
+    """Compose file format v1: no ``services``/``version`` key, every top-level value a mapping,
+    each with ``image`` or ``build`` (``extends`` too), none an ``x-`` extension."""
+    if not root.value or ys.get(root, "services") is not None or ys.get(root, "version") is not None:
+        return False
+    for k, v in root.value:
+        if not isinstance(k, ScalarNode) or not isinstance(v, MappingNode):
+            return False
+        keys = {str(kk.value) for kk, _vv in v.value if isinstance(kk, ScalarNode)}
+        if not keys & {"image", "build", "extends"} or not keys <= V1_SERVICE_KEYS | _V1_OTHER:
+            return False
+    return True
+
+
+_V1_OTHER = frozenset({"container_name", "hostname", "domainname", "working_dir", "entrypoint", "user",
+                       "expose", "restart", "dns", "dns_search", "cap_add", "cap_drop", "devices", "labels",
+                       "log_driver", "log_opt", "mem_limit", "memswap_limit", "cpu_shares", "cpuset",
+                       "privileged", "read_only", "stdin_open", "tty", "pid", "security_opt", "dockerfile",
+                       "mac_address", "cpu_quota", "ulimits", "extra_hosts", "logging"})
 
 
 def _project(root: MappingNode, src_path: Path) -> str:
@@ -173,6 +208,7 @@ def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src
             users = oc.env_users.setdefault(edisplay, [])
             if sname not in users:
                 users.append(sname)
+    _logging_options(oc, sname, items)
     env = items.get("environment")
     if env is None or ys.is_null(env[1]):
         return
@@ -188,6 +224,21 @@ def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src
             oc.add((id(envn), idx), sname, (str(it.value).partition("=")[0], envn, envn, it, idx))
     else:
         raise InputError(display, "environment must be a mapping or a list", line=envn.start_mark.line + 1)
+
+
+def _logging_options(oc: _Occurrences, sname: str, items: dict[str, tuple[Node, Node, MappingNode]]) -> None:
+    """``logging.options`` (a Splunk token, a Datadog key): each option is an entry."""
+    lg = items.get("logging")
+    if lg is None or not isinstance(lg[1], MappingNode):
+        return
+    opts = ys.effective_items(lg[1]).get("options")
+    if opts is None or not isinstance(opts[1], MappingNode):
+        return
+    for name, (k, v, holder) in ys.effective_items(opts[1]).items():
+        if not isinstance(v, ScalarNode):
+            continue
+        idx = next(i for i, (kk, _vv) in enumerate(holder.value) if kk is k)
+        oc.add((id(holder), idx), sname, (str(name), holder, k, v, idx), LOC_COMPOSE_LOGGING)
 
 
 def _list_item(text: str, seq: SequenceNode, item: Node, idx: int) -> _Found:
@@ -235,7 +286,8 @@ def _map_value(text: str, display: str, k: Node, v: Node) -> _Found:
 
 
 def _yaml_place(text: str, display: str, info: tuple[str, Node, Node, Node, int], units: tuple[str, ...],
-                paths: dict[int, str], seq_names: dict[int, dict[str, int]], project: str) -> _Place:
+                paths: dict[int, str], seq_names: dict[int, dict[str, int]], project: str,
+                location: str = LOC_COMPOSE_ENV) -> _Place:
     name, holder, a, b, idx = info
     if isinstance(a, SequenceNode):
         pointer = f"{paths[id(a)]}/{idx}"
@@ -247,7 +299,7 @@ def _yaml_place(text: str, display: str, info: tuple[str, Node, Node, Node, int]
         found = _map_value(text, display, a, b)
     val = found.val
     entry = Entry(
-        path=display, line=found.line, unit=units[0], location=LOC_COMPOSE_ENV, name=name,
+        path=display, line=found.line, unit=units[0], location=location, name=name,
         value=SecretValue(val.value) if val.value is not None else None, value_kind=val.kind,
         pointer=pointer, source=KIND, units=units, group=project,
         note="; ".join(x for x in (val.note, found.note) if x), restorable=found.restorable)

@@ -13,7 +13,7 @@ from migrate.rewrite import yaml_spans as ys
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions
 from migrate.sources.compose.ecs_params import _ecs_params_change
 from migrate.sources.compose.edits import _after_block, _after_colon, _Edits, _insert_lines, _line_removal, _remove_yaml
-from migrate.sources.compose.model import _Model, _Place, _winners
+from migrate.sources.compose.model import LOC_COMPOSE_LOGGING, _Model, _Place, _winners
 from migrate.sources.compose.verify import _verify
 
 
@@ -25,6 +25,12 @@ def rewrite(loaded: LoadedFile, moves: Sequence[Move], options: RewriteOptions) 
         raise RewriteError(f"unknown compose target {options.compose_target!r}")
     if not moves:
         return []
+    if model.v1 and options.compose_target == "compose-secrets":
+        raise RewriteError(f"{loaded.path}: a version 1 compose file has no secrets; use the ecs-params target")
+    logging = sorted({mv.entry.name for mv in moves if mv.entry.location == LOC_COMPOSE_LOGGING})
+    if logging and options.compose_target != "ecs-params":
+        raise RewriteError(f"{loaded.path}: logging options ({', '.join(logging)}) move only to ecs-params "
+                           "logging.secret_options; use the ecs-params target")
     display = loaded.path
     text = loaded.source.text
     eol = tx.eol(text)

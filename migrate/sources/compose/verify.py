@@ -11,8 +11,16 @@ from migrate.errors import InputError, RewriteError
 from migrate.rewrite import yaml_spans as ys
 from migrate.rewrite.edits import PREVIEW_ARN, apply_edits, render
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText
-from migrate.sources.compose.ecs_params import _ecs_secrets
-from migrate.sources.compose.model import ECS_PARAMS, _beside, _Model, _want, _winners
+from migrate.sources.compose.ecs_params import _ecs_secret_options, _ecs_secrets
+from migrate.sources.compose.model import (
+    ECS_PARAMS,
+    LOC_COMPOSE_LOGGING,
+    _beside,
+    _Model,
+    _want,
+    _want_logging,
+    _winners,
+)
 from migrate.sources.compose.parse import _analyze
 
 # --- verification --------------------------------------------------------------------------------
@@ -47,19 +55,36 @@ def _verify(loaded: LoadedFile, model: _Model, moves: Sequence[Move], options: R
                 raise RewriteError(f"{loaded.path}: {m.entry.name} is still set for service {u} after the rewrite "
                                    "(defined in another place too; move that as well)")
     if options.compose_target == "ecs-params":
-        ep_display = _beside(loaded.path, ECS_PARAMS)
-        ep_text = new_texts.get(ep_display, model.ecs_params.text if model.ecs_params else "")
-        try:
-            root = ys.load_nodes(ep_text, ep_display)
-        except InputError as e:
-            raise RewriteError(f"{ep_display}: the rewritten file does not load ({e.reason})") from None
-        for svc, items in _want(moves).items():
-            got = _ecs_secrets(root, svc)
-            for name, vf in items:
-                if got.get(name) != render(vf, ref=ref):
-                    raise RewriteError(f"{ep_display}: secret {name} for service {svc} not written as intended")
+        _verify_ecs_params(loaded, model, moves, new_texts)
     else:
         _verify_compose_secrets(loaded.path, new, moves)
+    left = {(e.unit, e.name) for p in new.places.values() for e in [p.entry] if e.location == LOC_COMPOSE_LOGGING}
+    for m in moves:
+        if m.entry.location == LOC_COMPOSE_LOGGING and any((u, m.entry.name) in left for u in m.entry.units):
+            raise RewriteError(f"{loaded.path}: logging option {m.entry.name} is still there after the rewrite")
+
+
+def _verify_ecs_params(loaded: LoadedFile, model: _Model, moves: Sequence[Move], new_texts: dict[str, str]) -> None:
+    """ecs-params.yml has every moved entry under secrets / logging.secret_options as intended."""
+    def ref(_aid: str) -> str:
+        return PREVIEW_ARN
+
+    ep_display = _beside(loaded.path, ECS_PARAMS)
+    ep_text = new_texts.get(ep_display, model.ecs_params.text if model.ecs_params else "")
+    try:
+        root = ys.load_nodes(ep_text, ep_display)
+    except InputError as e:
+        raise RewriteError(f"{ep_display}: the rewritten file does not load ({e.reason})") from None
+    for svc, items in _want(moves).items():
+        got = _ecs_secrets(root, svc)
+        for name, vf in items:
+            if got.get(name) != render(vf, ref=ref):
+                raise RewriteError(f"{ep_display}: secret {name} for service {svc} not written as intended")
+    for svc, items in _want_logging(moves).items():
+        got = _ecs_secret_options(root, svc)
+        for name, vf in items:
+            if got.get(name) != render(vf, ref=ref):
+                raise RewriteError(f"{ep_display}: secret option {name} for service {svc} not written as intended")
 
 
 def _external_secrets(root: MappingNode) -> dict[str, str]:

@@ -14,6 +14,7 @@ into ``secrets``/``secretOptions`` with text splices that copy the file's own la
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -35,8 +36,12 @@ from migrate.sources.ecs_taskdef.model import (
     _ptr,
     _Target,
     _TaskDef,
+    parse_tolerant,
     shape_of,
 )
+
+#: a Jinja comment before the document (``{# rendered by ansible ... #}``)
+_JINJA_COMMENT = re.compile(r"\A(?:\{#.*?#\}\s*)+", re.S)
 
 
 class EcsTaskDefSource(SourceBase):
@@ -47,7 +52,7 @@ class EcsTaskDefSource(SourceBase):
     def sniff(self, path: Path, text: str) -> bool:
         """Content decides. A file that mentions task-definition keys but is not valid JSON is
         claimed (so that load reports the syntax error) rather than silently skipped."""
-        head = text[:4096].lstrip("\ufeff \t\r\n")
+        head = _JINJA_COMMENT.sub("", text[:4096].lstrip("\ufeff \t\r\n")).lstrip()
         if not head or head[0] not in "{[":
             return False
         marked = '"containerDefinitions"' in text or '"taskDefinition"' in text
@@ -55,9 +60,9 @@ class EcsTaskDefSource(SourceBase):
         if not (marked or listy):
             return False
         try:
-            root = js.parse_cached(text)
+            root, _holes = parse_tolerant(text)
         except ValueError:
-            return marked or path.suffix.lower() in (".json", ".tpl")
+            return marked or path.suffix.lower() in (".json", ".tpl", ".j2")
         except RecursionError:  # pragma: no cover - parse is iterative
             return False
         return shape_of(root) is not None
@@ -68,7 +73,7 @@ class EcsTaskDefSource(SourceBase):
         text = src.text
         display = src.display
         try:
-            tree = js.parse_cached(text)
+            tree, holes = parse_tolerant(text)
         except js.JsonSyntaxError as e:
             hint = " (template placeholders outside strings?)" if "${" in text or "%{" in text else ""
             raise InputError(display, f"invalid JSON: {e.reason} (column {e.column}){hint}", line=e.line) from None
@@ -107,7 +112,7 @@ class EcsTaskDefSource(SourceBase):
             for ci, c in enumerate(td.containers):
                 if isinstance(role, js.JStr) and role.value:
                     roles.append((c.name, role.value))
-                for entry, t in self._container_entries(src, td, c, ti, ci):
+                for entry, t in self._container_entries(src, td, c, ti, ci, holes):
                     entries.append(entry)
                     if t is not None:
                         targets[entry.pointer] = t
@@ -115,7 +120,7 @@ class EcsTaskDefSource(SourceBase):
         units = tuple(dict.fromkeys(c.name for td in tds for c in td.containers))
         return LoadedFile(source=src, kind=KIND, entries=tuple(entries), units=units,
                           group=",".join(families),
-                          data=_Parsed(tree, shape, tuple(tds), targets),
+                          data=_Parsed(tree, shape, tuple(tds), targets, holes),
                           execution_roles=tuple(roles))
 
     def _containers(self, src: SourceText, arr: js.JArr, pointer: str) -> tuple[_Container, ...]:
@@ -130,7 +135,7 @@ class EcsTaskDefSource(SourceBase):
         return tuple(out)
 
     def _container_entries(self, src: SourceText, td: _TaskDef, c: _Container, ti: int,
-                           ci: int) -> list[tuple[Entry, _Target | None]]:
+                           ci: int, holes: frozenset[int] = frozenset()) -> list[tuple[Entry, _Target | None]]:
         text = src.text
         display = src.display
         out: list[tuple[Entry, _Target | None]] = []
@@ -142,6 +147,10 @@ class EcsTaskDefSource(SourceBase):
                              unit=c.name, location=location, name=name, value=None,
                              value_kind=ValueKind.EMPTY, pointer=pointer, source=KIND, group=td.family,
                              note="no value")
+            if node.start in holes:
+                return Entry(path=display, line=line_of(text, node.start), unit=c.name, location=location,
+                             name=name, value=None, value_kind=ValueKind.TEMPLATED, pointer=pointer, source=KIND,
+                             group=td.family, note="value is a template placeholder")
             if isinstance(node, js.JStr):
                 raw = text[node.body_start:node.body_end]
                 return Entry(path=display, line=line_of(text, node.start), unit=c.name, location=location,
@@ -158,11 +167,15 @@ class EcsTaskDefSource(SourceBase):
                              line=line_of(text, node.start))
 
         env = c.node.get("environment")
+        if env is not None and env.start in holes:
+            env = None  # the whole list is a placeholder: nothing to read here
         if env is not None and not (isinstance(env, js.JLit) and env.value is None):
             if not isinstance(env, js.JArr):
                 raise InputError(display, f"environment of container {c.name} is not a list",
                                  line=line_of(text, env.start))
             for i, item in enumerate(env.items):
+                if item.start in holes:
+                    continue  # a placeholder list element (``${extra_env}``)
                 name = _item_name(src, item, "environment")
                 ptr = f"{c.pointer}/environment/{i}/value"
                 assert isinstance(item, js.JObj)

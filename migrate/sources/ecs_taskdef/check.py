@@ -8,7 +8,7 @@ from migrate.errors import RewriteError
 from migrate.model import LOC_ENVIRONMENT
 from migrate.rewrite import json_spans as js
 from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits, render
-from migrate.sources.ecs_taskdef.model import READ_ONLY_KEYS, _Parsed
+from migrate.sources.ecs_taskdef.model import READ_ONLY_KEYS, _Parsed, parse_tolerant
 
 # --- post-check ------------------------------------------------------------------------------------
 
@@ -28,7 +28,7 @@ def _check(text: str, edits: list[TextEdit], parsed: _Parsed,
     bad = RewriteError(f"{path}: the rewritten task definition does not have the intended structure")
     try:
         new_text = apply_edits(text, edits, ref=lambda _aid: PREVIEW_ARN)
-        got = js.to_python(js.parse(new_text))
+        got = js.to_python(parse_tolerant(new_text)[0] if parsed.holes else js.parse(new_text))
     except js.JsonSyntaxError:
         raise bad from None
     expected = copy.deepcopy(js.to_python(parsed.root))
@@ -64,7 +64,7 @@ def _check(text: str, edits: list[TextEdit], parsed: _Parsed,
         c = _resolve(got, cptr)
         assert isinstance(c, dict)
         secret_names = [s["name"] for s in c.get("secrets") or []]
-        env_names = {e.get("name") for e in c.get("environment") or []}
+        env_names = {e.get("name") for e in c.get("environment") or [] if isinstance(e, dict)}
         opt_names = [s["name"] for s in (c.get("logConfiguration") or {}).get("secretOptions") or []]
         if len(set(secret_names)) != len(secret_names) or len(set(opt_names)) != len(opt_names):
             raise RewriteError(f"{path}: duplicate names in secrets after the rewrite")

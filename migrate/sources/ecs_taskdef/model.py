@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from migrate.rewrite import json_spans as js
 from migrate.rewrite import pointer as jp
+from migrate.rewrite.json_template import mask
 
 KIND = "ecs-taskdef"
 LOC_SECRETS = "secrets"
@@ -51,6 +52,24 @@ class _Parsed:
     shape: str
     taskdefs: tuple[_TaskDef, ...]
     targets: dict[str, _Target] = field(repr=False)  #: entry pointer -> target
+    #: start offsets of template placeholders standing for values (a masked template; see json_template)
+    holes: frozenset[int] = frozenset()
+
+
+def parse_tolerant(text: str) -> tuple[js.Node, frozenset[int]]:
+    """The JSON tree of ``text``; a template with placeholders outside strings is read with them
+    masked (same offsets). Raises the strict parser's JsonSyntaxError when even the masked text is
+    not JSON."""
+    try:
+        return js.parse_cached(text), frozenset()
+    except js.JsonSyntaxError as strict:
+        masked, holes = mask(text)
+        if masked == text:
+            raise
+        try:
+            return js.parse(masked), holes
+        except js.JsonSyntaxError:
+            raise strict from None
 
 
 # --- shape detection ------------------------------------------------------------------------------

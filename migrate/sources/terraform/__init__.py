@@ -46,6 +46,9 @@ from migrate.sources.terraform.parse import _Analyzer, _looks_like_container_tem
 from migrate.sources.terraform.splice import _has_secret, _SplicePlan
 
 _RESOURCE_RE = re.compile(r'resource\s+"aws_ecs_task_definition"')
+_MODULE_RE = re.compile(r'^[ \t]*module[ \t]+"[^"]*"[ \t]*\{', re.M)
+_MODULE_ENV_RE = re.compile(r"^[ \t]*(container_definitions|environment|map_environment|env|environment_variables|"
+                            r"env_vars|container_environment)[ \t]*=[ \t]*(jsonencode\(|<<|\[|\{)", re.M)
 
 
 class TerraformSource(SourceBase):
@@ -55,7 +58,7 @@ class TerraformSource(SourceBase):
         """``.tf`` files declaring an ``aws_ecs_task_definition``; ``.tpl`` container templates."""
         name = path.name.lower()
         if name.endswith(".tf"):
-            return bool(_RESOURCE_RE.search(text))
+            return bool(_RESOURCE_RE.search(text)) or bool(_MODULE_RE.search(text) and _MODULE_ENV_RE.search(text))
         if name.endswith(".tpl"):
             return _looks_like_container_template(text)
         return False

@@ -118,7 +118,7 @@ def _quote(v: str, syntax: str) -> str:
 
 def _secret_element(text: str, use: _Use, value_from: str, syntax: str) -> str:
     vf = '"' + value_from + '"'
-    if use.location == LOC_ENVIRONMENT:
+    if use.location == LOC_ENVIRONMENT and use.list_node.kind == hs.ARRAY:
         el = use.list_node.items[use.index]
         vm = el.get("value")
         assert vm is not None

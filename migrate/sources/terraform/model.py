@@ -51,6 +51,7 @@ class _Use:
     via_var: str = ""  #: the use (or its template map element) references var.<via_var>
     via_tplvar: str = ""  #: ${via_tplvar} in a template
     map_node: hs.Node | None = None  #: the templatefile call's map
+    module_arg: bool = False  #: an argument of a module call whose interface takes ``secrets``
 
 
 @dataclass

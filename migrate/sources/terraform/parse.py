@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from lark import Token, Tree
@@ -96,17 +97,95 @@ class _Analyzer:
         for it in hs.body_items(hs.root_body(self.hcl(self.main))):
             if isinstance(it, hs.HclBlock) and it.type == "resource" and it.labels[:1] == ["aws_ecs_task_definition"]:
                 self.resource(it)
+            elif isinstance(it, hs.HclBlock) and it.type == "module" and it.labels:
+                self.module(it)
         if a.entries:
             a.warnings.append(STATE_WARNING)
         return a
 
     # -- resources ------------------------------------------------------------------------------
 
-    def resource(self, blk: hs.HclBlock) -> None:
+    # -- module calls -----------------------------------------------------------------------------
+
+    def module(self, blk: hs.HclBlock) -> None:
+        """A module call: ``container_definitions = jsonencode([...])`` is read (and rewritten) as for
+        a resource; environment lists/maps and log options passed as arguments (community
+        container-definition modules, local modules) are reported, not rewritten (the reason names
+        the module)."""
+        text = self.texts[self.main]
+        mname = blk.labels[0]
+        res = f"module.{mname}"
+        attrs = {it.name: it for it in hs.body_items(blk.body) if isinstance(it, hs.HclAttr)}
+        source = ""
+        if "source" in attrs:
+            sn = hs.hcl_node(attrs["source"].expr, text)
+            source = sn.value if sn.kind == hs.STRING and sn.value else ""
+        if "container_definitions" in attrs:
+            self.resource(blk, res=res, family=mname)
+        unit = mname
+        for key in ("container_name", "name"):
+            if key in attrs:
+                un = hs.hcl_node(attrs[key].expr, text)
+                if un.kind == hs.STRING and un.value:
+                    unit = un.value
+                    break
+        why = _module_refusal(source, self.main, self.texts)
+        box = _module_box(blk, attrs, text) if not why.startswith(_NO_SECRETS) and _takes_secrets(
+            source, self.main) else None
+        before = len(self.a.entries)
+        for arg in MODULE_ENV_ARGS:
+            if arg in attrs:
+                self._module_env(attrs[arg], arg, res, mname, unit, box)
+        if "log_configuration" in attrs:
+            log = hs.hcl_node(attrs["log_configuration"].expr, text)
+            opts = log.get("options") if log.kind == hs.OBJECT else None
+            if opts and opts.value.kind == hs.OBJECT:
+                ctx = _Ctx(res=res, family=mname, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
+                for i, m in enumerate(opts.value.members):
+                    use = _Use(self.main, "hcl", res, 0, log, unit, LOC_LOG_OPTIONS, m.key, opts.value, i, m.value)
+                    self.use(use, f"/{res}/log_configuration/options/{jp.escape(m.key)}", ctx)
+        for i in range(before, len(self.a.entries)):
+            e = self.a.entries[i]
+            if box is not None and e.location == LOC_ENVIRONMENT:
+                continue  # moved into the module's secrets argument
+            if e.value_kind is ValueKind.LITERAL and e.restorable:
+                reason = why if e.location == LOC_ENVIRONMENT else (
+                    f'not migratable: log options passed to module "{source or "?"}" are not rewritten, move them '
+                    "to its log_configuration secretOptions by hand")
+                self.a.entries[i] = replace(e, restorable=False, note="; ".join(x for x in (e.note, reason) if x))
+        if len(self.a.entries) > before:
+            self.a.groups.append(mname)
+
+    def _module_env(self, attr: hs.HclAttr, arg: str, res: str, mname: str, unit: str,
+                    box: hs.Node | None) -> None:
+        """Entries of an environment list (``[{name, value}]``) or map (``{NAME = value}``) argument.
+        With ``box`` (the module call as a container: it takes ``secrets``) they can be moved."""
+        text = self.texts[self.main]
+        member = box.get(arg) if box is not None else None
+        node = member.value if member is not None else hs.hcl_node(attr.expr, text)
+        ctx = _Ctx(res=res, family=mname, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
+        if node.kind == hs.ARRAY and node.items and all(el.kind == hs.OBJECT for el in node.items):
+            self.a.units.append(unit)
+            for i, el in enumerate(node.items):
+                n, v = el.get("name"), el.get("value")
+                if not n or n.value.kind != hs.STRING or n.value.value is None or v is None:
+                    continue
+                use = _Use(self.main, "hcl", res, 0, box or node, unit, LOC_ENVIRONMENT, n.value.value, node, i,
+                           v.value, module_arg=box is not None)
+                self.use(use, f"/{res}/{arg}/{jp.escape(use.name)}", ctx)
+        elif node.kind == hs.OBJECT and node.members and all(
+                m.value.kind in (hs.STRING, hs.EXPR, hs.TEMPLATE) for m in node.members):
+            self.a.units.append(unit)
+            for i, m in enumerate(node.members):
+                use = _Use(self.main, "hcl", res, 0, box or node, unit, LOC_ENVIRONMENT, m.key, node, i, m.value,
+                           module_arg=box is not None)
+                self.use(use, f"/{res}/{arg}/{jp.escape(m.key)}", ctx)
+
+    def resource(self, blk: hs.HclBlock, *, res: str = "", family: str = "") -> None:
         text = self.texts[self.main]
         rname = blk.labels[1] if len(blk.labels) > 1 else "?"
-        res = f"aws_ecs_task_definition.{rname}"
-        family = rname
+        res = res or f"aws_ecs_task_definition.{rname}"
+        family = family or rname
         cdefs: hs.HclAttr | None = None
         has_role = False
         for it in hs.body_items(blk.body):
@@ -240,7 +319,15 @@ class _Analyzer:
         if ctx.templated and not use.via_tplvar and v.kind in (hs.TEMPLATE, hs.EXPR) and "${" in text[v.start:v.end]:
             self.other(use, ptr, ValueKind.TEMPLATED, "template expression")
             return
-        self.other(use, ptr, ValueKind.TEMPLATED, "Terraform expression; not followed")
+        gen = _GENERATED.search(text[v.start:v.end])
+        # a template's text goes to the engine (a URL whose password is ${...} is a credential)
+        shown = text[v.start + 1:v.end - 1] if v.kind == hs.TEMPLATE and text[v.start:v.start + 1] == '"' else None
+        if gen is not None:
+            self.other(use, ptr, ValueKind.TEMPLATED,
+                       f"not migratable: value from {gen.group(0)} (generated by Terraform, kept in its state), "
+                       "pass the secret's ARN instead", shown)
+            return
+        self.other(use, ptr, ValueKind.TEMPLATED, "Terraform expression; not followed", shown)
 
     def var(self, use: _Use, name: str, ptr: str, ctx: _Ctx) -> None:
         use.via_var = name
@@ -297,11 +384,73 @@ class _Analyzer:
         a.uses[key] = [use]
         return key
 
-    def other(self, use: _Use, ptr: str, kind: ValueKind, note: str) -> None:
+    def other(self, use: _Use, ptr: str, kind: ValueKind, note: str, value: str | None = None) -> None:
         text = self.texts[use.file]
         self.a.entries.append(Entry(path=self.main, line=line_of(text, use.value.start), unit=use.unit,
-                                    location=use.location, name=use.name, value=None, value_kind=kind,
+                                    location=use.location, name=use.name,
+                                    value=SecretValue(value) if value is not None else None, value_kind=kind,
                                     pointer=ptr, source=KIND, value_path=use.file, note=note))
+
+
+#: resource attributes whose value Terraform generates or holds as a secret
+_GENERATED = re.compile(r"\b(random_password\.[A-Za-z0-9_-]+\.result|aws_db_instance\.[A-Za-z0-9_-]+\.password|"
+                        r"random_string\.[A-Za-z0-9_-]+\.result|aws_iam_access_key\.[A-Za-z0-9_-]+\.secret)\b")
+
+#: module arguments that carry a container's environment (a list of {name, value} or a NAME = value map)
+MODULE_ENV_ARGS = ("environment", "map_environment", "env", "environment_variables", "env_vars",
+                   "container_environment")
+_SECRETS_VAR = re.compile(r'variable\s+"secrets"')
+
+
+_NO_SECRETS = "not migratable: module"
+#: registry modules whose interface takes ``secrets = [{name, valueFrom}]`` beside ``environment``
+_SECRETS_MODULES = re.compile(r"(^|/)ecs-container-definition(/|$)")
+_SECRETS_OBJ_VAR = re.compile(r'variable\s+"secrets"\s*\{[^}]*valueFrom', re.S)
+
+
+def _takes_secrets(source: str, main: str) -> bool:
+    """The module's interface takes ``secrets`` as a list of ``{name, valueFrom}``: a community
+    container-definition module, or a local module whose ``variable "secrets"`` says so."""
+    if _SECRETS_MODULES.search(source.split("?")[0]):
+        return True
+    if source.startswith(("./", "../")):
+        d = Path(os.path.dirname(main) or ".") / source
+        try:
+            return any(_SECRETS_OBJ_VAR.search(p.read_text(encoding="utf-8", errors="replace"))
+                       for p in sorted(d.glob("*.tf")))
+        except OSError:
+            return False
+    return False
+
+
+def _module_box(blk: hs.HclBlock, attrs: dict[str, hs.HclAttr], text: str) -> hs.Node:
+    """The module call seen as a container object (its arguments as members), so that environment
+    items move into a ``secrets`` argument like they move into a container's ``secrets``."""
+    members = [hs.Member(name, a.start, a.start + len(name), hs.hcl_node(a.expr, text)) for name, a in attrs.items()]
+    if "environment" not in attrs:  # the anchor the secrets argument is written after
+        for alt in MODULE_ENV_ARGS:
+            if alt in attrs:
+                a = attrs[alt]
+                members.append(hs.Member("environment", a.start, a.start + len(alt),
+                                         next(m.value for m in members if m.key == alt)))
+                break
+    return hs.Node(hs.OBJECT, blk.start, blk.end, members=members)
+
+
+def _module_refusal(source: str, main: str, texts: dict[str, str]) -> str:
+    """Why entries passed to module ``source`` as arguments are not rewritten (names the module)."""
+    if source.startswith(("./", "../")):
+        d = Path(os.path.dirname(main) or ".") / source
+        takes = False
+        try:
+            for p in sorted(d.glob("*.tf")):
+                takes = takes or bool(_SECRETS_VAR.search(p.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            pass
+        if not takes:
+            return f'not migratable: module "{source}" takes no secrets input (add one to the module first)'
+    return (f'not migratable: passed to module "{source or "?"}" as an argument, move it to the module\'s '
+            "secrets input by hand")
 
 
 def _replace_units(e: Entry, units: tuple[str, ...]) -> Entry:
@@ -321,6 +470,10 @@ def _module_path(node: hs.Node) -> str | None:
 
 
 def _looks_like_container_template(text: str) -> bool:
+    """A container list template (a whole task definition, ``{"containerDefinitions": ...}``, is
+    the ecs-taskdef source's: ``templatefile()`` of a whole definition is not a container list)."""
     head = text.lstrip("\ufeff \t\r\n")[:1]
+    if head == "{" and '"containerDefinitions"' in text:
+        return False
     return head in "[{" and bool(head) and '"image"' in text and '"name"' in text \
         and ('"environment"' in text or '"logConfiguration"' in text or '"secrets"' in text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lark import Token, Tree
+
 from migrate.errors import RewriteError
 from migrate.model import LOC_ENVIRONMENT, ValueKind
 from migrate.rewrite import hcl_spans as hs
@@ -24,9 +26,13 @@ def _has_secret(text: str, b: _Analysis, use: _Use) -> bool:
     """The container (re-parsed) has ``use.name`` in secrets / secretOptions with a valueFrom."""
     if _is_hcl(use.file):
         tree = hs.parse_hcl(text)
+        if use.module_arg:
+            return _module_has(text, tree, use)
         for it in hs.body_items(hs.root_body(tree)):
-            if isinstance(it, hs.HclBlock) and it.labels[:1] == ["aws_ecs_task_definition"] \
-                    and f"aws_ecs_task_definition.{it.labels[1]}" == use.resource:
+            if isinstance(it, hs.HclBlock) and (
+                    it.type == "resource" and it.labels[:1] == ["aws_ecs_task_definition"]
+                    and f"aws_ecs_task_definition.{it.labels[1]}" == use.resource
+                    or it.type == "module" and it.labels and f"module.{it.labels[0]}" == use.resource):
                 for at in hs.body_items(it.body):
                     if isinstance(at, hs.HclAttr) and at.name == "container_definitions":
                         call = hs.function_call(at.expr)
@@ -40,6 +46,20 @@ def _has_secret(text: str, b: _Analysis, use: _Use) -> bool:
                         return _container_has(arr, use)
         return False
     return _container_has(hs.parse_json(text, templated=True), use)
+
+
+def _module_has(text: str, tree: Tree[Token], use: _Use) -> bool:
+    """The module call has ``use.name`` in its ``secrets`` argument with a valueFrom."""
+    for it in hs.body_items(hs.root_body(tree)):
+        if isinstance(it, hs.HclBlock) and it.type == "module" and it.labels and f"module.{it.labels[0]}" == use.resource:
+            for at in hs.body_items(it.body):
+                if isinstance(at, hs.HclAttr) and at.name == "secrets":
+                    arr = hs.hcl_node(at.expr, text)
+                    return arr.kind == hs.ARRAY and any(
+                        el.kind == hs.OBJECT and (n := el.get("name")) is not None and n.value.value == use.name
+                        and (vf := el.get("valueFrom")) is not None and vf.value.kind == hs.STRING
+                        and bool(vf.value.value) for el in arr.items)
+    return False
 
 
 def _container_has(arr: hs.Node, use: _Use) -> bool:
