@@ -75,10 +75,13 @@ def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, re
                           "checks": [c.to_record() for c in checks]}, indent=2))
     else:
         con = out_console(no_color)
+        left = [c for c in checks if c.kind == "remaining"]
         for c in checks:
-            con.print(Text.assemble(("PASS " if c.ok else "FAIL ", "green" if c.ok else "bold red"),
-                                    Text(f"{c.kind:15} {c.subject}"), Text(f"  {c.detail}" if c.detail else "", style="dim")))
-        con.print(Text(f"verify: {len(checks) - len(failed)} checks passed, {len(failed)} failed",
+            label = ("LEFT ", "yellow") if c.kind == "remaining" else ("PASS ", "green") if c.ok else ("FAIL ", "bold red")
+            con.print(Text.assemble(label, Text(f"{c.kind:15} {c.subject}"),
+                                    Text(f"  {c.detail}" if c.detail else "", style="dim")))
+        con.print(Text(f"verify: {len(checks) - len(failed) - len(left)} checks passed, {len(failed)} failed"
+                       + ("; plaintext secrets remain outside this plan (LEFT above)" if left else ""),
                        style="bold red" if failed else "bold green"))
     return EXIT_FINDINGS if failed else EXIT_OK
 

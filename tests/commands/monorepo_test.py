@@ -111,3 +111,37 @@ def test_json_summary_lists_blocked(mono: Path) -> None:
     assert r.returncode == EXIT_BLOCKED
     doc = json.loads(r.stdout)
     assert doc["blocked"] and all({"kind", "path", "reason", "fix"} <= set(b) for b in doc["blocked"])
+
+
+def test_apply_verify_rollback_finalize_say_what_is_true(server_env: str, tmp_path: Path) -> None:
+    import boto3
+
+    for part in ("apps/shop", "apps/billing", "ecs/payments"):
+        shutil.copytree(MONOREPO / part, tmp_path / "mono" / part)
+    boto3.client("iam").create_role(RoleName="ecsTaskExecutionRole", AssumeRolePolicyDocument="{}")
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        r = run_cli(list(args), cwd=tmp_path, timeout=300)
+        assert "Traceback" not in r.stdout + r.stderr
+        return r.returncode, r.stdout, r.stderr
+
+    code, _, _ = cli("plan", "mono", "--execution-role", ROLE, "-o", "plan.json")
+    assert code == EXIT_BLOCKED
+    p = Plan.from_json((tmp_path / "plan.json").read_text())
+    assert cli("apply", "plan.json", "--yes")[0] == 0  # blocked items never stop the rest
+    code, out, _ = cli("verify", "plan.json", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] is True
+    left = [c for c in doc["checks"] if c["kind"] == "remaining"]
+    assert left and any("blocked: name-clash" in c["detail"] for c in left)
+    assert not any("no plaintext secret left" in c["detail"] for c in doc["checks"]
+                   if any(c["subject"].endswith(b.path.rsplit("/", 1)[-1]) for b in p.blocked))
+    code, out, _ = cli("verify", "plan.json", "--no-color")
+    assert code == 0 and "LEFT " in out and "remain outside this plan" in out
+    assert "State: applied" in cli("status", "plan.json")[1]
+    assert cli("rollback", "plan.json", "--yes")[0] == 0
+    code, _, err = cli("rollback", "plan.json", "--yes")
+    assert code == 0 and "already rolled back" in err
+    code, _, err = cli("finalize", "plan.json", "--yes")
+    assert code == 4 and "was rolled back" in err and "not applied" not in err
+    assert "State: rolled back" in cli("status", "plan.json")[1]
