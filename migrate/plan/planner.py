@@ -413,8 +413,10 @@ def _rewrite_file(lf: LoadedFile, moves: list[Move], src: Source, options: Rewri
 
 def role_problem(lf: LoadedFile, unit: str, fallback: str | None) -> str | None:
     """Why the values of ``unit`` could not be read at deploy time, or None: the task execution role the
-    planner would grant. (The one place to judge a role: missing today; other checks belong here.)"""
-    if dict(lf.execution_roles).get(unit) or fallback:
+    planner would grant. (The one place to judge a role: missing today; other checks belong here.)
+    Compose files also run without ECS (``docker compose``, Compose secrets): a missing role is a warning
+    there (see ``_policies``), not a block."""
+    if dict(lf.execution_roles).get(unit) or fallback or lf.kind == "compose":
         return None
     return f"no task execution role known for {unit}: nothing could read the value at deploy time"
 

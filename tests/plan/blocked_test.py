@@ -328,3 +328,20 @@ def test_report_lists_blocked_items(tmp_path: Path) -> None:
     rows = [f for f in d.findings if f["store"] == "blocked"]
     assert len(rows) == 1 and "name-clash" in rows[0]["entry"] and "fix:" in rows[0]["entry"]
 
+
+
+def test_entries_with_no_execution_role_are_blocked_not_planned(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_ecs_task_definition" "t" {\n  family = "t"\n'
+        '  container_definitions = jsonencode([{ name = "api", image = "x",\n'
+        '    environment = [{ name = "DB_PASSWORD", value = "Kq7-tf-secret-9x" }] }])\n}\n')
+    _td(tmp_path / "a.json", "a", {"API_TOKEN": "tok_9Zq81mXv0Lp3"})  # names its role: planned
+    _compose(tmp_path / "shop")  # compose runs without ECS too: a missing role is a warning there
+    (tmp_path / "shop" / "docker-compose.override.yml").unlink()
+    p = _make(tmp_path, PlanSettings(compose_target="compose-secrets"))
+    (b,) = [b for b in p.blocked if b.kind == "execution-role"]
+    assert b.name == "DB_PASSWORD" and b.path.endswith("main.tf") and "api" in b.reason
+    assert "--execution-role" in b.fix
+    assert _moved(p) == {"API_TOKEN", "JWT_SECRET", "DB_PASSWORD"}  # compose's DB_PASSWORD, not main.tf's
+    assert "main.tf" not in " ".join(r.display for r in p.rewrites)
+    assert any("no task execution role known" in w and "docker-compose.yml" in w for w in p.warnings)
