@@ -180,6 +180,18 @@ def rollback(plan: PlanArg, yes: Yes = False, profile: Profile = None, region: R
         raise typer.Exit(cmd(plan, yes=yes, profile=profile, endpoint_url=endpoint_url, region=region, no_color=no_color))
 
 
+@app.command("force-unlock", epilog="Example:  secrets-migrate force-unlock plan.json 3f2a9c0d4e5b6a7c8d9e0f1a2b3c4d5e")
+def force_unlock(plan: PlanArg,
+                 lock_id: Annotated[str, typer.Argument(help="The lock id the refusal named.", metavar="LOCK_ID")],
+                 yes: Yes = False, profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
+                 no_color: NoColor = False) -> None:
+    """Break a run lock whose holder is dead. Only when you are sure no run of this plan is active."""
+    with error_handler():
+        from migrate.commands.run import force_unlock as cmd
+        raise typer.Exit(cmd(plan, lock_id, yes=yes, profile=profile, endpoint_url=endpoint_url, region=region,
+                             no_color=no_color))
+
+
 @app.command(epilog="Example:  secrets-migrate finalize plan.json --yes")
 def finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile: Profile = None, region: Region = None,
              endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:

@@ -62,6 +62,13 @@ class HealthChecker(Protocol):
              timeout: float) -> HealthOutcome: ...
 
 
+class Lease(Protocol):
+    """The run lease held while a command acts (``migrate.stores.lease.RunLease``)."""
+
+    @property
+    def lost(self) -> str: ...
+
+
 class FileValues:
     """Values re-read from the source files named in the plan (file mode). Thread-safe, cached."""
 
@@ -124,6 +131,8 @@ class Env:
     health_timeout: float | None = None
     progress: Progress | None = field(default=None, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)  #: seconds, for durations
+    plan_ref: str = "PLAN"  #: how the user names the plan, for the commands a failure message gives
+    lease: Lease | None = field(default=None, repr=False)  #: the run lease, when a command holds one
 
     def store_for(self, a: StoreAction) -> SecretStore:
         return self.ssm if isinstance(a, PutParameter) else self.sm

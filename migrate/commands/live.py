@@ -182,8 +182,11 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
                     prog.update(tasks[wave], advance=1 if ev == "end" else 0, description=f"wave {wave}: {key} {status}"[:70])
 
             runner.on_event = on_event
+            from migrate.apply.guard import run_guard
+
             try:
-                rep = runner.run(only=set(services) if services else None)
+                with run_guard(rt, plan_path):
+                    rep = runner.run(only=set(services) if services else None)
             finally:
                 rt.journal.close()
     text = rp.to_json(rep) if report_format == "json" else rp.to_markdown(rep) if report_format == "markdown" else None
@@ -200,6 +203,7 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
 
 def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = False, profile: str | None = None,
                   region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
+    from migrate.apply.guard import run_guard
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live.waves import rollback_live as do
 
@@ -209,7 +213,8 @@ def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = 
         if not confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
             return EXIT_FAILED
         try:
-            notes = do(rt, list(services) or None)
+            with run_guard(rt, plan_path):
+                notes = do(rt, list(services) or None)
         finally:
             rt.journal.close()
     for n in notes:
@@ -223,6 +228,7 @@ def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", prof
                   region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
     """Deregister + delete the old plaintext revisions of migrated services. The point of no return."""
     from migrate.apply.finalize import finalize_plan
+    from migrate.apply.guard import run_guard
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live.waves import LiveRunner
 
@@ -241,7 +247,8 @@ def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", prof
         else:
             if not confirm("Finalize? Old revisions are deleted and rollback is no longer possible.", yes):
                 return EXIT_FAILED
-            deleted = finalize_plan(rt)
+            with run_guard(rt, plan_path):
+                deleted = finalize_plan(rt)
     rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values
                      if states.get(a.id) and states[a.id].phase == "applied"})
     if fmt == "json":

@@ -131,9 +131,20 @@ def show(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int:
         print(p.to_json(), end="")
         return EXIT_OK
     con = out_console(no_color)
-    print_plan(p, con)
+    print_plan(_printable(p), con)
     print_blocked(p, con)
     from migrate.commands.common import state_line
 
     con.print(Text("\n" + state_line(p, journal.states(), journal.finalized)))
     return EXIT_OK
+
+
+def _printable(p: Plan) -> Plan:
+    """``p`` with every refusal carrying the fields the renderer prints. Live refusals name a task-definition
+    revision and have no line (``show`` on a live plan with refused entries crashed with KeyError)."""
+    import dataclasses
+
+    if all({"path", "line", "unit", "name", "reason"} <= set(r) for r in p.refused):
+        return p
+    rows = tuple({"path": "", "line": "", "unit": "", "name": "", "reason": "", **r} for r in p.refused)
+    return dataclasses.replace(p, refused=rows)

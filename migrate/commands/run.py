@@ -9,6 +9,7 @@ from rich.text import Text
 
 from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.apply.finalize import finalize_plan
+from migrate.apply.guard import run_guard
 from migrate.apply.journal import locked, state_dir_for
 from migrate.commands.common import (
     confirm,
@@ -47,7 +48,7 @@ def apply(plan_path: Path, *, yes: bool = False, no_rollback: bool = False, prof
         err.print(Text(f"Plan {rt.plan.id}: {c['+']} to create, {c['~']} to rewrite, {c['-']} to delete"))
         if not confirm("Apply this plan?", yes):
             return EXIT_FAILED
-        with progress_bar(err, enabled=err.is_terminal) as prog:
+        with run_guard(rt, plan_path), progress_bar(err, enabled=err.is_terminal) as prog:
             task = prog.add_task("Applying", total=len(rt.plan.actions))
             rt.progress = lambda phase, a: prog.update(task, advance=1 if phase == "apply" else 0,
                                                        description=a.describe()[:60])
@@ -106,7 +107,8 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
         if not confirm("Roll back everything this run did?", yes):
             return EXIT_FAILED
         try:
-            notes = rollback_plan(rt)
+            with run_guard(rt, plan_path):
+                notes = rollback_plan(rt)
         finally:
             rt.journal.close()
         for n in notes:
@@ -133,7 +135,8 @@ def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: 
         if not rt.journal.finalized:
             if not confirm("Finalize? Rollback will no longer be possible.", yes):
                 return EXIT_FAILED
-            finalize_plan(rt)
+            with run_guard(rt, plan_path):
+                finalize_plan(rt)
         rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values})
         if fmt == "json":
             print(json.dumps({"plan_id": rt.plan.id, "finalized": True, "rotate": rotate}, indent=2))
@@ -143,6 +146,26 @@ def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: 
                            "task-definition revisions:", style="bold"))
             for r in rotate:
                 con.print(Text(f"  - {r}"))
+    return EXIT_OK
+
+
+def force_unlock(plan_path: Path, lock_id: str, *, yes: bool = False, profile: str | None = None,
+                 region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
+                 aws: AwsContext | None = None) -> int:
+    """Remove the run lease of this plan at the target if it holds ``lock_id`` (Terraform's force-unlock)."""
+    from migrate.stores.aws import Aws
+    from migrate.stores.lease import force_unlock as do
+
+    err = err_console(no_color)
+    plan, _ = plan_state(plan_path)
+    if not confirm(f"Remove the run lock {lock_id} of plan {plan.id}? Only if its run is dead.", yes):
+        return EXIT_FAILED
+    aws = aws or Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region,
+                     endpoint_url=endpoint_url)
+    info = do(aws, plan.id, lock_id)
+    err.print(Text(f"Removed the run lock of plan {plan.id} held by {info.describe()}. "
+                   f"`secrets-migrate apply {plan_path}` resumes, `secrets-migrate rollback {plan_path}` undoes.",
+                   style="green"))
     return EXIT_OK
 
 

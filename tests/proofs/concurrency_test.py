@@ -36,7 +36,7 @@ def project(server_env: str, tmp_path: Path) -> tuple[Path, Path]:
 def test_second_concurrent_apply_is_refused(project: tuple[Path, Path]) -> None:
     defs, plan_path = project
     env = {**os.environ, **FAULTS, "COLUMNS": "200",
-           "SECRETS_MIGRATE_TEST_FAULTS": '[{"kind": "delay", "ops": ["ssm.PutParameter"], "at": [1], "seconds": 4}]'}
+           "SECRETS_MIGRATE_TEST_FAULTS": '[{"kind": "delay", "ops": ["ssm.PutParameter"], "at": [2], "seconds": 4}]'}  # 1st: the run lease
     first = subprocess.Popen([sys.executable, str(LAUNCHER), "apply", "plan.json", "--yes"], cwd=plan_path.parent,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     journal = plan_path.with_name("plan.json.state") / "journal.jsonl"

@@ -48,7 +48,10 @@ class FileImpl:
         env.journal.append("applied", a.id, a.kind, receipt=RewriteReceipt(after_sha256=after))
 
     def check_revert(self, env: Env, a: RewriteFile, st: ActionState) -> None:
-        file_state(a, st)
+        """The file is in a known state and, when rewritten, its original rebuilds exactly from the store
+        values (in memory): a rotated or deleted value stops rollback before any file is touched."""
+        if file_state(a, st) == "after" and not a.creates:
+            rebuild_original(env, a)
 
     def revert(self, env: Env, a: RewriteFile, st: ActionState) -> str:
         if file_state(a, st) == "before":
@@ -57,13 +60,7 @@ class FileImpl:
         if a.creates:
             remove_file(path)
             return ""
-        src = read_source(path, a.display, max_bytes=_NO_LIMIT)
-        text = revert_edits(src.text, a.edits, ref=env.arn_of, value=stored_values(env))
-        data = (b"\xef\xbb\xbf" if a.bom else b"") + text.encode("utf-8")
-        if hashlib.sha256(data).hexdigest() != a.before_sha256:
-            raise RewriteError(f"{a.display}: the rebuilt original does not match its planned sha256; file left as is",
-                               hint="the store value may have been changed since apply")
-        atomic_write(path, data)
+        atomic_write(path, rebuild_original(env, a))
         return ""
 
     def verify(self, env: Env, actions: Sequence[RewriteFile], ctx: VerifyContext) -> list[Check]:
@@ -94,6 +91,19 @@ class FileImpl:
 
     def finalize(self, env: Env, actions: Sequence[RewriteFile]) -> list[str]:
         return []
+
+
+def rebuild_original(env: Env, a: RewriteFile) -> bytes:
+    """The original bytes of a rewritten file, rebuilt from the file and the store values; RewriteError when
+    they do not hash as planned (a value was rotated or changed since apply)."""
+    src = read_source(Path(a.path), a.display, max_bytes=_NO_LIMIT)
+    text = revert_edits(src.text, a.edits, ref=env.arn_of, value=stored_values(env))
+    data = (b"\xef\xbb\xbf" if a.bom else b"") + text.encode("utf-8")
+    if hashlib.sha256(data).hexdigest() != a.before_sha256:
+        raise RewriteError(f"{a.display}: the original rebuilt from the store values does not match its planned "
+                           "sha256 (a value was changed or rotated since apply); nothing was rolled back",
+                           hint="put the original values back in the store, or restore the files from version control")
+    return data
 
 
 def file_state(a: RewriteFile, st: ActionState) -> str:
