@@ -101,9 +101,7 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
             err.print("nothing to roll back: this plan was never applied")
             return EXIT_OK
         left = phase_counts(rt.plan, rt.journal.states())
-        if not any(k not in ("pending", "reverted") for k in left):
-            err.print("nothing to roll back: this plan was already rolled back")
-            return EXIT_OK
+        nothing = not any(k not in ("pending", "reverted") for k in left)  # still run: it clears a lease left behind
         if not confirm("Roll back everything this run did?", yes):
             return EXIT_FAILED
         try:
@@ -113,8 +111,12 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
             rt.journal.close()
         for n in notes:
             err.print(Text(f"note: {n}"))
-        err.print(Text(f"Rolled back plan {rt.plan.id}: files restored byte-identical, created entries deleted.",
-                       style="green"))
+        if nothing:
+            err.print("nothing to roll back: this plan was already rolled back" if left.get("reverted")
+                      else "nothing to roll back: no action of this plan was applied")
+        else:
+            err.print(Text(f"Rolled back plan {rt.plan.id}: files restored byte-identical, created entries deleted.",
+                           style="green"))
     return EXIT_OK
 
 
