@@ -78,7 +78,7 @@ def scan(
 
             raise typer.Exit(scan_live(endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
                                        families=family or (), all_revisions=all_revisions, profile=profile,
-                                       fmt="json" if format == "json" else "table", no_color=no_color))
+                                       fmt=format, no_color=no_color, all_entries=all_entries))
         if not paths:
             raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         from migrate.commands.scan import scan as cmd

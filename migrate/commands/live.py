@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from migrate.arn import short
 from migrate.commands.common import confirm, open_env, progress_bar
 from migrate.console import err_console, out_console
-from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError
+from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError, UsageError
 from migrate.plan.choices import FailurePolicy
 
 #: temporary credentials (AccessKeyId, SecretAccessKey, SessionToken) of an assumed role, or None: the caller's own
@@ -44,35 +44,44 @@ def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[s
     return inv
 
 
-def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), services: Sequence[str] = (),
+def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), services: Sequence[str] = (),  # noqa: PLR0913 - one parameter per CLI option
               families: Sequence[str] = (), all_revisions: bool = False, profile: str | None = None,
-              fmt: str = "table", no_color: bool = False, endpoint_url: str | None = None) -> int:
+              fmt: str = "table", no_color: bool = False, endpoint_url: str | None = None,
+              all_entries: bool = False) -> int:
+    """Live scan. ``json`` is the same v1 contract as a file scan (``secrets-migrate schema scan``), ``sarif``
+    the same SARIF 2.1.0 (the artifact is the task-definition ARN)."""
+    from migrate.commands.common import ScanOutcome
+    from migrate.commands.scan import to_json_live, to_sarif
     from migrate.live.planner import live_findings
 
+    if fmt not in ("table", "json", "sarif"):
+        raise UsageError(f"--format must be table, json or sarif, not {fmt!r}")
     inv = _inventory(regions, profile, clusters, services, families, all_revisions, endpoint_url=endpoint_url)
-    findings = [f for f in live_findings(inv) if f.is_secret]
+    every = live_findings(inv)
+    findings = [f for f in every if f.is_secret]
+    if fmt == "json":
+        print(json.dumps(to_json_live(every, inv.services, all_entries=all_entries, warnings=inv.warnings),
+                         indent=2, ensure_ascii=False))
+        return EXIT_FINDINGS if findings else EXIT_OK
+    if fmt == "sarif":
+        print(json.dumps(to_sarif(ScanOutcome(files=[], loaded=[], findings=findings)), indent=2, ensure_ascii=False))
+        return EXIT_FINDINGS if findings else EXIT_OK
     by_rev: dict[str, list[str]] = {}
     for f in findings:
         by_rev.setdefault(f.entry.path, []).append(f"{f.entry.unit}.{f.entry.name}")
-    rows: list[dict[str, Any]] = [{"service": s.key, "region": s.region, "controller": s.controller, "task_definition": s.task_definition,
-             "secrets": sorted(by_rev.get(s.task_definition, []))} for s in inv.services]
     other = sorted(a for a in by_rev if a not in {s.task_definition for s in inv.services})
-    if fmt == "json":
-        print(json.dumps({"version": 1, "services": rows, "other_revisions": {a: sorted(by_rev[a]) for a in other}},
-                         indent=2))
-    else:
-        from rich.table import Table
+    from rich.table import Table
 
-        con = out_console(no_color)
-        t = Table(title=Text("Live services"))
-        for c in ("service", "controller", "revision", "plaintext secrets"):
-            t.add_column(c, overflow="fold")
-        for r in rows:
-            t.add_row(Text(r["service"]), r["controller"], Text(short(r["task_definition"])),
-                      Text(", ".join(r["secrets"]) or "-"))
-        con.print(t)
-        for a in other:
-            con.print(Text(f"also ACTIVE: {short(a)}: {', '.join(sorted(by_rev[a]))}"))
+    con = out_console(no_color)
+    t = Table(title=Text("Live services"))
+    for c in ("service", "controller", "revision", "plaintext secrets"):
+        t.add_column(c, overflow="fold")
+    for s in inv.services:
+        t.add_row(Text(s.key), s.controller, Text(short(s.task_definition)),
+                  Text(", ".join(sorted(by_rev.get(s.task_definition, []))) or "-"))
+    con.print(t)
+    for a in other:
+        con.print(Text(f"also ACTIVE: {short(a)}: {', '.join(sorted(by_rev[a]))}"))
     return EXIT_FINDINGS if findings else EXIT_OK
 
 

@@ -22,7 +22,7 @@ from migrate.plan.model import BlockedItem, InputFile, Plan, PlanSettings
 from migrate.plan.placement import place, store_action, template_for
 from migrate.plan.render import redacted_diff
 from migrate.rewrite.edits import apply_edits, ref_preview, ref_token
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, Source
+from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, RoleKind, Source, merge_shared
 from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_ID
 
 PRICE_SM_SECRET = 0.40  # USD per secret per month (facts sheet §3, UNCONFIRMED against the pricing page)
@@ -218,7 +218,8 @@ def _rewrites(loaded: Sequence[LoadedFile], findings: Sequence[Finding], moves_b
     secret_values = plaintext_values(findings)
     guard = _Guard(findings, loaded)
     dropped: set[str] = set()
-    claimed: dict[str, str] = {}  # display path written -> the definition whose rewrite writes it
+    accepted: list[FileChange] = []
+    by_path: dict[str, list[FileChange]] = defaultdict(list)
     for i in sorted(range(len(loaded)), key=lambda j: (is_override(loaded[j].path), j)):  # base files first
         lf = loaded[i]
         moves = moves_by_file.get(i)
@@ -229,27 +230,33 @@ def _rewrites(loaded: Sequence[LoadedFile], findings: Sequence[Finding], moves_b
             dropped.update(m.entry.key for m in moves)
             moves_by_file[i] = []
             continue
-        changes, kept, file_diffs = done
-        other = next((claimed[ch.path] for ch in changes if ch.path in claimed), None)
-        if other is not None:  # two rewrites of one file would conflict at apply: the later file waits
-            both = next(ch.path for ch in changes if ch.path in claimed)
-            blocked.append(BlockedItem(kind=BLOCK_REWRITE, path=lf.path,
-                                       reason=f"its rewrite writes {both}, which the rewrite of {other} writes too",
-                                       fix="plan the two files separately (one plan file each), or exclude one"))
+        changes, kept, _file_diffs = done
+        shared = [ch for ch in changes if ch.path in by_path]
+        try:  # what several inputs write (one ecs-params.yml, a shared env file) must merge, or this file waits
+            merge_shared([c for ch in shared for c in by_path[ch.path]] + shared)
+        except MigrateError as err:
+            blocked.append(BlockedItem(kind=BLOCK_REWRITE, path=lf.path, reason=str(err),
+                                       fix=err.hint or "plan these definitions separately, or exclude one"))
             dropped.update(m.entry.key for m in moves)
             moves_by_file[i] = []
             continue
-        claimed.update({ch.path: lf.path for ch in changes})
+        for ch in changes:
+            by_path[ch.path].append(ch)
+        accepted += changes
         if len(kept) != len(moves):
             dropped.update(m.entry.key for m in moves if m not in kept)
             moves_by_file[i] = kept
-        diffs.update(file_diffs)
-        for ch in changes:
-            granted.update(ch.grants)
-            abs_path, _text, bom, sha = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
-            rewrites.append(RewriteFile(id=next_id(), path=abs_path, display=ch.path,
-                                        before_sha256=None if ch.create else sha, bom=bom,
-                                        edits=tuple(ch.edits), entries=tuple(ch.entries), summary=ch.summary))
+    for ch in merge_shared(accepted):  # one change per file
+        granted.update(ch.grants)
+        abs_path, text, bom, sha = texts.get(ch.path, (str(Path(ch.path).absolute()), "", False, None))
+        if ch.create:
+            sha = None
+            text = ""
+        rewrites.append(RewriteFile(id=next_id(), path=abs_path, display=ch.path, before_sha256=sha, bom=bom,
+                                    edits=tuple(ch.edits), entries=tuple(ch.entries), summary=ch.summary))
+        after = apply_edits(text, ch.edits, ref=preview)
+        diffs[ch.path] = redacted_diff(ch.path, text, after, ch.edits, mask_values=secret_values,
+                                       created=ch.create)
     _drop_values(targets, dropped)
     blocked.extend(guard.name_hits(targets))  # a value inside an entry name: never the case with slugged identifiers
     _drop_values(targets, {b for b in guard.blocked_keys})
@@ -416,9 +423,14 @@ def role_problem(lf: LoadedFile, unit: str, fallback: str | None) -> str | None:
     planner would grant. (The one place to judge a role: missing today; other checks belong here.)
     Compose files also run without ECS (``docker compose``, Compose secrets): a missing role is a warning
     there (see ``_policies``), not a block."""
-    if dict(lf.execution_roles).get(unit) or fallback or lf.kind == "compose":
+    if lf.kind == "compose":
         return None
-    return f"no task execution role known for {unit}: nothing could read the value at deploy time"
+    ref = lf.execution_role_ref(unit)
+    if ref.arn or ref.kind is RoleKind.SAME_TEMPLATE or (ref.kind is RoleKind.NONE and fallback):
+        return None  # (a role of the same template without a grant stays a warning, see ``_policies``)
+    if ref.kind is RoleKind.NONE:
+        return f"no task execution role known for {unit}: nothing could read the value at deploy time"
+    return f"execution role of {unit} is {ref.kind.value} ({ref.expression}: {ref.reason}); the tool cannot grant it"
 
 
 def _roleless(lf: LoadedFile, moves: Sequence[Move], changes: Sequence[FileChange],
@@ -574,14 +586,15 @@ def _policies(loaded: Sequence[LoadedFile], moves_by_file: dict[int, list[Move]]
     ids_by_name = {(t.store, t.name): t.action_id for t in targets.values()}
     missing: set[str] = set()
     for i, lf in enumerate(loaded):
-        roles = dict(lf.execution_roles)
         for m in moves_by_file.get(i, []):
             if m.entry.key in granted:
                 continue
             for unit in m.entry.units:
-                role = roles.get(unit) or settings.execution_role
+                ref = lf.execution_role_ref(unit)  # the role the task really uses; the fallback only when none
+                role = ref.arn or (settings.execution_role if ref.kind is RoleKind.NONE else None)
                 if not role:
-                    missing.add(f"{lf.path}:{unit}")
+                    missing.add(f"{lf.path}:{unit}" + (f" (execution role {ref.expression}: {ref.reason})"
+                                                       if ref.kind is not RoleKind.NONE else ""))
                     continue
                 if m.store == "existing":
                     by_role[role]["existing"].add(m.value_from)

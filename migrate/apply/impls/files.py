@@ -23,7 +23,15 @@ _NO_LIMIT = 1 << 40
 
 class FileImpl:
     def preflight(self, env: Env, a: RewriteFile, st: ActionState, out: Preflight) -> None:
-        return None  # the stale check (``check_inputs``) covers every input file
+        # the stale check (``check_inputs``) covers every input file; a file this plan creates is no
+        # input: refuse before any change when something else (another run or plan) wrote it
+        same = [r for r in env.plan.rewrites if r.path == a.path]
+        if len(same) > 1 and same[0] is a:
+            out.problems.append(f"{a.display} is written by {len(same)} actions of this plan; re-run plan")
+        cur = sha256_file(Path(a.path)) if a.creates else None
+        if cur is not None and cur != st.expect.get("after_sha256"):
+            out.problems.append(f"{a.display} exists now (written by another run or plan); this plan expected to "
+                                "create it")
 
     def apply(self, env: Env, a: RewriteFile, st: ActionState) -> None:
         path = Path(a.path)
@@ -114,6 +122,9 @@ def file_state(a: RewriteFile, st: ActionState) -> str:
         return "before"
     if after is not None and cur == after:
         return "after"
+    if a.creates:  # it did not exist before this plan: version control has nothing to restore
+        raise RewriteError(f"{a.display} (created by this plan) was changed after apply, e.g. by a later plan; "
+                           "nothing was rolled back", hint="roll back the later plan first, then run rollback again")
     raise RewriteError(f"{a.display} was changed after apply (it matches neither the original nor the rewrite); "
                        "nothing was rolled back", hint="restore it from version control, then run rollback again")
 
