@@ -136,6 +136,8 @@ def make_plan(loaded: Sequence[LoadedFile], findings: Sequence[Finding], setting
                                          next_id)
 
     warnings += _weak_notes(targets, by_key)
+    warnings += list(dict.fromkeys(f"{b.path}: {b.unit}: {b.reason} (its entries are blocked)"  # one per unit
+                                   for b in blocked if b.kind == BLOCK_ROLE and b.unit))
     store_actions: list[Action] = [store_action(t.action_id, t.store, t.name, t.tier, settings, tags, t.values)
                                    for t in targets.values()]
     if any(t.store == "secretsmanager" and any(v.json_key for v in t.values) for t in targets.values()):
