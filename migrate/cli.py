@@ -101,12 +101,13 @@ def plan(
     store: Annotated[str, typer.Option("--store", help="ssm, secretsmanager or auto (by size and cost).")] = "auto",
     group: Annotated[str, typer.Option("--group", help="per-var (one entry per variable) or per-unit (one JSON secret per container).")] = "per-var",
     prefix: Annotated[str, typer.Option("--prefix", help="Name prefix, e.g. prod.")] = "",
-    name_template: Annotated[str | None, typer.Option("--name-template", help="e.g. '/{prefix}/{group}/{unit}/{name}'.")] = None,
+    name_template: Annotated[str | None, typer.Option("--name-template", help="Fields {prefix} {project} {group} {file} {unit} {name}; default '/{prefix}/{project}/{unit}/{name}'.")] = None,
     kms_key: Annotated[str | None, typer.Option("--kms-key", help="KMS key id, alias or ARN for new entries.")] = None,
     execution_role: Annotated[str | None, typer.Option("--execution-role", help="Task execution role ARN for definitions that name none.")] = None,
     compose_target: Annotated[str, typer.Option("--compose-target", help="ecs-params (ecs-cli ecs-params.yml) or compose-secrets.")] = "ecs-params",
     share_identical: Annotated[bool, typer.Option("--share-identical", help="Identical values within one app share one entry.")] = False,
-    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Plan even if some files cannot be read.")] = False,
+    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Kept for compatibility: unreadable files are always listed as blocked and the rest planned.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole plan (nothing written) when any file or entry is blocked.")] = False,
     format: Fmt = "text",
     config: Annotated[Path | None, typer.Option("--config")] = None,
     profile: Profile = None,
@@ -117,6 +118,10 @@ def plan(
     """Decide store, name, rewrite and IAM grant for every migratable secret; write a reviewable plan.
 
     A plan is a dry run: nothing in AWS or in your files changes until `apply`.
+
+    A file or entry with a problem (parse error, name clash, execution role, plaintext guard, store
+    limit) is blocked alone and listed with its reason and fix; everything else is planned. Exit 0:
+    planned (or nothing to migrate); 5: planned, with blocked items; 3/4 with --strict.
     """
     with error_handler():
         from migrate.commands.plan import plan as cmd
@@ -133,7 +138,7 @@ def plan(
         if not paths:
             raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         raise typer.Exit(cmd(paths, out_path=out, settings=settings, fmt=format, config_path=config,
-                             no_color=no_color, allow_errors=skip_errors))
+                             no_color=no_color, allow_errors=skip_errors, strict=strict))
 
 
 @app.command(epilog="Example:  secrets-migrate show plan.json")

@@ -16,8 +16,9 @@ from typing import Any
 from migrate import __version__
 
 STORE_LABEL = {"ssm": "SSM Parameter Store", "secretsmanager": "Secrets Manager", "existing": "existing secret",
-               "refused": "not migrated"}
-STORE_COLOR = {"ssm": "#2f7ed8", "secretsmanager": "#8e44ad", "existing": "#7f8c8d", "refused": "#c0392b"}
+               "refused": "not migrated", "blocked": "blocked"}
+STORE_COLOR = {"ssm": "#2f7ed8", "secretsmanager": "#8e44ad", "existing": "#7f8c8d", "refused": "#c0392b",
+               "blocked": "#e67e22"}
 
 
 @dataclass
@@ -103,6 +104,11 @@ def build(plan: Any, records: list[dict[str, Any]], *, finalized: bool = False,
                            "file": f"{r.get('path', '')}:{r.get('line', '')}", "store": STORE_LABEL["refused"],
                            "entry": f"not migrated: {r.get('reason', '')}", "phase": "-"})
         chart.setdefault(str(r.get("unit", "")) or "(none)", Counter())["refused"] += 1
+    for b in getattr(plan, "blocked", ()):  # left as they are: reason and fix
+        d.findings.append({"unit": b.unit, "name": b.name or "(whole file)", "file": f"{b.path}:{b.line or ''}",
+                           "store": STORE_LABEL["blocked"], "phase": "-",
+                           "entry": f"blocked ({b.kind}): {b.reason}" + (f"; fix: {b.fix}" if b.fix else "")})
+        chart.setdefault(b.unit or "(none)", Counter())["blocked"] += 1
     d.chart = chart
     d.rotate = sorted(set(d.rotate))
     by_id = plan.by_id()

@@ -76,8 +76,20 @@ def preflight(env: Env) -> list[str]:
         impl_for(a).preflight(env, a, st, out)
     if out.problems:
         raise PreconditionFailed("preflight failed, nothing was changed: " + "; ".join(out.problems),
-                                 hint="pick another --prefix/--name-template, or delete the clashing entries yourself")
+                                 hint=preflight_hint(out.problems))
     return out.notes
+
+
+def preflight_hint(problems: list[str]) -> str:
+    """The fix for the problems preflight found, by cause (a missing role is no name clash)."""
+    hints = []
+    if any("does not exist" in p and "role" in p for p in problems):
+        hints.append("create the execution role or plan again with the right --execution-role")
+    if any("inline policy" in p for p in problems):
+        hints.append("remove that inline policy from the role (or roll back the plan that created it)")
+    if any("already exists" in p or "scheduled for deletion" in p for p in problems):
+        hints.append("pick another --prefix/--name-template, or delete the clashing entries yourself")
+    return "; ".join(hints) or "fix the problems above, then apply again"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,7 +11,15 @@ from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.apply.finalize import finalize_plan
 from migrate.apply.guard import run_guard
 from migrate.apply.journal import locked, state_dir_for
-from migrate.commands.common import confirm, open_env, plan_state, progress_bar
+from migrate.commands.common import (
+    confirm,
+    finalize_refusal,
+    open_env,
+    phase_counts,
+    plan_state,
+    progress_bar,
+    state_line,
+)
 from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, FinalizedError
 from migrate.plan.choices import FailurePolicy, Mode
@@ -72,10 +80,13 @@ def verify(plan_path: Path, *, fmt: str = "text", profile: str | None = None, re
                           "checks": [c.to_record() for c in checks]}, indent=2))
     else:
         con = out_console(no_color)
+        left = [c for c in checks if c.kind == "remaining"]
         for c in checks:
-            con.print(Text.assemble(("PASS " if c.ok else "FAIL ", "green" if c.ok else "bold red"),
-                                    Text(f"{c.kind:15} {c.subject}"), Text(f"  {c.detail}" if c.detail else "", style="dim")))
-        con.print(Text(f"verify: {len(checks) - len(failed)} checks passed, {len(failed)} failed",
+            label = ("LEFT ", "yellow") if c.kind == "remaining" else ("PASS ", "green") if c.ok else ("FAIL ", "bold red")
+            con.print(Text.assemble(label, Text(f"{c.kind:15} {c.subject}"),
+                                    Text(f"  {c.detail}" if c.detail else "", style="dim")))
+        con.print(Text(f"verify: {len(checks) - len(failed) - len(left)} checks passed, {len(failed)} failed"
+                       + ("; plaintext secrets remain outside this plan (LEFT above)" if left else ""),
                        style="bold red" if failed else "bold green"))
     return EXIT_FINDINGS if failed else EXIT_OK
 
@@ -93,6 +104,8 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
         if not rt.journal.records:
             err.print("nothing to roll back: this plan was never applied")
             return EXIT_OK
+        left = phase_counts(rt.plan, rt.journal.states())
+        nothing = not any(k not in ("pending", "reverted") for k in left)  # still run: it clears a lease left behind
         if not confirm("Roll back everything this run did?", yes):
             return EXIT_FAILED
         try:
@@ -102,8 +115,12 @@ def rollback(plan_path: Path, *, yes: bool = False, profile: str | None = None, 
             rt.journal.close()
         for n in notes:
             err.print(Text(f"note: {n}"))
-        err.print(Text(f"Rolled back plan {rt.plan.id}: files restored byte-identical, created entries deleted.",
-                       style="green"))
+        if nothing:
+            err.print("nothing to roll back: this plan was already rolled back" if left.get("reverted")
+                      else "nothing to roll back: no action of this plan was applied")
+        else:
+            err.print(Text(f"Rolled back plan {rt.plan.id}: files restored byte-identical, created entries deleted.",
+                           style="green"))
     return EXIT_OK
 
 
@@ -117,10 +134,9 @@ def finalize(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
-        states = rt.journal.states()
-        pending = [a for a in rt.plan.actions if states.get(a.id) is None or states[a.id].phase != "applied"]
-        if pending:
-            err.print(f"cannot finalize: {len(pending)} action(s) are not applied (apply or roll back first)")
+        refusal = None if rt.journal.finalized else finalize_refusal(rt.plan, rt.journal.states())
+        if refusal:
+            err.print(refusal)
             return EXIT_FAILED
         if not rt.journal.finalized:
             if not confirm("Finalize? Rollback will no longer be possible.", yes):
@@ -170,6 +186,5 @@ def status(plan_path: Path, *, fmt: str = "text", no_color: bool = False) -> int
     con = out_console(no_color)
     for r in rows:
         con.print(Text(f"{r['phase']:9} {r['id']:5} {r['describe']}"))
-    if journal.finalized:
-        con.print("finalized")
+    con.print(Text(state_line(plan, states, journal.finalized)))
     return EXIT_OK

@@ -102,6 +102,24 @@ class InputFile:
 
 
 @dataclass(frozen=True)
+class BlockedItem:
+    """Something the plan leaves as it is, and why: a file (``unit``/``name`` empty) or one entry.
+    ``kind``: parse-error, name-clash, execution-role, plaintext-guard, rewrite, store-limit. Never a value."""
+
+    kind: str
+    path: str  #: display path of the definition
+    reason: str
+    fix: str = ""
+    line: int = 0
+    unit: str = ""
+    name: str = ""
+
+    def label(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where} {self.unit}.{self.name}" if self.name else where
+
+
+@dataclass(frozen=True)
 class Plan:
     id: str
     created: str
@@ -115,6 +133,7 @@ class Plan:
     refused: tuple[dict[str, Any], ...] = ()  #: secrets found but not migrated, with the reason
     cost: dict[str, Any] = field(default_factory=dict)
     deploy_order: tuple[str, ...] = ()
+    blocked: tuple[BlockedItem, ...] = ()  #: left as they are (parse error, clash, guard...), with reason and fix
 
     def reverse_order(self) -> tuple[Action, ...]:
         return tuple(reversed(self.actions))
@@ -162,7 +181,7 @@ class Plan:
         root = ""
         if self.root:
             root = Path(os.path.relpath(self.root, os.path.abspath(base or Path.cwd()))).as_posix()
-        return {
+        doc: dict[str, Any] = {
             "format": PLAN_FORMAT,
             "version": PLAN_VERSION,
             "id": self.id,
@@ -178,6 +197,9 @@ class Plan:
             "warnings": list(self.warnings),
             "refused": list(self.refused),
         }
+        if self.blocked:  # written only when there are some
+            doc["blocked"] = [asdict(b) for b in self.blocked]
+        return doc
 
     def to_json(self, *, base: Path | None = None) -> str:
         return json.dumps(self.to_doc(base=base), indent=2, ensure_ascii=False) + "\n"
@@ -222,6 +244,7 @@ class Plan:
                 cost=dict(doc.get("cost", {})),
                 deploy_order=tuple(doc.get("deploy_order", [])),
                 root=root,
+                blocked=tuple(BlockedItem(**b) for b in doc.get("blocked", [])),
             )
         except (KeyError, TypeError) as e:
             raise PlanError(f"{where}: malformed plan file ({type(e).__name__}: {e})") from None
