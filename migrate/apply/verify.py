@@ -43,6 +43,9 @@ def _rescan(env: Env) -> list[Check]:
     out: list[Check] = []
     defs = {(inp.path, inp.kind, inp.display) for inp in env.plan.inputs if inp.kind in SOURCES}
     moved = {k for a in env.plan.rewrites for k in a.entries}
+    # entry keys are positional (``.../Environment/1/Value``): after a rewrite another entry may take a moved
+    # entry's key, so a left-over entry counts as "not moved" only when its unit and name match too
+    moved_names = {(v.unit, v.name) for a in env.plan.store_actions for v in a.values if v.key in moved}
     blocked = {(b.path, b.unit, b.name): b for b in env.plan.blocked if b.name}
     blocked_files = {b.path: b for b in env.plan.blocked if not b.name}
     tally: dict[str, int] = {}
@@ -54,11 +57,11 @@ def _rescan(env: Env) -> list[Check]:
             continue
         left = [f for f in classify(lf.entries)
                 if f.is_secret and f.entry.value_kind is ValueKind.LITERAL and not f.entry.resolves_to]
-        still = [f for f in left if f.entry.key in moved]
+        still = [f for f in left if f.entry.key in moved and (f.entry.unit, f.entry.name) in moved_names]
         if still:
             out.append(Check("rescan", display, False, "plaintext left where this plan moved it: "
                              + ", ".join(f"{f.entry.unit}.{f.entry.name}" for f in still)))
-        rest = [f for f in left if f.entry.key not in moved]
+        rest = [f for f in left if f not in still]
         if not rest:
             if not still:
                 out.append(Check("rescan", display, True, "no plaintext secret left in this file"))

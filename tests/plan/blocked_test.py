@@ -21,7 +21,7 @@ from migrate.errors import EXIT_BLOCKED, EXIT_FAILED, EXIT_INPUT, EXIT_OK, PlanE
 from migrate.plan.choices import Phase
 from migrate.plan.model import Plan, PlanSettings
 from migrate.plan.planner import check_plaintext, make_plan, path_once
-from migrate.rewrite.edits import TextEdit, apply_edits
+from migrate.rewrite.edits import TextEdit, apply_edits, encode, locate_edits
 from migrate.sources.base import FileChange, LoadedFile, RewriteOptions
 from migrate.sources.registry import SOURCES
 
@@ -154,7 +154,9 @@ def test_blocked_entries_of_a_rewritten_file_stay_as_they_are(tmp_path: Path) ->
     assert "overrides docker-compose.yml" in b.reason
     over = next(r for r in p.rewrites if r.display.endswith("docker-compose.override.yml"))
     text = (tmp_path / "shop" / "docker-compose.override.yml").read_text()
-    after = apply_edits(text, over.edits, ref=lambda _i: "arn:aws:ssm:x")
+    values = {e.key: e.value.reveal() for lf in scan([str(tmp_path)]).loaded for e in lf.entries if e.value}
+    located = locate_edits(text, over.edits, value=lambda key, enc: encode(enc, values[key]))
+    after = apply_edits(text, located, ref=lambda _i: "arn:aws:ssm:x")
     assert "JWT_SECRET: Kq7-dev-jwt-secret-1y" in after and "tok_9Zq81" not in after
     assert _moved(p) == {"JWT_SECRET", "DB_PASSWORD", "API_TOKEN"}
 
