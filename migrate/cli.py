@@ -78,7 +78,7 @@ def scan(
 
             raise typer.Exit(scan_live(endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
                                        families=family or (), all_revisions=all_revisions, profile=profile,
-                                       fmt="json" if format == "json" else "table", no_color=no_color))
+                                       fmt=format, no_color=no_color, all_entries=all_entries))
         if not paths:
             raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         from migrate.commands.scan import scan as cmd
@@ -101,12 +101,13 @@ def plan(
     store: Annotated[str, typer.Option("--store", help="ssm, secretsmanager or auto (by size and cost).")] = "auto",
     group: Annotated[str, typer.Option("--group", help="per-var (one entry per variable) or per-unit (one JSON secret per container).")] = "per-var",
     prefix: Annotated[str, typer.Option("--prefix", help="Name prefix, e.g. prod.")] = "",
-    name_template: Annotated[str | None, typer.Option("--name-template", help="e.g. '/{prefix}/{group}/{unit}/{name}'.")] = None,
+    name_template: Annotated[str | None, typer.Option("--name-template", help="Fields {prefix} {project} {group} {file} {unit} {name}; default '/{prefix}/{project}/{unit}/{name}'.")] = None,
     kms_key: Annotated[str | None, typer.Option("--kms-key", help="KMS key id, alias or ARN for new entries.")] = None,
     execution_role: Annotated[str | None, typer.Option("--execution-role", help="Task execution role ARN for definitions that name none.")] = None,
     compose_target: Annotated[str, typer.Option("--compose-target", help="ecs-params (ecs-cli ecs-params.yml) or compose-secrets.")] = "ecs-params",
     share_identical: Annotated[bool, typer.Option("--share-identical", help="Identical values within one app share one entry.")] = False,
-    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Plan even if some files cannot be read.")] = False,
+    skip_errors: Annotated[bool, typer.Option("--skip-errors", help="Kept for compatibility: unreadable files are always listed as blocked and the rest planned.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole plan (nothing written) when any file or entry is blocked.")] = False,
     format: Fmt = "text",
     config: Annotated[Path | None, typer.Option("--config")] = None,
     profile: Profile = None,
@@ -117,6 +118,10 @@ def plan(
     """Decide store, name, rewrite and IAM grant for every migratable secret; write a reviewable plan.
 
     A plan is a dry run: nothing in AWS or in your files changes until `apply`.
+
+    A file or entry with a problem (parse error, name clash, execution role, plaintext guard, store
+    limit) is blocked alone and listed with its reason and fix; everything else is planned. Exit 0:
+    planned (or nothing to migrate); 5: planned, with blocked items; 3/4 with --strict.
     """
     with error_handler():
         from migrate.commands.plan import plan as cmd
@@ -133,7 +138,7 @@ def plan(
         if not paths:
             raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         raise typer.Exit(cmd(paths, out_path=out, settings=settings, fmt=format, config_path=config,
-                             no_color=no_color, allow_errors=skip_errors))
+                             no_color=no_color, allow_errors=skip_errors, strict=strict))
 
 
 @app.command(epilog="Example:  secrets-migrate show plan.json")
@@ -150,11 +155,13 @@ def apply(
     yes: Yes = False,
     no_rollback: Annotated[bool, typer.Option("--no-rollback", help="On failure keep what was done (resume with apply).")] = False,
     profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None, no_color: NoColor = False,
+    digest: Annotated[str | None, typer.Option("--digest", help="Refuse unless the plan's digest (printed by plan/show) is this one.")] = None,
 ) -> None:
     """Create the entries, grant the roles, rewrite the files; journaled, resumable, rolled back on failure."""
     with error_handler():
         from migrate.commands.run import apply as cmd
-        raise typer.Exit(cmd(plan, yes=yes, no_rollback=no_rollback, endpoint_url=endpoint_url, profile=profile, region=region, no_color=no_color))
+        raise typer.Exit(cmd(plan, yes=yes, no_rollback=no_rollback, endpoint_url=endpoint_url, profile=profile, region=region,
+                             no_color=no_color, digest=digest))
 
 
 @app.command(epilog="Example:  secrets-migrate verify plan.json --format json")
@@ -173,6 +180,18 @@ def rollback(plan: PlanArg, yes: Yes = False, profile: Profile = None, region: R
     with error_handler():
         from migrate.commands.run import rollback as cmd
         raise typer.Exit(cmd(plan, yes=yes, profile=profile, endpoint_url=endpoint_url, region=region, no_color=no_color))
+
+
+@app.command("force-unlock", epilog="Example:  secrets-migrate force-unlock plan.json 3f2a9c0d4e5b6a7c8d9e0f1a2b3c4d5e")
+def force_unlock(plan: PlanArg,
+                 lock_id: Annotated[str, typer.Argument(help="The lock id the refusal named.", metavar="LOCK_ID")],
+                 yes: Yes = False, profile: Profile = None, region: Region = None, endpoint_url: Endpoint = None,
+                 no_color: NoColor = False) -> None:
+    """Break a run lock whose holder is dead. Only when you are sure no run of this plan is active."""
+    with error_handler():
+        from migrate.commands.run import force_unlock as cmd
+        raise typer.Exit(cmd(plan, lock_id, yes=yes, profile=profile, endpoint_url=endpoint_url, region=region,
+                             no_color=no_color))
 
 
 @app.command(epilog="Example:  secrets-migrate finalize plan.json --yes")
@@ -313,6 +332,7 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
               kms_key: Annotated[str | None, typer.Option("--kms-key")] = None,
               execution_role: Annotated[str | None, typer.Option("--execution-role")] = None,
               health_timeout: Annotated[float, typer.Option("--health-timeout", help="Seconds per deployment.")] = 600.0,
+              prove: Annotated[bool, typer.Option("--prove/--no-prove", help="Ask IAM per service whether its new tasks will start.")] = True,
               format: Fmt = "text", profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Plan entries, grant, new revision, service update and health check for every live service."""
     with error_handler():
@@ -322,7 +342,7 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
                                 execution_role=execution_role, profile=profile, region=region[0] if region else None)
         raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=region or (), clusters=cluster or (),
                                    services=service or (), families=family or (), all_revisions=all_revisions,
-                                   health_timeout=health_timeout, fmt=format, no_color=no_color))
+                                   health_timeout=health_timeout, fmt=format, no_color=no_color, prove=prove))
 
 
 @live_app.command("apply", epilog="Example:  secrets-migrate live apply live-plan.json --waves 1,25%,rest --yes")
@@ -333,6 +353,8 @@ def live_apply(plan: PlanArg, yes: Yes = False,
                health: Annotated[str, typer.Option("--health", help="ecs (poll DescribeServices) or scripted (sandbox: moto runs no deployments).")] = "ecs",
                fail: Annotated[list[str] | None, typer.Option("--fail", help="With --health scripted: make this service's deployment fail.")] = None,
                health_timeout: Annotated[float | None, typer.Option("--health-timeout")] = None,
+               health_interval: Annotated[float, typer.Option("--health-interval", help="Seconds between DescribeServices polls (--health ecs).")] = 15.0,
+               prove: Annotated[bool, typer.Option("--prove/--no-prove", help="Ask IAM first whether each service's tasks will start; a would-fail makes every policy but rollback-service refuse its wave.")] = True,
                service: Services = None,
                rate_scale: Annotated[float, typer.Option("--rate-scale", help="Multiply the client-side API rate limits (quotas raised by AWS, or a test endpoint).")] = 1.0,
                report: Annotated[str, typer.Option("--report", help="table, json or markdown.")] = "table",
@@ -344,7 +366,7 @@ def live_apply(plan: PlanArg, yes: Yes = False,
         raise typer.Exit(apply_live(plan, yes=yes, endpoint_url=endpoint_url, waves=waves, concurrency=concurrency, policy=failure_policy,
                                     health=health, fail=fail or (), health_timeout=health_timeout, services=service or (),
                                     report_format=report, report_out=report_out, profile=profile, region=region,
-                                    rate_scale=rate_scale, no_color=no_color))
+                                    rate_scale=rate_scale, no_color=no_color, health_interval=health_interval, prove=prove))
 
 
 @live_app.command("rollback", epilog="Example:  secrets-migrate live rollback live-plan.json --service prod/api --yes")
@@ -371,11 +393,13 @@ def live_finalize(plan: PlanArg, yes: Yes = False, format: Fmt = "text", profile
 def run_cmd(playbook: Annotated[Path, typer.Argument(help="Playbook YAML (see playbooks/README.md).")],
             plan_only: Annotated[bool, typer.Option("--plan-only", help="Write PLAYBOOK.plan.json only.")] = False,
             do_apply: Annotated[bool, typer.Option("--apply", help="Plan if needed, then apply in the playbook's waves.")] = False,
+            accounts_concurrency: Annotated[int, typer.Option("--accounts-concurrency", help="Accounts run at once (each its own credentials, journal, limits, report).")] = 1,
             yes: Yes = False, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
     """Run a playbook: live targets, store policy, waves and failure policy from one YAML file."""
     with error_handler():
         from migrate.playbook import run_playbook
-        raise typer.Exit(run_playbook(playbook, endpoint_url=endpoint_url, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color))
+        raise typer.Exit(run_playbook(playbook, endpoint_url=endpoint_url, plan_only=plan_only, apply=do_apply, yes=yes, no_color=no_color,
+                                      accounts_concurrency=accounts_concurrency))
 
 
 def main() -> int:

@@ -8,6 +8,7 @@ EXIT_FINDINGS = 1  # scan: plaintext secrets found; verify: a check failed
 EXIT_USAGE = 2  # bad command line or configuration (click uses 2 for usage errors too)
 EXIT_INPUT = 3  # some input could not be read or parsed (fail closed)
 EXIT_FAILED = 4  # an expected failure: bad plan, stale input, AWS refused, preflight failed, not confirmed
+EXIT_BLOCKED = 5  # plan: written, but some files or entries are blocked (listed with reason and fix)
 EXIT_BUG = 70  # an unexpected exception (EX_SOFTWARE); traceback goes to the log file only
 EXIT_INTERRUPTED = 130
 

@@ -98,6 +98,9 @@ class Entry:
     #: for values that are dynamic references resolved into plaintext at deploy time
     #: (CloudFormation ``{{resolve:secretsmanager:ID...}}``): the existing secret id or ARN
     resolves_to: str = ""
+    #: why the source cannot move this entry although its value is plaintext (e.g. a CloudFormation
+    #: parameter that other resources use too); the finding is then not migratable, with this reason
+    blocked: str = ""
 
     def __post_init__(self) -> None:
         if not self.value_path:

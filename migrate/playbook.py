@@ -21,7 +21,7 @@ _TOP = {"version", "name", "targets", "store", "prefix", "name_template", "kms_k
         "waves", "failure_policy", "health", "accounts"}
 _TARGETS = {"regions", "clusters", "services", "families", "all_revisions", "paths"}
 _ACCOUNT = {"name", "role_arn", "external_id", "regions"}
-STS_SESSION_NAME = "secrets-migrate"
+STS_SESSION_NAME = "secrets-migrate"  # also migrate.live.accounts.STS_SESSION_NAME
 
 #: builds the InputError for (node, dotted field, why)
 _Err = Callable[[Any, str, str], InputError]
@@ -226,12 +226,13 @@ def _accounts(doc: Any, where: str, err: _Err) -> tuple[Account, ...]:
 
 
 def run_playbook(path: Path, *, plan_only: bool = False, apply: bool = False, yes: bool = False,
-                 no_color: bool = False, endpoint_url: str | None = None) -> int:
+                 no_color: bool = False, endpoint_url: str | None = None, accounts_concurrency: int = 1) -> int:
     """Plan the playbook's targets, then (with ``apply``) run them.
 
     Live targets: ``<playbook>.plan.json`` applied in the playbook's waves; with ``accounts``, one
-    ``<playbook>.<account>.plan.json`` and one run per account (AssumeRole when ``role_arn`` is set), then a
-    summary of every account. File targets (``targets.paths``): a file-mode plan applied like ``apply``.
+    ``<playbook>.<account>.plan.json`` and one run per account (AssumeRole when ``role_arn`` is set; up to
+    ``accounts_concurrency`` accounts at once, each with its own credentials, journal, rate limits and
+    report ``<playbook>.<account>.report.json``), then one organisation summary. File targets (``targets.paths``): a file-mode plan applied like ``apply``.
     """
     pb = load_playbook(path)
     if plan_only == apply:
@@ -241,7 +242,12 @@ def run_playbook(path: Path, *, plan_only: bool = False, apply: bool = False, ye
     if not pb.accounts:
         return _run_live(pb, path.with_name(path.name + ".plan.json"), pb.regions, plan_only=plan_only, yes=yes,
                          no_color=no_color, endpoint_url=endpoint_url)
-    return _run_accounts(pb, path, plan_only=plan_only, yes=yes, no_color=no_color, endpoint_url=endpoint_url)
+    if accounts_concurrency < 1:
+        raise MigrateError("--accounts-concurrency must be at least 1")
+    if accounts_concurrency > 1 and apply and not yes:
+        raise MigrateError("--accounts-concurrency above 1 needs --yes (accounts cannot prompt at once)")
+    return _run_accounts(pb, path, plan_only=plan_only, yes=yes, no_color=no_color, endpoint_url=endpoint_url,
+                         concurrency=accounts_concurrency)
 
 
 def _settings(pb: Playbook, region: str | None) -> PlanSettings:
@@ -251,8 +257,9 @@ def _settings(pb: Playbook, region: str | None) -> PlanSettings:
                         execution_role=pb.execution_role, region=region)
 
 
-def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_only: bool, yes: bool,
-              no_color: bool, credentials: Mapping[str, str] | None = None, endpoint_url: str | None = None) -> int:
+def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_only: bool, yes: bool,  # noqa: PLR0913 - keyword options of one run
+              no_color: bool, credentials: Mapping[str, str] | None = None, endpoint_url: str | None = None,
+              report_out: Path | None = None, quiet: bool = False) -> int:
     """Plan then apply the live targets; ``credentials`` (an assumed role's) are used for every AWS call."""
     from migrate.commands.live import apply_live, plan_live
     from migrate.live.waves import WaveSpec
@@ -261,7 +268,8 @@ def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_o
         rc = plan_live(out_path=plan_path, settings=_settings(pb, regions[0] if regions else None), regions=regions,
                        clusters=pb.clusters, services=pb.services, families=pb.families,
                        all_revisions=pb.all_revisions, health_timeout=pb.health_timeout, no_color=no_color,
-                       credentials=credentials, endpoint_url=endpoint_url)
+                       credentials=credentials, endpoint_url=endpoint_url, tags=pb.tags,
+                       fmt="json" if quiet else "text")
         if rc or plan_only:
             return rc
     elif plan_only:
@@ -269,54 +277,94 @@ def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_o
     specs = tuple(WaveSpec(w.size, w.concurrency, f"wave{i}") for i, w in enumerate(pb.waves, 1))
     return apply_live(plan_path, yes=yes, waves=",".join(w.size for w in pb.waves), wave_specs=specs,
                       policy=pb.failure_policy, health=pb.health, health_timeout=pb.health_timeout, no_color=no_color,
-                      credentials=credentials, endpoint_url=endpoint_url)
+                      credentials=credentials, endpoint_url=endpoint_url, report_out=report_out,
+                      report_format="none" if quiet else "table")
 
 
 def assume_role(account: Account, region: str | None, endpoint_url: str | None = None) -> dict[str, str]:
     """STS AssumeRole (session name ``secrets-migrate``) with the caller's own credentials; returns Credentials."""
-    from migrate.stores.aws import Aws, safe_aws_message
+    from migrate.live.accounts import assume
 
-    kw: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": STS_SESSION_NAME}
-    if account.external_id:
-        kw["ExternalId"] = account.external_id
+    assert account.role_arn is not None
+    return assume(account.role_arn, account.external_id, region, endpoint_url, label=account.name)
+
+
+@dataclass
+class AccountRun:
+    """One account's line of the organisation summary."""
+
+    name: str
+    rc: int
+    note: str
+    plan: str
+    report: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _one_account(pb: Playbook, path: Path, acct: Account, *, plan_only: bool, yes: bool, no_color: bool,
+                 endpoint_url: str | None, quiet: bool) -> AccountRun:
+    import contextlib
+    import json
+
+    from migrate.errors import EXIT_FAILED
+    from migrate.live.accounts import AccountRecord, record_account
+
+    regions = acct.regions or pb.regions
+    plan_path = path.with_name(f"{path.name}.{acct.name}.plan.json")
+    report = path.with_name(f"{path.name}.{acct.name}.report.json")
     try:
-        got = Aws(region=region, endpoint_url=endpoint_url).client("sts").assume_role(**kw)
-    except Exception as e:  # noqa: BLE001 - botocore errors: report code only
-        raise MigrateError(f"account {account.name}: cannot assume its role ({safe_aws_message(e)})") from None
-    c = got["Credentials"]
-    return {"AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"],
-            "SessionToken": c["SessionToken"]}
+        creds = assume_role(acct, regions[0] if regions else None, endpoint_url) if acct.role_arn else None
+        rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color, credentials=creds,
+                       endpoint_url=endpoint_url, report_out=None if plan_only else report, quiet=quiet)
+        if plan_path.exists():
+            # verify / rollback / finalize of this plan re-assume this account's role from the record
+            record_account(plan_path, AccountRecord(acct.name, acct.role_arn, acct.external_id, regions))
+        note = "planned" if plan_only else ("migrated" if rc == 0 else "failed")
+    except MigrateError as e:
+        return AccountRun(acct.name, EXIT_FAILED, f"error: {e}", plan_path.name)
+    run = AccountRun(acct.name, rc, note, plan_path.name)
+    if not plan_only and report.exists():
+        run.report = report.name
+        with contextlib.suppress(OSError, ValueError):  # the summary then shows no tally for this account
+            run.counts = dict(json.loads(report.read_text(encoding="utf-8")).get("summary") or {})
+    return run
 
 
 def _run_accounts(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color: bool,
-                  endpoint_url: str | None = None) -> int:
+                  endpoint_url: str | None = None, concurrency: int = 1) -> int:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
     from rich.text import Text
 
     from migrate.console import err_console, out_console
     from migrate.errors import EXIT_FAILED
 
     err = err_console(no_color)
-    results: list[tuple[str, str, int]] = []
-    for n, acct in enumerate(pb.accounts):
-        regions = acct.regions or pb.regions
-        plan_path = path.with_name(f"{path.name}.{acct.name}.plan.json")
+    stop = threading.Event()
+    quiet = concurrency > 1  # accounts run at once: no interleaved tables, each account's report goes to its file
+
+    def run(acct: Account) -> AccountRun:
+        if stop.is_set():
+            return AccountRun(acct.name, EXIT_FAILED, "not started (an earlier account failed)", "")
         err.print(Text(f"== account {acct.name}" + (f" (role {acct.role_arn})" if acct.role_arn else "") + " =="))
-        try:
-            creds = assume_role(acct, regions[0] if regions else None, endpoint_url) if acct.role_arn else None
-            rc = _run_live(pb, plan_path, regions, plan_only=plan_only, yes=yes, no_color=no_color, credentials=creds,
-                           endpoint_url=endpoint_url)
-            note = "planned" if plan_only else ("migrated" if rc == 0 else "failed")
-        except MigrateError as e:
-            rc, note = EXIT_FAILED, f"error: {e}"
-        results.append((acct.name, f"{note} ({plan_path.name})", rc))
-        if rc and pb.failure_policy in (FailurePolicy.STOP, FailurePolicy.ROLLBACK_ALL):
-            results += [(a.name, "not started (an earlier account failed)", EXIT_FAILED) for a in pb.accounts[n + 1:]]
-            break
+        r = _one_account(pb, path, acct, plan_only=plan_only, yes=yes, no_color=no_color, endpoint_url=endpoint_url,
+                         quiet=quiet)
+        if r.rc and pb.failure_policy in (FailurePolicy.STOP, FailurePolicy.ROLLBACK_ALL):
+            stop.set()
+        return r
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(run, pb.accounts))
     con = out_console(no_color)
     con.print(Text(f"Playbook {pb.name}: {len(results)} account(s)"))
-    for name, note, rc in results:
-        con.print(Text(f"  account {name}: {note}", style="green" if rc == 0 else "red"))
-    return next((rc for _, _, rc in results if rc), 0)
+    for r in results:
+        c = r.counts
+        tally = (f"; migrated {c.get('migrated', 0) + c.get('registered-only', 0)}, rolled back {c.get('rolled-back', 0)}, "
+                 f"blocked {c.get('skipped', 0)}, failed {c.get('failed', 0)}") if r.report else ""
+        where = f" ({r.plan}" + (f", report {r.report})" if r.report else ")") if r.plan else ""
+        con.print(Text(f"  account {r.name}: {r.note}{tally}{where}", style="green" if r.rc == 0 else "red"))
+    return next((r.rc for r in results if r.rc), 0)
 
 
 def _run_files(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color: bool,

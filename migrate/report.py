@@ -2,7 +2,7 @@
 
 ``build(plan, records, verify)`` gathers plain data (pure); ``to_html`` and ``to_markdown`` render it.
 The HTML has inline CSS and an inline SVG chart, no script and no external asset: it works offline
-and from an archive. Sources hold no value: the plan holds names and redacted diffs only, the journal
+and from an archive. Sources hold no value: the plan holds names and edit templates only (diffs are rendered from them), the journal
 names and ARNs only, verify output names and check results only.
 """
 
@@ -16,8 +16,9 @@ from typing import Any
 from migrate import __version__
 
 STORE_LABEL = {"ssm": "SSM Parameter Store", "secretsmanager": "Secrets Manager", "existing": "existing secret",
-               "refused": "not migrated"}
-STORE_COLOR = {"ssm": "#2f7ed8", "secretsmanager": "#8e44ad", "existing": "#7f8c8d", "refused": "#c0392b"}
+               "refused": "not migrated", "blocked": "blocked"}
+STORE_COLOR = {"ssm": "#2f7ed8", "secretsmanager": "#8e44ad", "existing": "#7f8c8d", "refused": "#c0392b",
+               "blocked": "#e67e22"}
 
 
 @dataclass
@@ -62,6 +63,7 @@ def run_state(plan: Any, records: list[dict[str, Any]], finalized: bool) -> str:
 def build(plan: Any, records: list[dict[str, Any]], *, finalized: bool = False,
           verify: dict[str, Any] | None = None) -> ReportData:
     from migrate.plan.actions import CreateSecret, PutParameter, PutRolePolicy, RewriteFile
+    from migrate.plan.render import diffs as render_diffs  # from the actions apply executes, nothing stored
 
     phases: dict[str, str] = {}
     receipts: dict[str, dict[str, Any]] = {}
@@ -73,7 +75,7 @@ def build(plan: Any, records: list[dict[str, Any]], *, finalized: bool = False,
                 receipts[aid] = dict(r.get("receipt") or {})
     d = ReportData(plan_id=plan.id, created=plan.created, tool_version=plan.tool_version,
                    settings={k: v for k, v in vars(plan.settings).items() if v not in (None, "")},
-                   state=run_state(plan, records, finalized), diffs=dict(plan.diffs), verify=verify,
+                   state=run_state(plan, records, finalized), diffs=render_diffs(plan), verify=verify,
                    cost=dict(plan.cost), warnings=list(plan.warnings))
     chart: dict[str, Counter[str]] = {}
     for a in plan.actions:
@@ -102,6 +104,11 @@ def build(plan: Any, records: list[dict[str, Any]], *, finalized: bool = False,
                            "file": f"{r.get('path', '')}:{r.get('line', '')}", "store": STORE_LABEL["refused"],
                            "entry": f"not migrated: {r.get('reason', '')}", "phase": "-"})
         chart.setdefault(str(r.get("unit", "")) or "(none)", Counter())["refused"] += 1
+    for b in getattr(plan, "blocked", ()):  # left as they are: reason and fix
+        d.findings.append({"unit": b.unit, "name": b.name or "(whole file)", "file": f"{b.path}:{b.line or ''}",
+                           "store": STORE_LABEL["blocked"], "phase": "-",
+                           "entry": f"blocked ({b.kind}): {b.reason}" + (f"; fix: {b.fix}" if b.fix else "")})
+        chart.setdefault(b.unit or "(none)", Counter())["blocked"] += 1
     d.chart = chart
     d.rotate = sorted(set(d.rotate))
     by_id = plan.by_id()

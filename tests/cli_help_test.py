@@ -106,6 +106,7 @@ ENDPOINT_TARGETS = {
     "verify": ("migrate.commands.run", "verify", ["verify", "p.json"]),
     "rollback": ("migrate.commands.run", "rollback", ["rollback", "p.json"]),
     "finalize": ("migrate.commands.run", "finalize", ["finalize", "p.json"]),
+    "force-unlock": ("migrate.commands.run", "force_unlock", ["force-unlock", "p.json", "L"]),
     "exec": ("migrate.commands.exec_env", "exec_", ["exec", "--unit", "u", "--plan", "p.json", "--", "true"]),
     "env": ("migrate.commands.exec_env", "env", ["env", "--unit", "u", "--plan", "p.json", "-o", "x.env"]),
     "live scan": ("migrate.commands.live", "scan_live", ["live", "scan"]),

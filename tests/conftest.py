@@ -69,6 +69,7 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("SECRETS_MIGRATE_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+    monkeypatch.setenv("SECRETS_MIGRATE_STATE_DIR", str(tmp_path_factory.mktemp("state")))  # fingerprint key
 
 
 @pytest.fixture

@@ -157,3 +157,51 @@ def test_compose_only_playbook_plans_and_applies_files(aws, tmp_path):
     import boto3
 
     assert boto3.client("ssm", region_name="us-east-1").describe_parameters()["Parameters"]
+
+
+def test_accounts_run_concurrently_each_with_its_record_report_and_tags(aws, monkeypatch, tmp_path, capsys):
+    """Issue 15 §3: two accounts at once (--accounts-concurrency 2), one organisation summary with links to
+    each account's report; playbook tags on the created entries; rollback re-assumes the account's role from
+    the run's record (no hand-set credentials)."""
+    import json
+
+    import boto3
+
+    from migrate.commands.live import rollback_live
+    from migrate.live.accounts import recorded_account
+    from migrate.playbook import Account, assume_role, run_playbook
+
+    roles = {"one": "arn:aws:iam::111111111111:role/SecretsMigrate", "two": "arn:aws:iam::222222222222:role/SecretsMigrate"}
+    creds = {n: assume_role(Account(n, arn), "us-east-1") for n, arn in roles.items()}
+    for n in roles:
+        _seed_as(monkeypatch, creds[n], "legacy-prod")
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(
+        "version: 1\naccounts:\n"
+        + "".join(f"  - name: {n}\n    role_arn: {arn}\n    regions: [us-east-1]\n" for n, arn in roles.items())
+        + "targets:\n  clusters: [legacy-prod]\n  services: [payments-api-svc]\nstore: ssm\ntags:\n  team: payments\n"
+          "waves:\n  - size: rest\n    concurrency: 4\nhealth:\n  mode: scripted\n  timeout: 30\n")
+    with pytest.raises(Exception, match="needs --yes"):
+        run_playbook(pb, apply=True, accounts_concurrency=2)
+    capsys.readouterr()
+    assert run_playbook(pb, apply=True, yes=True, accounts_concurrency=2) == 0
+    out = capsys.readouterr()
+    for n in roles:
+        line = next(ln for ln in out.out.splitlines() if f"account {n}:" in ln)
+        assert "migrated 1, rolled back 0, blocked 0, failed 0" in line and f"pb.yaml.{n}.report.json" in line
+        rep = json.loads((tmp_path / f"pb.yaml.{n}.report.json").read_text())
+        assert rep["summary"] == {"migrated": 1}
+        assert recorded_account(tmp_path / f"pb.yaml.{n}.plan.json").role_arn == roles[n]
+    assert "Pa55w0rd" not in out.out + out.err
+    ssm = {n: boto3.client("ssm", region_name="us-east-1", aws_access_key_id=c["AccessKeyId"],
+                           aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+           for n, c in creds.items()}
+    for n in roles:
+        params = ssm[n].describe_parameters()["Parameters"]
+        assert params, n
+        tags = ssm[n].list_tags_for_resource(ResourceType="Parameter", ResourceId=params[0]["Name"])["TagList"]
+        assert {"Key": "team", "Value": "payments"} in tags
+    # rollback of account two's run from its record: the caller's own credentials, no --profile, no creds
+    assert rollback_live(tmp_path / "pb.yaml.two.plan.json", yes=True) == 0
+    assert not ssm["two"].describe_parameters()["Parameters"]
+    assert ssm["one"].describe_parameters()["Parameters"]  # the other account is untouched

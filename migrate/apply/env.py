@@ -62,10 +62,18 @@ class HealthChecker(Protocol):
              timeout: float) -> HealthOutcome: ...
 
 
+class Lease(Protocol):
+    """The run lease held while a command acts (``migrate.stores.lease.RunLease``)."""
+
+    @property
+    def lost(self) -> str: ...
+
+
 class FileValues:
     """Values re-read from the source files named in the plan (file mode). Thread-safe, cached."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: str = "") -> None:
+        self._root = root  #: plan paths are relative to it
         self._values: dict[str, SecretValue] = {}
         self._loaded: set[str] = set()
         self._lock = threading.Lock()
@@ -78,7 +86,8 @@ class FileValues:
                 src = SOURCES.get(vs.source)
                 if src is None:
                     raise ActionFailed(f"unknown source kind {vs.source!r} in plan")
-                loaded = src.load(read_source(Path(vs.definition), vs.definition_display or vs.definition))
+                loaded = src.load(read_source(Path(self._root) / vs.definition if self._root else Path(vs.definition),
+                                              vs.definition_display or vs.definition))
                 for e in loaded.entries:
                     if e.value is not None:
                         self._values[e.key] = e.value
@@ -124,6 +133,8 @@ class Env:
     health_timeout: float | None = None
     progress: Progress | None = field(default=None, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)  #: seconds, for durations
+    plan_ref: str = "PLAN"  #: how the user names the plan, for the commands a failure message gives
+    lease: Lease | None = field(default=None, repr=False)  #: the run lease, when a command holds one
 
     def store_for(self, a: StoreAction) -> SecretStore:
         return self.ssm if isinstance(a, PutParameter) else self.sm
@@ -155,7 +166,7 @@ def make_env(*, plan: Plan, journal: Journal, aws: Aws, ssm: SecretStore | None 
              progress: Progress | None = None) -> Env:
     """A file-mode ``Env``: real AWS stores and values from the files, unless given. (Live: ``live_env``.)"""
     return Env(plan=plan, journal=journal, aws=aws, ssm=ssm or SsmStore(aws), sm=sm or SecretsManagerStore(aws),
-               iam=Iam(aws), values=values or FileValues(), ecs=EcsClients(aws), progress=progress)
+               iam=Iam(aws), values=values or FileValues(plan.root), ecs=EcsClients(aws), progress=progress)
 
 
 #: the former name, kept for callers that build one by keyword

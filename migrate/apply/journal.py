@@ -5,11 +5,14 @@ Layout: ``<plan file>.state/`` holds ``journal.jsonl``, ``lock`` (flock'd while 
 ``{"v": 1, "seq", "ts", "plan_id", "action_id", "kind", "phase", "receipt"?, "error"?, "expect"?}`` with
 phase in intent | applied | failed | reverting | reverted | run-start | run-end.
 An ``intent`` with no later ``applied`` is *uncertain*: the side effect may or may not have happened,
-and every revert handles both (delete-if-exists, restore-if-hash-matches). No record holds a value.
+and every revert handles both (delete-if-exists, restore-if-hash-matches). A store ``intent`` carries a
+random run token in ``expect``; the entry carries it too (``apply.impls.stores``), which is how an uncertain
+entry is proven this run's. No record holds a value.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import json
@@ -80,9 +83,15 @@ class Journal:
                                "ts": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds"),
                                "plan_id": self.plan_id, "action_id": action_id, "kind": kind, "phase": phase}
         rec.update({k: v for k, v in extra.items() if v not in (None, "", {})})
-        self._fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True).encode() + b"\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        try:
+            self._fh.write(json.dumps(rec, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except BaseException:
+            # disk full, file size limit, I/O error: the record is not durable. Drop the handle (and whatever
+            # it still buffers) so the next append reopens the file and cuts the torn line first.
+            self.close()
+            raise
         self.records.append(rec)
         if self._after_append is not None:
             self._after_append(rec)
@@ -100,9 +109,11 @@ class Journal:
                 os.fsync(fh.fileno())
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        """Close the file. Never raises: every record that matters was fsync'd by its own append."""
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            with contextlib.suppress(OSError):  # unflushed bytes of a failed append: never durable
+                fh.close()
 
     def states(self) -> dict[str, ActionState]:
         out: dict[str, ActionState] = {}
@@ -138,7 +149,10 @@ def locked(state_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LockedError(f"another secrets-migrate command is running on this plan ({state_dir})",
+            fh.seek(0)
+            pid = fh.read(32).strip()
+            who = f"; held by pid {pid}" if pid.isdigit() else ""
+            raise LockedError(f"another secrets-migrate command is running on this plan ({state_dir}{who})",
                               hint="wait for it to finish; the lock is released when that process exits") from None
         fh.seek(0)
         fh.truncate()

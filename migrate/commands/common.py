@@ -204,7 +204,7 @@ def plan_state(plan_path: Path) -> tuple[Plan, Journal]:
         text = plan_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise PlanError(f"{plan_path}: cannot read plan file ({type(e).__name__})") from None
-    plan = Plan.from_json(text, where=str(plan_path))
+    plan = Plan.from_json(text, where=str(plan_path), base=plan_path.absolute().parent)
     return plan, Journal(state_dir_for(plan_path), plan.id)
 
 
@@ -219,12 +219,65 @@ def open_env(plan_path: Path, profile: str | None = None, region: str | None = N
     from migrate.stores.aws import Aws
 
     plan, journal = plan_state(plan_path)
+    if aws is None and credentials is None and profile is None and plan.mode is Mode.LIVE:
+        from migrate.live.accounts import recorded_context  # a multi-account run: re-assume its account's role
+
+        aws = recorded_context(plan_path, region, endpoint_url)
     aws = aws or Aws(profile=profile or plan.settings.profile, region=region or plan.settings.region,
                      credentials=credentials, endpoint_url=endpoint_url)
     if plan.mode is Mode.LIVE:
         return live_env(plan=plan, journal=LockedJournal(journal.dir, plan.id), aws=aws, health=health, limits=limits,
                         health_timeout=health_timeout)
     return make_env(plan=plan, journal=journal, aws=aws)
+
+
+def phase_counts(plan: Plan, states: Mapping[str, Any]) -> dict[str, int]:
+    """Phase -> number of the plan's actions in it (``pending`` for actions with no journal record)."""
+    out: dict[str, int] = {}
+    for a in plan.actions:
+        st = states.get(a.id)
+        ph = str(st.phase) if st is not None else "pending"
+        out[ph] = out.get(ph, 0) + 1
+    return out
+
+
+def finalize_refusal(plan: Plan, states: Mapping[str, Any]) -> str | None:
+    """Why ``finalize`` cannot run now, in the words of the state the plan is in; None when it can."""
+    n = phase_counts(plan, states)
+    total = len(plan.actions)
+    applied, reverted, pending = n.get("applied", 0), n.get("reverted", 0), n.get("pending", 0)
+    broken = total - applied - reverted - pending
+    if broken:
+        return (f"cannot finalize: {broken} action(s) were interrupted or failed mid-way; run `apply` to finish "
+                "them or `rollback` to undo the run")
+    if reverted and not applied:
+        return "cannot finalize: this plan was rolled back, nothing of it is in place (make a new plan to migrate again)"
+    if reverted:
+        return (f"cannot finalize: {reverted} action(s) were rolled back and {applied} are applied; run `rollback` "
+                "to undo the rest, or make a new plan")
+    if pending == total and total:
+        return "cannot finalize: this plan was never applied; run `apply` first"
+    if pending:
+        return f"cannot finalize: {pending} of {total} action(s) are not applied yet; run `apply` to finish (or `rollback`)"
+    return None
+
+
+def state_line(plan: Plan, states: Mapping[str, Any], finalized: bool) -> str:
+    """One line on where a plan stands (status, show): never applied, applied, rolled back, mixed."""
+    if finalized:
+        return "State: finalized (applied; rollback no longer possible)"
+    n = phase_counts(plan, states)
+    total = len(plan.actions)
+    if not total:
+        return "State: nothing to apply"
+    if n.get("pending", 0) == total:
+        return "State: not applied"
+    if n.get("applied", 0) == total:
+        return f"State: applied ({total}/{total} actions); next: verify, then finalize or rollback"
+    if n.get("reverted", 0) + n.get("pending", 0) == total:
+        return "State: rolled back (nothing of this plan is in place)"
+    parts = ", ".join(f"{k} {v}" for k, v in sorted(n.items()))
+    return f"State: partly applied ({parts}); run `apply` to finish or `rollback` to undo"
 
 
 def confirm(question: str, yes: bool) -> bool:

@@ -130,7 +130,8 @@ def refs_from_plan(plan_path: Path, unit: str) -> list[Ref]:
             if _is_log_option(v.key):
                 continue
             shown = v.definition_display or v.definition
-            uid = UnitId(shown, Path(shown).stem, v.unit, v.definition or os.path.realpath(shown))
+            real = os.path.join(plan.root, v.definition) if plan.root and v.definition else v.definition  # root-relative
+            uid = UnitId(shown, Path(shown).stem, v.unit, real or os.path.realpath(shown))
             found.setdefault(uid, []).append((a, v))
     found = _with_groups(found, unit.rsplit(":", 1)[-1].rsplit("/", 1)[-1])
     chosen = select_unit(unit, found)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from migrate.arn import short
 from migrate.commands.common import confirm, open_env, progress_bar
 from migrate.console import err_console, out_console
-from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError
+from migrate.errors import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, ConfigError, FinalizedError, PlanError, UsageError
 from migrate.plan.choices import FailurePolicy
 
 #: temporary credentials (AccessKeyId, SecretAccessKey, SessionToken) of an assumed role, or None: the caller's own
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from migrate.live.source import Inventory
     from migrate.live.waves import WaveSpec
     from migrate.plan.model import Plan, PlanSettings
+    from migrate.stores.aws import AwsContext
 
 
 def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[str], services: Sequence[str],
@@ -44,35 +45,44 @@ def _inventory(regions: Sequence[str], profile: str | None, clusters: Sequence[s
     return inv
 
 
-def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), services: Sequence[str] = (),
+def scan_live(*, regions: Sequence[str] = (), clusters: Sequence[str] = (), services: Sequence[str] = (),  # noqa: PLR0913 - one parameter per CLI option
               families: Sequence[str] = (), all_revisions: bool = False, profile: str | None = None,
-              fmt: str = "table", no_color: bool = False, endpoint_url: str | None = None) -> int:
+              fmt: str = "table", no_color: bool = False, endpoint_url: str | None = None,
+              all_entries: bool = False) -> int:
+    """Live scan. ``json`` is the same v1 contract as a file scan (``secrets-migrate schema scan``), ``sarif``
+    the same SARIF 2.1.0 (the artifact is the task-definition ARN)."""
+    from migrate.commands.common import ScanOutcome
+    from migrate.commands.scan import to_json_live, to_sarif
     from migrate.live.planner import live_findings
 
+    if fmt not in ("table", "json", "sarif"):
+        raise UsageError(f"--format must be table, json or sarif, not {fmt!r}")
     inv = _inventory(regions, profile, clusters, services, families, all_revisions, endpoint_url=endpoint_url)
-    findings = [f for f in live_findings(inv) if f.is_secret]
+    every = live_findings(inv)
+    findings = [f for f in every if f.is_secret]
+    if fmt == "json":
+        print(json.dumps(to_json_live(every, inv.services, all_entries=all_entries, warnings=inv.warnings),
+                         indent=2, ensure_ascii=False))
+        return EXIT_FINDINGS if findings else EXIT_OK
+    if fmt == "sarif":
+        print(json.dumps(to_sarif(ScanOutcome(files=[], loaded=[], findings=findings)), indent=2, ensure_ascii=False))
+        return EXIT_FINDINGS if findings else EXIT_OK
     by_rev: dict[str, list[str]] = {}
     for f in findings:
         by_rev.setdefault(f.entry.path, []).append(f"{f.entry.unit}.{f.entry.name}")
-    rows: list[dict[str, Any]] = [{"service": s.key, "region": s.region, "controller": s.controller, "task_definition": s.task_definition,
-             "secrets": sorted(by_rev.get(s.task_definition, []))} for s in inv.services]
     other = sorted(a for a in by_rev if a not in {s.task_definition for s in inv.services})
-    if fmt == "json":
-        print(json.dumps({"version": 1, "services": rows, "other_revisions": {a: sorted(by_rev[a]) for a in other}},
-                         indent=2))
-    else:
-        from rich.table import Table
+    from rich.table import Table
 
-        con = out_console(no_color)
-        t = Table(title=Text("Live services"))
-        for c in ("service", "controller", "revision", "plaintext secrets"):
-            t.add_column(c, overflow="fold")
-        for r in rows:
-            t.add_row(Text(r["service"]), r["controller"], Text(short(r["task_definition"])),
-                      Text(", ".join(r["secrets"]) or "-"))
-        con.print(t)
-        for a in other:
-            con.print(Text(f"also ACTIVE: {short(a)}: {', '.join(sorted(by_rev[a]))}"))
+    con = out_console(no_color)
+    t = Table(title=Text("Live services"))
+    for c in ("service", "controller", "revision", "plaintext secrets"):
+        t.add_column(c, overflow="fold")
+    for s in inv.services:
+        t.add_row(Text(s.key), s.controller, Text(short(s.task_definition)),
+                  Text(", ".join(sorted(by_rev.get(s.task_definition, []))) or "-"))
+    con.print(t)
+    for a in other:
+        con.print(Text(f"also ACTIVE: {short(a)}: {', '.join(sorted(by_rev[a]))}"))
     return EXIT_FINDINGS if findings else EXIT_OK
 
 
@@ -80,8 +90,10 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
               health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False,
               credentials: Credentials = None,
-              endpoint_url: str | None = None) -> int:
-    """Describe the services, plan the live migration; ``credentials`` (e.g. an assumed role's) for every call."""
+              endpoint_url: str | None = None, prove: bool = True, tags: Mapping[str, str] | None = None) -> int:
+    """Describe the services, plan the live migration; ``credentials`` (e.g. an assumed role's) for every call.
+    ``prove``: ask IAM, per service, whether its new revision's tasks will start (:mod:`migrate.live.prove`).
+    ``tags``: added to every entry the plan creates (the tool's own managed-by / plan-id tags win)."""
     from migrate.commands.plan import guard_no_values
     from migrate.live.planner import live_findings, make_live_plan
     from migrate.plan.planner import plaintext_values
@@ -89,7 +101,15 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
     inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions, credentials, endpoint_url)
     findings = live_findings(inv)
     p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
+    if tags:
+        p = _with_tags(p, tags)
     p = _with_preflight(p, regions, settings.profile, credentials, endpoint_url)
+    proofs = _proofs(p, regions, settings.profile, credentials, endpoint_url) if prove else {}
+    if proofs:
+        import dataclasses
+
+        doubts = [f"prove {k}: {v}" for k, v in proofs.items() if v != "will start"]
+        p = dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *doubts))))
     text = p.to_json()
     guard_no_values(text, plaintext_values(findings))
     if out_path is not None:
@@ -100,11 +120,13 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
         atomic_write(out_path, text.encode("utf-8"))
     if fmt == "json":
         print(text if out_path is None else json.dumps({"plan": str(out_path), "id": p.id, "summary": p.counts(),
-                                                        "warnings": list(p.warnings)}, indent=2))
+                                                        "warnings": list(p.warnings), "proofs": proofs}, indent=2))
         return EXIT_OK
     con = out_console(no_color)
     for a in p.actions:
         con.print(Text(f"{a.category.value} {a.describe()}"))
+    for k, v in proofs.items():
+        con.print(Text(f"service {k}: {v}", style="green" if v == "will start" else "yellow"))
     for w in p.warnings:
         con.print(Text(f"warning: {w}", style="yellow"))
     for r in p.refused:
@@ -127,6 +149,25 @@ def _with_preflight(p: Plan, regions: Sequence[str], profile: str | None, creden
     return dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *extra)))) if extra else p
 
 
+def _with_tags(p: Plan, tags: Mapping[str, str]) -> Plan:
+    import dataclasses
+
+    from migrate.plan.actions import CreateSecret, PutParameter
+
+    acts = tuple(dataclasses.replace(a, tags={**dict(tags), **a.tags}) if isinstance(a, (PutParameter, CreateSecret)) else a
+                 for a in p.actions)
+    return dataclasses.replace(p, actions=acts)
+
+
+def _proofs(p: Plan, regions: Sequence[str], profile: str | None, credentials: Credentials = None,
+            endpoint_url: str | None = None) -> dict[str, str]:
+    from migrate.live.prove import prove_plan
+    from migrate.stores.aws import Aws
+
+    aws = Aws(profile=profile, region=regions[0] if regions else None, credentials=credentials, endpoint_url=endpoint_url)
+    return {k: str(v) for k, v in prove_plan(p, aws).items()}
+
+
 def parse_waves(spec: str, concurrency: int) -> tuple[WaveSpec, ...]:
     from migrate.live.waves import WaveSpec
 
@@ -142,9 +183,13 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
                report_out: Path | None = None, profile: str | None = None, region: str | None = None,
                rate_scale: float = 1.0, wave_specs: Sequence[WaveSpec] | None = None, no_color: bool = False,
                credentials: Credentials = None,
-              endpoint_url: str | None = None) -> int:
+              endpoint_url: str | None = None, health_interval: float = 15.0, aws: AwsContext | None = None,
+              prove: bool = True) -> int:
     """Apply a live plan in waves. ``wave_specs`` (WaveSpec, each with its own concurrency) overrides
-    ``waves``/``concurrency``; ``credentials`` (e.g. an assumed role's) are used for every AWS call."""
+    ``waves``/``concurrency``; ``credentials`` (e.g. an assumed role's) are used for every AWS call, or ``aws``
+    (an explicit context) for all of them. ``health_interval``: seconds between DescribeServices polls.
+    ``prove``: ask IAM first whether each service's tasks will start; a "would fail" makes every failure policy
+    but rollback-service refuse that service's wave."""
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live import report as rp
     from migrate.live.health import EcsHealthChecker, ScriptedHealth
@@ -153,12 +198,15 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
 
     if health not in ("ecs", "scripted"):
         raise ConfigError("--health must be ecs or scripted")
-    checker = ScriptedHealth({k: "FAILED" for k in fail}) if health == "scripted" else EcsHealthChecker()
+    if health_interval <= 0:
+        raise ConfigError("--health-interval must be positive")
+    checker = (ScriptedHealth({k: "FAILED" for k in fail}) if health == "scripted"
+               else EcsHealthChecker(interval=health_interval))
     opts = RunOptions(waves=tuple(wave_specs) if wave_specs else parse_waves(waves, concurrency), failure_policy=failure_policy(policy))
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
         rt = open_env(plan_path, profile, region, health=checker, limits=RateLimits.defaults(scale=rate_scale),
-                   health_timeout=health_timeout, credentials=credentials, endpoint_url=endpoint_url)
+                   health_timeout=health_timeout, credentials=credentials, endpoint_url=endpoint_url, aws=aws)
         if rt.journal.finalized:
             raise FinalizedError("this plan was finalized; make a new plan")
         runner = LiveRunner(rt, opts)
@@ -170,6 +218,13 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
             err.print(Text(("warning: " if c.level == "warning" else "error: ") + c.line(),
                            style="yellow" if c.level == "warning" else "red"))
         raise_for(checks)
+        if prove:
+            from migrate.live.prove import prove_plan
+
+            runner.proofs = {k: str(v) for k, v in prove_plan(rt.plan, rt.aws).items()}
+            for k, v in runner.proofs.items():
+                if v != "will start":
+                    err.print(Text(f"prove {k}: {v}", style="yellow"))
         if not confirm("Apply this live plan to running services?", yes):
             return EXIT_FAILED
         with progress_bar(err, enabled=err.is_terminal) as prog:
@@ -182,16 +237,23 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
                     prog.update(tasks[wave], advance=1 if ev == "end" else 0, description=f"wave {wave}: {key} {status}"[:70])
 
             runner.on_event = on_event
+            from migrate.apply.guard import run_guard
+
             try:
-                rep = runner.run(only=set(services) if services else None)
+                with run_guard(rt, plan_path):
+                    rep = runner.run(only=set(services) if services else None)
             finally:
                 rt.journal.close()
     text = rp.to_json(rep) if report_format == "json" else rp.to_markdown(rep) if report_format == "markdown" else None
     if report_out is not None:
         from migrate.apply.fs import atomic_write
 
-        atomic_write(report_out, (text or rp.to_markdown(rep)).encode("utf-8"))
-    if text is not None:
+        # a .json path gets the JSON report whatever --report says (the organisation summary reads it)
+        body = rp.to_json(rep) if report_out.suffix == ".json" else (text or rp.to_markdown(rep))
+        atomic_write(report_out, body.encode("utf-8"))
+    if report_format == "none":
+        pass
+    elif text is not None:
         print(text, end="")
     else:
         out_console(no_color).print(rp.to_table(rep))
@@ -199,17 +261,20 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
 
 
 def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = False, profile: str | None = None,
-                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
+                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
+                  aws: AwsContext | None = None) -> int:
+    from migrate.apply.guard import run_guard
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live.waves import rollback_live as do
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url)
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         if not confirm("Roll back " + (", ".join(services) if services else "every service of this run") + "?", yes):
             return EXIT_FAILED
         try:
-            notes = do(rt, list(services) or None)
+            with run_guard(rt, plan_path):
+                notes = do(rt, list(services) or None)
         finally:
             rt.journal.close()
     for n in notes:
@@ -220,15 +285,17 @@ def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = 
 
 
 def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", profile: str | None = None,
-                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None) -> int:
+                  region: str | None = None, no_color: bool = False, endpoint_url: str | None = None,
+                  aws: AwsContext | None = None) -> int:
     """Deregister + delete the old plaintext revisions of migrated services. The point of no return."""
     from migrate.apply.finalize import finalize_plan
+    from migrate.apply.guard import run_guard
     from migrate.apply.journal import locked, state_dir_for
     from migrate.live.waves import LiveRunner
 
     err = err_console(no_color)
     with locked(state_dir_for(plan_path)):
-        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url)
+        rt = open_env(plan_path, profile, region, endpoint_url=endpoint_url, aws=aws)
         runner = LiveRunner(rt)
         states = rt.journal.states()
         busy = [k for k, s in runner.steps.items() if not runner.migrated(k)
@@ -241,7 +308,8 @@ def finalize_live(plan_path: Path, *, yes: bool = False, fmt: str = "text", prof
         else:
             if not confirm("Finalize? Old revisions are deleted and rollback is no longer possible.", yes):
                 return EXIT_FAILED
-            deleted = finalize_plan(rt)
+            with run_guard(rt, plan_path):
+                deleted = finalize_plan(rt)
     rotate = sorted({f"{v.unit}.{v.name} ({a.name})" for a in rt.plan.store_actions for v in a.values
                      if states.get(a.id) and states[a.id].phase == "applied"})
     if fmt == "json":

@@ -54,6 +54,43 @@ def to_json(out: ScanOutcome, *, all_entries: bool) -> dict[str, Any]:
     }
 
 
+def service_uri(region: str, cluster: str, service: str) -> str:
+    """The stable address of a live service in reports: ``ecs://REGION/CLUSTER/SERVICE``."""
+    return f"ecs://{region}/{cluster}/{service}"
+
+
+def to_json_live(findings: Sequence[Finding], services: Sequence[Any], *, all_entries: bool,
+                 warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The v1 contract for a live scan: the same ``entries`` as a file scan (``path`` is the
+    task-definition ARN, ``services`` the ``ecs://`` addresses of the services running it), no
+    ``files``, and the live summary as extra keys (``services``, ``other_revisions``)."""
+    running: dict[str, list[str]] = {}
+    for s in services:
+        running.setdefault(s.task_definition, []).append(service_uri(s.region, s.cluster, s.name))
+    entries = []
+    secrets: dict[str, int] = {}
+    for f in findings:
+        secrets[f.entry.path] = secrets.get(f.entry.path, 0) + f.is_secret
+        if all_entries or f.is_secret:
+            rec = entry_record(f)
+            if running.get(f.entry.path):
+                rec["services"] = running[f.entry.path]
+            entries.append(rec)
+    rows = [{"service": service_uri(s.region, s.cluster, s.name), "region": s.region, "cluster": s.cluster,
+             "name": s.name, "controller": s.controller, "task_definition": s.task_definition,
+             "secrets": secrets.get(s.task_definition, 0)} for s in services]
+    other = sorted(a for a, n in secrets.items() if n and a not in running)
+    return {
+        "version": JSON_VERSION,
+        "tool": {"name": "secrets-migrate", "version": __version__},
+        "files": [],
+        "entries": entries,
+        "services": rows,
+        "other_revisions": other,
+        **({"warnings": list(warnings)} if warnings else {}),
+    }
+
+
 def to_sarif(out: ScanOutcome, *, baseline: bool = False) -> dict[str, Any]:
     """SARIF 2.1.0. With a baseline in use, every result is a finding the baseline does not know
     (known ones are filtered out before): ``baselineState`` is ``new``."""
@@ -75,7 +112,7 @@ def to_sarif(out: ScanOutcome, *, baseline: bool = False) -> dict[str, Any]:
             "message": {"text": f"{e.unit}: {e.location} {e.name} holds a plaintext secret "
                                 f"(confidence {f.confidence.value}; {', '.join(f.reasons)}).{why}"},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": e.value_path},
-                                                "region": {"startLine": max(e.line, 1)}}}],
+                                                **({"region": {"startLine": e.line}} if e.line > 0 else {})}}],
             "partialFingerprints": {"secretsMigrate/v1": f"{e.path}|{e.unit}|{e.location}|{e.name}"},
             **({"baselineState": "new"} if baseline else {}),
         })

@@ -394,6 +394,8 @@ def _finding(entry: Entry, j: _Judgement) -> Finding:
     if j.verdict is _SECRET:
         if entry.managed:
             why_not = "already a secrets reference"
+        elif entry.blocked:
+            why_not = entry.blocked
         elif j.kind is ValueKind.REFERENCE and entry.resolves_to:
             migratable = entry.restorable
             why_not = "" if migratable else "the original text cannot be rebuilt byte-identically"
@@ -417,6 +419,10 @@ def classify(entries: Sequence[Entry], config: Config | None = None) -> list[Fin
     """One Finding per Entry, in the same order. Pure apart from detect-secrets' global settings,
     which are entered at most once and restored on return."""
     out: list[Finding] = []
+    # the same (name, value) recurs across files (LOG_LEVEL=info, PORT=8080): judged once per call. The
+    # judgement reads only the name and value, and for a strong name the unit, units and group too
+    # (a value equal to an identifier), so those are in the key. In memory only, dropped on return.
+    seen: dict[tuple[object, ...], _Judgement] = {}
     with contextlib.ExitStack() as stack:
         plugins = _Plugins(stack)
         for entry in entries:
@@ -430,7 +436,13 @@ def classify(entries: Sequence[Entry], config: Config | None = None) -> list[Fin
                     base = _judge(entry, plugins)
                     out.append(_finding(entry, _Judgement(verdict, H, (f"config:{rule.action}",), base.kind)))
                     continue
-            out.append(_finding(entry, _judge(entry, plugins)))
+            key: tuple[object, ...] = (entry.name, entry.value_kind, entry.value.reveal() if entry.value is not None else None)
+            if analyze_name(entry.name).kind == STRONG:
+                key = (*key, entry.unit, entry.units, entry.group)
+            j = seen.get(key)
+            if j is None:
+                j = seen[key] = _judge(entry, plugins)
+            out.append(_finding(entry, j))
     return out
 
 

@@ -17,6 +17,7 @@ Rules (issue 4, facts §1.2, §1.3, §2):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -202,7 +203,24 @@ def _caller_principal(iam: Any, caller_arn: str) -> str:
         return f"arn:{m.group(1)}:iam::{m.group(2)}:role/{m.group(3)}"
 
 
-def check_roles(iam: Any, sts: Any, roles: Sequence[str]) -> list[Check]:
+def task_roles_of(plan: Plan, ecs_for: Callable[[str], Any]) -> list[str]:
+    """The task roles (``taskRoleArn``) the new revisions carry over from their sources: registering them
+    needs ``iam:PassRole`` on those too. Unreadable sources are left out (the execution-role checks still run)."""
+    out: list[str] = []
+    for a in plan.actions:
+        if not isinstance(a, RegisterRevision):
+            continue
+        try:
+            td = ecs_for(a.region).describe_task_definition(taskDefinition=a.source_arn)["taskDefinition"]
+        except (ClientError, BotoCoreError):
+            continue
+        if td.get("taskRoleArn"):
+            out.append(str(td["taskRoleArn"]))
+    return list(dict.fromkeys(out))
+
+
+def check_roles(iam: Any, sts: Any, roles: Sequence[str], task_roles: Sequence[str] = ()) -> list[Check]:
+    """Execution roles: exist, and the caller may pass them. Task roles: the caller may pass them."""
     out: list[Check] = []
     caller = ""
     try:
@@ -229,6 +247,10 @@ def check_roles(iam: Any, sts: Any, roles: Sequence[str]) -> list[Check]:
         denied = _pass_role(iam, caller, role) if caller else None
         if denied is not None:
             out.append(denied)
+    for role in (r for r in task_roles if r not in roles):
+        denied = _pass_role(iam, caller, role) if caller else None
+        if denied is not None:
+            out.append(dataclasses.replace(denied, message=denied.message.replace("this role", "this task role")))
     return out
 
 
@@ -366,7 +388,7 @@ def preflight_live(plan: Plan, aws: Any) -> list[Check]:
             return regional[region].client(service)
         return get
 
-    checks = check_roles(aws.client("iam"), aws.client("sts"), roles_of(plan))
+    checks = check_roles(aws.client("iam"), aws.client("sts"), roles_of(plan), task_roles_of(plan, client("ecs")))
     try:
         account = aws.account
     except (ClientError, BotoCoreError):

@@ -44,6 +44,12 @@ def _same_td(a: str, b: str) -> bool:
 def judge(svc: Mapping[str, Any], task_definition: str) -> tuple[str | None, str]:
     """(COMPLETED | FAILED | None while in progress, reason) from one DescribeServices service."""
     deps = svc.get("deployments") or []
+    # real ECS keeps a failed deployment ACTIVE (rolloutState FAILED) while the circuit breaker rolls back:
+    # that is the reason to report, before the primary (the old revision again) says anything
+    failed = next((d for d in deps if d.get("rolloutState") == FAILED
+                   and _same_td(str(d.get("taskDefinition", "")), task_definition)), None)
+    if failed is not None:
+        return FAILED, f"rollout failed: {str(failed.get('rolloutStateReason', ''))[:120]}"
     primary = next((d for d in deps if d.get("status") == "PRIMARY"), None)
     if primary is None:
         return None, "no primary deployment yet"
@@ -52,11 +58,30 @@ def judge(svc: Mapping[str, Any], task_definition: str) -> tuple[str | None, str
             return None, "new deployment not primary yet"
         return FAILED, "the primary deployment runs another revision (circuit breaker rolled back?)"
     state = primary.get("rolloutState")
-    if state == FAILED:
-        return FAILED, f"rollout failed: {str(primary.get('rolloutStateReason', ''))[:120]}"
     if state == COMPLETED and primary.get("runningCount") == primary.get("desiredCount"):
         return COMPLETED, ""
     return None, f"rollout {state or 'IN_PROGRESS'}"
+
+
+STOPPED_REASON_CHARS = 600
+
+
+def stopped_reason(ecs: Any, cluster: str, svc: Mapping[str, Any], task_definition: str) -> str:
+    """The ``stoppedReason`` of a stopped task of the failed deployment (the agent's own words: the real cause
+    behind "circuit breaker: tasks failed to start"). Best effort: "" when none can be read. The reason names
+    ARNs and error codes, never a value."""
+    deps = [d for d in svc.get("deployments") or [] if _same_td(str(d.get("taskDefinition", "")), task_definition)]
+    try:
+        for dep in deps:
+            arns = ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED", startedBy=str(dep.get("id", ""))).get("taskArns")
+            if not arns:
+                continue
+            for t in ecs.describe_tasks(cluster=cluster, tasks=arns[:10]).get("tasks") or []:
+                if t.get("stoppedReason"):
+                    return str(t["stoppedReason"])[:STOPPED_REASON_CHARS]
+    except Exception:  # noqa: BLE001 - the reason is a courtesy: the verdict FAILED stands without it
+        return ""
+    return ""
 
 
 @dataclass
@@ -77,6 +102,9 @@ class EcsHealthChecker:
             if not svcs:
                 return HealthResult(FAILED, "service not found", self.clock() - start)
             verdict, reason = judge(svcs[0], task_definition)
+            if verdict == FAILED:
+                why = stopped_reason(ecs, cluster, svcs[0], task_definition)
+                return HealthResult(FAILED, f"{reason}; a task stopped: {why}" if why else reason, self.clock() - start)
             if verdict is not None:
                 return HealthResult(verdict, reason, self.clock() - start)
             if self.clock() - start >= timeout:

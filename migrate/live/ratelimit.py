@@ -1,7 +1,10 @@
 """Client-side token buckets, one per AWS API family, so throttling rarely reaches botocore's retries.
 
 Defaults are the documented quotas (issue 4). ``scale`` multiplies every rate (benchmarks run scaled
-quotas against a local endpoint that enforces them).
+quotas against a local endpoint that enforces them). One ``RateLimits`` per account and run: its buckets are
+shared by every thread, and a throttled response seen by any of them (botocore ``needs-retry`` hook,
+:meth:`RateLimits.observe`) charges the family's bucket once, so throttling costs time in proportion to what
+AWS refused instead of every thread backing off on its own.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from migrate.model import SecretValue
 from migrate.stores.base import SecretStore, StoredEntry
@@ -56,6 +60,14 @@ class TokenBucket:
             self._sleep(wait)
         return wait
 
+    def refused(self) -> None:
+        """AWS throttled a call of this family: the call's token is spent again, so every thread's next
+        acquire waits one slot more (the time lost is one slot per refusal, whichever thread saw it)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate) - 1.0
+            self._last = now
+
 
 @dataclass
 class RateLimits:
@@ -66,6 +78,8 @@ class RateLimits:
 
     def __post_init__(self) -> None:
         self._buckets = {k: TokenBucket(r * self.scale, max(1.0, b)) for k, (r, b) in self.quotas.items()}
+        self.refusals: dict[str, int] = {}  #: family -> throttled responses seen (any thread, any client)
+        self._refusal_lock = threading.Lock()
 
     @classmethod
     def defaults(cls, overrides: Mapping[str, tuple[float, float]] | None = None, scale: float = 1.0) -> RateLimits:
@@ -83,6 +97,53 @@ class RateLimits:
 
     def waited(self) -> dict[str, float]:
         return {k: round(b.waited, 3) for k, b in self._buckets.items() if b.waited}
+
+    # -- throttling seen by botocore: shared across every thread (and client) of this account ------------
+    def refused(self, family: str) -> None:
+        with self._refusal_lock:
+            self.refusals[family] = self.refusals.get(family, 0) + 1
+        b = self._buckets.get(family)
+        if b is not None:
+            b.refused()
+
+    def _on_retry(self, response: Any = None, operation: Any = None, **_kw: Any) -> None:
+        """botocore ``needs-retry`` hook: a throttled response charges the operation's family. Never changes
+        botocore's decision (returns None)."""
+        if not response or operation is None:
+            return
+        parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else {}
+        code = str(((parsed or {}).get("Error") or {}).get("Code", ""))
+        if code not in THROTTLE_CODES:
+            return
+        family = family_of(str(operation.service_model.service_name), str(operation.name))
+        if family:
+            self.refused(family)
+
+    def observe(self, client: Any) -> Any:
+        """Charge this client's throttled calls to the shared buckets (idempotent per client)."""
+        events = getattr(getattr(client, "meta", None), "events", None)
+        if events is not None:  # unique_id: registering twice for the same limits is a no-op in botocore
+            events.register("needs-retry", self._on_retry, unique_id=f"secrets-migrate-limits-{id(self)}")
+        return client
+
+    def observing(self, factory: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+        """A client factory whose clients report throttling here (for ``AwsContext.client_factory``)."""
+        def make(aws: Any, service: str) -> Any:
+            return self.observe(factory(aws, service))
+        return make
+
+
+THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
+                            "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException"})
+_SM_WRITES = frozenset({"CreateSecret", "PutSecretValue", "UpdateSecret", "DeleteSecret", "RestoreSecret", "TagResource"})
+
+
+def family_of(service: str, operation: str) -> str:
+    """The rate family of a botocore (service, operation), "" when the tool does not pace it."""
+    if service == "secretsmanager":
+        return "secretsmanager.write" if operation in _SM_WRITES else ""
+    family = f"{service}.{operation}"
+    return family if family in DEFAULT_QUOTAS else ""
 
 
 class LimitedStore:

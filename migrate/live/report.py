@@ -28,9 +28,9 @@ def to_markdown(rep: RunReport) -> str:
     summary = ", ".join(f"{v} {k}" for k, v in sorted(rep.by_status().items()))
     lines = [f"# Live migration report: plan {rep.plan_id}", "",
              f"Failure policy `{rep.policy}`; {len(rep.waves)} wave(s); {summary}; {rep.seconds:.1f} s.", "",
-             "| wave | service | status | seconds | reason |", "|---:|---|---|---:|---|"]
+             "| wave | service | status | seconds | proof before deploying | reason |", "|---:|---|---|---:|---|---|"]
     for r in rep.results:
-        lines.append(f"| {r.wave} | {_md(r.key)} | {r.status} | {r.seconds:.1f} | {_md(r.reason)} |")
+        lines.append(f"| {r.wave} | {_md(r.key)} | {r.status} | {r.seconds:.1f} | {_md(r.proof or '-')} | {_md(r.reason)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -40,9 +40,11 @@ _STYLE = {"migrated": "green", "rolled-back": "yellow", "failed": "bold red", "s
 
 def to_table(rep: RunReport) -> Table:
     t = Table(title=Text(f"Live run {rep.plan_id} (policy {rep.policy})"))
-    for col in ("wave", "service", "status", "s", "reason"):
+    proved = any(r.proof for r in rep.results)
+    for col in ("wave", "service", "status", "s", *(("proof",) if proved else ()), "reason"):
         t.add_column(col, overflow="fold")
     for r in rep.results:
+        proof = (Text(r.proof[:80] + ("..." if len(r.proof) > 80 else "")),) if proved else ()
         t.add_row(str(r.wave), Text(r.key), Text(r.status, style=_STYLE.get(r.status, "")), f"{r.seconds:.1f}",
-                  Text(r.reason))
+                  *proof, Text(r.reason))
     return t

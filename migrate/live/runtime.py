@@ -71,6 +71,11 @@ def live_env(*, plan: Plan, journal: Journal, aws: Aws, health: HealthChecker | 
     """The Env of a live run. Without ``health`` deployments are watched through DescribeServices."""
     from migrate.live.health import EcsHealthChecker
 
+    if limits is not None:
+        # throttled responses on any thread charge the shared buckets of this account (issue 15 §5)
+        aws.client_factory = limits.observing(aws.client_factory)
+        for c in list(getattr(aws, "_clients", {}).values()):
+            limits.observe(c)
     ecs = EcsClients(aws)
     ssm = SsmStore(aws)
     sm = SecretsManagerStore(aws)

@@ -73,16 +73,27 @@ def create_service(ecs: Any, cluster: str, name: str, td_arn: str, net: tuple[st
     ecs.create_service(**kw)
 
 
+def startable(td: dict[str, Any]) -> bool:
+    """Could this revision run as it stands? Not when it names a placeholder role, or already references
+    secrets its role was never granted (the fixtures show such references; the sandbox has none of them)."""
+    role = str(td.get("executionRoleArn") or EXEC_ROLE)
+    if not role.startswith("arn:"):
+        return False
+    return not any(c.get("secrets") or (c.get("logConfiguration") or {}).get("secretOptions")
+                   for c in td.get("containerDefinitions") or [])
+
+
 def seed_fixtures(*, cluster: str = "legacy-prod", region: str | None = None, aws: Any = None,
-                  folder: Path = FIXTURES) -> list[str]:
+                  folder: Path = FIXTURES, startable_only: bool = False) -> list[str]:
     """Register every fixture task definition and run one service of each; returns cluster/service keys.
-    ``aws``: an ``AwsContext`` to use (default: boto3 clients from the environment)."""
+    ``aws``: an ``AwsContext`` to use (default: boto3 clients from the environment). ``startable_only``: only
+    the revisions whose tasks could start (:func:`startable`): a cluster as it runs, for the ECS emulator."""
     _guard(aws.endpoint_url if aws is not None else None)
     ecs, ec2, iam = (aws.client(s) if aws is not None else boto3.client(s, region_name=region)
                      for s in ("ecs", "ec2", "iam"))
     net = ensure_network(ec2)
     ecs.create_cluster(clusterName=cluster)
-    tds = fixture_taskdefs(folder)
+    tds = [(td, tags) for td, tags in fixture_taskdefs(folder) if not startable_only or startable(td)]
     ensure_roles(iam, [td.get("executionRoleArn") or EXEC_ROLE for td, _ in tds])
     keys = []
     for td, tags in tds:
@@ -97,14 +108,18 @@ def seed_fixtures(*, cluster: str = "legacy-prod", region: str | None = None, aw
 
 
 def seed_synthetic(n: int, *, cluster: str = "batch", per_family: int = 1, secrets: int = 2,
-                   region: str | None = None, controller_every: int = 0) -> list[str]:
+                   region: str | None = None, controller_every: int = 0, aws: Any = None) -> list[str]:
     """``n`` services over ``n / per_family`` families, each container with ``secrets`` plaintext
-    passwords and a harmless PORT. ``controller_every`` > 0 makes every k-th service CODE_DEPLOY."""
-    _guard()
-    ecs, ec2, iam = (boto3.client(s, region_name=region) for s in ("ecs", "ec2", "iam"))
+    passwords and a harmless PORT. ``controller_every`` > 0 makes every k-th service CODE_DEPLOY.
+    ``aws``: an ``AwsContext`` (e.g. another account's) instead of the environment's boto3 clients."""
+    _guard(aws.endpoint_url if aws is not None else None)
+    ecs, ec2, iam = (aws.client(s) if aws is not None else boto3.client(s, region_name=region)
+                     for s in ("ecs", "ec2", "iam"))
     net = ensure_network(ec2)
     ecs.create_cluster(clusterName=cluster)
-    ensure_roles(iam, [EXEC_ROLE])
+    acct = str(aws.account) if aws is not None else "123456789012"
+    exec_role = EXEC_ROLE.replace("123456789012", acct)
+    ensure_roles(iam, [exec_role])
     keys: list[str] = []
     arn = ""
     for i in range(n):
@@ -113,7 +128,7 @@ def seed_synthetic(n: int, *, cluster: str = "batch", per_family: int = 1, secre
             env = [{"name": "PORT", "value": "8080"}] + [
                 {"name": f"DB_PASSWORD_{j}" if j else "DB_PASSWORD", "value": f"Xk9-{fam}-s3cr3t-{j}-Qz7"} for j in range(secrets)]
             arn = ecs.register_task_definition(
-                family=fam, executionRoleArn=EXEC_ROLE, networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                family=fam, executionRoleArn=exec_role, networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
                 cpu="256", memory="512", tags=[{"key": "team", "value": "batch"}],
                 containerDefinitions=[{"name": "app", "image": "nginx:1.27", "essential": True, "environment": env}],
             )["taskDefinition"]["taskDefinitionArn"]

@@ -14,7 +14,7 @@ import dataclasses
 import functools
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +95,7 @@ class ServiceResult:
     reason: str = ""
     seconds: float = 0.0
     revision: str = ""
+    proof: str = ""  #: what the proof said before deploying (issue 15 §4): will start / would fail: ... / could not check: ...
 
     def to_record(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -124,8 +125,11 @@ Event = Callable[[str, int, str, str], None]  #: (event, wave, service key, stat
 
 
 class LiveRunner:
-    def __init__(self, rt: Env, options: RunOptions = RunOptions(), *, on_event: Event | None = None) -> None:
+    def __init__(self, rt: Env, options: RunOptions = RunOptions(), *, on_event: Event | None = None,
+                 proofs: Mapping[str, str] | None = None) -> None:
         self.rt = rt
+        #: cluster/service -> the proof's answer ("will start", "would fail: ...", "could not check: ...")
+        self.proofs = dict(proofs or {})
         self.options = options
         self.units, steps = units_of(rt.plan)
         self.steps = {s.key: s for s in steps}
@@ -161,7 +165,7 @@ class LiveRunner:
     def migrate_service(self, key: str, wave: int) -> ServiceResult:
         s = self.steps[key]
         unit = self.units[s.unit]
-        res = ServiceResult(key, wave)
+        res = ServiceResult(key, wave, proof=self.proofs.get(key, ""))
         t0 = self.rt.clock()
         if self.migrated(key):
             res.status, res.reason = (REGISTERED_ONLY if s.register_only else MIGRATED), "already done in an earlier run"
@@ -227,13 +231,22 @@ class LiveRunner:
             if stop_reason:
                 rep.results += [ServiceResult(k, wi, SKIPPED, stop_reason) for k in wave]
                 continue
+            policy = self.options.failure_policy
+            doomed = [k for k in wave if self.proofs.get(k, "").startswith("would fail")]
+            if doomed and policy != FailurePolicy.ROLLBACK_SERVICE:
+                # the proof says a task of this wave would not start: a policy that stops on failure refuses the
+                # wave before touching it (rollback-service deploys it and rolls the failures back one by one)
+                stop_reason = f"refused by policy {policy}: {doomed[0]} {self.proofs[doomed[0]]}"[:600]
+                rep.results += [ServiceResult(k, wi, SKIPPED, stop_reason, proof=self.proofs.get(k, "")) for k in wave]
+                rep.stopped_after_wave = wi
+                self.rt.journal.append("wave-refused", receipt={"wave": wi, "services": doomed})
+                continue
             self.on_event("wave", wi, "", str(len(wave)))
             self.rt.journal.append("wave-start", receipt={"wave": wi, "services": wave})
             spec = self.options.waves[min(wi - 1, len(self.options.waves) - 1)]
             with ThreadPoolExecutor(max_workers=spec.concurrency) as pool:
                 results = list(pool.map(functools.partial(self.migrate_service, wave=wi), wave))
             failed = [r for r in results if r.status in (ROLLED_BACK, FAILED)]
-            policy = self.options.failure_policy
             if failed and policy in (FailurePolicy.ROLLBACK_WAVE, FailurePolicy.ROLLBACK_ALL):
                 why = f"rolled back by policy {policy}: {failed[0].key} failed in wave {wi}"
                 victims = [r for r in results if r.status in (MIGRATED, REGISTERED_ONLY)]

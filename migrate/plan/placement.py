@@ -43,16 +43,24 @@ def choose_store(settings: PlanSettings, size: int, path: str, name: str) -> tup
     return "secretsmanager", None
 
 
-def place(settings: PlanSettings, *, size: int, where: str, group: str, unit: str, name: str) -> Placement:
-    """Store, tier and checked entry name for one value (``where``: the file or revision, for errors)."""
+def template_for(settings: PlanSettings, store: str) -> str:
+    """The name template in force for ``store`` (the user's, or the default)."""
+    if settings.group == Group.PER_UNIT:
+        return settings.name_template or naming.DEFAULT_SM_UNIT_TEMPLATE
+    return settings.name_template or (naming.DEFAULT_SSM_TEMPLATE if store == "ssm" else naming.DEFAULT_SM_TEMPLATE)
+
+
+def place(settings: PlanSettings, *, size: int, where: str, group: str, unit: str, name: str,
+          project: str | None = None, file: str = "") -> Placement:
+    """Store, tier and checked entry name for one value (``where``: the file or revision, for errors).
+    ``project`` defaults to ``group``; ``file`` is the ``{file}`` field (see :mod:`migrate.plan.naming`)."""
     store, tier = choose_store(settings, size, where, name)
     json_key: str | None = None
     if settings.group == Group.PER_UNIT:
-        tmpl = settings.name_template or naming.DEFAULT_SM_UNIT_TEMPLATE
         json_key = name
-    else:
-        tmpl = settings.name_template or (naming.DEFAULT_SSM_TEMPLATE if store == "ssm" else naming.DEFAULT_SM_TEMPLATE)
-    entry = naming.render_name(tmpl, prefix=settings.prefix, group=group, unit=unit, name=name, store=store)
+    tmpl = template_for(settings, store)
+    entry = naming.render_name(tmpl, prefix=settings.prefix, group=group, unit=unit, name=name, store=store,
+                               project=project, file=file)
     naming.check_name(entry, store)
     return Placement(store, tier, entry, json_key)
 

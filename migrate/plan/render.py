@@ -1,58 +1,58 @@
-"""Human review of a plan: ``+ ~ -`` lines, counts, cost, and redacted unified diffs."""
+"""Human review of a plan: ``+ ~ -`` lines, counts, cost, and redacted diffs.
+
+Everything shown is rendered from the actions ``apply`` executes; the plan stores no display text.
+A diff is rendered from each edit's ``old`` template, where every moved value is a token located by
+the source's parser (so JSON escapes, YAML block scalars, quotes, HCL strings and ``!Sub`` are all
+masked the same way), and its ``new`` text, where store ARNs are references. Values the tool refused
+are never inside an edit (the plan writer refuses a plan that would hold one), so never shown.
+"""
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
 
 from migrate.iam_policy import estimate_sizes
-from migrate.rewrite.edits import TextEdit, render
+from migrate.plan.actions import RewriteFile
+from migrate.rewrite.edits import ref_preview, render
 
 if TYPE_CHECKING:
     from migrate.plan.model import Plan
 
 MASK = "••••••"
-_MIN_MASK_LEN = 3
 
 
-def redact(text: str, values: Sequence[str]) -> str:
-    """Replace every occurrence of each value (longest first) by MASK."""
-    for v in sorted({v for v in values if len(v) >= _MIN_MASK_LEN}, key=len, reverse=True):
-        text = text.replace(v, MASK)
-    return text
+def file_diff(plan: Plan, a: RewriteFile) -> str:
+    """Redacted diff of one rewrite, rendered from its edits only (no file is read)."""
+    names = {x.id: x.name for x in plan.store_actions}
+    preview = ref_preview(names)
+    out = [f"--- {'/dev/null' if a.creates else 'a/' + a.display}", f"+++ b/{a.display}"]
+    for n, e in enumerate(a.edits, 1):
+        old = render(e.old, value=lambda _k, _enc: MASK)
+        new = render(e.new, ref=preview)
+        out.append(f"@@ edit {n} of {len(a.edits)} @@")
+        out += ["-" + ln for ln in old.splitlines()]
+        out += ["+" + ln for ln in new.splitlines()]
+    return "\n".join(ln.rstrip("\r") for ln in out) + "\n"
 
 
-def redacted_diff(display: str, text: str, after: str, edits: Sequence[TextEdit], *, mask_values: Sequence[str],
-                  created: bool = False) -> str:
-    """Unified diff of ``text`` -> ``after`` with moved values (structurally) and every other known
-    secret value (by text) masked. The result holds no plaintext value of a secret finding."""
-    parts: list[str] = []
-    pos = 0
-    for e in sorted(edits, key=lambda e: (e.start, e.end)):
-        parts.append(text[pos:e.start])
-        parts.append(render(e.old, value=lambda _k, _enc: MASK))
-        pos = e.end
-    parts.append(text[pos:])
-    before = redact("".join(parts), mask_values)
-    after = redact(after, mask_values)
-    a = before.splitlines(keepends=True) if not created else []
-    b = after.splitlines(keepends=True)
-    lines = difflib.unified_diff(a, b, fromfile=f"a/{display}" if not created else "/dev/null",
-                                 tofile=f"b/{display}", n=2)
-    out = []
-    for ln in lines:
-        ln = ln.rstrip("\r\n")
-        out.append(ln)
-    return "\n".join(out) + ("\n" if out else "")
+def diffs(plan: Plan) -> dict[str, str]:
+    """display path -> redacted diff, for every file the plan rewrites or creates."""
+    out: dict[str, str] = {}
+    for a in plan.rewrites:
+        out[a.display] = out.get(a.display, "") + file_diff(plan, a)
+    return out
 
 
-def print_plan(plan: Plan, console: Console, *, diffs: bool = True) -> None:
+def print_plan(plan: Plan, console: Console, *, show_diffs: bool = True, digest: str = "") -> None:
     c = plan.counts()
     console.print(Text.assemble(("Plan ", "bold"), (plan.id, "bold cyan"), f"  (tool {plan.tool_version}, {plan.created})"))
+    if digest:
+        console.print(Text(f"  Digest: {digest}  (apply with --digest {digest} to apply exactly this plan)"))
+    if plan.root:
+        console.print(Text(f"  Root: {plan.root}"))
     console.print(Text(f"  {c['+']} to create, {c['~']} to rewrite, {c['-']} to delete; "
                        f"{len(plan.inputs)} input files; {len(plan.refused)} secrets not migratable"))
     cost = plan.cost
@@ -71,9 +71,9 @@ def print_plan(plan: Plan, console: Console, *, diffs: bool = True) -> None:
         console.print(Text.assemble(("  ! ", "yellow"), Text(w)))
     for r in plan.refused:
         console.print(Text.assemble(("  x ", "red"), Text(f"{r['path']}:{r['line']} {r['unit']}.{r['name']}: {r['reason']}")))
-    if diffs and plan.diffs:
+    if show_diffs and plan.rewrites:
         console.print()
-        for diff in plan.diffs.values():
+        for diff in diffs(plan).values():
             print_diff(diff, console)
 
 

@@ -130,19 +130,72 @@ class TextEdit:
 
     ``old`` is the original span as a template (moved values replaced by value tokens), used to
     revert. Offsets are in characters of the decoded text (BOM excluded).
+
+    Plan files never hold ``start``/``end``: they would bracket a value and reveal its length. A
+    record holds ``gap`` instead, the number of unchanged characters between the end of the
+    previous edit (or the start of the file) and this edit: every moved value lies inside some
+    edit's ``old``, so gaps hold no value's length. A loaded edit has ``start == end == -1`` until
+    :func:`locate_edits` finds it in the current file (rendering ``old`` with the re-read values).
     """
 
     start: int
     end: int
     new: str
     old: str
+    gap: int = -1
+
+    @property
+    def located(self) -> bool:
+        return self.start >= 0
 
     def to_record(self) -> dict[str, object]:
-        return {"start": self.start, "end": self.end, "new": self.new, "old": self.old}
+        """One edit alone cannot know its gap: use :func:`edit_records` for a file's edits."""
+        return {"gap": self.gap, "new": self.new, "old": self.old}
 
     @classmethod
     def from_record(cls, r: dict[str, object]) -> TextEdit:
-        return cls(int(str(r["start"])), int(str(r["end"])), str(r["new"]), str(r["old"]))
+        if "start" in r or "end" in r:
+            raise RewriteError("edit records with offsets are no longer supported")
+        gap = int(str(r["gap"]))
+        if gap < 0:
+            raise RewriteError("negative gap in an edit record")
+        return cls(-1, -1, str(r["new"]), str(r["old"]), gap)
+
+
+def edit_records(edits: Sequence[TextEdit]) -> list[dict[str, object]]:
+    """A file's edits as plan records: in order, each addressed by its gap (no offsets)."""
+    ordered = with_gaps(edits) if all(e.located for e in edits) else tuple(edits)
+    return [e.to_record() for e in ordered]
+
+
+def with_gaps(edits: Sequence[TextEdit]) -> tuple[TextEdit, ...]:
+    """Sorted located edits with their gaps filled in (what a plan file keeps of them)."""
+    out: list[TextEdit] = []
+    prev = 0
+    for e in check_edits(edits, max((e.end for e in edits), default=0)):
+        out.append(TextEdit(e.start, e.end, e.new, e.old, e.start - prev))
+        prev = e.end
+    return tuple(out)
+
+
+def locate_edits(text: str, edits: Sequence[TextEdit], *, value: Callable[[str, str], str]) -> list[TextEdit]:
+    """Find a plan's edits in the current ``text``: each one's ``old`` rendered with the values read
+    now must be found exactly ``gap`` characters after the previous one. Raises RewriteError when
+    the file no longer matches the plan (the structural binding of a plan to its inputs)."""
+    out: list[TextEdit] = []
+    pos = 0
+    for e in edits:
+        if e.located:
+            out.append(e)
+            pos = e.end
+            continue
+        span = render(e.old, value=value)
+        s = pos + e.gap
+        if s > len(text) or text[s:s + len(span)] != span:
+            raise RewriteError("the file does not match the plan (an edited span changed since planning)")
+        out.append(TextEdit(s, s + len(span), e.new, e.old, e.gap))
+        pos = s + len(span)
+    return out
 
 
 def check_edits(edits: Sequence[TextEdit], length: int) -> list[TextEdit]:
@@ -172,21 +225,22 @@ def revert_edits(new_text: str, edits: Sequence[TextEdit], *, ref: Callable[[str
                  value: Callable[[str, str], str]) -> str:
     """Rebuild the original text from the rewritten one.
 
-    Works on positions in the rewritten text: each edit's rendered ``new`` must be found exactly
-    where the forward pass put it, or RewriteError is raised (the file changed after apply).
+    Works on positions in the rewritten text, found from the gaps (the unchanged text between
+    edits is the same before and after): each edit's rendered ``new`` must be found exactly where
+    the forward pass put it, or RewriteError is raised (the file changed after apply).
     """
+    if all(e.located for e in edits):
+        edits = with_gaps(edits)
     parts: list[str] = []
     pos_new = 0  # cursor in new_text
-    shift = 0  # len(new) - len(old) accumulated so far
-    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+    for e in edits:
         rendered_new = render(e.new, ref=ref)
-        s = e.start + shift
-        if new_text[s:s + len(rendered_new)] != rendered_new or s < pos_new:
+        s = pos_new + e.gap
+        if e.gap < 0 or new_text[s:s + len(rendered_new)] != rendered_new:
             raise RewriteError("the rewritten text is not where apply left it; the file changed after apply")
         parts.append(new_text[pos_new:s])
         parts.append(render(e.old, value=value))
         pos_new = s + len(rendered_new)
-        shift += len(rendered_new) - (e.end - e.start)
     parts.append(new_text[pos_new:])
     return "".join(parts)
 

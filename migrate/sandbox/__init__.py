@@ -96,12 +96,12 @@ class Sandbox:
 
 
 @contextmanager
-def running_sandbox(port: int = 0, *, quotas: Quotas | None = None) -> Iterator[Sandbox]:
+def running_sandbox(port: int = 0, *, quotas: Quotas | None = None, deploy_seconds: float = 0.0) -> Iterator[Sandbox]:
     """Start a sandbox for the duration of the block (``sb.context()`` talks to it).
 
     ``quotas`` default: :data:`DEMO_QUOTAS` (see there), pass ``Quotas()`` for AWS's own limits.
     """
-    sb = Sandbox(port, quotas=DEMO_QUOTAS if quotas is None else quotas)
+    sb = Sandbox(port, quotas=DEMO_QUOTAS if quotas is None else quotas, deploy_seconds=deploy_seconds)
     sb.start()
     try:
         yield sb

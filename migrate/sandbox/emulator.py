@@ -2,7 +2,7 @@
 
 - Before moto sees a request, :mod:`migrate.sandbox.limits` checks it; a refusal answers in the protocol
   of the service (JSON ``__type`` for ECS/SSM/Secrets Manager, the IAM XML error) with AWS's code.
-- After CreateService / UpdateService, :func:`migrate.sandbox.verdict.task_start_verdict` is run against
+- After CreateService / UpdateService, :func:`migrate.verdict.task_start_verdict` is run against
   moto's IAM/SSM/Secrets Manager/KMS backends (in-process) and a deployment is driven the way ECS does:
   a new PRIMARY deployment IN_PROGRESS (the previous one ACTIVE), then, once ``deploy_seconds`` passed,
   COMPLETED (running == desired, the old deployment drained) or FAILED by the deployment circuit breaker,
@@ -25,7 +25,7 @@ from typing import Any
 
 from migrate.sandbox import limits
 from migrate.sandbox.limits import AwsError, Quotas
-from migrate.sandbox.verdict import Reference, Resolution, RoleView, Verdict, json_keys_of, task_start_verdict
+from migrate.verdict import Reference, Resolution, RoleView, Verdict, json_keys_of, task_start_verdict
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 SSM_TARGET = "AmazonSSM."
@@ -91,6 +91,8 @@ class Emulator:
             err = self._sm(target[len(SM_TARGET):], _json(body))
         elif "/iam/aws4_request" in auth:
             form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode(errors="replace")).items()}
+            if form.get("Action") == "SimulatePrincipalPolicy":
+                return self._simulate(form, account, start_response)
             err = self._iam(form, account)
             if err:
                 return _xml_error(err, start_response)
@@ -210,11 +212,12 @@ class Emulator:
             cb = getattr(svc, "emulator_circuit_breaker", None) or {}
             old = [d for d in svc.deployments if d is not dep]
             if cb.get("rollback") and old:
-                # rollback: the previous revision is PRIMARY again and the failed deployment is drained (ECS
-                # shows it ACTIVE/FAILED while the rollback runs; the emulator skips that phase)
+                # rollback: the previous revision is PRIMARY again; the failed deployment stays ACTIVE with
+                # rolloutState FAILED (ECS shows it while the rollback runs; the emulator never drains it)
                 back = old[0]
                 back.update(status="PRIMARY", updatedAt=_utcnow())
-                svc.deployments = [back]
+                dep["status"] = "ACTIVE"
+                svc.deployments = [back, dep]
                 svc.task_definition = back.get("taskDefinition")
             svc.running_count = sum(int(d.get("runningCount") or 0) for d in svc.deployments)
             svc.pending_count = 0
@@ -263,6 +266,60 @@ class Emulator:
             return _resolve_sm(account, ref)
 
         return resolve
+
+    # --- IAM's policy simulator, from the policies the emulator enforces at task start ----------------------
+
+    def _simulate(self, form: Mapping[str, str], account: str, start_response: StartResponse) -> list[bytes]:
+        """SimulatePrincipalPolicy (moto has none): a known role or user is evaluated with :func:`evaluate` over
+        its inline and attached policies plus ``PolicyInputList``, exactly what the task-start verdict uses. Any
+        other principal of the account is the sandbox's own caller, an administrator: allowed."""
+        from xml.sax.saxutils import escape
+
+        from migrate.verdict import evaluate
+
+        def members(prefix: str) -> list[str]:
+            keys = sorted((k for k in form if k.startswith(prefix + ".member.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+            return [form[k] for k in keys]
+
+        source = form.get("PolicySourceArn", "")
+        docs = self._principal_policies(account, source)
+        extra = [_doc(d) for d in members("PolicyInputList")]
+        rows = []
+        for action in members("ActionNames"):
+            for resource in members("ResourceArns") or ["*"]:
+                if docs is None:
+                    decision = "allowed"
+                else:
+                    v = evaluate([*docs, *extra], action, resource)
+                    decision = {"allow": "allowed", "deny": "explicitDeny"}.get(v, "implicitDeny")
+                rows.append(f"<member><EvalActionName>{escape(action)}</EvalActionName><EvalResourceName>"
+                            f"{escape(resource)}</EvalResourceName><EvalDecision>{decision}</EvalDecision>"
+                            "<MatchedStatements/><MissingContextValues/></member>")
+        body = ('<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+                "<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>"
+                + "".join(rows) + "</EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata>"
+                "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ResponseMetadata>"
+                "</SimulatePrincipalPolicyResponse>").encode()
+        start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _principal_policies(self, account: str, arn: str) -> list[Mapping[str, Any]] | None:
+        """The identity policies of a role or user the sandbox knows; None for its own (admin) caller."""
+        if ":role/" in arn:
+            view = self._role(account, arn)
+            return list(view.policies) if view is not None and view.exists else []
+        from moto.iam.models import iam_backends
+
+        iam = iam_backends[account]["global"]
+        user = next((u for u in iam.users.values() if u.arn == arn), None)
+        if user is None:
+            return None
+        docs: list[Mapping[str, Any]] = [_doc(d) for d in user.policies.values()]
+        for pol in user.managed_policies.values():
+            version = next((v for v in pol.versions if v.is_default), None)
+            if version is not None:
+                docs.append(_doc(version.document))
+        return docs
 
     # --- the other services: limits only ---------------------------------------------------------------------
 

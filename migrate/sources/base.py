@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -37,6 +38,35 @@ from migrate.sources.reading import read_source as read_source
 from migrate.sources.reading import sha256_bytes as sha256_bytes
 
 
+class RoleKind(StrEnum):
+    """How a definition names its task execution role."""
+
+    LITERAL_ARN = "literal-arn"  #: an ARN (written, or followed to a tfvars/default literal)
+    SAME_TEMPLATE = "same-template"  #: a role resource of the same template / module / CDK app
+    IMPORTED = "imported"  #: ``!ImportValue``, a module output: defined elsewhere
+    UNRESOLVABLE = "unresolvable"  #: an expression the tool cannot follow
+    NONE = "none"  #: no role named: ``--execution-role`` fills it in (or the definition is blocked)
+
+
+@dataclass(frozen=True)
+class ExecutionRoleRef:
+    """The execution role one unit's task definition names (never holds a secret value).
+
+    The grant goes to this role: a literal ARN gets an IAM inline policy; a role of the same
+    template/module gets the grant written there as IaC by the rewrite (``grants_in_source``),
+    so rollback removes it through the normal file revert; an import or an unresolvable
+    expression cannot be granted by the tool (the planner blocks or asks for it)."""
+
+    kind: RoleKind
+    arn: str | None = None  #: known ARN (LITERAL_ARN; None otherwise)
+    file: str | None = None  #: display path of the file defining the role (SAME_TEMPLATE)
+    logical_id: str | None = None  #: CFN logical id, ``aws_iam_role.x``, CDK construct variable
+    expression: str = ""  #: how the definition names it, e.g. ``!GetAtt Role.Arn``, ``var.x``
+    reason: str = ""  #: why it cannot be granted (IMPORTED, UNRESOLVABLE, NONE)
+    #: the rewrite writes (CFN/Terraform) or the construct already adds (CDK) the grant
+    grants_in_source: bool = False
+
+
 @dataclass(frozen=True)
 class LoadedFile:
     """What a source read from one definition file."""
@@ -55,10 +85,28 @@ class LoadedFile:
     execution_roles: tuple[tuple[str, str], ...] = ()
     #: the scanned tree the file was loaded under (None: the file's own directory)
     root: Path | None = field(default=None, repr=False, compare=False)
+    #: (unit, how its definition names the execution role); ``execution_role_ref`` reads it
+    role_refs: tuple[tuple[str, ExecutionRoleRef], ...] = ()
+    #: the Compose project of the file (``-p``/top-level ``name:``/folder name; an override file
+    #: takes its base file's), "" for formats without projects. Naming templates use it as ``{project}``.
+    project: str = ""
 
     @property
     def path(self) -> str:
         return self.source.display
+
+    def execution_role_ref(self, unit: str) -> ExecutionRoleRef:
+        """The execution role ``unit``'s definition names: ``role_refs`` when the format resolved
+        it, else a literal ARN from ``execution_roles``, else NONE."""
+        for u, ref in self.role_refs:
+            if u == unit:
+                return ref
+        arn = dict(self.execution_roles).get(unit)
+        if arn:
+            kind = RoleKind.LITERAL_ARN if arn.startswith("arn:") else RoleKind.UNRESOLVABLE
+            return ExecutionRoleRef(kind=kind, arn=arn if kind is RoleKind.LITERAL_ARN else None, expression=arn,
+                                    reason="" if kind is RoleKind.LITERAL_ARN else "not an ARN")
+        return ExecutionRoleRef(kind=RoleKind.NONE, reason="the definition names no execution role")
 
 
 @dataclass(frozen=True)
@@ -96,6 +144,59 @@ class FileChange:
     #: entry keys whose read permission this change grants itself (CloudFormation role in the same
     #: template); the planner then writes no IAM policy for them
     grants: tuple[str, ...] = ()
+    #: set when the file is shared by several inputs (``ecs-params.yml`` of a compose folder): this
+    #: change is one input's contribution and ``merge_shared`` turns all of them into one change
+    artifact: SharedArtifact | None = field(default=None, repr=False, compare=False)
+
+
+class SharedArtifact(Protocol):
+    """One input's contribution to a file that several inputs write to."""
+
+    def merge(self, parts: Sequence[SharedArtifact]) -> FileChange:
+        """The one change writing every contribution in ``parts`` (this one among them), built
+        from the file as read at load time: a create when it did not exist, else a splice."""
+        ...
+
+
+def merge_shared(changes: Sequence[FileChange]) -> list[FileChange]:
+    """One change per path: what several inputs write to the same file becomes one action.
+
+    Contributions to a shared artifact are merged by the artifact; splices of one existing file
+    (an ``.env`` file two compose files use) are merged when they do not overlap (an identical
+    splice, e.g. the same line removed for both users, is kept once). Anything else (two
+    different creates, overlapping splices) is a RewriteError naming the file. Order: the first
+    change of each path, as given.
+    """
+    by_path: dict[str, list[FileChange]] = {}
+    for ch in changes:
+        by_path.setdefault(ch.path, []).append(ch)
+    out: list[FileChange] = []
+    for path, group in by_path.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        parts = [c.artifact for c in group]
+        if all(p is not None for p in parts):
+            first = parts[0]
+            assert first is not None
+            out.append(first.merge([p for p in parts if p is not None]))
+            continue
+        if any(c.create or c.artifact is not None for c in group):
+            raise RewriteError(f"{path}: several inputs write this file in ways that cannot be merged",
+                               hint="plan these definitions separately")
+        seen: dict[tuple[int, int, str], TextEdit] = {}
+        for c in group:
+            for ed in c.edits:
+                seen.setdefault((ed.start, ed.end, ed.new), ed)
+        edits = sorted(seen.values(), key=lambda e: (e.start, e.end))
+        for a, b in zip(edits, edits[1:], strict=False):
+            if b.start < a.end or (a.start == a.end == b.start == b.end):
+                raise RewriteError(f"{path}: several inputs change the same text of this file",
+                                   hint="plan these definitions separately")
+        out.append(FileChange(path, tuple(edits), entries=tuple(dict.fromkeys(k for c in group for k in c.entries)),
+                              summary="; ".join(dict.fromkeys(c.summary for c in group if c.summary)),
+                              grants=tuple(dict.fromkeys(k for c in group for k in c.grants))))
+    return out
 
 
 class Source(Protocol):
@@ -279,7 +380,7 @@ def _signature(e: Entry) -> tuple[str, str, str, str, str | None, str, bool]:
 
 
 def _movable(e: Entry) -> bool:
-    if e.value is None or not e.restorable or e.managed:
+    if e.value is None or not e.restorable or e.managed or e.blocked:
         return False
     return e.value_kind is ValueKind.LITERAL or bool(e.resolves_to)
 

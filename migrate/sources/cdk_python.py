@@ -32,7 +32,16 @@ from migrate.rewrite.cdk_codemods import (
     run_codemod,
 )
 from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText
+from migrate.sources.base import (
+    ExecutionRoleRef,
+    FileChange,
+    LoadedFile,
+    Move,
+    RewriteOptions,
+    RoleKind,
+    SourceBase,
+    SourceText,
+)
 
 KIND = "cdk-python"
 _SNIFF_IMPORT_RE = re.compile(r"^\s*(from\s+aws_cdk\b|import\s+aws_cdk\b)", re.M)
@@ -314,7 +323,8 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
                     self._flow_entry(fl, site.unit, site.pointer)
                 return
         if not isinstance(arg.value, cst.Dict):
-            self.scan.warnings.append(f"{site.pointer}: {site.src_kw}= is not a dict literal ({_why_not_literal(arg.value)}); left alone")
+            self.scan.warnings.append(f"{self.display}:{self._off(arg.value)[2]}: {site.pointer}: {site.src_kw}= is not a dict "
+                                      f"literal ({_why_not_literal(arg.value)}); left alone")
             return
         location = LOC_ENVIRONMENT if site.src_kw == ENV_KW else LOC_LOG_OPTIONS
         spread = any(isinstance(el, cst.StarredDictElement) for el in arg.value.elements)
@@ -324,11 +334,13 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
                     for fl in self._spread(el.value):
                         self._flow_entry(fl, site.unit, site.pointer)
                     continue
-                self.scan.warnings.append(f"{site.pointer}: ** unpacking in {site.src_kw}= left alone")
+                self.scan.warnings.append(f"{self.display}:{self._off(el)[2]}: {site.pointer}: ** unpacking in "
+                                          f"{site.src_kw}= left alone (the values it spreads are not scanned)")
                 continue
             name = key_of(el)
             if name is None:
-                self.scan.warnings.append(f"{site.pointer}: non-literal key in {site.src_kw}= left alone")
+                self.scan.warnings.append(f"{self.display}:{self._off(el)[2]}: {site.pointer}: non-literal key in "
+                                          f"{site.src_kw}= left alone")
                 continue
             pointer = f"{site.pointer}/{site.src_kw}/{jp.escape(name)}"
             start, end, line = self._off(el.value)
@@ -459,8 +471,10 @@ def _rewrite(src: SourceText, scan: _Scan, moves: Sequence[Move]) -> FileChange:
     if covered != {k for k in moved_keys if k in scan.spans}:
         raise RewriteError(f"{src.display}: a moved value is still in the rewritten code")
     _verify(src, scan, edits, moves)
-    return FileChange(path=src.display, edits=tuple(edits), entries=tuple(dict.fromkeys(m.entry.key for m in moves)),
-                      summary="; ".join(summary))
+    keys = tuple(dict.fromkeys(m.entry.key for m in moves))
+    # ecs.Secret.from_* grants the task definition's execution role read access itself (CDK adds
+    # secret.grantRead(executionRole)): no extra inline policy for these entries
+    return FileChange(path=src.display, edits=tuple(edits), entries=keys, summary="; ".join(summary), grants=keys)
 
 
 def _verify(src: SourceText, scan: _Scan, edits: list[TextEdit], moves: Sequence[Move]) -> None:
@@ -486,8 +500,11 @@ class CdkPythonSource(SourceBase):
         scan = _scan(src.text, src.display)
         units = tuple(dict.fromkeys(e.unit for e in scan.entries.values()))
         group = next((e.group for e in scan.entries.values() if e.group), Path(src.display).stem)
+        # the role is the task definition's execution role, which ecs.Secret.from_* grants itself
+        ref = ExecutionRoleRef(kind=RoleKind.SAME_TEMPLATE, file=src.display, logical_id="task definition execution role",
+                               expression="CDK construct", grants_in_source=True)
         return LoadedFile(source=src, kind=KIND, entries=tuple(scan.entries.values()), units=units, group=group,
-                          data=scan, warnings=tuple(scan.warnings))
+                          data=scan, warnings=tuple(scan.warnings), role_refs=tuple((u, ref) for u in units))
 
     def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
         """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from migrate.errors import InputError
 from migrate.model import FileReport, FileStatus
-from migrate.sources import unrecognised
 from migrate.sources.base import DEFAULT_MAX_BYTES, LoadedFile, read_source
 from migrate.sources.registry import NOT_A_DEFINITION, detect_source, unavailable_for
 
 #: file name endings that may hold a definition
-CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tpl", ".py", ".template", ".j2", ".hcl", ".nomad")
+CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tfvars", ".tpl", ".py", ".template", ".j2", ".hcl", ".nomad")
+#: a Terraform file that is no definition itself: read with its module, and reported on its own
+TF_MODULE_FILE = "Terraform file without a task definition (read with the definitions of its module)"
 #: directories never entered
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".terraform",
                        "cdk.out", ".migrate", ".tox", ".mypy_cache", ".pytest_cache"})
@@ -191,6 +192,8 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
     except InputError as e:
         return FileReport(c.display, "unknown", FileStatus.ERROR, e.reason, e.line), None
     source = detect_source(c.path, src.text)
+    if source is None and c.path.name.lower().endswith((".tf", ".tfvars")):
+        return _terraform_module_file(c.display, src.text), None
     if source is None:
         missing = unavailable_for(c.path, src.text)
         if missing:
@@ -198,6 +201,8 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
         fragment = _compose_fragment(c.path, src.text)
         if fragment:
             return FileReport(c.display, "compose", FileStatus.SKIPPED, fragment), None
+        from migrate.sources import unrecognised  # only for files no format claims (keeps start-up short)
+
         odd = unrecognised.read(src)
         if odd is not None:
             return FileReport(c.display, unrecognised.KIND, FileStatus.ERROR, odd.warnings[0],
@@ -208,3 +213,15 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
     except InputError as e:
         return FileReport(c.display, source.kind, FileStatus.ERROR, e.reason, e.line), None
     return FileReport(c.display, source.kind, FileStatus.SCANNED), loaded
+
+
+def _terraform_module_file(display: str, text: str) -> FileReport:
+    """Every walked Terraform file is in the report: a broken one is an error under its own name
+    and line (its module's definitions are still scanned without it), a good one is skipped."""
+    from migrate.rewrite import hcl_spans as hs
+
+    try:
+        hs.parse_hcl(text)
+    except hs.SpanError as e:
+        return FileReport(display, "terraform", FileStatus.ERROR, f"invalid HCL: {e.reason}", e.line)
+    return FileReport(display, "terraform", FileStatus.SKIPPED, TF_MODULE_FILE)

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from migrate.errors import StoreError
 from migrate.model import SecretValue
 from migrate.stores.aws import AwsContext, error_code, safe_aws_message
-from migrate.stores.base import StoredEntry
+from migrate.stores.base import StoredEntry, description_for, marks_of
 
 
 class SecretsManagerStore:
@@ -32,6 +32,7 @@ class SecretsManagerStore:
         return StoredEntry(
             name=d["Name"], arn=d["ARN"], tags={t["Key"]: t["Value"] for t in d.get("Tags", [])},
             pending_deletion=bool(d.get("DeletedDate")),
+            marks=frozenset({*d.get("VersionIdsToStages", {}), *marks_of(d.get("Description"))}),
         )
 
     def read(self, name_or_arn: str) -> SecretValue | None:
@@ -50,7 +51,7 @@ class SecretsManagerStore:
         kw: dict[str, Any] = {
             "Name": name, "SecretString": value.reveal(), "ClientRequestToken": token,
             "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-            "Description": "Created by secrets-migrate",
+            "Description": description_for(token),
         }
         if kms_key:
             kw["KmsKeyId"] = kms_key
@@ -64,7 +65,8 @@ class SecretsManagerStore:
             raise StoreError(f"cannot create secret {name} ({safe_aws_message(e)})") from None
         finally:
             kw.clear()
-        return StoredEntry(name=name, arn=r["ARN"], tags=dict(tags), version=str(r.get("VersionId", "")))
+        return StoredEntry(name=name, arn=r["ARN"], tags=dict(tags), version=str(r.get("VersionId", "")),
+                           marks=frozenset({token, str(r.get("VersionId", ""))} - {""}))
 
     def delete(self, name: str) -> bool:
         try:

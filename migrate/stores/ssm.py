@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from migrate.errors import StoreError
 from migrate.model import SecretValue
 from migrate.stores.aws import AwsContext, error_code, safe_aws_message
-from migrate.stores.base import StoredEntry
+from migrate.stores.base import StoredEntry, description_for, marks_of
 
 
 class SsmStore:
@@ -36,8 +36,17 @@ class SsmStore:
         try:
             tl = self._c.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
         except ClientError:
-            tl = []
-        return StoredEntry(name=name, arn=arn, tags={t["Key"]: t["Value"] for t in tl}, version=str(p.get("Version", "")))
+            tl = []  # tags are a second signal only; ownership is proven by the run token (below)
+        marks: frozenset[str] | None
+        why = ""
+        try:
+            found = self._c.describe_parameters(
+                ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]).get("Parameters", [])
+            marks = frozenset(marks_of(found[0].get("Description") if found else None))
+        except ClientError as e:
+            marks, why = None, f"ssm:DescribeParameters failed ({safe_aws_message(e)})"
+        return StoredEntry(name=name, arn=arn, tags={t["Key"]: t["Value"] for t in tl}, version=str(p.get("Version", "")),
+                           marks=marks, marks_error=why)
 
     def read(self, name_or_arn: str) -> SecretValue | None:
         try:
@@ -53,7 +62,7 @@ class SsmStore:
         kw: dict[str, Any] = {
             "Name": name, "Value": value.reveal(), "Type": "SecureString", "Overwrite": False,
             "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
-            "Description": "Created by secrets-migrate",
+            "Description": description_for(token),
         }
         if kms_key:
             kw["KeyId"] = kms_key
@@ -67,7 +76,8 @@ class SsmStore:
             raise StoreError(f"cannot create parameter {name} ({safe_aws_message(e)})") from None
         finally:
             kw.clear()
-        return StoredEntry(name=name, arn=self.arn(name), tags=dict(tags), version=str(r.get("Version", "")))
+        return StoredEntry(name=name, arn=self.arn(name), tags=dict(tags), version=str(r.get("Version", "")),
+                           marks=frozenset(marks_of(description_for(token))))
 
     def delete(self, name: str) -> bool:
         try:

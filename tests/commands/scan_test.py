@@ -193,3 +193,98 @@ def test_sarif_with_a_baseline_marks_results_new(tmp_path: Path) -> None:
     jsonschema.validate(doc, json.loads(SARIF_SCHEMA.read_text()), cls=jsonschema.Draft4Validator)
     results = doc["runs"][0]["results"]
     assert [x["baselineState"] for x in results] == ["new"] and "API_TOKEN" in results[0]["message"]["text"]
+
+
+# --- the scan's fast path for task definitions gives exactly the strict loader's entries ------------
+
+
+def _strict_and_fast(path: Path) -> tuple[Any, Any]:
+    from migrate.sources.base import read_source
+    from migrate.sources.ecs_taskdef import SOURCE, fast
+
+    src = read_source(path, str(path))
+    return SOURCE.parse(src), fast.load(src, path.name.split(".")[0] or str(path))
+
+
+def _fields(lf: Any) -> tuple[Any, ...]:
+    import dataclasses
+
+    return ([(dataclasses.asdict(dataclasses.replace(e, value=None)), e.value.reveal() if e.value else None)
+             for e in lf.entries], lf.units, lf.group, lf.execution_roles)
+
+
+def test_fast_task_definition_load_equals_the_strict_one(tmp_path: Path) -> None:
+    from migrate.sources.ecs_taskdef import SOURCE
+
+    checked = 0
+    for path in sorted(FIXTURES.rglob("*.json")):
+        if not SOURCE.sniff(path, path.read_text(encoding="utf-8", errors="replace")):
+            continue
+        try:
+            strict, quick = _strict_and_fast(path)
+        except Exception:  # noqa: BLE001 - files the strict loader refuses are checked below
+            continue
+        if quick is not None:
+            assert _fields(quick) == _fields(strict), path
+            checked += 1
+    assert checked >= 20
+    # escapes, non-ASCII, secrets before environment, log options, several containers, CRLF
+    td = {"family": "f", "executionRoleArn": "arn:aws:iam::1:role/x", "containerDefinitions": [
+        {"secrets": [{"name": "S", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/s"}], "name": "a", "image": "i",
+         "environment": [{"value": "p\\u00e9\"q", "name": "DB_PASSWORD"}, {"name": "E", "value": ""}],
+         "logConfiguration": {"logDriver": "x", "options": {"api-key": "k\u00e9y-9Xz81LmQ"},
+                              "secretOptions": [{"name": "t", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/t"}]}},
+        {"name": "b", "image": "i", "environment": [{"name": "TOKEN", "value": "tok-\\n-9Xz81LmQw02PzR"}]}]}
+    f = tmp_path / "td.json"
+    f.write_bytes(json.dumps(td, indent=3, ensure_ascii=False).replace("\n", "\r\n").encode())
+    strict, quick = _strict_and_fast(f)
+    assert quick is not None and _fields(quick) == _fields(strict)
+    assert {e.line for e in quick.entries} != {1}
+
+
+def test_fast_task_definition_load_defers_to_the_strict_parser(tmp_path: Path) -> None:
+    """What the C decoder would accept but the strict parser refuses, and unusual items, take the strict path."""
+    from migrate.sources.base import unproven_loads
+    from migrate.sources.walk import Candidate, load_candidate
+
+    base = '{"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "environment": [%s]}]}'
+    cases = {
+        "dup.json": (base % '{"name": "A", "name": "B", "value": "x"}', "duplicate key"),
+        "nan.json": (base % '{"name": "A", "value": NaN}', None),  # strict: a masked template hole
+        "deep.json": (base % ('{"name": "A", "value": "x", "d": ' + "[" * 210 + "]" * 210 + "}"), "nesting deeper"),
+        "bom.json": ("\ufeff" + base % '{"name": "A", "value": "x"}', None),
+        "num.json": (base % '{"name": "PORT", "value": 8080}', None),
+        "null.json": (base % '{"name": "A", "value": null}', None),
+        "noname.json": (base % '{"value": "x"}', "no string name"),
+    }
+    for name, (text, error) in cases.items():
+        p = tmp_path / name
+        p.write_text(text, encoding="utf-8")
+        strict_report, strict = load_candidate(Candidate(p, name, True, tmp_path))
+        with unproven_loads():
+            report, quick = load_candidate(Candidate(p, name, True, tmp_path))
+        assert (report.status, report.reason, report.line) == (strict_report.status, strict_report.reason,
+                                                               strict_report.line), name
+        if error:
+            assert error in report.reason, (name, report.reason)
+        else:
+            assert quick is not None and strict is not None and _fields(quick) == _fields(strict), name
+
+
+def test_classify_judges_repeated_values_once_but_keeps_identifier_context() -> None:
+    """The per-call memo keys on name and value, plus unit/units/group for strong names."""
+    from migrate.detect.engine import classify, classify_one
+    from migrate.model import Entry, SecretValue
+
+    def e(unit: str, name: str, value: str, group: str = "g") -> Entry:
+        return Entry(path="a.json", line=1, unit=unit, location="environment", name=name, value=SecretValue(value),
+                     group=group)
+
+    batch = [e("photoprism", "MYSQL_PASSWORD", "photoprism"), e("web", "MYSQL_PASSWORD", "photoprism"),
+             e("web", "LOG_LEVEL", "info"), e("api", "LOG_LEVEL", "info"), e("x", "DB_PASSWORD", "shop", group="shop"),
+             e("x", "DB_PASSWORD", "shop", group="blog")]
+    got = classify(batch)
+    assert [(f.verdict, f.confidence, f.reasons) for f in got] == [
+        (x.verdict, x.confidence, x.reasons) for x in (classify_one(y) for y in batch)]
+    assert "value:equals-identifier" in got[0].reasons and "value:equals-identifier" not in got[1].reasons
+    assert got[4].reasons != got[5].reasons

@@ -47,7 +47,7 @@ def test_fifty_services_failure_in_wave_two_rolls_back_that_wave(server_env, tmp
     after = _tds(keys)
     from migrate.plan.model import Plan
 
-    p = Plan.from_json(plan.read_text())
+    p = Plan.from_json(plan.read_text(), base=plan.parent)
     states = Journal(state_dir_for(plan), p.id).states()
     for a in p.actions:
         if a.kind == "ecs.update-service":

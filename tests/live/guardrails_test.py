@@ -174,3 +174,23 @@ def test_plan_warnings_say_apply_will_refuse(aws):
     lines = g.plan_warnings(plan, Aws())
     assert any(w.startswith("preflight role-exists:") and w.endswith("(apply will refuse)") for w in lines)
     assert any(w.startswith("preflight private-network:") for w in lines)
+
+
+def test_pass_role_is_checked_for_task_roles_too(aws):
+    """Issue 15 §3: the new revision keeps the source's taskRoleArn; registering it needs iam:PassRole on it."""
+    seed_synthetic(1)
+    task_role = "arn:aws:iam::123456789012:role/app-task"
+    ecs = boto3.client("ecs")
+    svc = ecs.describe_services(cluster="batch", services=["svc000"])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    keep = {k: td[k] for k in ("family", "containerDefinitions", "executionRoleArn", "networkMode",
+                               "requiresCompatibilities", "cpu", "memory")}
+    arn = ecs.register_task_definition(**keep, taskRoleArn=task_role)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="batch", service="svc000", taskDefinition=arn)
+    plan = _plan()
+    assert g.task_roles_of(plan, lambda _r: ecs) == [task_role]
+    iam = _Iam("implicitDeny")
+    checks = g.check_roles(iam, boto3.client("sts"), g.roles_of(plan), g.task_roles_of(plan, lambda _r: ecs))
+    assert ("pass-role", task_role) in _rules(checks, g.FAILURE)
+    assert any("task role" in c.message for c in checks if c.subject == task_role)
+    assert [a["ResourceArns"] for a in iam.asked] == [[EXEC_ROLE], [task_role]]

@@ -181,3 +181,33 @@ def test_report_formats_name_every_service():
     assert '"rolled-back": 1' in report.to_json(rep)
     md = report.to_markdown(rep)
     assert "| 2 | c/b\\|x | rolled-back |" in md and md.count("\n| ") == 3
+
+
+@pytest.mark.parametrize("policy", ["stop", "rollback-wave", "rollback-all"])
+def test_a_would_fail_proof_makes_stopping_policies_refuse_its_wave(aws, tmp_path, policy):
+    """Issue 15 §4: the proof said svc002's tasks would not start: its wave is refused before anything is touched."""
+    seed_synthetic(5)
+    inv, plan = _plan(tmp_path)
+    rt = _rt(tmp_path, plan, ScriptedHealth())
+    proofs = {f"batch/svc{i:03d}": "will start" for i in range(5)}
+    proofs["batch/svc002"] = "would fail: ECS was unable to assume the role"
+    before = {k: _td(k) for k in proofs}
+    waves = (WaveSpec("1"), WaveSpec("rest", 2))
+    rep = LiveRunner(rt, RunOptions(waves=waves, failure_policy=policy), proofs=proofs).run()
+    status = {r.key: r.status for r in rep.results}
+    assert status["batch/svc000"] == MIGRATED
+    assert {status[k] for k in proofs if k != "batch/svc000"} == {SKIPPED}
+    assert all(k == "batch/svc000" or _td(k) == before[k] for k in proofs)  # the refused wave was not touched
+    refused = next(r for r in rep.results if r.key == "batch/svc003")
+    assert refused.reason.startswith(f"refused by policy {policy}: batch/svc002 would fail")
+    assert refused.proof == "will start" and rep.stopped_after_wave == 2
+
+
+def test_a_would_fail_proof_still_deploys_under_rollback_service(aws, tmp_path):
+    seed_synthetic(3)
+    inv, plan = _plan(tmp_path)
+    rt = _rt(tmp_path, plan, ScriptedHealth())
+    proofs = {"batch/svc001": "would fail: no grant"}
+    rep = LiveRunner(rt, RunOptions(waves=(WaveSpec("1"), WaveSpec("rest", 2))), proofs=proofs).run()
+    assert {r.key: r.status for r in rep.results} == {f"batch/svc{i:03d}": MIGRATED for i in range(3)}
+    assert next(r for r in rep.results if r.key == "batch/svc001").proof == "would fail: no grant"

@@ -47,3 +47,23 @@ def test_render_name_defaults_and_slugs() -> None:
                        name="KEY", store="secretsmanager") == "prod/my-app/api/KEY"
     with pytest.raises(PlanError):
         render_name("/{nope}/{name}", prefix="", group="g", unit="u", name="n", store="ssm")
+
+
+def test_project_and_file_fields() -> None:
+    from migrate.plan.naming import DEFAULT_SSM_TEMPLATE, file_field, with_file
+
+    assert "{project}" in DEFAULT_SSM_TEMPLATE
+    assert render_name(DEFAULT_SSM_TEMPLATE, prefix="", group="TaskDefinition", project="ledger", unit="app",
+                       name="DB_PASSWORD", store="ssm") == "/ledger/app/DB_PASSWORD"
+    assert render_name(DEFAULT_SSM_TEMPLATE, prefix="", group="web", unit="app", name="X",  # project defaults to group
+                       store="ssm") == "/web/app/X"
+    assert file_field("/t/mono/apps/billing/compose.override.yaml", "/t/mono") == "apps-billing-compose.override"
+    assert file_field("apps/web.json") == "web"
+    assert file_field("/elsewhere/x.yml", "/t/mono") == "x"
+    tmpl = with_file(DEFAULT_SSM_TEMPLATE)
+    assert tmpl == "/{prefix}/{project}/{file}/{unit}/{name}" and with_file(tmpl) == tmpl
+    assert render_name(tmpl, prefix="p", group="g", project="billing", file="apps-billing-compose.override", unit="api",
+                       name="X", store="ssm") == "/p/billing/apps-billing-compose.override/api/X"
+    with pytest.raises(PlanError) as info:
+        render_name("/{nope}/{name}", prefix="", group="g", unit="u", name="n", store="ssm")
+    assert info.value.hint and "{project}" in info.value.hint and "{file}" in info.value.hint

@@ -41,9 +41,12 @@ def test_auto_store_picks_by_size(tmp_path: Path) -> None:
 
 
 def test_ssm_refuses_values_over_8k(tmp_path: Path) -> None:
-    _td(tmp_path / "a.json", "a", {"SIGNING_SECRET": "Mv3" + "w" * 9000})
-    with pytest.raises(PlanError, match="8 KiB"):
-        _plan(tmp_path, PlanSettings(store="ssm"))
+    _td(tmp_path / "a.json", "a", {"SIGNING_SECRET": "Mv3" + "w" * 9000, "DB_PASSWORD": "Kq7-short-secret-9x"})
+    p = _plan(tmp_path, PlanSettings(store="ssm"))
+    (b,) = p.blocked  # that value only: the other one is planned
+    assert b.kind == "store-limit" and "8 KiB" in b.reason and b.name == "SIGNING_SECRET" and "--store" in b.fix
+    assert [v.name for a in p.store_actions for v in a.values] == ["DB_PASSWORD"]
+    assert "Mv3" not in p.to_json()
 
 
 def test_per_unit_needs_secrets_manager() -> None:
@@ -51,13 +54,16 @@ def test_per_unit_needs_secrets_manager() -> None:
         PlanSettings(store="ssm", group="per-unit")
 
 
-def test_name_clash_with_different_values_is_a_plan_error(tmp_path: Path) -> None:
+def test_name_clash_with_different_values_blocks_the_second_entry(tmp_path: Path) -> None:
     _td(tmp_path / "a.json", "web", {"DB_PASSWORD": "Kq7-first-secret-9x"})
     (tmp_path / "b").mkdir()
     _td(tmp_path / "b" / "a.json", "web", {"DB_PASSWORD": "Kq7-other-secret-9x"})
-    with pytest.raises(PlanError, match="name clash") as info:
-        _plan(tmp_path)
-    assert "Kq7" not in str(info.value)
+    p = _plan(tmp_path)
+    (b,) = p.blocked
+    assert b.kind == "name-clash" and "name clash" in b.reason and "/web/app/DB_PASSWORD" in b.reason
+    assert "{file}" in b.fix
+    assert len(p.store_actions) == 1 and len(p.rewrites) == 1  # the first file is planned, the second stays
+    assert "Kq7" not in p.to_json()
 
 
 def test_same_name_same_value_shares_one_entry(tmp_path: Path) -> None:
@@ -88,14 +94,25 @@ def test_iam_grants_per_role_and_plan_orders_actions(tmp_path: Path) -> None:
 
 def test_missing_execution_role_is_refused_or_filled(tmp_path: Path) -> None:
     _td(tmp_path / "a.json", "a", {"DB_PASSWORD": "Kq7-a-secret-9x"}, role=None)
-    with pytest.raises(PlanError, match="execution"):
-        _plan(tmp_path)
+    _td(tmp_path / "b.json", "b", {"API_TOKEN": "tok_9Zq81mXv0Lp3"})
+    blocked = _plan(tmp_path)
+    (b,) = blocked.blocked  # a.json only: b.json names its role and is planned
+    assert b.kind == "execution-role" and b.path.endswith("a.json") and "--execution-role" in b.reason + b.fix
+    assert [r.display.rsplit("/", 1)[1] for r in blocked.rewrites] == ["b.json"]
+    assert [v.name for a in blocked.store_actions for v in a.values] == ["API_TOKEN"]
     p = _plan(tmp_path, PlanSettings(execution_role=ROLE))
-    assert "executionRoleArn" in p.diffs[next(iter(p.diffs))]
+    from migrate.plan.render import diffs
+
+    shown = diffs(p)
+    assert "executionRoleArn" in shown[next(iter(shown))]
 
 
 def test_plan_diff_is_redacted(tmp_path: Path) -> None:
     _td(tmp_path / "a.json", "a", {"DB_PASSWORD": "Kq7-redact-me-9x", "LOG_LEVEL": "info"})
     p = _plan(tmp_path)
     text = p.to_json()
-    assert "Kq7-redact-me-9x" not in text and "••••••" in text and "LOG_LEVEL" in text
+    assert "Kq7-redact-me-9x" not in text and "DB_PASSWORD" in text
+    from migrate.plan.render import diffs
+
+    shown = "".join(diffs(p).values())  # rendered from the edits: no diff text is stored in the plan
+    assert "Kq7-redact-me-9x" not in shown and "-" in shown and "••••••" in shown

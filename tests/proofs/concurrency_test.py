@@ -36,7 +36,7 @@ def project(server_env: str, tmp_path: Path) -> tuple[Path, Path]:
 def test_second_concurrent_apply_is_refused(project: tuple[Path, Path]) -> None:
     defs, plan_path = project
     env = {**os.environ, **FAULTS, "COLUMNS": "200",
-           "SECRETS_MIGRATE_TEST_FAULTS": '[{"kind": "delay", "ops": ["ssm.PutParameter"], "at": [1], "seconds": 4}]'}
+           "SECRETS_MIGRATE_TEST_FAULTS": '[{"kind": "delay", "ops": ["ssm.PutParameter"], "at": [2], "seconds": 4}]'}  # 1st: the run lease
     first = subprocess.Popen([sys.executable, str(LAUNCHER), "apply", "plan.json", "--yes"], cwd=plan_path.parent,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     journal = plan_path.with_name("plan.json.state") / "journal.jsonl"
@@ -61,7 +61,7 @@ def test_stale_plan_is_refused_and_nothing_changes(project: tuple[Path, Path]) -
 
 
 def _targets(plan_path: Path) -> dict[str, str]:
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     return {a.values[0].name: a.name for a in plan.store_actions}  # type: ignore[attr-defined]
 
 

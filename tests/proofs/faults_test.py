@@ -40,7 +40,7 @@ def project(server_env: str, tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _rt(plan_path: Path, rules: list[Rule]) -> tuple[Runtime, object]:
-    plan = Plan.from_json(plan_path.read_text())
+    plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     aws = Aws()
     inj = inject(aws, rules)
     return Runtime(plan=plan, journal=Journal(state_dir_for(plan_path), plan.id), aws=aws), inj

@@ -74,7 +74,8 @@ def _round_trip(tmp: Path, files: dict[str, str], secret_names: set[str], kept: 
     out: dict[str, str] = {}
     for a in plan.rewrites:
         assert isinstance(a, RewriteFile)
-        old = "" if a.creates else read_source(Path(a.path)).text
+        path = plan.root_path() / a.path  # plan paths are relative to the plan root
+        old = "" if a.creates else read_source(path).text
         new = apply_edits(old, a.edits, ref=ref)
         for k in a.entries:  # plaintext left the file
             assert vals[k] not in new
@@ -82,7 +83,7 @@ def _round_trip(tmp: Path, files: dict[str, str], secret_names: set[str], kept: 
         assert back == old
         if "\r\n" in old:  # generated CRLF files are CRLF throughout, and stay so
             assert new.count("\n") == new.count("\r\n")
-        out[a.path] = new
+        out[str(path)] = new
     for p, new in out.items():
         Path(p).write_bytes(new.encode())
     kept_now = {e.name for lf in scan_paths([str(tmp)]).loaded for e in lf.entries}

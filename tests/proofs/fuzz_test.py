@@ -47,7 +47,7 @@ def _round_trip(tmp: Path, files: dict[str, bytes], secret_names: set[str], kept
     by_key = {v.key: v for a in plan.store_actions for v in a.values}  # type: ignore[attr-defined]
     for a in plan.rewrites:
         assert isinstance(a, RewriteFile)
-        old = "" if a.creates else read_source(Path(a.path)).text
+        old = "" if a.creates else read_source(plan.root_path() / a.path).text  # plan paths: relative to the root
         new = apply_edits(old, a.edits, ref=ref)
         for k in a.entries:  # plaintext left the file
             assert vals[k] not in new

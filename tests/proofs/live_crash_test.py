@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from migrate.live.seed import seed_synthetic
 
@@ -129,7 +130,7 @@ class _Account:
             for p in self.ssm.get_parameters(Names=names, WithDecryption=True)["Parameters"]:
                 tags = self.ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=p["Name"])["TagList"]
                 params[p["Name"]] = (p["Value"], p["Version"], sorted((t["Key"], t["Value"]) for t in tags))
-        secrets = [s["Name"] for s in self.sm.list_secrets()["SecretList"]]
+        secrets = sorted(s["Name"] for s in self.sm.list_secrets()["SecretList"])
         pols = {n: self.iam.get_role_policy(RoleName="ecsTaskExecutionRole", PolicyName=n)["PolicyDocument"]
                 for n in self.iam.list_role_policies(RoleName="ecsTaskExecutionRole")["PolicyNames"]}
         fams = {f: {st: sorted(v) for st, v in d.items()} for f, d in families.items()}
@@ -142,7 +143,11 @@ def _journal_lines(plan: Path) -> int:
     return len(j.read_bytes().splitlines()) if j.exists() else 0
 
 
-def test_live_kill_at_every_journal_record_then_resume_or_rollback(server_env: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("store,concurrency", [("ssm", "1"), ("secretsmanager", "2")])
+def test_live_kill_at_every_journal_record_then_resume_or_rollback(server_env: str, tmp_path: Path, store: str,
+                                                                   concurrency: str) -> None:
+    """Both stores; the second variant also runs the rest wave two services at once."""
+    apply = [*APPLY[:APPLY.index("--concurrency") + 1], concurrency, *APPLY[APPLY.index("--concurrency") + 2:]]
     t0 = time.monotonic()
     root = tmp_path / "w"
     root.mkdir()
@@ -153,11 +158,11 @@ def test_live_kill_at_every_journal_record_then_resume_or_rollback(server_env: s
     pristine = acct.snapshot()
     runner = _fork_runner(tmp_path)
     try:
-        rc, _, err = runner.run(["live", "plan", "--store", "ssm", "-o", "live.json"], cwd=root)
+        rc, _, err = runner.run(["live", "plan", "--store", store, "-o", "live.json"], cwd=root)
         assert rc == 0, err
         planned = plan.read_bytes()
         # the reference: one uninterrupted run
-        rc, _, err = runner.run(APPLY, cwd=root)
+        rc, _, err = runner.run(apply, cwd=root)
         assert rc == 0, err
         ref = acct.snapshot()
         total = _journal_lines(plan)
@@ -165,7 +170,10 @@ def test_live_kill_at_every_journal_record_then_resume_or_rollback(server_env: s
         assert all(secrets and "PORT" in env and not any(n.startswith("DB_PASSWORD") for n in env)
                    for _, conts in ref["services"].values() for _, secrets, env in conts)
         assert ref["families"] == {f: {"ACTIVE": [1, 2], "INACTIVE": []} for f in FAMILIES}
-        assert len(ref["ssm"]) == 4 and all(v[1] == 1 for v in ref["ssm"].values()) and not ref["sm"]
+        if store == "ssm":
+            assert len(ref["ssm"]) == 4 and all(v[1] == 1 for v in ref["ssm"].values()) and not ref["sm"]
+        else:
+            assert len(ref["sm"]) == 4 and not ref["ssm"]
         assert list(ref["policies"]) == ["secrets-migrate"]  # one tool-owned policy per role (issue 13)
         assert (pristine["ssm"], pristine["sm"], pristine["policies"]) == ({}, [], {})
         assert total >= 30
@@ -176,13 +184,13 @@ def test_live_kill_at_every_journal_record_then_resume_or_rollback(server_env: s
                 assert acct.seed() == original
                 shutil.rmtree(state, ignore_errors=True)
                 plan.write_bytes(planned)
-                rc, _, err = runner.run(APPLY, cwd=root,
+                rc, _, err = runner.run(apply, cwd=root,
                                         env={**CRASH, "SECRETS_MIGRATE_TEST_CRASH_AFTER_RECORD": str(k)})
                 assert rc == -9, (k, rc, err[-500:])
                 assert _journal_lines(plan) == k
                 killed += 1
                 if branch == "resume":
-                    rc, _, err = runner.run(APPLY, cwd=root)
+                    rc, _, err = runner.run(apply, cwd=root)
                     assert rc == 0, (k, err[-800:])
                     got = acct.snapshot()
                     assert got == ref, f"resume after kill at record {k}: account differs from a clean run"

@@ -173,8 +173,13 @@ def test_circuit_breaker_rollback_makes_the_previous_revision_primary(env: Env) 
                            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}})
     time.sleep(DELAY + 0.05)
     svc = env.describe()
-    assert svc["taskDefinition"] == v1 and [d["taskDefinition"] for d in svc["deployments"]] == [v1]
-    assert judge(svc, td) == (FAILED, "the primary deployment runs another revision (circuit breaker rolled back?)")
+    assert svc["taskDefinition"] == v1
+    assert [(d["taskDefinition"], d["status"]) for d in svc["deployments"]] == [(v1, "PRIMARY"), (td, "ACTIVE")]
+    assert svc["deployments"][1]["rolloutState"] == "FAILED"  # ECS keeps the failed deployment ACTIVE
+    # the failed deployment's reason is reported, not the primary's other revision
+    assert judge(svc, td) == (FAILED, "rollout failed: ECS deployment circuit breaker: tasks failed to start.")
+    assert judge({"deployments": [svc["deployments"][0]]}, td) == (
+        FAILED, "the primary deployment runs another revision (circuit breaker rolled back?)")
     assert env.stopped_reasons()
 
 

@@ -201,7 +201,7 @@ def test_map_keeps_comments_and_quotes(tmp_path):
     ("services:\n  web:\n    environment: {DB_PASSWORD: pw-123}\n",
      "services:\n  web:\n    environment: {}\n"),
     ("services:\n  web:\n    environment:  # env\n      DB_PASSWORD: pw-123\n    image: x\n",
-     "services:\n  web:\n    environment: {}  # env\n    image: x\n"),
+     "services:\n  web:\n    image: x\n"),  # emptied beside other keys: removed whole (issue 13)
     ("services:\n  web:\n    environment:\n      - DB_PASSWORD=pw-123\n",
      "services:\n  web:\n    environment: []\n"),
     ("services:\n  web:\n    environment:\n      A: b\n      DB_PASSWORD: pw-123",  # no trailing newline

@@ -297,13 +297,14 @@ def test_rewrite_roundtrip_and_layout(variant: str) -> None:
     assert new.endswith("\n") == text.endswith("\n")
 
 
-def test_environment_becomes_empty_list() -> None:
+def test_emptied_environment_is_removed_whole() -> None:
     text = json.dumps({"family": "f", "executionRoleArn": ROLE, "containerDefinitions": [
         {"name": "a", "image": "i", "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]},
         indent=2)
     lf = load(text)
     new = roundtrip(lf, moves_for(lf, "A", "B"))
-    assert '"environment": [],' in new
+    # issue 13: the emptied list goes with its key (renamed to secrets in place), no "environment": []
+    assert '"environment"' not in new and '"image": "i",\n      "secrets": [\n        {\n          "name": "A",' in new
     assert_registrable(json.loads(new))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrate.errors import PlanError
+from migrate.errors import PlanError, RewriteError
 from migrate.plan.actions.base import Action, Category, ValueSource
 from migrate.plan.actions.ecs import EcsAction, EcsMove, RegisterRevision, UpdateService, WaitHealthy
 from migrate.plan.actions.files import RewriteFile
@@ -49,5 +49,5 @@ def action_from_record(r: dict[str, Any]) -> Action:
             if isinstance(v, list):
                 r[k] = tuple(v)
         return cls(**r)
-    except (TypeError, KeyError, AttributeError) as e:
+    except (TypeError, KeyError, AttributeError, ValueError, RewriteError) as e:
         raise PlanError(f"malformed {kind} action in plan file ({e})") from None

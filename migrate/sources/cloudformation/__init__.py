@@ -22,9 +22,18 @@ from pathlib import Path
 from typing import ClassVar
 
 from migrate.model import Entry
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText
-from migrate.sources.cloudformation.nodes import _TASKDEF, KIND, _Template
+from migrate.sources.base import (
+    ExecutionRoleRef,
+    FileChange,
+    LoadedFile,
+    Move,
+    RewriteOptions,
+    SourceBase,
+    SourceText,
+)
+from migrate.sources.cloudformation.nodes import _TASKDEF, KIND, _get, _Template
 from migrate.sources.cloudformation.parse import _build
+from migrate.sources.cloudformation.roles import role_ref
 from migrate.sources.cloudformation.splice import _rewrite_template
 
 _SNIFF_RE = re.compile(r"AWSTemplateFormatVersion|AWS::ECS::TaskDefinition")
@@ -46,8 +55,14 @@ class CloudFormationSource(SourceBase):
     def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
         t = _build(src.text, src.display)
         units = tuple(dict.fromkeys(o.unit for occs in t.occ.values() for o in occs))
+        refs: dict[str, ExecutionRoleRef] = {}
+        for occs in t.occ.values():
+            for o in occs:
+                props = _get(_get(_get(t.root, "Resources"), o.taskdef), "Properties")
+                refs.setdefault(o.unit, role_ref(t.root, src.display, props))
         return LoadedFile(source=src, kind=KIND, entries=tuple(t.entries.values()), units=units,
-                          group=Path(src.display).stem, data=t)
+                          group=Path(src.display).stem, data=t, role_refs=tuple(refs.items()),
+                          execution_roles=tuple((u, r.arn) for u, r in refs.items() if r.arn))
 
     def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
         """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""

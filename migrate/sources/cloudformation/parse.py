@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -125,7 +126,19 @@ def _build(text: str, display: str) -> _Template:
                         continue
                     occ = _Occ(lid, ci, c, unit, LOC_LOG_OPTIONS, name, ok, ov, oi)
                     _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{jp.escape(name)}")
+    _block_shared_params(t)
     return t
+
+
+def _block_shared_params(t: _Template) -> None:
+    """An entry whose plaintext is a parameter Default that other parts of the template use too
+    cannot move (its Default would vanish under them): it is blocked with that reason, and the
+    rest of the template still moves."""
+    for key, p in t.param_of.items():
+        if _param_uses(t.root, p) > len(t.occ[key]):
+            e = t.entries[key]
+            t.entries[key] = Entry(**{**_fields(e), "blocked": f"parameter {p} is used elsewhere in the template "
+                                                               "too; move it by hand"})
 
 
 #: entries inside a condition are reported, never moved (the splice does not edit Fn::If branches)
@@ -203,3 +216,25 @@ def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str, *, cond
 
 def _fields(e: Entry) -> dict[str, Any]:
     return {f: getattr(e, f) for f in e.__dataclass_fields__}
+
+
+def _param_uses(root: Node, p: str) -> int:
+    n_uses = 0
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ScalarNode):
+            tag = _tag(n)
+            if tag == "!Ref" and n.value == p:
+                n_uses += 1
+            elif tag in ("!Sub", "tag:yaml.org,2002:str"):
+                n_uses += len(re.findall(r"\$\{" + re.escape(p) + r"[}.]", str(n.value)))
+        elif isinstance(n, MappingNode):
+            for k, v in n.value:
+                if _str(k) == "Ref" and _str(v) == p:
+                    n_uses += 1
+                else:
+                    stack.append(v)
+        elif isinstance(n, SequenceNode):
+            stack.extend(n.value)
+    return n_uses

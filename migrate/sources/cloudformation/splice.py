@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, ValueKind
@@ -35,7 +34,7 @@ from migrate.sources.cloudformation.nodes import (
     _tag,
     _Template,
 )
-from migrate.sources.cloudformation.parse import _build
+from migrate.sources.cloudformation.parse import _build, _param_uses
 
 
 def _value_expr(mv: Move, json_mode: bool) -> tuple[object, object]:
@@ -109,7 +108,7 @@ def _rewrite_template(src: SourceText, t: _Template, moves: Sequence[Move], opti
             granted += [mv.entry.key for mv, _ in gl]
     for p in dict.fromkeys(param_drop):
         _drop_param(sp, t, p)
-        summary.append(f"removed parameter {p} (its Default held the value)")
+        summary.append(f"removed the Default of parameter {p} (it held the value; the parameter stays declared)")
     edits = []
     for s, end, new in sp.merged():
         edits.append(TextEdit(s, end, new, text[s:end]))  # old: the base rebuilds it with value tokens
@@ -144,38 +143,16 @@ def _group_moves(src: SourceText, t: _Template, moves: Sequence[Move]
 
 
 def _drop_param(sp: _Splices, t: _Template, p: str) -> None:
-    params = _get(t.root, "Parameters")
-    assert isinstance(params, MappingNode)
-    if len(params.value) == 1:
-        pr = _pair(t.root, "Parameters")
-        assert pr is not None
-        _delete_pairs(sp.text, sp, t.root, {pr[0]})
-    else:
-        pr = _pair(params, p)
-        assert pr is not None
-        _delete_pairs(sp.text, sp, params, {pr[0]})
-
-
-def _param_uses(root: Node, p: str) -> int:
-    n_uses = 0
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ScalarNode):
-            tag = _tag(n)
-            if tag == "!Ref" and n.value == p:
-                n_uses += 1
-            elif tag in ("!Sub", "tag:yaml.org,2002:str"):
-                n_uses += len(re.findall(r"\$\{" + re.escape(p) + r"[}.]", str(n.value)))
-        elif isinstance(n, MappingNode):
-            for k, v in n.value:
-                if _str(k) == "Ref" and _str(v) == p:
-                    n_uses += 1
-                else:
-                    stack.append(v)
-        elif isinstance(n, SequenceNode):
-            stack.extend(n.value)
-    return n_uses
+    """Drop the parameter's Default (the plaintext) and keep its declaration, so deploy pipelines
+    that pass the parameter keep working."""
+    param = _get(_get(t.root, "Parameters"), p)
+    if not isinstance(param, MappingNode):
+        raise RewriteError(f"parameter {p} is not a mapping; move it by hand")
+    pr = _pair(param, "Default")
+    assert pr is not None
+    if len(param.value) == 1:
+        raise RewriteError(f"parameter {p} has nothing but its Default; move it by hand")
+    _delete_pairs(sp.text, sp, param, {pr[0]})
 
 
 def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list[tuple[_Occ, Move]], nl: str) -> None:

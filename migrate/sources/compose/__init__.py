@@ -9,11 +9,14 @@ default text only); ``$$`` is an escaped dollar (such values are not restorable)
 is TEMPLATED. A map key with no value (``KEY:``) takes its value from the shell: INTERPOLATED.
 
 Rewrite: the moved entry's line (or flow element plus one comma, or ``.env`` line) is spliced
-out. When a block ``environment`` mapping/list loses its last item it becomes ``{}``/``[]`` (we
-keep the key rather than remove it, so comments under it stay attached to something valid).
+out. When ``environment`` loses its last item it is removed whole, key included (rollback puts
+it back byte for byte); it stays as ``{}``/``[]`` only when it is anchored or its service's only key.
 Then, by ``RewriteOptions.compose_target``:
 
-* ``"ecs-params"`` (default): ``ecs-params.yml`` beside the compose file (ecs-cli v1 format) gets
+* ``"ecs-params"`` (default): the project's ecs-params file beside the compose file (ecs-cli v1
+  format; ``ecs-params.yml`` for the folder's default project, ``ecs-params.<project>.yml`` for
+  another project of the same folder; every compose file of a project contributes to one merged
+  action, see ``base.merge_shared``) gets
   ``task_definition.services.<svc>.secrets: [{value_from, name}]`` for every unit of the entry.
   An existing file is extended by splicing; a name already listed for a service is an error.
 * ``"compose-secrets"``: top-level ``secrets:`` gets ``<slug>: {external: true, name: <ref>}`` and
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, read_source
-from migrate.sources.compose.model import COMPOSE_TAGS, ECS_PARAMS, KIND, _beside, _Model, classify
+from migrate.sources.compose.model import COMPOSE_TAGS, ECS_PARAMS, KIND, _beside, _Model, classify, ecs_params_name
 from migrate.sources.compose.parse import _analyze, _read_env
 from migrate.sources.compose.splice import rewrite
 
@@ -103,13 +106,14 @@ class ComposeSource(SourceBase):
 
     def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
         model = _analyze(src.text, src.path, src.display, _read_env, root)
-        ep_path = src.path.parent / ECS_PARAMS
+        model.ep_name = ecs_params_name(model.project, src.path)
+        ep_path = src.path.parent / model.ep_name
         if ep_path.exists():
-            model.ecs_params = read_source(ep_path, _beside(src.display, ECS_PARAMS))
+            model.ecs_params = read_source(ep_path, _beside(src.display, model.ep_name))
         related = tuple(model.env_texts.values()) + ((model.ecs_params,) if model.ecs_params else ())
         entries = tuple(p.entry for p in model.places.values())
         return LoadedFile(source=src, kind=KIND, entries=entries, units=tuple(model.services),
-                          related=related, group=model.project, data=model, warnings=tuple(model.warnings))
+                          related=related, group=model.project, project=model.project, data=model, warnings=tuple(model.warnings))
 
     def value_spans(self, loaded: LoadedFile) -> dict[str, tuple[str, int, int, str]]:
         """Entry key -> (file, start, end, encoding) of each plaintext value's raw text."""

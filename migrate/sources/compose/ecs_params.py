@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
@@ -10,26 +12,80 @@ from migrate.errors import RewriteError
 from migrate.rewrite import text as tx
 from migrate.rewrite import yaml_spans as ys
 from migrate.rewrite.edits import TextEdit
-from migrate.sources.base import FileChange, Move
+from migrate.sources.base import FileChange, Move, SharedArtifact, SourceText
 from migrate.sources.compose.edits import _after_block, _after_colon, _Edits, _insert_lines
-from migrate.sources.compose.model import ECS_PARAMS, _beside, _Model, _secret_lines, _want, _want_logging
+from migrate.sources.compose.model import OVERRIDES, _beside, _Model, _secret_lines, _want, _want_logging
 
 
 def _ecs_params_change(model: _Model, display: str, moves: Sequence[Move], compose_eol: str) -> FileChange:
+    """This compose file's contribution to its project's ``ecs-params`` file (merged with the
+    other compose files of the project by ``merge_shared``)."""
     want = _want(moves)
     logs = _want_logging(moves)
-    for svc in logs:
-        want.setdefault(svc, [])
+    part = EcsParamsPart(display=_beside(display, model.ep_name), existing=model.ecs_params,
+                         want=tuple((svc, tuple(items)) for svc, items in want.items()),
+                         logs=tuple((svc, tuple(items)) for svc, items in logs.items()), eol=compose_eol,
+                         origin=display, override=_is_override(display))
+    return part.merge([part])
+
+
+def _is_override(display: str) -> bool:
+    return posixpath.basename(display).lower() in OVERRIDES
+
+
+_Items = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  #: service -> (name, value_from)
+
+
+@dataclass(frozen=True)
+class EcsParamsPart:
+    """One compose file's secrets for its project's ``ecs-params`` file (a ``SharedArtifact``)."""
+
+    display: str  #: the ecs-params file
+    existing: SourceText | None = field(repr=False)  #: as read at load time (None: to be created)
+    want: _Items  #: environment secrets
+    eol: str
+    origin: str  #: the compose file this part comes from
+    override: bool = False  #: from an override file: its references win over its base file's
+    logs: _Items = ()  #: logging secret options
+
+    def merge(self, parts: Sequence[SharedArtifact]) -> FileChange:
+        mine = [p for p in parts if isinstance(p, EcsParamsPart)]
+        if len(mine) != len(parts) or any(p.display != self.display for p in mine):
+            raise RewriteError(f"{self.display}: contributions of different kinds cannot be merged")
+        mine.sort(key=lambda p: p.override)  # base files first: an override replaces what they set
+        want = self._union(mine, lambda p: p.want)
+        logs = self._union(mine, lambda p: p.logs)
+        for svc in logs:
+            want.setdefault(svc, [])
+        change = _params_change(self.display, self.existing, want, logs, self.eol)
+        return replace(change, artifact=self)
+
+    def _union(self, mine: list[EcsParamsPart], items: Callable[[EcsParamsPart], _Items]) -> dict[str, list[tuple[str, str]]]:
+        chosen: dict[str, dict[str, tuple[str, EcsParamsPart]]] = {}
+        for p in mine:
+            for svc, pairs in items(p):
+                per = chosen.setdefault(svc, {})
+                for name, vf in pairs:
+                    prev = per.get(name)
+                    if prev is not None and prev[0] != vf and not (p.override and not prev[1].override):
+                        raise RewriteError(f"{self.display}: service {svc} gets {name} from both {prev[1].origin} "
+                                           f"and {p.origin}", hint="give the projects distinct names (top-level name:)")
+                    per[name] = (vf, p)
+        return {svc: [(n, vf) for n, (vf, _p) in per.items()] for svc, per in chosen.items()}
+
+
+def _params_change(display: str, ep: SourceText | None, want: dict[str, list[tuple[str, str]]],
+                   logs: dict[str, list[tuple[str, str]]], compose_eol: str) -> FileChange:
     n = sum(map(len, want.values())) + sum(map(len, logs.values()))
-    ep = model.ecs_params
+    name = posixpath.basename(display)
     step = 2
     if ep is None:
         lines = ["version: 1", "task_definition:", "  services:"]
         for svc, items in want.items():
             lines.extend(_new_service(svc, items, 4, 2, logs.get(svc, [])))
         content = "".join(line + compose_eol for line in lines)
-        return FileChange(_beside(display, ECS_PARAMS), (TextEdit(0, 0, content, ""),), create=True,
-                          summary=f"create {ECS_PARAMS} with {n} secrets")
+        return FileChange(display, (TextEdit(0, 0, content, ""),), create=True,
+                          summary=f"create {name} with {n} secrets")
     text = ep.text
     eol = tx.eol(text) if "\n" in text else compose_eol
     ed = _Edits(text)
@@ -44,7 +100,7 @@ def _ecs_params_change(model: _Model, display: str, moves: Sequence[Move], compo
             _insert_lines(ed, _after_block(text, root), _new_td(want, 0, step, logs), eol)
         else:
             _ensure_td(ed, td, want, step, eol, ep.display, logs)
-    return FileChange(ep.display, ed.build(), summary=f"add {n} secrets to {ECS_PARAMS}")
+    return FileChange(ep.display, ed.build(), summary=f"add {n} secrets to {name}")
 
 
 _Logs = dict[str, list[tuple[str, str]]]

@@ -80,10 +80,35 @@ def _remove_yaml(ed: _Edits, model: _Model, places: list[_Place]) -> None:
     for plist in by_holder.values():
         holder = plist[0].holder
         assert holder is not None
+        if len({p.index for p in plist}) == len(holder.value) and _remove_key(ed, model, holder):
+            continue  # emptied: the key went with it
         if getattr(holder, "flow_style", False):
             _remove_flow(ed, holder, {p.index for p in plist})
         else:
             _remove_block(ed, model, holder, plist)
+
+
+def _remove_key(ed: _Edits, model: _Model, holder: Node) -> bool:
+    """Remove an emptied ``environment`` whole, key included (its lines, comments inside them
+    too): False (the caller leaves ``{}``/``[]``) when the key does not own its lines, the list
+    is anchored (aliases use it), or it is the service's only key (``web:`` alone is no service)."""
+    text = ed.text
+    pk = model.parent_key.get(id(holder))
+    if pk is None or getattr(holder, "anchor", None):
+        return False
+    svc = next((m for m in model.services.values() if isinstance(m, MappingNode)
+                and any(k is pk for k, _v in m.value)), None)
+    if svc is None or svc.flow_style or len(svc.value) < 2:
+        return False
+    try:
+        ls, _ks = ys.find_key_line(text, pk)
+        end = ys.value_end(text, pk, holder, ys.colon_after(text, pk) + 1)
+    except ValueError:
+        return False
+    if not ys.rest_is_blank_or_comment(text, end):
+        return False
+    ed.removals.append(_line_removal(text, ls, tx.line_end(text, end)))
+    return True
 
 
 def _remove_flow(ed: _Edits, holder: Node, removed: set[int]) -> None:

@@ -116,6 +116,7 @@ class _Model:
     ecs_params: SourceText | None = field(repr=False)
     warnings: list[str]
     tree: Path | None = None  #: the directory env files must stay in
+    ep_name: str = ECS_PARAMS  #: the ecs-params file of this project (``ecs_params_name``)
     v1: bool = False  #: compose file format v1 (services at the top level)
 
 
@@ -165,6 +166,75 @@ class _Found:
     value_span: tuple[int, int] | None = None
     restorable: bool = True
     note: str = ""
+
+
+# --- project identity (as Compose names projects) -----------------------------------------------
+
+#: the files ``docker compose`` reads when no ``-f`` is given, in its order of preference
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+#: override file -> the base files it is merged into
+OVERRIDES = {"compose.override.yaml": ("compose.yaml", "compose.yml"),
+             "compose.override.yml": ("compose.yaml", "compose.yml"),
+             "docker-compose.override.yaml": ("docker-compose.yaml", "docker-compose.yml"),
+             "docker-compose.override.yml": ("docker-compose.yml", "docker-compose.yaml")}
+_TOP_NAME = re.compile(r"^name[ \t]*:[ \t]*(['\"]?)([^'\"#\r\n]*?)\1[ \t]*(?:#.*)?$", re.M)
+
+
+def normalize_project(name: str) -> str:
+    """Compose's project-name normalisation: lower case, only ``a-z0-9_-``, starting alphanumeric."""
+    return re.sub(r"^[^a-z0-9]+", "", re.sub(r"[^a-z0-9_-]", "", name.lower()))
+
+
+def _top_name(text: str) -> str:
+    """The literal top-level ``name:`` of a compose text ("" when absent or interpolated)."""
+    m = _TOP_NAME.search(text)
+    if m is None or "$" in m.group(2):
+        return ""
+    return normalize_project(m.group(2).strip())
+
+
+def _read_top_name(path: Path) -> str:
+    try:
+        if path.is_file() and path.stat().st_size <= 1 << 20:
+            return _top_name(path.read_text(encoding="utf-8-sig", errors="replace"))
+    except OSError:
+        return ""
+    return ""
+
+
+def folder_project(folder: Path) -> str:
+    """The project a plain ``docker compose`` run in ``folder`` uses: the top-level ``name:`` of
+    its default compose file, else the folder name."""
+    for f in DEFAULT_FILES:
+        if (folder / f).is_file():
+            name = _read_top_name(folder / f)
+            if name:
+                return name
+            break
+    return normalize_project(folder.absolute().name)
+
+
+def project_of(own_name: str, src_path: Path) -> str:
+    """The Compose project of the file at ``src_path`` whose own top-level ``name:`` is
+    ``own_name`` (normalised, "" when absent): ``-p`` is not known to a scan, so the top-level
+    ``name:`` wins, then (for an override file) its base file's, then the folder name."""
+    if own_name:
+        return own_name
+    for base in OVERRIDES.get(src_path.name.lower(), ()):
+        name = _read_top_name(src_path.parent / base)
+        if name:
+            return name
+    return normalize_project(src_path.absolute().parent.name)
+
+
+def ecs_params_name(project: str, src_path: Path) -> str:
+    """The ``ecs-params`` file of a compose project: ``ecs-params.yml`` for the folder's default
+    project (what ``ecs-cli compose`` reads unless told otherwise), ``ecs-params.<project>.yml``
+    for any other project of the folder (pass it with ``ecs-cli compose --ecs-params``), so two
+    projects of one folder never write the same services into one file."""
+    if not project or project == folder_project(src_path.parent):
+        return ECS_PARAMS
+    return f"ecs-params.{project}.yml"
 
 
 def _beside(display: str, name: str) -> str:

@@ -27,6 +27,8 @@ from migrate.sources.compose.model import (
     _Place,
     _Value,
     classify,
+    normalize_project,
+    project_of,
 )
 from migrate.sources.dotenv import DotenvEntry, parse_dotenv
 
@@ -178,11 +180,10 @@ _V1_OTHER = frozenset({"container_name", "hostname", "domainname", "working_dir"
 
 def _project(root: MappingNode, src_path: Path) -> str:
     name_item = ys.get(root, "name")
+    own = ""
     if name_item and isinstance(name_item[1], ScalarNode) and "$" not in str(name_item[1].value):
-        project = str(name_item[1].value)
-        if project:
-            return project
-    return re.sub(r"[^a-z0-9_-]", "", src_path.absolute().parent.name.lower())
+        own = normalize_project(str(name_item[1].value))
+    return project_of(own, src_path)
 
 
 def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src_path: Path,

@@ -13,7 +13,6 @@ from migrate.rewrite.edits import PREVIEW_ARN, apply_edits, render
 from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceText
 from migrate.sources.compose.ecs_params import _ecs_secret_options, _ecs_secrets
 from migrate.sources.compose.model import (
-    ECS_PARAMS,
     LOC_COMPOSE_LOGGING,
     _beside,
     _Model,
@@ -69,7 +68,7 @@ def _verify_ecs_params(loaded: LoadedFile, model: _Model, moves: Sequence[Move],
     def ref(_aid: str) -> str:
         return PREVIEW_ARN
 
-    ep_display = _beside(loaded.path, ECS_PARAMS)
+    ep_display = _beside(loaded.path, model.ep_name)
     ep_text = new_texts.get(ep_display, model.ecs_params.text if model.ecs_params else "")
     try:
         root = ys.load_nodes(ep_text, ep_display)

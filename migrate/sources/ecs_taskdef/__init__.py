@@ -23,7 +23,8 @@ from migrate.errors import InputError, PlanError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
 from migrate.rewrite import json_spans as js
 from migrate.rewrite.edits import TextEdit, is_restorable
-from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, line_of
+from migrate.sources.base import _PROVE, FileChange, LoadedFile, Move, RewriteOptions, SourceBase, SourceText, line_of
+from migrate.sources.ecs_taskdef import fast
 from migrate.sources.ecs_taskdef.check import _check, register_input
 from migrate.sources.ecs_taskdef.edits import _container_edits, _item_name, _role_edit, _target_value, _value_span
 from migrate.sources.ecs_taskdef.model import (
@@ -59,6 +60,10 @@ class EcsTaskDefSource(SourceBase):
         listy = head[0] == "[" and '"image"' in text and '"name"' in text
         if not (marked or listy):
             return False
+        if not _PROVE[0]:
+            decided = fast.sniff(text)
+            if decided is not None:
+                return decided
         try:
             root, _holes = parse_tolerant(text)
         except ValueError:
@@ -72,6 +77,10 @@ class EcsTaskDefSource(SourceBase):
     def parse(self, src: SourceText, *, root: Path | None = None) -> LoadedFile:
         text = src.text
         display = src.display
+        if not _PROVE[0]:  # scan: classify from the C decoder; the strict path only when it refuses
+            lf = fast.load(src, Path(display).name.split(".")[0] or display)
+            if lf is not None:
+                return lf
         try:
             tree, holes = parse_tolerant(text)
         except js.JsonSyntaxError as e:

@@ -52,9 +52,13 @@ def _check(text: str, edits: list[TextEdit], parsed: _Parsed,
     for cptr, indexes in removed_env.items():
         c = _resolve(expected, cptr)
         c["environment"] = [i for n, i in enumerate(c["environment"]) if n not in indexes]  # type: ignore[index]
+        if not c["environment"]:  # type: ignore[index]
+            del c["environment"]  # type: ignore[attr-defined]  # emptied: removed whole (issue 13)
     for cptr, names in removed_opt.items():
         opts = _resolve(expected, cptr)["logConfiguration"]  # type: ignore[index]
         opts["options"] = {k: v for k, v in opts["options"].items() if k not in names}
+        if not opts["options"]:
+            del opts["options"]
     for tptr, role in roles:
         _resolve(expected, tptr)["executionRoleArn"] = role  # type: ignore[index]
     if got != expected:

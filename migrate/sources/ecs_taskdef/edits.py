@@ -86,14 +86,20 @@ def _container_edits(text: str, c: _Container, items: list[tuple[Move, _Target]]
             # the new secrets item copies the environment item's own layout
             new_items.append(text[item.start:vm.key.start] + '"valueFrom"' + text[vm.key.end:vm.value.start]
                              + _q(js.json_body(mv.value_from)) + text[vm.value.end:item.end])
-        spans = [(i.start, i.end) for i in env.items]
-        for s, e in _deletions(spans, {i for i, _ in env_moves}, env.start + 1, env.end - 1):
-            edits.append(TextEdit(s, e, "", text[s:e]))  # old: the base rebuilds it with value tokens
         open_ws = text[env.start + 1:env.items[0].start]
         close_ws = text[env.items[-1].end:env.end - 1]
         sep = text[env.items[0].end:env.items[1].start] if len(env.items) > 1 else "," + open_ws
-        edits += _add_to_list(text, c.node, secrets_m, "secrets", env_m, new_items,
-                              lambda: "[" + open_ws + sep.join(new_items) + close_ws + "]")
+        emptied = _emptied(text, c.node, env_m, secrets_m, "secrets", len(env_moves) == len(env.items),
+                           lambda: "[" + open_ws + sep.join(new_items) + close_ws + "]")
+        if emptied is not None:
+            edits += emptied
+        else:
+            spans = [(i.start, i.end) for i in env.items]
+            for s, e in _deletions(spans, {i for i, _ in env_moves}, env.start + 1, env.end - 1):
+                edits.append(TextEdit(s, e, "", text[s:e]))  # old: the base rebuilds it with value tokens
+        if emptied is None or secrets_m is not None:
+            edits += _add_to_list(text, c.node, secrets_m, "secrets", env_m, new_items,
+                                  lambda: "[" + open_ws + sep.join(new_items) + close_ws + "]")
     if opt_moves:
         log = c.node.get("logConfiguration")
         assert isinstance(log, js.JObj)
@@ -113,9 +119,6 @@ def _container_edits(text: str, c: _Container, items: list[tuple[Move, _Target]]
             existing.add(mv.entry.name)
             new_items.append('{"name"' + colon + text[m.key.start:m.key.end] + ', "valueFrom"' + colon
                              + _q(js.json_body(mv.value_from)) + "}")
-        spans = [(m.start, m.end) for m in opts.members]
-        for s, e in _deletions(spans, {i for i, _ in opt_moves}, opts.start + 1, opts.end - 1):
-            edits.append(TextEdit(s, e, "", text[s:e]))  # old: the base rebuilds it with value tokens
         member_ws = tx.leading_ws(text, opts_m.key.start)
 
         def fresh() -> str:
@@ -126,8 +129,37 @@ def _container_edits(text: str, c: _Container, items: list[tuple[Move, _Target]]
                 return "[" + nl + inner + ("," + nl + inner).join(new_items) + nl + ind + "]"
             return "[" + ", ".join(new_items) + "]"
 
-        edits += _add_to_list(text, log, so_m, "secretOptions", opts_m, new_items, fresh)
+        emptied = _emptied(text, log, opts_m, so_m, "secretOptions", len(opt_moves) == len(opts.members), fresh)
+        if emptied is not None:
+            edits += emptied
+        else:
+            spans = [(m.start, m.end) for m in opts.members]
+            for s, e in _deletions(spans, {i for i, _ in opt_moves}, opts.start + 1, opts.end - 1):
+                edits.append(TextEdit(s, e, "", text[s:e]))  # old: the base rebuilds it with value tokens
+        if emptied is None or so_m is not None:
+            edits += _add_to_list(text, log, so_m, "secretOptions", opts_m, new_items, fresh)
     return edits
+
+
+def _emptied(text: str, parent: js.JObj, src_m: js.JMember, dst_m: js.JMember | None, key: str, whole: bool,
+             fresh: Callable[[], str]) -> list[TextEdit] | None:
+    """A list/map the move empties goes whole, key included (issue 13): renamed in place to
+    ``key`` with the new items when ``key`` is absent or null, else removed with its separator
+    (the items are then appended to the existing list). None when something stays in it."""
+    if not whole:
+        return None
+    if dst_m is None:
+        colon = text[src_m.key.end:src_m.value.start]
+        s, e = src_m.start, src_m.end
+        return [TextEdit(s, e, _q(key) + colon + fresh(), text[s:e])]
+    i = parent.members.index(src_m)
+    if i > 0:
+        s, e = parent.members[i - 1].end, src_m.end
+    elif len(parent.members) > 1:
+        s, e = src_m.start, parent.members[1].start
+    else:
+        return None
+    return [TextEdit(s, e, "", text[s:e])]
 
 
 def _names(arr: js.Node | None) -> set[str]:

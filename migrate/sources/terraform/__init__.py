@@ -25,6 +25,14 @@ source the user adds by hand, e.g. ``data "aws_ssm_parameter" "db" { name = "/pr
 ``valueFrom = data.aws_ssm_parameter.db.arn`` or ``data "aws_secretsmanager_secret" "db"`` with
 ``.arn``; a literal keeps the edit local and needs no provider read at plan time.
 
+Execution role (``LoadedFile.execution_role_ref``): a literal ARN, ``var.x`` followed to its
+tfvars/default literal, ``aws_iam_role.x.arn`` of this module (the grant is then written here as an
+``aws_iam_role_policy`` on that role, removed again by rollback), ``module.m.out`` (IMPORTED: the
+role lives in that module). A resource without ``execution_role_arn`` gets the ``--execution-role``
+ARN inserted; without one the rewrite is refused. A list the move empties is removed whole (key
+included). A sibling ``.tf`` that does not parse is left out (a warning here; the walk reports it
+as an error under its own name and line).
+
 Edits keep formatting (comments, CRLF, indentation) and ``terraform fmt`` alignment of ``=``.
 The Terraform state still holds the old plaintext and old revisions: every load says so.
 """
@@ -88,7 +96,8 @@ class TerraformSource(SourceBase):
         return LoadedFile(source=src, kind=KIND, entries=tuple(a.entries),
                           units=tuple(dict.fromkeys(a.units)), related=related,
                           group=",".join(dict.fromkeys(a.groups)), data=_Data(a, sources),
-                          warnings=tuple(warnings))
+                          warnings=tuple(warnings), role_refs=tuple(a.role_refs),
+                          execution_roles=tuple((u, r.arn) for u, r in a.role_refs if r.arn))
 
     def _load_template(self, src: SourceText) -> LoadedFile:
         """A template alone. If a .tf next to it (or one directory up) references it, that .tf
@@ -139,6 +148,7 @@ class TerraformSource(SourceBase):
         for mv in moves:
             sp.move(mv)
         sp.check_shared()
+        sp.roles(moves, options)
         changes, new_texts = sp.changes()
         self._verify(loaded, a, new_texts, [m.entry.key for m in moves], data)
         return changes

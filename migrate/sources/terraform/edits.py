@@ -232,3 +232,38 @@ def _with_alignment(text: str, edits: list[TextEdit]) -> list[TextEdit]:
         out.append(TextEdit(e.start, e.end, new, e.old))
     out.extend(x for x in extra if not x.old.startswith("@"))
     return sorted(out, key=lambda e: (e.start, e.end))
+
+
+def _replace_emptied(text: str, container: hs.Node, location: str, items: list[tuple[_Use, str]],
+                     syntax: str) -> list[TextEdit]:
+    """The edits when a move empties ``environment`` (log ``options``) whole: the key goes with its
+    list. Without a ``secrets`` (``secretOptions``) list yet, ``environment = [...]`` becomes
+    ``secrets = [...]`` in place (one span, so no separator changes); with one, the emptied member
+    is removed (its line, or up to the next member, keeping the separators valid) and the secrets
+    are appended to the existing list."""
+    if location == LOC_ENVIRONMENT:
+        parent, anchor_key, list_key = container, "environment", "secrets"
+    else:
+        log = container.get("logConfiguration")
+        assert log is not None
+        parent, anchor_key, list_key = log.value, "options", "secretOptions"
+    anchor = parent.get(anchor_key)
+    assert anchor is not None
+    if parent.get(list_key) is not None:
+        idx = next(i for i, m in enumerate(parent.members) if m.key_start == anchor.key_start)
+        return [*_remove_items(text, parent, [idx], syntax), _add_secrets(text, container, location, items, syntax)]
+    src_list = anchor.value
+    first = src_list.items[0] if src_list.kind == hs.ARRAY and src_list.items else None
+    first_start = first.start if first else (src_list.members[0].key_start if src_list.members else src_list.end)
+    multiline = "\n" in text[src_list.start:first_start]
+    nl = tx.eol(text, src_list.start)
+    elems = [_secret_element(text, u, vf, syntax) for u, vf in items]
+    if multiline:
+        item_indent, key_indent = _indent_of(text, first_start), _indent_of(text, anchor.key_start)
+        body = "[" + nl + ("," + nl).join(item_indent + e for e in elems) + nl + key_indent + "]"
+    else:
+        body = "[" + ", ".join(elems) + "]"
+    raw_key = text[anchor.key_start:anchor.key_end]
+    qkey = f'"{list_key}"' if raw_key.startswith('"') else list_key
+    between = text[anchor.key_end:src_list.start]  # " = " / ": " as written
+    return [TextEdit(anchor.key_start, src_list.end, qkey + between + body, text[anchor.key_start:src_list.end])]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from migrate.model import Entry
 from migrate.rewrite import hcl_spans as hs
-from migrate.sources.base import SourceText
+from migrate.sources.base import ExecutionRoleRef, SourceText
 
 KIND = "terraform"
 
@@ -69,6 +69,12 @@ class _Analysis:
     var_blocks: dict[str, tuple[int, int]] = field(default_factory=dict)
     var_refuse: dict[str, str] = field(default_factory=dict)
     all_uses: list[_Use] = field(default_factory=list)
+    #: (unit, execution role its task definition names)
+    role_refs: list[tuple[str, ExecutionRoleRef]] = field(default_factory=list)
+    #: resource -> (offset, indent) where ``execution_role_arn`` goes when the resource has none
+    role_missing: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: resource -> the role it names when that role is an ``aws_iam_role`` of this module
+    role_same_module: dict[str, ExecutionRoleRef] = field(default_factory=dict)
 
 
 @dataclass

@@ -14,8 +14,9 @@ from migrate.errors import InputError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
 from migrate.rewrite import hcl_spans as hs
 from migrate.rewrite import pointer as jp
+from migrate.rewrite import text as tx
 from migrate.rewrite.edits import is_restorable
-from migrate.sources.base import SourceText, line_of
+from migrate.sources.base import ExecutionRoleRef, RoleKind, SourceText, line_of
 from migrate.sources.terraform.model import KIND, STATE_WARNING, _Analysis, _Ctx, _Place, _Use
 
 
@@ -60,6 +61,7 @@ class _Analyzer:
         self.a = _Analysis(self.texts)
         self.trees: dict[str, Tree[Token]] = {}
         self.vars: dict[str, list[tuple[str, hs.Node, tuple[int, int]]]] = {}  # name -> settings, low->high
+        self.iam_roles: dict[str, str] = {}  # aws_iam_role name -> display of the file declaring it
 
     def hcl(self, display: str) -> Tree[Token]:
         if display not in self.trees:
@@ -69,8 +71,28 @@ class _Analyzer:
                 raise _syntax_error(display, e, "invalid HCL") from None
         return self.trees[display]
 
+    def _iam_roles(self, tf_files: list[str]) -> None:
+        """The module's ``aws_iam_role`` resources (where a same-module role is declared)."""
+        for d in tf_files:
+            for it in hs.body_items(hs.root_body(self.hcl(d))):
+                if isinstance(it, hs.HclBlock) and it.type == "resource" and it.labels[:1] == ["aws_iam_role"] \
+                        and len(it.labels) > 1:
+                    self.iam_roles.setdefault(it.labels[1], d)
+
+    def _parses(self, display: str) -> bool:
+        try:
+            self.hcl(display)
+        except InputError:
+            return False
+        return True
+
     def run(self) -> _Analysis:
         a = self.a
+        self.hcl(self.main)  # the file itself must parse: its error is its own
+        broken = [d for d in self.texts if d != self.main and d.endswith((".tf", ".tfvars")) and not self._parses(d)]
+        for d in broken:  # a broken sibling is reported under its own name by the walk; not read here
+            del self.texts[d]
+            a.warnings.append(f"{os.path.basename(d)} of this module does not parse; its variables are not followed")
         tf_files = [d for d in self.texts if d.endswith(".tf")]
         tfvars = sorted((d for d in self.texts if d.endswith(".tfvars")), key=lambda d: _tfvars_rank(os.path.basename(d)))
         for d in tf_files:
@@ -94,6 +116,7 @@ class _Analyzer:
                 if isinstance(it, hs.HclAttr):
                     node = hs.hcl_node(it.expr, self.texts[d])
                     self.vars.setdefault(it.name, []).append((d, node, (it.start, it.end)))
+        self._iam_roles(tf_files)
         for it in hs.body_items(hs.root_body(self.hcl(self.main))):
             if isinstance(it, hs.HclBlock) and it.type == "resource" and it.labels[:1] == ["aws_ecs_task_definition"]:
                 self.resource(it)
@@ -187,21 +210,74 @@ class _Analyzer:
         res = res or f"aws_ecs_task_definition.{rname}"
         family = family or rname
         cdefs: hs.HclAttr | None = None
-        has_role = False
-        for it in hs.body_items(blk.body):
+        role_attr: hs.HclAttr | None = None
+        items = hs.body_items(blk.body)
+        family_attr: hs.HclAttr | None = None
+        for it in items:
             if isinstance(it, hs.HclAttr) and it.name == "family":
+                family_attr = it
                 n = hs.hcl_node(it.expr, text)
                 if n.kind == hs.STRING and n.value:
                     family = n.value
             elif isinstance(it, hs.HclAttr) and it.name == "container_definitions":
                 cdefs = it
             elif isinstance(it, hs.HclAttr) and it.name == "execution_role_arn":
-                has_role = True
+                role_attr = it
         self.a.groups.append(family)
         if cdefs is None:
             return
-        if not has_role:
+        if role_attr is None:
             self.a.warnings.append(f"{res} has no execution_role_arn: ECS needs one to read secrets")
+            after = family_attr.end if family_attr is not None else text.index("{", blk.start)
+            first = items[0].start if items else after
+            indent = text[tx.line_start(text, first):first] if items else "  "
+            self.a.role_missing[res] = (tx.line_end(text, after), indent if not indent.strip() else "  ")
+        ref = self.role_ref(res, role_attr)
+        if ref.kind is RoleKind.SAME_TEMPLATE:
+            self.a.role_same_module[res] = ref
+        first_unit = len(self.a.units)
+        self._containers_of(blk, res, family, cdefs, text)
+        self.a.role_refs.extend((u, ref) for u in dict.fromkeys(self.a.units[first_unit:]))
+
+    def role_ref(self, res: str, attr: hs.HclAttr | None) -> ExecutionRoleRef:
+        """How ``res`` names its execution role, followed as far as this module allows."""
+        if attr is None:
+            return ExecutionRoleRef(kind=RoleKind.NONE, reason=f"{res} has no execution_role_arn")
+        text = self.texts[self.main]
+        node = hs.hcl_node(attr.expr, text)
+        expr = text[node.start:node.end].strip()
+        if node.kind == hs.STRING and node.value:
+            if node.value.startswith("arn:"):
+                return ExecutionRoleRef(kind=RoleKind.LITERAL_ARN, arn=node.value, expression="literal")
+            return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression="literal", reason="not an ARN")
+        m = re.fullmatch(r"aws_iam_role\.([A-Za-z_][A-Za-z0-9_-]*)\.arn", expr)
+        if m:
+            f = self.iam_roles.get(m.group(1))
+            if f is None:
+                return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr,
+                                        reason=f"aws_iam_role.{m.group(1)} is not declared in this module")
+            return ExecutionRoleRef(kind=RoleKind.SAME_TEMPLATE, file=f, logical_id=f"aws_iam_role.{m.group(1)}",
+                                    expression=expr, grants_in_source=True)
+        m = re.fullmatch(r"var\.([A-Za-z_][A-Za-z0-9_-]*)", expr)
+        if m:
+            return self._var_role(m.group(1), expr)
+        m = re.fullmatch(r"module\.([A-Za-z_][A-Za-z0-9_-]*)\.([A-Za-z_][A-Za-z0-9_-]*)", expr)
+        if m:
+            return ExecutionRoleRef(kind=RoleKind.IMPORTED, expression=expr,
+                                    reason=f"output {m.group(2)} of module {m.group(1)}: the role is defined there")
+        return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr, reason="a Terraform expression")
+
+    def _var_role(self, name: str, expr: str) -> ExecutionRoleRef:
+        """``var.x``: its effective value (the last tfvars setting, else the default)."""
+        settings = self.vars.get(name, [])
+        tv = [st for st in settings if st[0].endswith(".tfvars")]
+        eff = tv[-1] if tv else (settings[0] if settings else None)
+        if eff is not None and eff[1].kind == hs.STRING and (eff[1].value or "").startswith("arn:"):
+            return ExecutionRoleRef(kind=RoleKind.LITERAL_ARN, arn=eff[1].value, expression=expr)
+        return ExecutionRoleRef(kind=RoleKind.UNRESOLVABLE, expression=expr,
+                                reason=f"{expr} has no literal ARN in this module (default or tfvars)")
+
+    def _containers_of(self, blk: hs.HclBlock, res: str, family: str, cdefs: hs.HclAttr, text: str) -> None:
         ctx = _Ctx(res=res, family=family, file=self.main, syntax="hcl", json_ptr=False, tpl_map=None)
         expr = cdefs.expr
         call = hs.function_call(expr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lark import Token, Tree
@@ -10,13 +11,15 @@ from lark import Token, Tree
 from migrate.errors import RewriteError
 from migrate.model import LOC_ENVIRONMENT, ValueKind
 from migrate.rewrite import hcl_spans as hs
+from migrate.rewrite import text as tx
 from migrate.rewrite.edits import PREVIEW_ARN, TextEdit, apply_edits
-from migrate.sources.base import FileChange, Move
+from migrate.sources.base import FileChange, Move, RewriteOptions
 from migrate.sources.terraform.edits import (
     _add_null_default,
     _add_secrets,
     _line_removal,
     _remove_items,
+    _replace_emptied,
     _with_alignment,
 )
 from migrate.sources.terraform.model import _Analysis, _is_hcl, _Place, _Use
@@ -97,6 +100,7 @@ class _SplicePlan:
     nodes: dict[int, tuple[hs.Node, str]] = field(default_factory=dict)
     var_counts_needed: dict[str, int] = field(default_factory=dict)
     tplvar_needed: dict[tuple[str, str], int] = field(default_factory=dict)
+    granted: list[str] = field(default_factory=list)  #: entry keys whose grant this rewrite writes
 
     def note(self, file: str, key: str, line: str) -> None:
         keys = self.moved_keys.setdefault(file, [])
@@ -159,6 +163,50 @@ class _SplicePlan:
             self.note(place.file, key, f"var.{place.var}: plaintext default replaced by null; "
                                        "callers passing a value still hold plaintext")
 
+    def roles(self, moves: Sequence[Move], options: RewriteOptions) -> None:
+        """Each moved-into resource reads its secrets with its execution role: insert
+        ``execution_role_arn`` where it has none (``--execution-role``; refused without), and
+        write the grant as an ``aws_iam_role_policy`` when the role is an ``aws_iam_role`` of
+        this module (rollback removes it with the rest of the rewrite)."""
+        a = self.a
+        by_res: dict[str, list[Move]] = {}
+        for mv in moves:
+            for use in a.uses.get(mv.entry.key, []):
+                lst = by_res.setdefault(use.resource, [])
+                if mv not in lst:
+                    lst.append(mv)
+        text = a.texts[self.path]
+        nl = tx.eol(text)
+        for res, mvs in by_res.items():
+            spot = a.role_missing.get(res)
+            if spot is not None:
+                if not options.execution_role:
+                    raise RewriteError(f"{self.path}: {res} has no execution_role_arn, which ECS requires for "
+                                       "secrets; pass --execution-role ARN")
+                at, indent = spot
+                self.edits.setdefault(self.path, []).append(
+                    TextEdit(at, at, f'{indent}execution_role_arn = {_hcl_str(options.execution_role)}{nl}', ""))
+                self.note(self.path, mvs[0].entry.key, f"{res}: execution_role_arn added")
+            ref = a.role_same_module.get(res)
+            if ref is not None and ref.logical_id:
+                self._grant(res, ref.logical_id, mvs, nl)
+
+    def _grant(self, res: str, role: str, mvs: list[Move], nl: str) -> None:
+        text = self.a.texts[self.path]
+        base = "secrets_migrate_" + re.sub(r"[^A-Za-z0-9_]", "_", res.split(".", 1)[1])
+        taken = {m.group(1) for t in self.a.texts.values()
+                 for m in re.finditer(r'resource\s+"aws_iam_role_policy"\s+"([^"]+)"', t)}
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        block = iam_policy_block(name, role, [(mv.store, mv.value_from) for mv in mvs], nl)
+        at = len(text)
+        lead = "" if text.endswith(nl + nl) else (nl if text.endswith(("\n", "\r")) else nl + nl)
+        self.edits.setdefault(self.path, []).append(TextEdit(at, at, lead + block, ""))
+        for mv in mvs:
+            self.granted.append(mv.entry.key)
+        self.note(self.path, mvs[0].entry.key, f"aws_iam_role_policy.{name} grants {role} read access")
+
     def check_shared(self) -> None:
         """A variable or template variable used by anything that does not move: refuse."""
         a = self.a
@@ -176,12 +224,21 @@ class _SplicePlan:
     def changes(self) -> tuple[list[FileChange], dict[str, str]]:
         """The FileChanges, and each changed file's new text (references previewed)."""
         a, edits = self.a, self.edits
-        for (file, nid), idxs in self.removals.items():
-            holder, syntax = self.nodes[nid]
-            edits.setdefault(file, []).extend(_remove_items(a.texts[file], holder, sorted(set(idxs)), syntax))
+        emptied: set[tuple[str, int]] = set()  # lists a move empties: removed whole, key included
         for (file, cid, location), items in self.adds.items():
             container, syntax = self.nodes[cid]
-            edits.setdefault(file, []).append(_add_secrets(a.texts[file], container, location, items, syntax))
+            holder = items[0][0].list_node
+            size = len(holder.items) if holder.kind == hs.ARRAY else len(holder.members)
+            if len(set(self.removals.get((file, id(holder)), []))) == size:
+                emptied.add((file, id(holder)))
+                edits.setdefault(file, []).extend(_replace_emptied(a.texts[file], container, location, items, syntax))
+            else:
+                edits.setdefault(file, []).append(_add_secrets(a.texts[file], container, location, items, syntax))
+        for (file, nid), idxs in self.removals.items():
+            if (file, nid) in emptied:
+                continue
+            holder, syntax = self.nodes[nid]
+            edits.setdefault(file, []).extend(_remove_items(a.texts[file], holder, sorted(set(idxs)), syntax))
         changes: list[FileChange] = []
         new_texts: dict[str, str] = {}
         for file in sorted(edits):
@@ -191,5 +248,38 @@ class _SplicePlan:
                 es = _with_alignment(text, es)
             new_texts[file] = apply_edits(text, es, ref=lambda aid: PREVIEW_ARN)
             changes.append(FileChange(path=file, edits=tuple(es), entries=tuple(self.moved_keys.get(file, ())),
-                                      summary="; ".join(dict.fromkeys(self.summaries.get(file, [])))))
+                                      summary="; ".join(dict.fromkeys(self.summaries.get(file, []))),
+                                      grants=tuple(self.granted) if file == self.path else ()))
         return changes, new_texts
+
+
+def _hcl_str(v: str) -> str:
+    import json
+    return '"' + json.dumps(v, ensure_ascii=False)[1:-1].replace("${", "$${").replace("%{", "%%{") + '"'
+
+
+def _strip_key(value_from: str) -> str:
+    """The secret of a ``<secret>:<json-key>::`` reference (IAM grants the secret, not the key)."""
+    return value_from[:-len(m.group(0))] if (m := re.search(r":[^:]*::$", value_from)) else value_from
+
+
+def iam_policy_block(name: str, role: str, refs: list[tuple[str, str]], nl: str) -> str:
+    """An ``aws_iam_role_policy`` granting ``role`` (``aws_iam_role.x``) read access to ``refs``
+    ((store, value_from)), written ``terraform fmt``-clean (``=`` aligned per group)."""
+    ssm = list(dict.fromkeys(vf for st, vf in refs if st == "ssm" or (st == "existing" and ":ssm:" in vf)))
+    sm = list(dict.fromkeys(_strip_key(vf) for st, vf in refs if vf not in ssm))
+    stmts = [(a, r) for a, r in (("ssm:GetParameters", ssm), ("secretsmanager:GetSecretValue", sm)) if r]
+    lines = [f'resource "aws_iam_role_policy" "{name}" {{',
+             f'  name   = {_hcl_str(name.replace("_", "-"))}',
+             f"  role   = {role}.id",
+             "  policy = jsonencode({",
+             '    Version = "2012-10-17"',
+             "    Statement = ["]
+    for action, res in stmts:
+        lines += ["      {",
+                  '        Effect   = "Allow"',
+                  f"        Action   = [{_hcl_str(action)}]",
+                  "        Resource = [" + ", ".join(_hcl_str(r) for r in res) + "]",
+                  "      },"]
+    lines += ["    ]", "  })", "}"]
+    return nl.join(lines) + nl
