@@ -16,7 +16,7 @@ from migrate.apply.env import Env, make_env
 from migrate.apply.executor import apply_plan, rollback_plan
 from migrate.apply.journal import Journal
 from migrate.apply.verify import verify_plan
-from migrate.errors import ActionFailed, PreconditionFailed, StoreError
+from migrate.errors import ActionFailed, MigrateError, PreconditionFailed
 from migrate.model import SecretValue
 from migrate.plan.actions import Action, PutParameter, PutRolePolicy, ValueSource
 from migrate.plan.model import Plan, PlanSettings
@@ -227,9 +227,10 @@ def test_a_missing_permission_while_proving_ownership_is_an_error_never_reverted
     plan = grant_plan("20260101-gggg", ROLE, ["/p/a/X"])
     apply_plan(env_for(plan, tmp_path))
     env = env_for(plan, tmp_path, Aws(client_factory=_deny_get_role_policy))
-    with pytest.raises(StoreError) as ei:
+    with pytest.raises(MigrateError) as ei:  # the executor wraps the StoreError with the run's state
         rollback_plan(env, only={"g"})
     assert "iam:GetRolePolicy" in str(ei.value) + str(ei.value.hint)
+    assert "still in place" in str(ei.value)
     assert env.journal.states()["g"].phase != "reverted"
     assert list(_policies()) == ["secrets-migrate"]
 

@@ -118,7 +118,7 @@ def test_file_plan_one_grant_per_role_with_scopes_that_never_cross_roles(tmp_pat
     sizes = {r.role_arn: r for r in ip.estimate_sizes(plan.actions, plan_id=plan.id, region=None)}
     assert sizes[exec_role].level == 1 and 0 < sizes[exec_role].size < ip.INLINE_TOTAL_MAX
     con = Console(record=True, width=300)
-    print_plan(plan, con, diffs=False)
+    print_plan(plan, con, show_diffs=False)
     out = con.export_text()
     assert f"IAM {exec_role} (secrets-migrate): policy {sizes[exec_role].size:,} of 10,240 characters" in out
     assert not [w for w in plan.warnings if "characters" in w]
