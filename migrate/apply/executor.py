@@ -13,7 +13,7 @@ from typing import NoReturn
 from migrate.apply.checks import Preflight
 from migrate.apply.env import Env, Progress, Runtime, make_env
 from migrate.apply.fs import read_beneath
-from migrate.apply.impls.files import confined, sha256_file
+from migrate.apply.impls.files import confined, file_digest
 from migrate.apply.journal import ActionState
 from migrate.apply.registry import impl_for
 from migrate.errors import (
@@ -56,7 +56,7 @@ def check_inputs(env: Env) -> None:
         if not is_local(inp.key_id) or fingerprint(data) == inp.digest:
             continue
         st = rewritten.get(inp.path)
-        cur = sha256_file(path)
+        cur = file_digest(path)
         if st is not None and cur in (st.receipt.get("after_sha256"), st.expect.get("after_sha256")):
             continue
         stale.append(inp.display)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import stat
 import tempfile
@@ -50,13 +49,6 @@ def check_rewritable(path: Path) -> None:
         if st.st_gid != os.getegid() and st.st_gid not in os.getgroups():
             raise UnsafeFileError(path, "belongs to a group you are not in; rewriting it would change its group",
                                   hint="run as a member of the file's group")
-
-
-def sha256_file(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
 
 
 def _default_mode() -> int:

@@ -10,6 +10,7 @@ for each canary as written in its file, decoded, and in every form of ``migrate.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -157,6 +158,9 @@ def test_no_encoding_of_any_value_reaches_any_output(server_env: str, tmp_path: 
     cli("show", "plan.json", "--format", "json")
     cli("report", "plan.json", "-o", "before.html", "--markdown", "before.md")
     cli("apply", "plan.json", "--yes")
+    # rewritten files still hold the values the plan refused: no plain hash of them may reach an artifact
+    applied_hashes = {hashlib.new(h, p.read_bytes()).hexdigest(): str(p) for p in defs.rglob("*") if p.is_file()
+                      for h in ("sha256", "sha1", "md5")}
     (tmp_path / "verify.json").write_text(cli("verify", "plan.json", "--format", "json", expect=None))
     cli("verify", "plan.json")
     cli("report", "plan.json", "-o", "after.html", "--markdown", "after.md", "--verify-json", "verify.json")
@@ -180,6 +184,8 @@ def test_no_encoding_of_any_value_reaches_any_output(server_env: str, tmp_path: 
     found = [f"{where}: {name}: {form!r}" for where, text in texts.items()
              for name, forms in all_forms().items() for form in forms if form in text]
     assert found == []
+    hashed = [f"{where}: plain hash of {f}" for where, text in texts.items() for h, f in applied_hashes.items() if h in text]
+    assert hashed == []
 
     # edit records: addressed by gap and templates only, never by offsets or lengths
     for a in plan["actions"]:

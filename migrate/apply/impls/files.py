@@ -9,7 +9,6 @@ current file from its gap and its old text rendered with the values read now (``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -38,14 +37,14 @@ class FileImpl:
         same = [r for r in env.plan.rewrites if r.path == a.path]
         if len(same) > 1 and same[0] is a:
             out.problems.append(f"{a.display} is written by {len(same)} actions of this plan; re-run plan")
-        cur = sha256_file(confined(env, a.path)) if a.creates else None
+        cur = file_digest(confined(env, a.path)) if a.creates else None
         if cur is not None and cur != st.expect.get("after_sha256"):
             out.problems.append(f"{a.display} exists now (written by another run or plan); this plan expected to "
                                 "create it")
 
     def apply(self, env: Env, a: RewriteFile, st: ActionState) -> None:
         path = confined(env, a.path)
-        cur = sha256_file(path)
+        cur = file_digest(path)
         if st.phase == "intent" and cur is not None and cur == st.expect.get("after_sha256"):
             env.journal.append("applied", a.id, a.kind, receipt=RewriteReceipt(after_sha256=cur))
             return
@@ -70,7 +69,7 @@ class FileImpl:
                                      hint="re-run plan") from None
         new_text = apply_edits(text, edits, ref=env.arn_of)
         data = (b"\xef\xbb\xbf" if bom else b"") + new_text.encode("utf-8")
-        after = hashlib.sha256(data).hexdigest()
+        after = fingerprint(data)  # keyed: the file may still hold a refused value
         expect: dict[str, str] = {"after_sha256": after}
         if before is not None:
             expect["before_digest"] = before  # under this machine's key: rollback checks the rebuilt original
@@ -102,7 +101,7 @@ class FileImpl:
                 checks.append(Check("file", a.display, False, "rewrite not applied"))
                 continue
             path = confined(env, a.path)
-            cur = sha256_file(path)
+            cur = file_digest(path)
             if cur != st.receipt.get("after_sha256"):
                 checks.append(Check("file", a.display, False, "changed since apply"))
                 continue
@@ -147,8 +146,9 @@ def confined(env: Env, rel: str) -> Path:
     return root / rel
 
 
-def sha256_file(path: Path) -> str | None:
-    """sha256 of the file's bytes (the final component is not followed), None when it is missing."""
+def file_digest(path: Path) -> str | None:
+    """Keyed digest of the file's bytes (the final component is not followed), None when it is missing.
+    Never a plain hash: the file may still hold a value the plan refused to move (issue 12)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -156,7 +156,7 @@ def sha256_file(path: Path) -> str | None:
     except OSError as e:
         raise UnsafeFileError(path, f"cannot be opened safely ({e.strerror})") from None
     with os.fdopen(fd, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+        return fingerprint(fh.read())
 
 
 def before_digest(a: RewriteFile, st: ActionState) -> str | None:
@@ -197,7 +197,7 @@ def rebuild_original(env: Env, a: RewriteFile, st: ActionState) -> bytes:
 def file_state(env: Env, a: RewriteFile, st: ActionState) -> str:
     """'before' | 'after' for a rewritten file; raises RewriteError when it is neither."""
     path = confined(env, a.path)
-    cur = sha256_file(path)
+    cur = file_digest(path)
     after = st.receipt.get("after_sha256") or st.expect.get("after_sha256")
     if after is not None and cur == after:
         return "after"
