@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,17 @@ def startable(td: dict[str, Any]) -> bool:
                    for c in td.get("containerDefinitions") or [])
 
 
+def _rehome(td: dict[str, Any], account: str) -> dict[str, Any]:
+    """The fixture's roles in the seeding account: a legacy cluster lives in one account, and a role in
+    another account is one the tool must refuse to grant (so seeding as another account moves them too)."""
+    out = dict(td)
+    for key in ("executionRoleArn", "taskRoleArn"):
+        role = out.get(key)
+        if isinstance(role, str):
+            out[key] = re.sub(r"^(arn:aws[\w-]*:iam::)\d{12}(:)", rf"\g<1>{account}\2", role)
+    return out
+
+
 def seed_fixtures(*, cluster: str = "legacy-prod", region: str | None = None, aws: Any = None,
                   folder: Path = FIXTURES, startable_only: bool = False) -> list[str]:
     """Register every fixture task definition and run one service of each; returns cluster/service keys.
@@ -93,7 +105,9 @@ def seed_fixtures(*, cluster: str = "legacy-prod", region: str | None = None, aw
                      for s in ("ecs", "ec2", "iam"))
     net = ensure_network(ec2)
     ecs.create_cluster(clusterName=cluster)
-    tds = [(td, tags) for td, tags in fixture_taskdefs(folder) if not startable_only or startable(td)]
+    sts = aws.client("sts") if aws is not None else boto3.client("sts", region_name=region)
+    acct = str(sts.get_caller_identity()["Account"])
+    tds = [(_rehome(td, acct), tags) for td, tags in fixture_taskdefs(folder) if not startable_only or startable(td)]
     ensure_roles(iam, [td.get("executionRoleArn") or EXEC_ROLE for td, _ in tds])
     keys = []
     for td, tags in tds:
