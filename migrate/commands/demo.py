@@ -22,6 +22,7 @@ from migrate.console import out_console
 from migrate.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from migrate.plan.model import PlanSettings
     from migrate.sandbox import Sandbox
 
 DEMO_ROLE = "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
@@ -89,6 +90,7 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
             plan_cmd.plan([str(work)], out_path=plan_path, settings=settings, show_diff=False,
                           no_color=no_color, allow_errors=True)
             plan, _ = plan_state(plan_path)
+            _batch_review(con, src, tmp, settings)
 
             step(3, "show: the redacted diff you review before applying (first files)", "secrets-migrate show plan.json")
             from migrate.plan.render import diffs, print_diff
@@ -134,6 +136,29 @@ def demo(*, fixtures: Path | None = None, keep: bool = False, no_color: bool = F
     con.print(Text("\ndemo finished: " + ("all checks passed" if ok else "SOME CHECKS FAILED"),
                    style="bold green" if ok else "bold red"))
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _batch_review(con: Console, src: Path, tmp: Path, settings: PlanSettings) -> None:
+    """The same plan over a messy monorepo (dry run): one run lists every blocked item with its reason
+    and fix, and plans everything else (exit 5 says "planned, with blocked items")."""
+    from migrate.commands.common import scan as run_scan
+    from migrate.commands.plan import plan_exit_code, print_blocked
+    from migrate.plan.planner import check_plaintext, make_plan
+
+    mono = src / "monorepo"
+    if not mono.is_dir():
+        return
+    work = tmp / "monorepo"
+    shutil.copytree(mono, work, ignore=shutil.ignore_patterns("labels.json", "README.md"))
+    con.print(Text(f"\n$ secrets-migrate plan monorepo --execution-role {DEMO_ROLE}   "
+                   "# a batch review of a messy tree (dry run)", style="dim"))
+    outcome = run_scan([str(work)])
+    mp = make_plan(outcome.loaded, outcome.findings, settings, errors=outcome.errors)
+    check_plaintext(mp, outcome.findings, outcome.loaded)
+    con.print(Text(f"monorepo: {len(outcome.loaded)} definition files read; {len(mp.store_actions)} entries and "
+                   f"{len(mp.rewrites)} rewrites planned; {len(mp.blocked)} blocked item(s); plan exit code "
+                   f"{plan_exit_code(mp)} (5 = planned, with blocked items listed below)"))
+    print_blocked(mp, con)
 
 
 def _live_part(con: Console, sb: Sandbox, src: Path, tmp: Path, step: Callable[[int, str, str], None],

@@ -23,6 +23,9 @@ def test_demo_runs_the_whole_pipeline_and_leaves_fixtures_alone(tmp_path: Path) 
     for n in range(1, 11):
         assert f" {n}/10 " in out
     assert "every file byte-identical to the original: yes" in out
+    # the batch review of the messy monorepo: one run, every blocked item with its reason and fix, exit 5
+    assert "plan exit code 5 (5 = planned, with blocked items listed below)" in out
+    assert "[parse-error]" in out and "[name-clash]" in out and "fix:" in out
     assert "entries left in the sandbox after rollback: 0" in out
     # the live part: the canary fails for ECS's own reason and the tool rolls it back; after the fix all move
     assert "canary rolled back by the tool, for ECS's own reason, the rest untouched: yes" in out
