@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -319,3 +320,19 @@ def json_keys_of(text: str | None) -> frozenset[str] | None:
     except ValueError:
         return None
     return frozenset(str(k) for k in data) if isinstance(data, dict) else None
+
+
+def policy_doc(raw: Any) -> Mapping[str, Any]:
+    """An IAM policy document as IAM APIs hand it over: a mapping, JSON text, or URL-encoded JSON
+    (GetRole/GetRolePolicy answers). ``{}`` when it is none of those."""
+    if isinstance(raw, Mapping):
+        return raw
+    text = str(raw or "")
+    for candidate in (text, urllib.parse.unquote(text)):
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            return data
+    return {}

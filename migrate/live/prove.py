@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from migrate.arn import secret_pattern
 from migrate.plan.actions import PutParameter, PutRolePolicy, RegisterRevision
 from migrate.plan.model import Plan
 from migrate.stores.aws import error_code, safe_aws_message
-from migrate.verdict import Reference, Resolution, RoleView, parse_reference, task_start_verdict
+from migrate.verdict import Reference, Resolution, RoleView, parse_reference, policy_doc, task_start_verdict
 
 WILL_START, WOULD_FAIL, NOT_CHECKED = "will start", "would fail", "could not check"
 SM_SUFFIX = "-AbCdEf"  #: stands for the 6 random characters Secrets Manager appends (the grant says NAME-??????)
@@ -59,20 +58,6 @@ def _call(what: str, permission: str, fn: Any, **kw: Any) -> Any:
         raise _CannotCheck(f"{what}: {safe_aws_message(e)}") from None
     except (BotoCoreError, NotImplementedError) as e:
         raise _CannotCheck(f"{what}: {type(e).__name__}") from None
-
-
-def _doc(raw: Any) -> Mapping[str, Any]:
-    if isinstance(raw, Mapping):
-        return raw
-    text = str(raw or "")
-    for candidate in (text, urllib.parse.unquote(text)):
-        try:
-            data = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            return data
-    return {}
 
 
 class _Planned:
@@ -169,7 +154,7 @@ def _prove_revision(r: RegisterRevision, keys: Sequence[str], aws: Any, planned:
     if role_arn:
         try:
             got = _call("GetRole", "iam:GetRole", iam.get_role, RoleName=role_arn.rsplit("/", 1)[-1])["Role"]
-            role = RoleView(role_arn, True, _doc(got.get("AssumeRolePolicyDocument")))
+            role = RoleView(role_arn, True, policy_doc(got.get("AssumeRolePolicyDocument")))
         except _CannotCheck as e:
             if "NoSuchEntity" not in str(e):
                 raise

@@ -25,7 +25,7 @@ from typing import Any
 
 from migrate.sandbox import limits
 from migrate.sandbox.limits import AwsError, Quotas
-from migrate.verdict import Reference, Resolution, RoleView, Verdict, json_keys_of, task_start_verdict
+from migrate.verdict import Reference, Resolution, RoleView, Verdict, json_keys_of, policy_doc, task_start_verdict
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 SSM_TARGET = "AmazonSSM."
@@ -250,12 +250,12 @@ class Emulator:
         role = next((r for r in iam.roles.values() if r.arn == arn), None)
         if role is None:
             return RoleView(arn, False)
-        docs: list[Mapping[str, Any]] = [_doc(d) for d in role.policies.values()]
+        docs: list[Mapping[str, Any]] = [policy_doc(d) for d in role.policies.values()]
         for pol in role.managed_policies.values():
             version = next((v for v in pol.versions if v.is_default), None)
             if version is not None:
-                docs.append(_doc(version.document))
-        return RoleView(arn, True, _doc(role.assume_role_policy_document), tuple(docs))
+                docs.append(policy_doc(version.document))
+        return RoleView(arn, True, policy_doc(role.assume_role_policy_document), tuple(docs))
 
     def _resolver(self, account: str) -> Callable[[Reference], Resolution]:
         def resolve(ref: Reference) -> Resolution:
@@ -283,7 +283,7 @@ class Emulator:
 
         source = form.get("PolicySourceArn", "")
         docs = self._principal_policies(account, source)
-        extra = [_doc(d) for d in members("PolicyInputList")]
+        extra = [policy_doc(d) for d in members("PolicyInputList")]
         rows = []
         for action in members("ActionNames"):
             for resource in members("ResourceArns") or ["*"]:
@@ -314,11 +314,11 @@ class Emulator:
         user = next((u for u in iam.users.values() if u.arn == arn), None)
         if user is None:
             return None
-        docs: list[Mapping[str, Any]] = [_doc(d) for d in user.policies.values()]
+        docs: list[Mapping[str, Any]] = [policy_doc(d) for d in user.policies.values()]
         for pol in user.managed_policies.values():
             version = next((v for v in pol.versions if v.is_default), None)
             if version is not None:
-                docs.append(_doc(version.document))
+                docs.append(policy_doc(version.document))
         return docs
 
     # --- the other services: limits only ---------------------------------------------------------------------
@@ -401,20 +401,6 @@ def _json(body: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _doc(doc: Any) -> Mapping[str, Any]:
-    if isinstance(doc, Mapping):
-        return doc
-    text = str(doc or "")
-    for candidate in (text, urllib.parse.unquote(text)):
-        try:
-            data = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            return data
-    return {}
 
 
 def _json_error(err: AwsError, start_response: StartResponse) -> list[bytes]:
