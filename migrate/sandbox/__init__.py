@@ -30,11 +30,6 @@ SANDBOX_ENV = {
     "AWS_REGION": SANDBOX_REGION,
 }
 SANDBOX_ACCOUNT = "123456789012"  # moto's account id
-#: KNOWN GAP, used by ``running_sandbox`` (the demo): AWS's quotas except a role's inline policies. apply's
-#: ``policy_document`` writes one inline policy listing every granted ARN; the demo's 139 grants on
-#: ecsTaskExecutionRole exceed AWS's 10,240 characters, so AWS (and ``Sandbox()``) answer LimitExceeded. Drop
-#: this once the planner merges/compresses grants with ``limits.check_role_inline_policies`` (issue 15 §2).
-DEMO_QUOTAS = Quotas(role_inline_policy_chars=10 * 10_240)
 INSTALL_HINT = 'install the sandbox extra: pip install "secrets-migrate[sandbox]"'
 
 
@@ -99,9 +94,10 @@ class Sandbox:
 def running_sandbox(port: int = 0, *, quotas: Quotas | None = None, deploy_seconds: float = 0.0) -> Iterator[Sandbox]:
     """Start a sandbox for the duration of the block (``sb.context()`` talks to it).
 
-    ``quotas`` default: :data:`DEMO_QUOTAS` (see there), pass ``Quotas()`` for AWS's own limits.
+    ``quotas`` default: AWS's own limits (IAM policy sizes included: the demo's grants fit since apply
+    keeps one merged, compressed policy per role).
     """
-    sb = Sandbox(port, quotas=DEMO_QUOTAS if quotas is None else quotas, deploy_seconds=deploy_seconds)
+    sb = Sandbox(port, quotas=quotas, deploy_seconds=deploy_seconds)
     sb.start()
     try:
         yield sb
