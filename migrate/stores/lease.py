@@ -46,6 +46,17 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+def machine_id() -> str:
+    """This machine as the lease knows it: hostname plus boot id, so two machines (or containers) that
+    share a hostname are never taken for one, and a pid is only ever checked on the boot that wrote it."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            boot = fh.read().strip()
+    except OSError:
+        boot = ""
+    return f"{socket.gethostname()}/{boot}" if boot else socket.gethostname()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -62,6 +73,7 @@ class LeaseInfo:
     pid: int
     since: str
     heartbeat: str
+    machine: str = ""  #: ``machine_id()`` of the holder; empty in leases written before it existed
 
     @classmethod
     def parse(cls, text: str) -> LeaseInfo:
@@ -69,13 +81,13 @@ class LeaseInfo:
             d = json.loads(text)
             return cls(run_id=str(d["run_id"]), holder=str(d.get("holder", "?")), host=str(d.get("host", "?")),
                        pid=int(d.get("pid", 0)), since=str(d.get("since", "?")),
-                       heartbeat=str(d.get("heartbeat", d.get("since", "?"))))
+                       heartbeat=str(d.get("heartbeat", d.get("since", "?"))), machine=str(d.get("machine", "")))
         except (ValueError, KeyError, TypeError):
             return cls(run_id="?", holder="?", host="?", pid=0, since="?", heartbeat="?")
 
     def to_json(self) -> str:
         return json.dumps({"run_id": self.run_id, "holder": self.holder, "host": self.host, "pid": self.pid,
-                           "since": self.since, "heartbeat": self.heartbeat}, sort_keys=True)
+                           "since": self.since, "heartbeat": self.heartbeat, "machine": self.machine}, sort_keys=True)
 
     def age(self) -> float | None:
         """Seconds since the last heartbeat, or None when unknown."""
@@ -92,8 +104,9 @@ class LeaseInfo:
 
     @property
     def abandoned(self) -> bool:
-        """Provably dead: held by a process of this host that no longer exists."""
-        return self.host == socket.gethostname() and self.pid > 0 and not _pid_alive(self.pid)
+        """Provably dead: held by a process of this machine (hostname and boot id) that no longer exists.
+        A lease without a machine id, or from another machine with the same hostname, is never taken over."""
+        return bool(self.machine) and self.machine == machine_id() and self.pid > 0 and not _pid_alive(self.pid)
 
     def describe(self) -> str:
         return f"{self.holder}@{self.host} pid {self.pid} since {self.since} (lock id {self.run_id})"
@@ -118,7 +131,7 @@ class RunLease:
         except (KeyError, OSError):
             holder = str(os.getuid())
         self.info = LeaseInfo(run_id=self.run_id, holder=holder, host=socket.gethostname(), pid=os.getpid(),
-                              since=_now(), heartbeat=_now())
+                              since=_now(), heartbeat=_now(), machine=machine_id())
 
     @property
     def _c(self) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -14,7 +16,7 @@ from migrate.apply.guard import plan_locked
 from migrate.apply.journal import Journal
 from migrate.errors import LockedError
 from migrate.stores.aws import Aws
-from migrate.stores.lease import LeaseInfo, RunLease, force_unlock, lock_name
+from migrate.stores.lease import LeaseInfo, RunLease, force_unlock, lock_name, machine_id
 
 PLAN = "20260101000000-abcdef01"
 
@@ -70,6 +72,12 @@ def test_lease_info_stale_and_abandoned() -> None:
     old = LeaseInfo(run_id="r", holder="a", host="elsewhere", pid=1, since="2020-01-01T00:00:00+00:00",
                     heartbeat="2020-01-01T00:00:00+00:00")
     assert old.stale and not old.abandoned  # another host: never provably dead
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    mine = dict(run_id="r", holder="a", host=socket.gethostname(), pid=dead.pid, since="x", heartbeat="x")
+    assert LeaseInfo(**mine, machine=machine_id()).abandoned  # this machine, process gone
+    assert not LeaseInfo(**mine).abandoned  # no machine id: another container may share the hostname
+    assert not LeaseInfo(**mine, machine=f"{socket.gethostname()}/another-boot").abandoned
     assert LeaseInfo.parse("not json").run_id == "?"
 
 

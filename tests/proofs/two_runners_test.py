@@ -130,8 +130,10 @@ def test_lease_of_a_dead_process_on_this_host_is_taken_over(project: tuple[Path,
     plan = Plan.from_json(plan_path.read_text(), base=plan_path.parent)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
+    from migrate.stores.lease import machine_id
+
     held = {"run_id": "dead" * 8, "holder": "me", "host": socket.gethostname(), "pid": dead.pid,
-            "since": "2026-01-01T00:00:00+00:00", "heartbeat": "2026-01-01T00:00:00+00:00"}
+            "since": "2026-01-01T00:00:00+00:00", "heartbeat": "2026-01-01T00:00:00+00:00", "machine": machine_id()}
     boto3.client("ssm").put_parameter(Name=lock_name(plan.id), Value=json.dumps(held), Type="String")
     a = run_cli(["apply", "plan.json", "--yes"], cwd=plan_path.parent)
     assert a.returncode == 0, a.stderr
