@@ -13,6 +13,8 @@ a small JSON document ``{"run_id", "holder", "host", "pid", "since", "heartbeat"
 
 Needs ``ssm:PutParameter``, ``ssm:GetParameter`` and ``ssm:DeleteParameter`` on
 ``arn:aws:ssm:*:*:parameter/secrets-migrate/locks/*``; without them the run is refused before any change.
+With ``ssm:GetParameterHistory`` too, a heartbeat that raced a force-unlock and a new holder (SSM has no
+compare-and-swap) notices it replaced the other run's lease, puts that lease back and gives its own up.
 """
 
 from __future__ import annotations
@@ -149,9 +151,10 @@ class RunLease:
         return LeaseInfo.parse(str(p.get("Value", "")))
 
     # -- acquiring --------------------------------------------------------------------------------
-    def _put(self, *, overwrite: bool) -> None:
-        self._c.put_parameter(Name=self.name, Value=self.info.to_json(), Type="String", Overwrite=overwrite,
-                              Description="secrets-migrate run lock (no secret)")
+    def _put(self, *, overwrite: bool) -> int:
+        """Write our lease document; the parameter version written."""
+        return int(self._c.put_parameter(Name=self.name, Value=self.info.to_json(), Type="String", Overwrite=overwrite,
+                              Description="secrets-migrate run lock (no secret)").get("Version", 0))
 
     def acquire(self) -> None:
         for _ in range(3):
@@ -213,8 +216,35 @@ class RunLease:
             self.lost = "the run lock was removed" if cur is None else f"the run lock was taken by {cur.describe()}"
             return False
         self.info = LeaseInfo(**{**self.info.__dict__, "heartbeat": _now()})
-        self._put(overwrite=True)
+        written = self._put(overwrite=True)
+        clobbered = self._clobbered_before(written)
+        if clobbered is not None:
+            # between our read and our write the lease was broken and taken by another run: our write replaced
+            # that run's lease. Put its own document back and give the lease up (never keep a lease by accident).
+            self._c.put_parameter(Name=self.name, Value=clobbered.to_json(), Type="String", Overwrite=True,
+                                  Description="secrets-migrate run lock (no secret)")
+            self.lost = f"the run lock was taken by {clobbered.describe()}"
+            self.held = False
+            return False
         return True
+
+    def _clobbered_before(self, written: int) -> LeaseInfo | None:
+        """The other run's lease our heartbeat write at version ``written`` replaced, if it replaced one.
+
+        SSM has no compare-and-swap, so the heartbeat's read-then-write has a window; the parameter's history
+        closes it after the fact: the version just before ours must still be one of ours.
+        """
+        if written <= 1:
+            return None  # the lease was deleted and we re-created it: nobody else's document was replaced
+        try:
+            pages = self._c.get_paginator("get_parameter_history").paginate(Name=self.name)
+            prev = [h for page in pages for h in page.get("Parameters", []) if int(h.get("Version", 0)) == written - 1]
+        except (ClientError, BotoCoreError):
+            return None  # no ssm:GetParameterHistory: the window stays as small as the read-write gap
+        if not prev:
+            return None
+        before = LeaseInfo.parse(str(prev[0].get("Value", "")))
+        return None if before.run_id == self.run_id else before
 
     # -- releasing ---------------------------------------------------------------------------------
     def release(self) -> None:

@@ -57,6 +57,35 @@ def test_heartbeat_notices_a_lost_lease_and_release_keeps_the_new_holders(aws: N
     other.release()
 
 
+def test_heartbeat_racing_a_force_unlock_puts_the_new_holders_lease_back(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SSM has no compare-and-swap: the heartbeat reads "still ours", then the lease is broken and taken by
+    another run, then the heartbeat writes. The write must not leave the other run's lease replaced by ours."""
+    mine = RunLease(Aws(region="us-east-1"), PLAN, heartbeat_seconds=3600)
+    mine.acquire()
+    stale_read = mine.current()
+    force_unlock(Aws(region="us-east-1"), PLAN, mine.run_id)
+    other = RunLease(Aws(region="us-east-1"), PLAN, heartbeat_seconds=3600)
+    other.acquire()
+    monkeypatch.setattr(mine, "current", lambda: stale_read)  # the read happened before the break
+    assert not mine.heartbeat()
+    assert "taken by" in mine.lost and not mine.held
+    assert _value()["run_id"] == other.run_id  # the other run's lease is back
+    monkeypatch.undo()
+    assert other.heartbeat() and _value()["run_id"] == other.run_id
+    mine.release()
+    assert _value()["run_id"] == other.run_id
+    other.release()
+
+
+def test_heartbeat_with_no_race_keeps_the_lease(aws: None) -> None:
+    mine = RunLease(Aws(region="us-east-1"), PLAN, heartbeat_seconds=3600)
+    mine.acquire()
+    for _ in range(3):
+        assert mine.heartbeat() and mine.held and not mine.lost
+    assert _value()["run_id"] == mine.run_id
+    mine.release()
+
+
 def test_force_unlock_needs_the_right_lock_id(aws: None) -> None:
     lease = RunLease(Aws(region="us-east-1"), PLAN, heartbeat_seconds=3600)
     lease.acquire()
