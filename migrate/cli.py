@@ -134,7 +134,7 @@ def plan(
 
             raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=[region] if region else (),
                                        clusters=cluster or (), services=service or (), families=family or (),
-                                       all_revisions=all_revisions, fmt=format, no_color=no_color))
+                                       all_revisions=all_revisions, fmt=format, no_color=no_color, strict=strict))
         if not paths:
             raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         raise typer.Exit(cmd(paths, out_path=out, settings=settings, fmt=format, config_path=config,
