@@ -67,7 +67,7 @@ class _Placed:
     @property
     def label(self) -> str:
         e = self.finding.entry
-        return f"{e.path} {e.unit}.{e.name}"
+        return f"{short(e.path)} {e.unit}.{e.name}"
 
 
 def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSettings, *,

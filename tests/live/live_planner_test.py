@@ -20,6 +20,7 @@ from migrate.live.seed import EXEC_ROLE, seed_synthetic
 from migrate.live.source import discover
 from migrate.live.waves import MIGRATED, LiveRunner, RunOptions, rollback_live
 from migrate.plan.actions import CreateSecret, RegisterRevision
+from migrate.plan.choices import Group, StoreKind
 from migrate.plan.model import Plan, PlanSettings, ServiceProof
 from migrate.plan.planner import BLOCK_CLASH, BLOCK_LIMIT
 from migrate.report import build, to_html, to_markdown
@@ -63,7 +64,7 @@ def test_a_clash_inside_one_service_blocks_it_alone_with_a_fix_that_separates_th
     seed_synthetic(3, secrets=1)
     twin = _twin()
     tmpl = "/{prefix}/{project}/{name}"
-    p = _plan(PlanSettings(store="ssm", name_template=tmpl))
+    p = _plan(PlanSettings(store=StoreKind.SSM, name_template=tmpl))
     assert _services(p) == {"batch/svc000", "batch/svc001", "batch/svc002"}  # the rest is planned
     assert "batch/svc-twin" not in p.deploy_order
     (b,) = p.blocked
@@ -73,14 +74,14 @@ def test_a_clash_inside_one_service_blocks_it_alone_with_a_fix_that_separates_th
     assert not any("/twin/" in a.name for a in p.store_actions)  # nothing of the blocked service is created
     fixed = _template(b.fix)
     assert "{unit}" in fixed
-    again = _plan(PlanSettings(store="ssm", name_template=fixed))  # the suggestion really separates them
+    again = _plan(PlanSettings(store=StoreKind.SSM, name_template=fixed))  # the suggestion really separates them
     assert not again.blocked and "batch/svc-twin" in _services(again)
     assert {a.name for a in again.store_actions} >= {"/twin/app/DB_PASSWORD", "/twin/worker/DB_PASSWORD"}
 
 
 def test_a_name_taken_by_another_service_blocks_the_later_ones_only(aws: None) -> None:
     seed_synthetic(3, secrets=1)
-    p = _plan(PlanSettings(store="ssm", name_template="/{prefix}/{name}"))
+    p = _plan(PlanSettings(store=StoreKind.SSM, name_template="/{prefix}/{name}"))
     assert _services(p) == {"batch/svc000"}
     assert [a.name for a in p.store_actions] == ["/DB_PASSWORD"]
     assert sorted(b.reason.rsplit("; ", 1)[1] for b in p.blocked) == ["batch/svc001 is left as it is",
@@ -88,18 +89,18 @@ def test_a_name_taken_by_another_service_blocks_the_later_ones_only(aws: None) -
     assert all(b.kind == BLOCK_CLASH and "app000" in b.reason and b.fix for b in p.blocked)
     fixed = {_template(b.fix) for b in p.blocked}
     assert fixed == {"/{prefix}/{project}/{name}"}
-    assert not _plan(PlanSettings(store="ssm", name_template=fixed.pop())).blocked
+    assert not _plan(PlanSettings(store=StoreKind.SSM, name_template=fixed.pop())).blocked
 
 
 def test_per_unit_clash_suggests_a_template_with_the_container(aws: None) -> None:
     seed_synthetic(1, secrets=1)
     _twin()
-    p = _plan(PlanSettings(store="secretsmanager", group="per-unit", name_template="{prefix}/{project}"))
+    p = _plan(PlanSettings(store=StoreKind.SECRETSMANAGER, group=Group.PER_UNIT, name_template="{prefix}/{project}"))
     (b,) = p.blocked
     assert b.unit == "worker" and "key DB_PASSWORD of twin" in b.reason
     fixed = _template(b.fix)
     assert fixed == "{prefix}/{project}/{unit}"
-    assert not _plan(PlanSettings(store="secretsmanager", group="per-unit", name_template=fixed)).blocked
+    assert not _plan(PlanSettings(store=StoreKind.SECRETSMANAGER, group=Group.PER_UNIT, name_template=fixed)).blocked
 
 
 def test_a_value_no_store_can_hold_blocks_its_service_only(aws: None) -> None:
@@ -110,7 +111,7 @@ def test_a_value_no_store_can_hold_blocks_its_service_only(aws: None) -> None:
         {"name": "app", "image": "nginx:1.27", "memory": 128,
          "environment": [{"name": "TLS_PRIVATE_KEY", "value": big}]}])["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster="batch", serviceName="svc-big", taskDefinition=td, desiredCount=1)
-    p = _plan(PlanSettings(store="ssm"))
+    p = _plan(PlanSettings(store=StoreKind.SSM))
     assert _services(p) == {"batch/svc000", "batch/svc001"}
     (b,) = p.blocked
     assert b.kind == BLOCK_LIMIT and b.name == "TLS_PRIVATE_KEY" and "8 KiB" in b.reason
@@ -135,7 +136,7 @@ class _Unreadable:
 
 def test_a_revision_that_cannot_be_described_blocks_its_service_and_the_rest_is_planned(aws: None) -> None:
     seed_synthetic(3, secrets=1)
-    p = _plan(PlanSettings(store="ssm"), ecs=_Unreadable(boto3.client("ecs"), "app001"))
+    p = _plan(PlanSettings(store=StoreKind.SSM), ecs=_Unreadable(boto3.client("ecs"), "app001"))
     assert _services(p) == {"batch/svc000", "batch/svc002"}
     (b,) = p.blocked
     assert b.kind == BLOCK_DESCRIBE and "app001" in b.path
@@ -148,7 +149,7 @@ def test_per_unit_plans_one_json_secret_per_container_and_round_trips(aws: None,
     ecs = boto3.client("ecs")
     before = {k: ecs.describe_services(cluster="batch", services=[k.split("/")[1]])["services"][0]["taskDefinition"]
               for k in keys}
-    plan = _plan(PlanSettings(store="auto", group="per-unit"))
+    plan = _plan(PlanSettings(store=StoreKind.AUTO, group=Group.PER_UNIT))
     secrets = [a for a in plan.actions if isinstance(a, CreateSecret)]
     assert [s.name for s in secrets] == ["app000/app", "app001/app"] and len(plan.store_actions) == 2
     assert all(s.is_json and {v.json_key for v in s.values} == {"DB_PASSWORD", "DB_PASSWORD_1"} for s in secrets)
@@ -179,7 +180,7 @@ def test_per_unit_plans_one_json_secret_per_container_and_round_trips(aws: None,
 
 def test_proofs_are_stored_outside_the_digest_and_shown_by_report(aws: None) -> None:
     seed_synthetic(2, secrets=1)
-    p = _plan(PlanSettings(store="ssm"))
+    p = _plan(PlanSettings(store=StoreKind.SSM))
     proofs = (ServiceProof("batch/svc000", "will start"),
               ServiceProof("batch/svc001", "would fail", "ECS was unable to assume the role 'x'"))
     with_proofs = dataclasses.replace(p, proofs=proofs)
