@@ -38,12 +38,14 @@ def test_plan_live_blocks_the_clashing_service_and_strict_refuses(server_env: st
                                    "environment": [{"name": "DB_PASSWORD", "value": f"Xk9-twin-{n}-s3cr3t-Qz7"}]}
                                   for n in ("app", "worker")])
     plan = tmp_path / "live.json"
-    args = ["plan", "--live", "--store", "ssm", "--name-template", "/{prefix}/{project}/{name}"]
-    r = run_cli([*args, "--strict", "-o", str(plan)], cwd=tmp_path)
+    args = ["--store", "ssm", "--name-template", "/{prefix}/{project}/{name}"]
+    r = run_cli(["live", "plan", *args, "--strict", "-o", str(plan)], cwd=tmp_path)
     assert r.returncode == EXIT_FAILED, r.stderr
     assert not plan.exists() and "no plan written (--strict)" in r.stderr
     assert "[name-clash]" in r.stderr and "worker.DB_PASSWORD" in r.stderr
-    r = run_cli([*args, "-o", str(plan)], cwd=tmp_path)
+    r = run_cli(["plan", "--live", *args, "--strict"], cwd=tmp_path)  # the same through `plan --live`
+    assert r.returncode == EXIT_FAILED and "no plan written (--strict)" in r.stderr, r.stderr
+    r = run_cli(["plan", "--live", *args, "-o", str(plan)], cwd=tmp_path)
     assert r.returncode == EXIT_BLOCKED, r.stderr
     out = r.stdout + r.stderr
     assert MARK not in out and MARK not in plan.read_text()
