@@ -237,18 +237,30 @@ def _clashes(placed: Sequence[_Placed], names: Mapping[tuple[str, str], _Placed]
     mine: dict[tuple[str, str, str | None], _Placed] = {}
     for pl in placed:
         key = (pl.spot.store, pl.spot.name)
-        other = names.get(key) or mine.get((*key, pl.spot.json_key))
-        if other is None:
+        taken, other = names.get(key), mine.get((*key, pl.spot.json_key))
+        if taken is None and other is None:
             mine[(*key, pl.spot.json_key)] = pl
             continue
-        where = f"key {pl.spot.json_key} of " if pl.spot.json_key else ""
-        differs = "another value" if other.value != pl.value else "the same value; live entries are never shared"
-        reason = f"name clash: {where}{pl.spot.name} already holds {other.label} ({differs})"
+        if taken is not None:  # the entry of another revision (per-unit: the whole secret of one of its containers)
+            other = taken
+            e = taken.finding.entry
+            held = f"{short(e.path)} {e.unit}" + ("" if taken.spot.json_key else f".{e.name}")
+            reason = f"name clash: {pl.spot.name} already holds {held}" + ("" if taken.spot.json_key else _differs(taken, pl))
+        else:
+            assert other is not None
+            where = f"key {pl.spot.json_key} of " if pl.spot.json_key else ""
+            reason = f"name clash: {where}{pl.spot.name} already holds {other.label}" + _differs(other, pl)
         suggestion = _separating_template(pl, other, settings)
         fix = (f"use --name-template '{suggestion}'" if suggestion
                else "rename one of the two variables (no name template tells them apart)")
         out.append(_block(BLOCK_CLASH, pl.finding.entry, reason, fix))
     return out
+
+
+def _differs(a: _Placed, b: _Placed) -> str:
+    if a.spot.json_key != b.spot.json_key:
+        return ""  # two keys of a per-unit secret: their values do not compare
+    return " (another value)" if a.value != b.value else " (the same value; live entries are never shared)"
 
 
 def _insert(template: str, field_: str, before: Sequence[str]) -> str:

@@ -103,6 +103,20 @@ def test_per_unit_clash_suggests_a_template_with_the_container(aws: None) -> Non
     assert not _plan(PlanSettings(store=StoreKind.SECRETSMANAGER, group=Group.PER_UNIT, name_template=fixed)).blocked
 
 
+def test_per_unit_secret_taken_by_another_service_blocks_the_later_one(aws: None) -> None:
+    seed_synthetic(2, secrets=2)
+    settings = PlanSettings(store=StoreKind.AUTO, group=Group.PER_UNIT, name_template="{prefix}/{unit}")
+    p = _plan(settings)
+    assert _services(p) == {"batch/svc000"} and [a.name for a in p.store_actions] == ["app"]
+    assert {b.name for b in p.blocked} == {"DB_PASSWORD", "DB_PASSWORD_1"}  # every entry of svc001, one run
+    assert all(b.reason.startswith("name clash: app already holds app000:1 app") for b in p.blocked)
+    assert all("batch/svc001 is left as it is" in b.reason for b in p.blocked)
+    (fix,) = {_template(b.fix) for b in p.blocked}
+    assert fix == "{prefix}/{project}/{unit}"
+    again = _plan(dataclasses.replace(settings, name_template=fix))
+    assert not again.blocked and sorted(a.name for a in again.store_actions) == ["app000/app", "app001/app"]
+
+
 def test_a_value_no_store_can_hold_blocks_its_service_only(aws: None) -> None:
     seed_synthetic(2, secrets=1)
     ecs = boto3.client("ecs")
