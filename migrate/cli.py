@@ -134,7 +134,7 @@ def plan(
 
             raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=[region] if region else (),
                                        clusters=cluster or (), services=service or (), families=family or (),
-                                       all_revisions=all_revisions, fmt=format, no_color=no_color))
+                                       all_revisions=all_revisions, fmt=format, no_color=no_color, strict=strict))
         if not paths:
             raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         raise typer.Exit(cmd(paths, out_path=out, settings=settings, fmt=format, config_path=config,
@@ -328,21 +328,27 @@ def live_plan(out: Annotated[Path | None, typer.Option("--out", "-o", help="Writ
               region: Regions = None, cluster: Clusters = None, service: Services = None, family: Families = None,
               all_revisions: AllRevs = False,
               store: Annotated[str, typer.Option("--store")] = "auto", prefix: Annotated[str, typer.Option("--prefix")] = "",
+              group: Annotated[str, typer.Option("--group", help="per-var, or per-unit (one JSON secret per container).")] = "per-var",
+              strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole plan when any service is blocked.")] = False,
               name_template: Annotated[str | None, typer.Option("--name-template")] = None,
               kms_key: Annotated[str | None, typer.Option("--kms-key")] = None,
               execution_role: Annotated[str | None, typer.Option("--execution-role")] = None,
               health_timeout: Annotated[float, typer.Option("--health-timeout", help="Seconds per deployment.")] = 600.0,
               prove: Annotated[bool, typer.Option("--prove/--no-prove", help="Ask IAM per service whether its new tasks will start.")] = True,
               format: Fmt = "text", profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
-    """Plan entries, grant, new revision, service update and health check for every live service."""
+    """Plan entries, grant, new revision, service update and health check for every live service.
+
+    A service with a problem (name clash, value too large, revision unreadable) is blocked alone and listed
+    with its reason and fix; every other service is planned. Exit 0: planned; 5: planned, with blocked items;
+    4 with --strict."""
     with error_handler():
         from migrate.commands.live import plan_live
         from migrate.plan.model import PlanSettings
-        settings = PlanSettings.from_options(store=store, prefix=prefix, name_template=name_template, kms_key=kms_key,
+        settings = PlanSettings.from_options(store=store, group=group, prefix=prefix, name_template=name_template, kms_key=kms_key,
                                 execution_role=execution_role, profile=profile, region=region[0] if region else None)
         raise typer.Exit(plan_live(endpoint_url=endpoint_url, out_path=out, settings=settings, regions=region or (), clusters=cluster or (),
                                    services=service or (), families=family or (), all_revisions=all_revisions,
-                                   health_timeout=health_timeout, fmt=format, no_color=no_color, prove=prove))
+                                   health_timeout=health_timeout, fmt=format, no_color=no_color, prove=prove, strict=strict))
 
 
 @live_app.command("apply", epilog="Example:  secrets-migrate live apply live-plan.json --waves 1,25%,rest --yes")

@@ -39,6 +39,7 @@ class ReportData:
     cost: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     chart: dict[str, Counter[str]] = field(default_factory=dict)  #: unit -> store -> count
+    proofs: list[dict[str, str]] = field(default_factory=list)  #: live plans: service, state, reason
 
 
 def run_state(plan: Any, records: list[dict[str, Any]], finalized: bool) -> str:
@@ -111,6 +112,7 @@ def build(plan: Any, records: list[dict[str, Any]], *, finalized: bool = False,
         chart.setdefault(b.unit or "(none)", Counter())["blocked"] += 1
     d.chart = chart
     d.rotate = sorted(set(d.rotate))
+    d.proofs = [{"service": p.key, "state": p.state, "reason": p.reason} for p in getattr(plan, "proofs", ())]
     by_id = plan.by_id()
     for r in records:
         a = by_id.get(r.get("action_id", ""))
@@ -219,6 +221,10 @@ def to_html(d: ReportData) -> str:
                                 ("origin", "Origin"), ("phase", "State")], {"name", "arn"}))
     s.append('<h2 id="grants">IAM grants</h2>')
     s.append(_table(d.grants, [("role", "Execution role"), ("policy", "Inline policy"), ("phase", "State")], {"role"}))
+    if d.proofs:
+        s.append('<h2 id="proofs">Deployment proofs</h2><p>Per service, asked of IAM when the plan was made: will '
+                 "its new revision's tasks start? (<code>apply</code> asks again before deploying.)</p>")
+        s.append(_table(d.proofs, [("service", "Service"), ("state", "Proof"), ("reason", "Reason")], {"service"}))
     s.append('<h2 id="diffs">Definition changes (values redacted)</h2>')
     s.append(_table(d.files, [("file", "File"), ("what", "Change"), ("phase", "State")], {"file"}))
     for path in sorted(d.diffs):
@@ -281,6 +287,9 @@ def to_markdown(d: ReportData) -> str:
           _md_table(d.entries, [("name", "Name"), ("store", "Store"), ("arn", "ARN"), ("kms_key", "KMS key"),
                                 ("origin", "Origin"), ("phase", "State")]),
           "## IAM grants", "", _md_table(d.grants, [("role", "Execution role"), ("policy", "Inline policy"), ("phase", "State")]),
+          *(["## Deployment proofs", "", "Per service, asked of IAM when the plan was made: will its new revision's "
+             "tasks start? (`apply` asks again before deploying.)", "",
+             _md_table(d.proofs, [("service", "Service"), ("state", "Proof"), ("reason", "Reason")])] if d.proofs else []),
           "## Definition changes (values redacted)", "",
           _md_table(d.files, [("file", "File"), ("what", "Change"), ("phase", "State")])]
     for path in sorted(d.diffs):

@@ -21,6 +21,7 @@ Credentials = Mapping[str, str] | None
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
+    from migrate.live.prove import Proof
     from migrate.live.source import Inventory
     from migrate.live.waves import WaveSpec
     from migrate.plan.model import Plan, PlanSettings
@@ -90,26 +91,39 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
               services: Sequence[str] = (), families: Sequence[str] = (), all_revisions: bool = False,
               health_timeout: float = 600.0, fmt: str = "text", no_color: bool = False,
               credentials: Credentials = None,
-              endpoint_url: str | None = None, prove: bool = True, tags: Mapping[str, str] | None = None) -> int:
+              endpoint_url: str | None = None, prove: bool = True, tags: Mapping[str, str] | None = None,
+              strict: bool = False) -> int:
     """Describe the services, plan the live migration; ``credentials`` (e.g. an assumed role's) for every call.
-    ``prove``: ask IAM, per service, whether its new revision's tasks will start (:mod:`migrate.live.prove`).
-    ``tags``: added to every entry the plan creates (the tool's own managed-by / plan-id tags win)."""
-    from migrate.commands.plan import guard_no_values
+    ``prove``: ask IAM, per service, whether its new revision's tasks will start (:mod:`migrate.live.prove`);
+    the proofs are stored in the plan (``show`` and ``report`` list them).
+    ``tags``: added to every entry the plan creates (the tool's own managed-by / plan-id tags win).
+    A problem with one service blocks that service only (exit EXIT_BLOCKED, every blocked item listed with its
+    reason and fix); ``strict``: any blocked item refuses the whole plan (nothing written, EXIT_FAILED)."""
+    import dataclasses
+
+    from migrate.commands.plan import guard_no_values, plan_exit_code, print_blocked
     from migrate.live.planner import live_findings, make_live_plan
+    from migrate.live.prove import WILL_START
+    from migrate.plan.model import ServiceProof
     from migrate.plan.planner import plaintext_values
 
     inv = _inventory(regions, settings.profile, clusters, services, families, all_revisions, credentials, endpoint_url)
     findings = live_findings(inv)
     p = make_live_plan(inv, findings, settings, health_timeout=health_timeout)
+    if strict and p.blocked:
+        err = err_console(no_color)
+        for b in p.blocked:
+            err.print(Text(f"blocked: [{b.kind}] {b.label()}: {b.reason}" + (f" (fix: {b.fix})" if b.fix else "")))
+        err.print(f"no plan written (--strict): {len(p.blocked)} blocked item(s) above; fix them or drop --strict")
+        return EXIT_FAILED
     if tags:
         p = _with_tags(p, tags)
     p = _with_preflight(p, regions, settings.profile, credentials, endpoint_url)
     proofs = _proofs(p, regions, settings.profile, credentials, endpoint_url) if prove else {}
     if proofs:
-        import dataclasses
-
-        doubts = [f"prove {k}: {v}" for k, v in proofs.items() if v != "will start"]
-        p = dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *doubts))))
+        doubts = [f"prove {k}: {v}" for k, v in proofs.items() if str(v) != WILL_START]
+        p = dataclasses.replace(p, warnings=tuple(dict.fromkeys((*p.warnings, *doubts))),
+                                proofs=tuple(ServiceProof(k, v.state, v.reason) for k, v in proofs.items()))
     text = p.to_json()
     guard_no_values(text, plaintext_values(findings))
     if out_path is not None:
@@ -119,21 +133,25 @@ def plan_live(*, out_path: Path | None, settings: PlanSettings, regions: Sequenc
             raise PlanError(f"{out_path} exists; refusing to overwrite it", hint="pick another -o path")
         atomic_write(out_path, text.encode("utf-8"))
     if fmt == "json":
-        print(text if out_path is None else json.dumps({"plan": str(out_path), "id": p.id, "summary": p.counts(),
-                                                        "warnings": list(p.warnings), "proofs": proofs}, indent=2))
-        return EXIT_OK
+        print(text if out_path is None else json.dumps({
+            "plan": str(out_path), "id": p.id, "summary": p.counts(), "warnings": list(p.warnings),
+            "proofs": {k: str(v) for k, v in proofs.items()},
+            "blocked": [dataclasses.asdict(b) for b in p.blocked]}, indent=2))
+        return plan_exit_code(p)
     con = out_console(no_color)
     for a in p.actions:
         con.print(Text(f"{a.category.value} {a.describe()}"))
     for k, v in proofs.items():
-        con.print(Text(f"service {k}: {v}", style="green" if v == "will start" else "yellow"))
+        con.print(Text(f"service {k}: {v}", style="green" if str(v) == WILL_START else "yellow"))
     for w in p.warnings:
         con.print(Text(f"warning: {w}", style="yellow"))
     for r in p.refused:
         con.print(Text(f"refused: {r['path']} {r['unit']}.{r['name']}: {r['reason']}", style="yellow"))
+    print_blocked(p, con)
     con.print(Text(f"{len(p.deploy_order)} service(s), {len(p.store_actions)} entr(ies)"
+                   + (f", {len(p.blocked)} blocked item(s) left as they are" if p.blocked else "")
                    + (f"; plan written to {out_path}" if out_path else "; dry run (pass -o to write the plan)")))
-    return EXIT_OK
+    return plan_exit_code(p)
 
 
 def _with_preflight(p: Plan, regions: Sequence[str], profile: str | None, credentials: Credentials = None,
@@ -160,12 +178,12 @@ def _with_tags(p: Plan, tags: Mapping[str, str]) -> Plan:
 
 
 def _proofs(p: Plan, regions: Sequence[str], profile: str | None, credentials: Credentials = None,
-            endpoint_url: str | None = None) -> dict[str, str]:
+            endpoint_url: str | None = None) -> dict[str, Proof]:
     from migrate.live.prove import prove_plan
     from migrate.stores.aws import Aws
 
     aws = Aws(profile=profile, region=regions[0] if regions else None, credentials=credentials, endpoint_url=endpoint_url)
-    return {k: str(v) for k, v in prove_plan(p, aws).items()}
+    return dict(prove_plan(p, aws))
 
 
 def parse_waves(spec: str, concurrency: int) -> tuple[WaveSpec, ...]:

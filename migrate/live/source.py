@@ -10,8 +10,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from migrate.arn import family_of, region_of, short
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
+from migrate.stores.aws import safe_aws_message
 
 KIND = "ecs-live"
 
@@ -64,6 +67,8 @@ class Inventory:
     services: list[LiveService] = field(default_factory=list)
     revisions: dict[str, LiveRevision] = field(default_factory=dict)  #: arn -> revision
     warnings: list[str] = field(default_factory=list)
+    #: revisions that could not be described -> why (never a value): their services are blocked, not skipped
+    failed: dict[str, str] = field(default_factory=dict)
 
     def entries(self) -> list[Entry]:
         return [e for arn in sorted(self.revisions) for e in entries_of(self.revisions[arn])]
@@ -109,7 +114,11 @@ def discover(ecs: Any, region: str, *, clusters: Sequence[str] = (), services: S
         for fam in sorted({_family(t) for t in wanted}):
             wanted.extend(_paginate(ecs, "list_task_definitions", "taskDefinitionArns", familyPrefix=fam, status="ACTIVE"))
     for td in dict.fromkeys(wanted):
-        rev = describe_revision(ecs, td, limits=limits)
+        try:
+            rev = describe_revision(ecs, td, limits=limits)
+        except ClientError as e:  # one unreadable revision blocks its services only (fail closed, never clean)
+            inv.failed[td] = f"cannot describe {td}: {safe_aws_message(e)}"
+            continue
         if rev.arn in inv.revisions:
             continue
         if all_revisions and rev.family != _family(td):

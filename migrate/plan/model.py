@@ -120,6 +120,20 @@ class BlockedItem:
 
 
 @dataclass(frozen=True)
+class ServiceProof:
+    """Live plans: what ``plan --live`` proved about one service's new revision (issue 15 §4). ``state``:
+    will start, would fail, could not check; ``reason``: ECS's words or the missing permission. Names and
+    reasons only, never a value. Review information, like warnings: outside the digest (apply proves again)."""
+
+    key: str  #: cluster/service
+    state: str
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.state}: {self.reason}" if self.reason else self.state
+
+
+@dataclass(frozen=True)
 class Plan:
     id: str
     created: str
@@ -134,6 +148,7 @@ class Plan:
     cost: dict[str, Any] = field(default_factory=dict)
     deploy_order: tuple[str, ...] = ()
     blocked: tuple[BlockedItem, ...] = ()  #: left as they are (parse error, clash, guard...), with reason and fix
+    proofs: tuple[ServiceProof, ...] = ()  #: live plans: per service, will its new tasks start (not digested)
 
     def reverse_order(self) -> tuple[Action, ...]:
         return tuple(reversed(self.actions))
@@ -199,6 +214,8 @@ class Plan:
         }
         if self.blocked:  # written only when there are some
             doc["blocked"] = [asdict(b) for b in self.blocked]
+        if self.proofs:  # live plans made with proofs only (the digest does not cover them: EXECUTABLE_KEYS)
+            doc["proofs"] = [asdict(p) for p in self.proofs]
         return doc
 
     def to_json(self, *, base: Path | None = None) -> str:
@@ -245,6 +262,7 @@ class Plan:
                 deploy_order=tuple(doc.get("deploy_order", [])),
                 root=root,
                 blocked=tuple(BlockedItem(**b) for b in doc.get("blocked", [])),
+                proofs=tuple(ServiceProof(**x) for x in doc.get("proofs", [])),
             )
         except (KeyError, TypeError) as e:
             raise PlanError(f"{where}: malformed plan file ({type(e).__name__}: {e})") from None

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from migrate.plan.model import Plan
 
 MASK = "••••••"
+PROOF_OK = "will start"  #: the proof state of a service whose new tasks will start (``migrate.live.prove``)
 
 
 def file_diff(plan: Plan, a: RewriteFile) -> str:
@@ -67,14 +68,29 @@ def print_plan(plan: Plan, console: Console, *, show_diffs: bool = True, digest:
     style = {"+": "green", "~": "yellow", "-": "red"}
     for a in plan.actions:
         console.print(Text.assemble((f"  {a.category.value} ", style[a.category.value]), Text(a.describe())))
+    print_proofs(plan, console)
+    proved = {f"prove {p.key}: {p}" for p in plan.proofs}  # (plan --live also warns them: shown once, above)
     for w in plan.warnings:
-        console.print(Text.assemble(("  ! ", "yellow"), Text(w)))
+        if w not in proved:
+            console.print(Text.assemble(("  ! ", "yellow"), Text(w)))
     for r in plan.refused:
         console.print(Text.assemble(("  x ", "red"), Text(f"{r['path']}:{r['line']} {r['unit']}.{r['name']}: {r['reason']}")))
     if show_diffs and plan.rewrites:
         console.print()
         for diff in diffs(plan).values():
             print_diff(diff, console)
+
+
+def print_proofs(plan: Plan, console: Console) -> None:
+    """Live plans: per service, what ``plan --live`` proved about its new revision (issue 15 §4)."""
+    if not plan.proofs:
+        return
+    fails = sum(1 for p in plan.proofs if p.state != PROOF_OK)
+    console.print(Text(f"  Proofs (will each service's new tasks start?): {len(plan.proofs) - fails} will start"
+                       + (f", {fails} to look at" if fails else "")))
+    for p in plan.proofs:
+        ok = p.state == PROOF_OK
+        console.print(Text.assemble((f"    {'ok' if ok else '!!'} ", "green" if ok else "yellow"), Text(f"{p.key}: {p}")))
 
 
 def print_diff(diff: str, console: Console) -> None:
