@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migrate.errors import InputError, MigrateError
+from migrate.errors import EXIT_BLOCKED, InputError, MigrateError
 from migrate.plan.choices import FailurePolicy, StoreKind, spelled
 
 if TYPE_CHECKING:
@@ -270,15 +270,23 @@ def _run_live(pb: Playbook, plan_path: Path, regions: tuple[str, ...], *, plan_o
                        all_revisions=pb.all_revisions, health_timeout=pb.health_timeout, no_color=no_color,
                        credentials=credentials, endpoint_url=endpoint_url, tags=pb.tags,
                        fmt="json" if quiet else "text")
-        if rc or plan_only:
+        if (rc and rc != EXIT_BLOCKED) or plan_only:
             return rc
     elif plan_only:
         return 0
+    else:
+        rc = 0
     specs = tuple(WaveSpec(w.size, w.concurrency, f"wave{i}") for i, w in enumerate(pb.waves, 1))
-    return apply_live(plan_path, yes=yes, waves=",".join(w.size for w in pb.waves), wave_specs=specs,
+    return _blocked_stays(rc, apply_live(plan_path, yes=yes, waves=",".join(w.size for w in pb.waves), wave_specs=specs,
                       policy=pb.failure_policy, health=pb.health, health_timeout=pb.health_timeout, no_color=no_color,
                       credentials=credentials, endpoint_url=endpoint_url, report_out=report_out,
-                      report_format="none" if quiet else "table")
+                      report_format="none" if quiet else "table"))
+
+
+def _blocked_stays(planned: int, applied: int) -> int:
+    """A plan with blocked items (exit 5) is still applied: one blocked item never stalls the batch. The
+    run's code is the apply's when that failed, else 5 while blocked items are left."""
+    return applied or (EXIT_BLOCKED if planned == EXIT_BLOCKED else 0)
 
 
 def assume_role(account: Account, region: str | None, endpoint_url: str | None = None) -> dict[str, str]:
@@ -378,8 +386,10 @@ def _run_files(pb: Playbook, path: Path, *, plan_only: bool, yes: bool, no_color
         paths = [str(p if p.is_absolute() else base / p) for p in map(Path, pb.paths)]
         rc = plan(paths, out_path=plan_path, settings=_settings(pb, pb.regions[0] if pb.regions else None),
                   show_diff=False, no_color=no_color)
-        if rc or plan_only:
+        if (rc and rc != EXIT_BLOCKED) or plan_only:
             return rc
     elif plan_only:
         return 0
-    return apply_plan(plan_path, yes=yes, no_color=no_color, endpoint_url=endpoint_url)
+    else:
+        rc = 0
+    return _blocked_stays(rc, apply_plan(plan_path, yes=yes, no_color=no_color, endpoint_url=endpoint_url))

@@ -159,6 +159,26 @@ def test_compose_only_playbook_plans_and_applies_files(aws, tmp_path):
     assert boto3.client("ssm", region_name="us-east-1").describe_parameters()["Parameters"]
 
 
+def test_a_blocked_item_never_stalls_the_playbook(aws, tmp_path):
+    """One broken file in the tree is listed as blocked (exit 5); the rest is still applied."""
+    import shutil
+
+    import boto3
+
+    from migrate.playbook import run_playbook
+
+    shutil.copytree(REPO / "fixtures" / "compose" / "shop", tmp_path / "tree" / "shop")
+    broken = tmp_path / "tree" / "broken-taskdef.json"
+    broken.write_text('{"family": "x", "containerDefinitions": [{"name": "app", "environment": [\n')
+    before = (tmp_path / "tree" / "shop" / "docker-compose.yml").read_text()
+    pb = tmp_path / "pb.yaml"
+    pb.write_text("version: 1\ntargets:\n  paths: [tree]\nstore: ssm\nprefix: shop\n")
+    assert run_playbook(pb, apply=True, yes=True) == 5
+    assert (tmp_path / "tree" / "shop" / "docker-compose.yml").read_text() != before  # applied despite the block
+    assert broken.read_text().startswith('{"family": "x"')
+    assert boto3.client("ssm", region_name="us-east-1").describe_parameters()["Parameters"]
+
+
 def test_accounts_run_concurrently_each_with_its_record_report_and_tags(aws, monkeypatch, tmp_path, capsys):
     """Issue 15 §3: two accounts at once (--accounts-concurrency 2), one organisation summary with links to
     each account's report; playbook tags on the created entries; rollback re-assumes the account's role from
