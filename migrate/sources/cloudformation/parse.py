@@ -141,7 +141,9 @@ def _block_shared_params(t: _Template) -> None:
                                                                "too; move it by hand"})
 
 
-#: entries inside a condition are reported, never moved (the splice does not edit Fn::If branches)
+#: entries inside a condition are reported, never moved (the splice does not edit Fn::If branches), except
+#: an item guarded on its own (``- !If [C, {Name, Value}, !Ref AWS::NoValue]``): that whole item moves to
+#: Secrets with its guard (see :func:`_env_items`)
 IN_CONDITION = ("not migratable: inside a CloudFormation condition (Fn::If), move it by hand to the "
                 "Secrets of the same branch")
 
@@ -157,9 +159,33 @@ def _if_args(n: Node | None) -> list[Node] | None:
     return None
 
 
+def _is_no_value(n: Node) -> bool:
+    """``!Ref AWS::NoValue`` / ``{"Ref": "AWS::NoValue"}``."""
+    if isinstance(n, ScalarNode):
+        return _tag(n) == "!Ref" and n.value == "AWS::NoValue"
+    return isinstance(n, MappingNode) and len(n.value) == 1 and _str(n.value[0][0]) == "Ref" \
+        and _str(n.value[0][1]) == "AWS::NoValue"
+
+
+def guarded_item(item: Node) -> Node | None:
+    """The one mapping of an item guarded on its own, ``!If [C, {Name, Value}, !Ref AWS::NoValue]`` (or
+    the mirror ``!If [C, !Ref AWS::NoValue, {...}]``) with C a plain condition name; else None. Such an
+    item moves whole, guard included: the Secrets item it becomes exists exactly when it did."""
+    args = _if_args(item)
+    if args is None or _str(args[0]) is None:
+        return None
+    a, b = args[1], args[2]
+    if isinstance(a, MappingNode) and _is_no_value(b):
+        return a
+    if isinstance(b, MappingNode) and _is_no_value(a):
+        return b
+    return None
+
+
 def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0) -> list[tuple[int, Node, str, bool]]:
-    """(index, item, pointer, inside a condition) of an Environment list, following ``Fn::If``
-    around the whole list and around single items (both branches)."""
+    """(index, item, pointer, inside a condition it cannot move out of) of an Environment list,
+    following ``Fn::If`` around the whole list and around single items (both branches). An item
+    guarded on its own (:func:`guarded_item`) in a plain list is not "inside a condition": it moves."""
     if depth > 8:
         return []
     args = _if_args(env)
@@ -173,7 +199,8 @@ def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0) -> list[t
         item_args = _if_args(item)
         if item_args is not None:
             sub = f"{ptr}/{ei}" if isinstance(item, SequenceNode) else f"{ptr}/{ei}/Fn::If"
-            out.extend((ei, it, f"{sub}/{b}", True) for b in (1, 2) for it in [item_args[b]]
+            alone = not cond and guarded_item(item) is not None
+            out.extend((ei, it, f"{sub}/{b}", not alone) for b in (1, 2) for it in [item_args[b]]
                        if isinstance(it, MappingNode))
             continue
         out.append((ei, item, f"{ptr}/{ei}", cond))

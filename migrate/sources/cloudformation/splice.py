@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, ValueKind
@@ -34,7 +34,7 @@ from migrate.sources.cloudformation.nodes import (
     _tag,
     _Template,
 )
-from migrate.sources.cloudformation.parse import _build, _param_uses
+from migrate.sources.cloudformation.parse import _build, _env_items, _param_uses
 
 
 def _value_expr(mv: Move, json_mode: bool) -> tuple[object, object]:
@@ -161,7 +161,7 @@ def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list
     _, env_key, env = env_pair
     assert isinstance(env, SequenceNode)
     drop = {o.index for o, _ in moves}
-    names_in_secrets = {_str(_get(s, "Name")) for s in getattr(_get(c, "Secrets"), "value", [])}
+    names_in_secrets = set(_names(_get(c, "Secrets")))
     for o, _ in moves:
         if o.name in names_in_secrets:
             raise RewriteError(f"{o.unit}: {o.name} is already in Secrets")
@@ -304,11 +304,16 @@ def _verify(src: SourceText, before: _Template, edits: list[TextEdit], moves: Se
             cds = _get(props, "ContainerDefinitions")
             c = cds.value[o.cindex] if isinstance(cds, SequenceNode) and len(cds.value) > o.cindex else None
             if o.location == LOC_ENVIRONMENT:
-                gone = o.name not in [_str(_get(i, "Name")) for i in getattr(_get(c, "Environment"), "value", [])]
-                there = [_str(_get(i, "Name")) for i in getattr(_get(c, "Secrets"), "value", [])].count(o.name) == 1
+                gone = o.name not in _names(_get(c, "Environment"))
+                there = _names(_get(c, "Secrets")).count(o.name) == 1
             else:
                 lc = _get(c, "LogConfiguration")
                 gone = _get(_get(lc, "Options"), o.name) is None
                 there = [_str(_get(i, "Name")) for i in getattr(_get(lc, "SecretOptions"), "value", [])].count(o.name) == 1
             if not (gone and there):
                 raise RewriteError(f"{src.display}: rewrite of {o.unit}/{o.name} did not re-parse as intended")
+
+
+def _names(seq: Node | None) -> list[str | None]:
+    """Names of an Environment/Secrets list's items, those under ``Fn::If`` included (both branches)."""
+    return [_str(_get(i, "Name")) for _ei, i, _p, _c in _env_items(seq, "", False)]

@@ -1,0 +1,187 @@
+"""An Environment item guarded on its own, ``- !If [C, {Name, Value}, !Ref AWS::NoValue]``, moves whole
+to Secrets with its guard (the secret exists exactly when the variable did); the rewrite reverts byte
+for byte (the load's revert proof keeps it movable). Anything else under ``Fn::If`` stays not migratable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ruamel.yaml.nodes import SequenceNode
+
+from migrate.detect.engine import classify
+from migrate.errors import RewriteError
+from migrate.rewrite.edits import apply_edits, encode, ref_token, revert_edits
+from migrate.sources.base import LoadedFile, Move, RewriteOptions, read_source
+from migrate.sources.cloudformation import SOURCE
+from migrate.sources.cloudformation.nodes import _compose, _get
+from migrate.sources.cloudformation.parse import IN_CONDITION, _env_items, _if_args
+
+ROLE = "arn:aws:iam::123456789012:role/r"
+TOKEN = "ZAQOE0pradfOsFUIp6bW2hrFolRBiOSFAKECWGYn"
+OTHER = "Zq8-KjLm2-vv91-PxR7-c0ffee"
+LEGACY = Path(__file__).resolve().parents[2] / "fixtures" / "legacy" / "c8-conditional-flow"
+
+HEAD = f"""\
+Conditions:
+  C: !Equals [a, a]
+Resources:
+  Td:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ExecutionRoleArn: {ROLE}
+      ContainerDefinitions:
+        - Name: gw
+          Image: y
+"""
+YAML = HEAD + f"""\
+          Environment:
+            - Name: PORT
+              Value: "8443"
+            # the upstream token, only in C
+            - !If [C, {{Name: UPSTREAM_TOKEN, Value: "{TOKEN}"}}, !Ref AWS::NoValue]
+            - !If
+              - C
+              - !Ref AWS::NoValue
+              - Name: OTHER_SECRET   # inline
+                Value: {OTHER}
+"""
+JSON = f"""{{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Resources": {{
+    "Td": {{
+      "Type": "AWS::ECS::TaskDefinition",
+      "Properties": {{
+        "ExecutionRoleArn": "{ROLE}",
+        "ContainerDefinitions": [
+          {{
+            "Name": "gw",
+            "Image": "y",
+            "Environment": [
+              {{"Name": "PORT", "Value": "8443"}},
+              {{"Fn::If": ["C", {{"Name": "UPSTREAM_TOKEN", "Value": "{TOKEN}"}}, {{"Ref": "AWS::NoValue"}}]}}
+            ],
+            "Secrets": [{{"Name": "OLD", "ValueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/old"}}]
+          }}
+        ]
+      }}
+    }}
+  }}
+}}
+"""
+
+
+def ref(aid: str) -> str:
+    return f"arn:aws:ssm:us-east-1:123456789012:parameter/{aid}"
+
+
+def _load(tmp_path: Path, text: str, name: str = "t.yaml") -> LoadedFile:
+    (tmp_path / name).write_text(text)
+    return SOURCE.load(read_source(tmp_path / name, name))  # load runs the revert proof
+
+
+def _migrate(lf: LoadedFile, names: list[str]) -> str:
+    """Move ``names``; assert no value in any edit and the byte-for-byte revert; the new text."""
+    values = {e.key: e.value.reveal() for e in lf.entries if e.value is not None}
+    sel = [e for e in lf.entries if e.name in names]
+    assert sorted(e.name for e in sel) == sorted(names)
+    moves = [Move(e, ref_token(f"a{i}"), store="ssm", store_name=f"/x/{e.name}") for i, e in enumerate(sel)]
+    (ch,) = SOURCE.rewrite(lf, moves, RewriteOptions(execution_role=ROLE))
+    for ed in ch.edits:
+        for v in values.values():
+            assert len(v) < 6 or (v not in ed.old and v not in ed.new)
+    new = apply_edits(lf.source.text, ch.edits, ref=ref)
+    back = revert_edits(new, ch.edits, ref=ref, value=lambda k, enc: encode(enc, values[k]))
+    assert back == lf.source.text
+    return new
+
+
+def _guards(text: str, key: str) -> list[tuple[str, bool, str]]:
+    """(name, guarded, condition) of each item of ``key`` (Environment or Secrets) of the container."""
+    root = _compose(text, "t")
+    cds = _get(_get(_get(_get(root, "Resources"), "Td"), "Properties"), "ContainerDefinitions")
+    assert isinstance(cds, SequenceNode)
+    seq = _get(cds.value[0], key)
+    assert isinstance(seq, SequenceNode)
+    out = []
+    for ei, item, _p, _cond in _env_items(seq, "", False):
+        name = _get(item, "Name")
+        if name is None:  # {"Ref": "AWS::NoValue"}
+            continue
+        args = _if_args(seq.value[ei])
+        out.append((str(name.value), args is not None, str(args[0].value) if args is not None else ""))
+    return out
+
+
+def test_guarded_items_are_migratable_and_whole_list_conditions_are_not(tmp_path: Path) -> None:
+    lf = _load(tmp_path, YAML)
+    findings = {f.entry.name: f for f in classify(list(lf.entries))}
+    for name in ("UPSTREAM_TOKEN", "OTHER_SECRET"):
+        assert findings[name].is_secret and findings[name].migratable, findings[name].why_not
+        assert findings[name].entry.restorable  # the load's revert proof held
+
+
+def test_a_guarded_item_moves_whole_with_its_guard_yaml(tmp_path: Path) -> None:
+    lf = _load(tmp_path, YAML)
+    new = _migrate(lf, ["UPSTREAM_TOKEN", "OTHER_SECRET"])
+    assert TOKEN not in new and OTHER not in new
+    assert _guards(new, "Environment") == [("PORT", False, "")]
+    assert _guards(new, "Secrets") == [("UPSTREAM_TOKEN", True, "C"), ("OTHER_SECRET", True, "C")]
+    assert "# the upstream token, only in C\n            - !If [C, {Name: UPSTREAM_TOKEN, ValueFrom: !Sub " in new
+    assert "              - !Ref AWS::NoValue\n              - Name: OTHER_SECRET   # inline\n" in new
+    after = SOURCE.load(read_source(_write(tmp_path, "after.yaml", new), "after.yaml"))
+    assert {e.name for e in after.entries} == {"PORT"}
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    (tmp_path / name).write_text(text)
+    return tmp_path / name
+
+
+def test_a_guarded_item_moves_into_an_existing_secrets_list_json(tmp_path: Path) -> None:
+    lf = _load(tmp_path, JSON, "t.json")
+    new = _migrate(lf, ["UPSTREAM_TOKEN"])
+    assert TOKEN not in new
+    assert _guards(new, "Secrets") == [("OLD", False, ""), ("UPSTREAM_TOKEN", True, "C")]
+    assert '{"Fn::If": ["C", {"Name": "UPSTREAM_TOKEN", "ValueFrom": {"Fn::Sub": ' in new
+    assert '{"Ref": "AWS::NoValue"}]}]' in new
+    import json
+
+    json.loads(new)
+
+
+def test_only_guarded_items_rename_environment_in_place(tmp_path: Path) -> None:
+    text = HEAD + f'          Environment:\n            - !If [C, {{Name: UPSTREAM_TOKEN, Value: "{TOKEN}"}}, !Ref AWS::NoValue]\n'
+    new = _migrate(_load(tmp_path, text), ["UPSTREAM_TOKEN"])
+    assert "Environment" not in new
+    assert _guards(new, "Secrets") == [("UPSTREAM_TOKEN", True, "C")]
+
+
+def test_the_legacy_fixture_plans_its_guarded_item(tmp_path: Path) -> None:
+    lf = SOURCE.load(read_source(LEGACY / "cfn-if-item.yaml", "cfn-if-item.yaml"))
+    (e,) = [e for e in lf.entries if e.name == "UPSTREAM_BASIC_AUTH"]
+    assert e.restorable and IN_CONDITION not in e.note
+    new = _migrate(lf, ["UPSTREAM_BASIC_AUTH"])
+    assert "IlXjFAKE" not in new and "          Secrets:\n            - !If\n              - HasUpstreamAuth\n" in new
+
+
+@pytest.mark.parametrize("item", [
+    f'!If [C, {{Name: A, Value: "{TOKEN}"}}, {{Name: A, Value: "{OTHER}"}}]',  # a mapping in both branches
+    f'!If [C, {{Name: A, Value: "{TOKEN}"}}, ""]',  # the other branch is not AWS::NoValue
+    f'!If [!Equals [a, b], {{Name: A, Value: "{TOKEN}"}}, !Ref AWS::NoValue]',  # not a condition name
+])
+def test_other_guards_stay_not_migratable(tmp_path: Path, item: str) -> None:
+    lf = _load(tmp_path, HEAD + f"          Environment:\n            - {item}\n")
+    for e in lf.entries:
+        assert not e.restorable and IN_CONDITION in e.note
+        with pytest.raises(RewriteError):
+            SOURCE.rewrite(lf, [Move(e, ref_token("a"))], RewriteOptions(execution_role=ROLE))
+
+
+def test_a_guarded_item_inside_a_whole_list_condition_stays_not_migratable(tmp_path: Path) -> None:
+    text = HEAD + (f"          Environment: !If\n            - D\n"
+                   f'            - - !If [C, {{Name: A, Value: "{TOKEN}"}}, !Ref AWS::NoValue]\n'
+                   "            - []\n")
+    lf = _load(tmp_path, text)
+    (e,) = lf.entries
+    assert not e.restorable and IN_CONDITION in e.note
