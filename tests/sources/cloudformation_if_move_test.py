@@ -185,3 +185,33 @@ def test_a_guarded_item_inside_a_whole_list_condition_stays_not_migratable(tmp_p
     lf = _load(tmp_path, text)
     (e,) = lf.entries
     assert not e.restorable and IN_CONDITION in e.note
+
+
+@pytest.mark.parametrize("secrets", [
+    "          Secrets: !If\n            - C\n            - - Name: OLD\n                ValueFrom: arn:aws:ssm:us-east-1:1:parameter/o\n"
+    "            - !Ref AWS::NoValue\n",
+    "          Secrets: !If [C, [{Name: OLD, ValueFrom: o}], !Ref AWS::NoValue]\n",
+    "          Secrets: {'Fn::If': [C, [{Name: OLD, ValueFrom: o}], {Ref: AWS::NoValue}]}\n",
+])
+def test_a_plain_item_never_goes_into_a_conditional_secrets(tmp_path: Path, secrets: str) -> None:
+    """Appending to ``Secrets: !If [...]`` made a four-argument Fn::If (an invalid template): refused."""
+    text = HEAD + secrets + f"          Environment:\n            - Name: PORT\n              Value: '1'\n" \
+                            f"            - Name: DB_PASSWORD\n              Value: {OTHER}\n"
+    lf = _load(tmp_path, text)
+    (e,) = [e for e in lf.entries if e.name == "DB_PASSWORD"]
+    assert not e.restorable and "Secrets is a CloudFormation condition" in e.note
+    findings = {f.entry.name: f for f in classify(list(lf.entries))}
+    assert findings["DB_PASSWORD"].is_secret and not findings["DB_PASSWORD"].migratable
+    with pytest.raises(RewriteError):
+        SOURCE.rewrite(lf, [Move(e, ref_token("a"))], RewriteOptions(execution_role=ROLE))
+
+
+def test_a_log_option_never_goes_into_conditional_secret_options(tmp_path: Path) -> None:
+    text = HEAD + (f"          LogConfiguration:\n            LogDriver: splunk\n            Options:\n"
+                   f"              splunk-token: {OTHER}\n"
+                   "            SecretOptions: !If [C, [{Name: a, ValueFrom: b}], !Ref AWS::NoValue]\n")
+    lf = _load(tmp_path, text)
+    (e,) = lf.entries
+    assert not e.restorable and "SecretOptions is a CloudFormation condition" in e.note
+    with pytest.raises(RewriteError):
+        SOURCE.rewrite(lf, [Move(e, ref_token("a"))], RewriteOptions(execution_role=ROLE))

@@ -111,21 +111,24 @@ def _build(text: str, display: str) -> _Template:
             unit = _str(_get(c, "Name")) or f"container{ci}"
             base = f"/Resources/{jp.escape(lid)}/Properties/ContainerDefinitions/{ci}"
             env = _get(c, "Environment")
+            secrets_why = "" if plain_list(_get(c, "Secrets")) else SECRETS_CONDITIONAL.format(key="Secrets")
             for ei, item, ptr, cond in _env_items(env, f"{base}/Environment", False):
                 name = _str(_get(item, "Name"))
                 val = _get(item, "Value")
                 if name is None or val is None:
                     continue
                 occ = _Occ(lid, ci, c, unit, LOC_ENVIRONMENT, name, item, val, ei)
-                _add(text, t, display, occ, f"{ptr}/Value", conditional=cond)
-            opts = _get(_get(c, "LogConfiguration"), "Options")
+                _add(text, t, display, occ, f"{ptr}/Value", conditional=cond, why_not=secrets_why)
+            lc = _get(c, "LogConfiguration")
+            opts = _get(lc, "Options")
+            options_why = "" if plain_list(_get(lc, "SecretOptions")) else SECRETS_CONDITIONAL.format(key="SecretOptions")
             if isinstance(opts, MappingNode):
                 for oi, (ok, ov) in enumerate(opts.value):
                     name = _str(ok)
                     if name is None:
                         continue
                     occ = _Occ(lid, ci, c, unit, LOC_LOG_OPTIONS, name, ok, ov, oi)
-                    _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{jp.escape(name)}")
+                    _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{jp.escape(name)}", why_not=options_why)
     _block_shared_params(t)
     return t
 
@@ -157,6 +160,17 @@ def _if_args(n: Node | None) -> list[Node] | None:
         if isinstance(arg, SequenceNode) and len(arg.value) == 3:
             return list(arg.value)
     return None
+
+
+#: a moved item is appended to the container's Secrets (SecretOptions): only to a plain list, never into the
+#: arguments of an ``Fn::If`` (that would make a four-argument If, an invalid template)
+SECRETS_CONDITIONAL = ("not migratable: the container's {key} is a CloudFormation condition (Fn::If) or not a "
+                       "list; move it by hand to the {key} of the right branch")
+
+
+def plain_list(n: Node | None) -> bool:
+    """Absent, or a list that is not the arguments of ``!If`` (where moved items can be appended)."""
+    return n is None or (isinstance(n, SequenceNode) and _if_args(n) is None)
 
 
 def _is_no_value(n: Node) -> bool:
@@ -207,7 +221,8 @@ def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0) -> list[t
     return out
 
 
-def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str, *, conditional: bool = False) -> None:
+def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str, *, conditional: bool = False,
+         why_not: str = "") -> None:
     kind, note, resolves_to, param = _classify(text, t, occ.value)
     value_node: Node = occ.value
     if param:
@@ -230,8 +245,9 @@ def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str, *, cond
             b = _body(text, value_node, t.json_mode)
             restorable = b.restorable and "${!" not in str(value_node.value)
             t.values[key] = (b.start, b.end, b.encoding)
-    if conditional:
-        restorable, note = False, f"{note}; {IN_CONDITION}" if note else IN_CONDITION
+    for reason in (IN_CONDITION if conditional else "", why_not):
+        if reason:
+            restorable, note = False, f"{note}; {reason}" if note else reason
     t.entries[key] = Entry(
         path=display, line=line_of(text, int(value_node.start_mark.index)), unit=occ.unit,
         location=occ.location, name=occ.name, value=value, value_kind=kind, pointer=pointer,

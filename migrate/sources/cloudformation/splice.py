@@ -34,7 +34,7 @@ from migrate.sources.cloudformation.nodes import (
     _tag,
     _Template,
 )
-from migrate.sources.cloudformation.parse import _build, _env_items, _param_uses
+from migrate.sources.cloudformation.parse import _build, _env_items, _param_uses, plain_list
 
 
 def _value_expr(mv: Move, json_mode: bool) -> tuple[object, object]:
@@ -161,6 +161,8 @@ def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list
     _, env_key, env = env_pair
     assert isinstance(env, SequenceNode)
     drop = {o.index for o, _ in moves}
+    if not plain_list(_get(c, "Secrets")):
+        raise RewriteError(f"{moves[0][0].unit}: Secrets is a condition (Fn::If) or not a list; move by hand")
     names_in_secrets = set(_names(_get(c, "Secrets")))
     for o, _ in moves:
         if o.name in names_in_secrets:
@@ -227,6 +229,8 @@ def _move_log(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list
     _, okey, opts = op
     assert isinstance(opts, MappingNode)
     drop = {o.index for o, _ in moves}
+    if not plain_list(_get(lc, "SecretOptions")):
+        raise RewriteError(f"{moves[0][0].unit}: SecretOptions is a condition (Fn::If) or not a list; move by hand")
     if drop == set(range(len(opts.value))):
         _delete_pairs(text, sp, lc, {op[0]})
     else:
