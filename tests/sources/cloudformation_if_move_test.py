@@ -84,7 +84,7 @@ def _migrate(lf: LoadedFile, names: list[str]) -> str:
     """Move ``names``; assert no value in any edit and the byte-for-byte revert; the new text."""
     values = {e.key: e.value.reveal() for e in lf.entries if e.value is not None}
     sel = [e for e in lf.entries if e.name in names]
-    assert sorted(e.name for e in sel) == sorted(names)
+    assert sorted(set(e.name for e in sel)) == sorted(names)
     moves = [Move(e, ref_token(f"a{i}"), store="ssm", store_name=f"/x/{e.name}") for i, e in enumerate(sel)]
     (ch,) = SOURCE.rewrite(lf, moves, RewriteOptions(execution_role=ROLE))
     for ed in ch.edits:
@@ -215,3 +215,114 @@ def test_a_log_option_never_goes_into_conditional_secret_options(tmp_path: Path)
     assert not e.restorable and "SecretOptions is a CloudFormation condition" in e.note
     with pytest.raises(RewriteError):
         SOURCE.rewrite(lf, [Move(e, ref_token("a"))], RewriteOptions(execution_role=ROLE))
+
+
+# --- Environment: !If [C, [...], [...]] (a condition around the whole list) -----------------------------
+
+WHOLE = HEAD.replace("        - Name: gw\n          Image: y\n", "") + f"""\
+        - Name: api
+          Image: x
+          Environment: !If
+            - C
+            - - Name: API_DB_PASSWORD   # first, on the condition's line
+                Value: GjmyqlsmaqLguUBVFAKEZOBN
+              - Name: MODE
+                Value: managed
+              # the token
+              - Name: API_TOKEN
+                Value: {TOKEN}
+            - - Name: DB_PASSWORD
+                Value: {OTHER}
+          Memory: 256
+        - Name: gw
+          Image: y
+          Environment: !If [C, [{{Name: PORT, Value: "1"}}, {{Name: GW_SECRET, Value: "{OTHER}-gw"}}], [{{Name: GW_SECRET, Value: "{OTHER}-g2"}}]]
+"""
+NO_VALUE = object()
+
+
+def _resolve(n: object, truth: bool) -> object:
+    """The value CloudFormation sees with every condition ``truth`` (Fn::If chosen, AWS::NoValue dropped)."""
+    from ruamel.yaml.nodes import MappingNode, ScalarNode
+
+    from migrate.sources.cloudformation.parse import _is_no_value
+
+    assert isinstance(n, (MappingNode, SequenceNode, ScalarNode))
+    args = _if_args(n)
+    if args is not None:
+        return _resolve(args[1] if truth else args[2], truth)
+    if _is_no_value(n):
+        return NO_VALUE
+    if isinstance(n, SequenceNode):
+        return [x for x in (_resolve(v, truth) for v in n.value) if x is not NO_VALUE]
+    if isinstance(n, MappingNode):
+        return {str(k.value): x for k, v in n.value if (x := _resolve(v, truth)) is not NO_VALUE}
+    return str(n.value)
+
+
+def _effective(text: str, truth: bool) -> dict[str, tuple[list[str], list[str]]]:
+    """Container -> (environment names, secret names) as deployed with every condition ``truth``."""
+    cds = _get(_get(_get(_get(_compose(text, "t"), "Resources"), "Td"), "Properties"), "ContainerDefinitions")
+    out = {}
+    for c in _resolve(cds, truth):  # type: ignore[attr-defined]
+        out[c["Name"]] = ([e["Name"] for e in c.get("Environment", [])], [s["Name"] for s in c.get("Secrets", [])])
+    return out
+
+
+@pytest.mark.parametrize("truth", [True, False])
+def test_a_whole_list_condition_moves_each_branch_item_guarded_by_it(tmp_path: Path, truth: bool) -> None:
+    lf = _load(tmp_path, WHOLE)
+    moved = ["API_DB_PASSWORD", "API_TOKEN", "DB_PASSWORD", "GW_SECRET"]
+    findings = {(f.entry.name, f.entry.line): f for f in classify(list(lf.entries))}
+    assert all(f.migratable for (name, _l), f in findings.items() if name in moved)
+    new = _migrate(lf, moved)  # GW_SECRET: both branches
+    for v in ("GjmyqlsmaqLguUBVFAKEZOBN", TOKEN, OTHER):
+        assert v not in new
+    before, after = _effective(WHOLE, truth), _effective(new, truth)
+    for unit, (env, _secrets) in before.items():  # the same names, each now where it belongs, per condition
+        assert sorted(after[unit][0] + after[unit][1]) == sorted(env)
+        assert sorted(after[unit][1]) == sorted(n for n in env if n in moved)
+    assert "            - - Name: MODE\n                Value: managed\n            - []\n          Secrets:\n" in new
+    assert "          Environment: !If [C, [{Name: PORT, Value: \"1\"}], []]\n" in new
+    assert "            - !If [C, !Ref AWS::NoValue, {Name: DB_PASSWORD, ValueFrom: !Sub " in new
+    assert new.endswith(", !Ref AWS::NoValue]\n            - !If [C, !Ref AWS::NoValue, {Name: GW_SECRET, "
+                        'ValueFrom: !Sub "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/x/GW_SECRET"}]\n')
+    assert "          Memory: 256\n" in new
+
+
+def test_the_fixtures_whole_list_conditions(tmp_path: Path) -> None:
+    import json
+
+    mono = Path(__file__).resolve().parents[2] / "fixtures" / "monorepo" / "infra" / "cloudformation" / "flags.yaml"
+    new = _migrate(SOURCE.load(read_source(mono, "flags.yaml")), ["LAUNCHDARKLY_SDK_KEY"])
+    assert "sdk-36e8a43a" not in new and "- !If [IsProd, {Name: LAUNCHDARKLY_SDK_KEY, ValueFrom: " in new
+    lf = SOURCE.load(read_source(LEGACY / "cfn-if-json.json", "cfn-if-json.json"))
+    new = _migrate(lf, ["WORKER_API_TOKEN"])
+    doc = json.loads(new)
+    (c,) = doc["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    assert c["Environment"]["Fn::If"][1] == [{"Name": "WORKER_CONCURRENCY", "Value": "16"}]
+    (s,) = c["Secrets"]
+    assert s["Fn::If"][0] == "IsProd" and s["Fn::If"][1]["Name"] == "WORKER_API_TOKEN"
+    assert s["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    # Secrets itself conditional: not migratable, with the reason
+    lf = SOURCE.load(read_source(LEGACY / "cfn-if-environment.yaml", "cfn-if-environment.yaml"))
+    (e,) = [e for e in lf.entries if e.name == "API_DB_PASSWORD"]
+    assert not e.restorable and "Secrets is a CloudFormation condition" in e.note
+
+
+def test_a_kept_item_with_a_comment_above_is_refused_when_the_first_item_moves(tmp_path: Path) -> None:
+    text = HEAD + ("          Environment: !If\n            - C\n            - - Name: A_PASSWORD\n"
+                   f"                Value: {OTHER}\n              # keep me\n              - Name: MODE\n"
+                   "                Value: x\n            - []\n")
+    lf = _load(tmp_path, text)
+    (e,) = [e for e in lf.entries if e.name == "A_PASSWORD"]
+    with pytest.raises(RewriteError, match="comment above a kept item"):
+        SOURCE.rewrite(lf, [Move(e, ref_token("a"))], RewriteOptions(execution_role=ROLE))
+
+
+def test_nested_conditions_stay_not_migratable(tmp_path: Path) -> None:
+    text = HEAD + ("          Environment: !If\n            - C\n            - !If [D, [{Name: A_PASSWORD, Value: "
+                   f'"{OTHER}"}}], []]\n            - []\n')
+    lf = _load(tmp_path, text)
+    (e,) = lf.entries
+    assert not e.restorable and IN_CONDITION in e.note

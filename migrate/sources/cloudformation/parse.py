@@ -196,16 +196,20 @@ def guarded_item(item: Node) -> Node | None:
     return None
 
 
-def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0) -> list[tuple[int, Node, str, bool]]:
+def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0,
+               in_branch: bool = False) -> list[tuple[int, Node, str, bool]]:
     """(index, item, pointer, inside a condition it cannot move out of) of an Environment list,
-    following ``Fn::If`` around the whole list and around single items (both branches). An item
-    guarded on its own (:func:`guarded_item`) in a plain list is not "inside a condition": it moves."""
+    following ``Fn::If`` around the whole list and around single items (both branches). Not "inside
+    a condition": an item guarded on its own (:func:`guarded_item`) in a plain list, and a plain item
+    of a branch list of ``Environment: !If [C, [...], [...]]`` with C a condition name (it moves to
+    Secrets guarded by C)."""
     if depth > 8:
         return []
     args = _if_args(env)
     if args is not None:
         sub = ptr if isinstance(env, SequenceNode) else f"{ptr}/Fn::If"
-        return [x for b in (1, 2) for x in _env_items(args[b], f"{sub}/{b}", True, depth + 1)]
+        split = depth == 0 and _str(args[0]) is not None
+        return [x for b in (1, 2) for x in _env_items(args[b], f"{sub}/{b}", cond or not split, depth + 1, True)]
     if not isinstance(env, SequenceNode):
         return []
     out: list[tuple[int, Node, str, bool]] = []
@@ -213,7 +217,7 @@ def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0) -> list[t
         item_args = _if_args(item)
         if item_args is not None:
             sub = f"{ptr}/{ei}" if isinstance(item, SequenceNode) else f"{ptr}/{ei}/Fn::If"
-            alone = not cond and guarded_item(item) is not None
+            alone = not cond and not in_branch and guarded_item(item) is not None
             out.extend((ei, it, f"{sub}/{b}", not alone) for b in (1, 2) for it in [item_args[b]]
                        if isinstance(it, MappingNode))
             continue
