@@ -74,11 +74,11 @@ def scan(
     """
     with error_handler():
         if live:
-            from migrate.commands.live import scan_live
+            from migrate.commands.scan_output import scan_live_to
 
-            raise typer.Exit(scan_live(endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
-                                       families=family or (), all_revisions=all_revisions, profile=profile,
-                                       fmt=format, no_color=no_color, all_entries=all_entries))
+            raise typer.Exit(scan_live_to(output, endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
+                                          families=family or (), all_revisions=all_revisions, profile=profile,
+                                          fmt=format, no_color=no_color, all_entries=all_entries))
         if not paths:
             raise typer.BadParameter("missing PATHS... (or pass --live)", ctx=ctx, param_hint="PATHS")
         from migrate.commands.scan import scan as cmd
@@ -314,13 +314,14 @@ AllRevs = Annotated[bool, typer.Option("--all-revisions", help="Also every ACTIV
 @live_app.command("scan", epilog="Example:  secrets-migrate live scan --region eu-west-1 --cluster prod --format json")
 def live_scan(region: Regions = None, cluster: Clusters = None, service: Services = None, family: Families = None,
               all_revisions: AllRevs = False, format: Annotated[str, typer.Option("--format", "-f")] = "table",
-              profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False) -> None:
+              profile: Profile = None, endpoint_url: Endpoint = None, no_color: NoColor = False,
+              output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to a file.")] = None) -> None:
     """List services and the plaintext secrets in the revisions they run. Exit 1 when some are found."""
     with error_handler():
-        from migrate.commands.live import scan_live
-        raise typer.Exit(scan_live(endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
-                                   families=family or (), all_revisions=all_revisions, profile=profile, fmt=format,
-                                   no_color=no_color))
+        from migrate.commands.scan_output import scan_live_to
+        raise typer.Exit(scan_live_to(output, endpoint_url=endpoint_url, regions=region or (), clusters=cluster or (), services=service or (),
+                                      families=family or (), all_revisions=all_revisions, profile=profile, fmt=format,
+                                      no_color=no_color))
 
 
 @live_app.command("plan", epilog="Example:  secrets-migrate live plan --cluster prod --store auto -o live-plan.json")

@@ -28,6 +28,7 @@ class ReportData:
     tool_version: str
     settings: dict[str, Any]
     state: str
+    digest: str = ""  #: the plan's canonical digest: what `show` prints and `apply --digest` checks
     findings: list[dict[str, str]] = field(default_factory=list)  #: unit, name, file, store, entry, phase
     entries: list[dict[str, str]] = field(default_factory=list)  #: name, store, arn, kms_key, phase, origin
     grants: list[dict[str, str]] = field(default_factory=list)
@@ -208,6 +209,9 @@ def to_html(d: ReportData) -> str:
                     f"<title>secrets-migrate report {e(d.plan_id)}</title><style>{_CSS}</style></head><body>",
                     f"<h1>secrets-migrate report: plan {e(d.plan_id)}</h1>",
                     f'<p>Run state: <span class="state" id="state">{e(d.state)}</span></p>',
+                    *([f'<p>Plan digest: <code id="digest">{e(d.digest)}</code> <span class="muted">(as printed by '
+                       f"<code>secrets-migrate show</code>; <code>apply --digest</code> applies only this plan)</span></p>"]
+                      if d.digest else []),
                     "<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>" for k, v in
                                      [("plan created", d.created), ("plan made with", f"secrets-migrate {d.tool_version}"),
                                       ("report made with", f"secrets-migrate {__version__}"),
@@ -275,7 +279,10 @@ def _md_table(rows: list[dict[str, str]], cols: list[tuple[str, str]]) -> str:
 
 def to_markdown(d: ReportData) -> str:
     s = [f"# secrets-migrate report: plan {d.plan_id}", "",
-         f"- Run state: **{_md_cell(d.state)}**", f"- Plan created: {d.created} (secrets-migrate {d.tool_version})",
+         f"- Run state: **{_md_cell(d.state)}**",
+         *([f"- Plan digest: `{_md_cell(d.digest)}` (as printed by `secrets-migrate show`; "
+            "`apply --digest` applies only this plan)"] if d.digest else []),
+         f"- Plan created: {d.created} (secrets-migrate {d.tool_version})",
          *[f"- Setting {k}: `{_md_cell(v)}`" for k, v in sorted(d.settings.items())], ""]
     totals: Counter[str] = Counter()
     for c in d.chart.values():

@@ -41,6 +41,7 @@ def report(plan_path: Path, *, html_path: Path | None = Path("report.html"), mar
     if verify is not None and verify.get("plan_id") not in (None, plan.id):
         raise UsageError(f"{verify_json} is the verify output of plan {verify.get('plan_id')}, not {plan.id}")
     data = rp.build(plan, list(journal.records), finalized=journal.finalized, verify=verify)
+    data.digest = plan.digest(base=plan_path.absolute().parent)  # the one `show` prints, of this very read
     written = []
     if html_path is not None:
         _write(html_path, rp.to_html(data))
@@ -48,5 +49,5 @@ def report(plan_path: Path, *, html_path: Path | None = Path("report.html"), mar
     if markdown_path is not None:
         _write(markdown_path, rp.to_markdown(data))
         written.append(str(markdown_path))
-    sys.stderr.write(f"report of plan {data.plan_id} ({data.state}) written to {' and '.join(written)}\n")
+    sys.stderr.write(f"report of plan {data.plan_id} (digest {data.digest}, {data.state}) written to {' and '.join(written)}\n")
     return EXIT_OK

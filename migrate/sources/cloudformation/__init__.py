@@ -6,6 +6,14 @@ text splices: moved ``Environment`` items are cut out (with the comment lines ab
 re-inserted under ``Secrets`` with ``Value`` renamed to ``ValueFrom``; log ``Options`` move to
 ``SecretOptions``. Nothing is ever dumped.
 
+Conditions (``Fn::If``): an Environment item guarded on its own, ``- !If [C, {Name, Value}, !Ref
+AWS::NoValue]``, moves whole, guard included. A plain item of a branch of ``Environment: !If [C, [...],
+[...]]`` leaves its branch and becomes the Secrets item ``!If [C, {Name, ValueFrom}, !Ref AWS::NoValue]``
+(the mirror for the second branch), so under either value of C the container gets the same names as
+before. Comments on such an item are not carried over (rollback restores them). Not migratable, with the
+reason: nested conditions, a guard with a mapping in both branches, and any move into a ``Secrets`` (or
+``SecretOptions``) that is itself an ``Fn::If`` (appending there made a four-argument If).
+
 Value kinds:
   * plain or quoted string -> LITERAL; ``!Sub`` without ``${...}`` -> LITERAL
   * ``!Ref Param`` whose ``Default`` is a literal -> LITERAL, located at the Default

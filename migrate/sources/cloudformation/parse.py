@@ -111,21 +111,24 @@ def _build(text: str, display: str) -> _Template:
             unit = _str(_get(c, "Name")) or f"container{ci}"
             base = f"/Resources/{jp.escape(lid)}/Properties/ContainerDefinitions/{ci}"
             env = _get(c, "Environment")
+            secrets_why = "" if plain_list(_get(c, "Secrets")) else SECRETS_CONDITIONAL.format(key="Secrets")
             for ei, item, ptr, cond in _env_items(env, f"{base}/Environment", False):
                 name = _str(_get(item, "Name"))
                 val = _get(item, "Value")
                 if name is None or val is None:
                     continue
                 occ = _Occ(lid, ci, c, unit, LOC_ENVIRONMENT, name, item, val, ei)
-                _add(text, t, display, occ, f"{ptr}/Value", conditional=cond)
-            opts = _get(_get(c, "LogConfiguration"), "Options")
+                _add(text, t, display, occ, f"{ptr}/Value", conditional=cond, why_not=secrets_why)
+            lc = _get(c, "LogConfiguration")
+            opts = _get(lc, "Options")
+            options_why = "" if plain_list(_get(lc, "SecretOptions")) else SECRETS_CONDITIONAL.format(key="SecretOptions")
             if isinstance(opts, MappingNode):
                 for oi, (ok, ov) in enumerate(opts.value):
                     name = _str(ok)
                     if name is None:
                         continue
                     occ = _Occ(lid, ci, c, unit, LOC_LOG_OPTIONS, name, ok, ov, oi)
-                    _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{jp.escape(name)}")
+                    _add(text, t, display, occ, f"{base}/LogConfiguration/Options/{jp.escape(name)}", why_not=options_why)
     _block_shared_params(t)
     return t
 
@@ -141,7 +144,9 @@ def _block_shared_params(t: _Template) -> None:
                                                                "too; move it by hand"})
 
 
-#: entries inside a condition are reported, never moved (the splice does not edit Fn::If branches)
+#: entries inside a condition are reported, never moved (the splice does not edit Fn::If branches), except
+#: an item guarded on its own (``- !If [C, {Name, Value}, !Ref AWS::NoValue]``): that whole item moves to
+#: Secrets with its guard (see :func:`_env_items`)
 IN_CONDITION = ("not migratable: inside a CloudFormation condition (Fn::If), move it by hand to the "
                 "Secrets of the same branch")
 
@@ -157,15 +162,54 @@ def _if_args(n: Node | None) -> list[Node] | None:
     return None
 
 
-def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0) -> list[tuple[int, Node, str, bool]]:
-    """(index, item, pointer, inside a condition) of an Environment list, following ``Fn::If``
-    around the whole list and around single items (both branches)."""
+#: a moved item is appended to the container's Secrets (SecretOptions): only to a plain list, never into the
+#: arguments of an ``Fn::If`` (that would make a four-argument If, an invalid template)
+SECRETS_CONDITIONAL = ("not migratable: the container's {key} is a CloudFormation condition (Fn::If) or not a "
+                       "list; move it by hand to the {key} of the right branch")
+
+
+def plain_list(n: Node | None) -> bool:
+    """Absent, or a list that is not the arguments of ``!If`` (where moved items can be appended)."""
+    return n is None or (isinstance(n, SequenceNode) and _if_args(n) is None)
+
+
+def _is_no_value(n: Node) -> bool:
+    """``!Ref AWS::NoValue`` / ``{"Ref": "AWS::NoValue"}``."""
+    if isinstance(n, ScalarNode):
+        return _tag(n) == "!Ref" and n.value == "AWS::NoValue"
+    return isinstance(n, MappingNode) and len(n.value) == 1 and _str(n.value[0][0]) == "Ref" \
+        and _str(n.value[0][1]) == "AWS::NoValue"
+
+
+def guarded_item(item: Node) -> Node | None:
+    """The one mapping of an item guarded on its own, ``!If [C, {Name, Value}, !Ref AWS::NoValue]`` (or
+    the mirror ``!If [C, !Ref AWS::NoValue, {...}]``) with C a plain condition name; else None. Such an
+    item moves whole, guard included: the Secrets item it becomes exists exactly when it did."""
+    args = _if_args(item)
+    if args is None or _str(args[0]) is None:
+        return None
+    a, b = args[1], args[2]
+    if isinstance(a, MappingNode) and _is_no_value(b):
+        return a
+    if isinstance(b, MappingNode) and _is_no_value(a):
+        return b
+    return None
+
+
+def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0,
+               in_branch: bool = False) -> list[tuple[int, Node, str, bool]]:
+    """(index, item, pointer, inside a condition it cannot move out of) of an Environment list,
+    following ``Fn::If`` around the whole list and around single items (both branches). Not "inside
+    a condition": an item guarded on its own (:func:`guarded_item`) in a plain list, and a plain item
+    of a branch list of ``Environment: !If [C, [...], [...]]`` with C a condition name (it moves to
+    Secrets guarded by C)."""
     if depth > 8:
         return []
     args = _if_args(env)
     if args is not None:
         sub = ptr if isinstance(env, SequenceNode) else f"{ptr}/Fn::If"
-        return [x for b in (1, 2) for x in _env_items(args[b], f"{sub}/{b}", True, depth + 1)]
+        split = depth == 0 and _str(args[0]) is not None
+        return [x for b in (1, 2) for x in _env_items(args[b], f"{sub}/{b}", cond or not split, depth + 1, True)]
     if not isinstance(env, SequenceNode):
         return []
     out: list[tuple[int, Node, str, bool]] = []
@@ -173,14 +217,16 @@ def _env_items(env: Node | None, ptr: str, cond: bool, depth: int = 0) -> list[t
         item_args = _if_args(item)
         if item_args is not None:
             sub = f"{ptr}/{ei}" if isinstance(item, SequenceNode) else f"{ptr}/{ei}/Fn::If"
-            out.extend((ei, it, f"{sub}/{b}", True) for b in (1, 2) for it in [item_args[b]]
+            alone = not cond and not in_branch and guarded_item(item) is not None
+            out.extend((ei, it, f"{sub}/{b}", not alone) for b in (1, 2) for it in [item_args[b]]
                        if isinstance(it, MappingNode))
             continue
         out.append((ei, item, f"{ptr}/{ei}", cond))
     return out
 
 
-def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str, *, conditional: bool = False) -> None:
+def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str, *, conditional: bool = False,
+         why_not: str = "") -> None:
     kind, note, resolves_to, param = _classify(text, t, occ.value)
     value_node: Node = occ.value
     if param:
@@ -203,8 +249,9 @@ def _add(text: str, t: _Template, display: str, occ: _Occ, pointer: str, *, cond
             b = _body(text, value_node, t.json_mode)
             restorable = b.restorable and "${!" not in str(value_node.value)
             t.values[key] = (b.start, b.end, b.encoding)
-    if conditional:
-        restorable, note = False, f"{note}; {IN_CONDITION}" if note else IN_CONDITION
+    for reason in (IN_CONDITION if conditional else "", why_not):
+        if reason:
+            restorable, note = False, f"{note}; {reason}" if note else reason
     t.entries[key] = Entry(
         path=display, line=line_of(text, int(value_node.start_mark.index)), unit=occ.unit,
         location=occ.location, name=occ.name, value=value, value_kind=kind, pointer=pointer,

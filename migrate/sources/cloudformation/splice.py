@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, ValueKind
@@ -19,7 +20,14 @@ from migrate.sources.cloudformation.edits import (
     _delete_pairs,
     _uniq,
 )
-from migrate.sources.cloudformation.layout import _block_item_region, _flow, _flow_runs, _Splices, _Sub
+from migrate.sources.cloudformation.layout import (
+    _block_item_region,
+    _comment_lines_above,
+    _flow,
+    _flow_runs,
+    _Splices,
+    _Sub,
+)
 from migrate.sources.cloudformation.nodes import (
     _ROLE,
     _SM_SUFFIX_RE,
@@ -34,7 +42,7 @@ from migrate.sources.cloudformation.nodes import (
     _tag,
     _Template,
 )
-from migrate.sources.cloudformation.parse import _build, _param_uses
+from migrate.sources.cloudformation.parse import _build, _env_items, _if_args, _param_uses, plain_list
 
 
 def _value_expr(mv: Move, json_mode: bool) -> tuple[object, object]:
@@ -158,13 +166,19 @@ def _drop_param(sp: _Splices, t: _Template, p: str) -> None:
 def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list[tuple[_Occ, Move]], nl: str) -> None:
     env_pair = _pair(c, "Environment")
     assert env_pair is not None
-    _, env_key, env = env_pair
-    assert isinstance(env, SequenceNode)
+    env_index, env_key, env = env_pair
     drop = {o.index for o, _ in moves}
-    names_in_secrets = {_str(_get(s, "Name")) for s in getattr(_get(c, "Secrets"), "value", [])}
+    if not plain_list(_get(c, "Secrets")):
+        raise RewriteError(f"{moves[0][0].unit}: Secrets is a condition (Fn::If) or not a list; move by hand")
+    names_in_secrets = set(_names(_get(c, "Secrets")))
     for o, _ in moves:
         if o.name in names_in_secrets:
             raise RewriteError(f"{o.unit}: {o.name} is already in Secrets")
+    args = _if_args(env)
+    if args is not None:
+        _move_env_if(text, t, sp, c, (env_index, env_key, env), args, moves, nl)
+        return
+    assert isinstance(env, SequenceNode)
     # each moved item, transformed: Value -> ValueFrom, value -> reference
     def transformed(o: _Occ, mv: Move, s: int, e: int) -> str:
         vp = _pair(o.item, "Value")  # type: ignore[arg-type]
@@ -219,6 +233,84 @@ def _move_env(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list
         _add_pair_items(sp, c, env_key, env, "Secrets", new_items, item_col, t.json_mode, nl)
 
 
+def _move_env_if(text: str, t: _Template, sp: _Splices, c: MappingNode, env_pair: tuple[int, Node, Node],
+                 args: list[Node], moves: list[tuple[_Occ, Move]], nl: str) -> None:
+    """``Environment: !If [C, [...], [...]]``: each moved item leaves its branch list and becomes a Secrets
+    item guarded by the same condition, ``!If [C, {Name, ValueFrom}, !Ref AWS::NoValue]`` (the mirror for
+    the second branch): the secret is set exactly when the variable was. Only a plain condition name."""
+    cond = _str(args[0])
+    if cond is None:
+        raise RewriteError(f"{moves[0][0].unit}: the Environment condition is not a condition name; move by hand")
+    drops: dict[int, set[int]] = {}
+    items: list[str] = []
+    for o, mv in moves:
+        where = [(b, i) for b in (1, 2) if isinstance(args[b], SequenceNode)
+                 for i, it in enumerate(args[b].value) if it is o.item]
+        if len(where) != 1:
+            raise RewriteError(f"{o.unit}: {o.name} is not an item of a branch of the Environment condition")
+        b, i = where[0]
+        drops.setdefault(b, set()).add(i)
+        guarded: list[object] = [cond, {"Name": o.name, "ValueFrom": _value_expr(mv, t.json_mode)[0]}, _NO_VALUE]
+        if b == 2:
+            guarded[1], guarded[2] = guarded[2], guarded[1]
+        items.append(_flow({"Fn::If": guarded}, True) if t.json_mode else _short_if(guarded))
+    for b, drop in drops.items():
+        seq = args[b]
+        assert isinstance(seq, SequenceNode)
+        _drop_branch_items(text, sp, seq, drop)
+    secrets = _pair(c, "Secrets")
+    if secrets is not None:
+        _append_items(text, sp, secrets[2], items, None, t.json_mode, nl)
+        return
+    env_index, env_key, env = env_pair
+    if t.json_mode or _is_flow(c):
+        objs = [json.loads(i) for i in items] if t.json_mode else None
+        if objs is None:
+            raise RewriteError("unsupported layout: a flow-style container with a conditional Environment")
+        _add_pair(text, sp, c, env_index, "Secrets", objs, t.json_mode, nl)
+        return
+    kcol = tx.column(text, int(env_key.start_mark.index))
+    pos = tx.line_end(text, _content_end(env))
+    sp.add(pos, pos, " " * kcol + "Secrets:" + nl + "".join(" " * (kcol + 2) + "- " + i + nl for i in items))
+
+
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _short_if(guarded: list[object]) -> str:
+    """``!If [C, {Name: N, ValueFrom: V}, !Ref AWS::NoValue]`` (YAML flow, short tags as templates write them)."""
+    return "!If [" + ", ".join("!Ref AWS::NoValue" if g == _NO_VALUE else _flow(g, False) for g in guarded) + "]"
+
+
+def _drop_branch_items(text: str, sp: _Splices, seq: SequenceNode, drop: set[int]) -> None:
+    """Remove items ``drop`` from a branch list of a condition: flow (``[...]``, JSON) or block, where
+    the first item may share its line with the condition's own ``- `` (``- - Name: A``)."""
+    vals = seq.value
+    if _is_flow(seq):
+        spans = [(int(i.start_mark.index), _content_end(i)) for i in vals]
+        for a, b in _flow_runs(spans, drop, int(seq.start_mark.index) + 1, int(seq.end_mark.index) - 1):
+            sp.add(a, b, "")
+        return
+    keep = [i for i in range(len(vals)) if i not in drop]
+    if not keep:  # the branch becomes an empty list
+        sp.add(int(seq.start_mark.index), _content_end(seq), "[]")
+        return
+    first = int(vals[0].start_mark.index)
+    inline = text[tx.line_start(text, first):first].strip() != "-"
+    for i in sorted(drop):
+        if i < keep[0] and inline:
+            continue
+        a, b = _block_item_region(text, vals[i])
+        if text[tx.line_start(text, int(vals[i].start_mark.index)):int(vals[i].start_mark.index)].strip() != "-":
+            raise RewriteError("sequence item layout not recognised")
+        sp.add(a, b, "")
+    if keep[0] > 0 and inline:  # cut the leading run up to the first kept item's text: it takes the line
+        k = int(vals[keep[0]].start_mark.index)
+        if _comment_lines_above(text, k) != tx.line_start(text, k):
+            raise RewriteError("a comment above a kept item of the condition; move by hand")
+        sp.add(first, k, "")
+
+
 def _move_log(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list[tuple[_Occ, Move]], nl: str) -> None:
     lc = _get(c, "LogConfiguration")
     assert isinstance(lc, MappingNode)
@@ -227,6 +319,8 @@ def _move_log(text: str, t: _Template, sp: _Splices, c: MappingNode, moves: list
     _, okey, opts = op
     assert isinstance(opts, MappingNode)
     drop = {o.index for o, _ in moves}
+    if not plain_list(_get(lc, "SecretOptions")):
+        raise RewriteError(f"{moves[0][0].unit}: SecretOptions is a condition (Fn::If) or not a list; move by hand")
     if drop == set(range(len(opts.value))):
         _delete_pairs(text, sp, lc, {op[0]})
     else:
@@ -291,24 +385,49 @@ def _grant(text: str, t: _Template, sp: _Splices, role: MappingNode, lid: str, g
 
 
 def _verify(src: SourceText, before: _Template, edits: list[TextEdit], moves: Sequence[Move]) -> None:
-    """Re-parse the result and check that each moved item left Environment/Options for Secrets."""
+    """Re-parse the result and check that each moved item left Environment/Options for Secrets: gone
+    from its list (from its branch, for ``Environment: !If``), and in Secrets once (twice for a name
+    moved out of both branches of one condition: the two guarded items never hold together)."""
     new = apply_edits(src.text, edits, ref=lambda _a: PREVIEW_ARN)
     try:
         after = _build(new, src.display)
     except InputError:
         raise RewriteError(f"{src.display}: the rewritten template does not parse") from None
     resources = _get(after.root, "Resources")
+    branches: dict[tuple[str, int, str, str], list[int]] = {}
     for mv in moves:
         for o in before.occ[mv.entry.key]:
-            props = _get(_get(resources, o.taskdef), "Properties")
-            cds = _get(props, "ContainerDefinitions")
-            c = cds.value[o.cindex] if isinstance(cds, SequenceNode) and len(cds.value) > o.cindex else None
-            if o.location == LOC_ENVIRONMENT:
-                gone = o.name not in [_str(_get(i, "Name")) for i in getattr(_get(c, "Environment"), "value", [])]
-                there = [_str(_get(i, "Name")) for i in getattr(_get(c, "Secrets"), "value", [])].count(o.name) == 1
-            else:
-                lc = _get(c, "LogConfiguration")
-                gone = _get(_get(lc, "Options"), o.name) is None
-                there = [_str(_get(i, "Name")) for i in getattr(_get(lc, "SecretOptions"), "value", [])].count(o.name) == 1
-            if not (gone and there):
-                raise RewriteError(f"{src.display}: rewrite of {o.unit}/{o.name} did not re-parse as intended")
+            branches.setdefault((o.taskdef, o.cindex, o.location, o.name), []).append(
+                _branch(o) if o.location == LOC_ENVIRONMENT else 0)
+    for (lid, ci, location, name), bs in branches.items():
+        if len(bs) > 1 and sorted(bs) != [1, 2]:
+            raise RewriteError(f"{src.display}: {name} is moved twice in one container")
+        cds = _get(_get(_get(resources, lid), "Properties"), "ContainerDefinitions")
+        c = cds.value[ci] if isinstance(cds, SequenceNode) and len(cds.value) > ci else None
+        if location == LOC_ENVIRONMENT:
+            env = _get(c, "Environment")
+            args = _if_args(env)
+            gone = all(name not in _names(args[b] if b and args is not None else env) for b in bs)
+            there = _names(_get(c, "Secrets")).count(name) == len(bs)
+        else:
+            lc = _get(c, "LogConfiguration")
+            gone = _get(_get(lc, "Options"), name) is None
+            there = [_str(_get(i, "Name")) for i in getattr(_get(lc, "SecretOptions"), "value", [])].count(name) == 1
+        if not (gone and there):
+            raise RewriteError(f"{src.display}: rewrite of {name} did not re-parse as intended")
+
+
+def _branch(o: _Occ) -> int:
+    """1 or 2: the branch of ``Environment: !If [C, [...], [...]]`` holding the item; 0 for any other item."""
+    args = _if_args(_get(o.container, "Environment"))
+    if args is None:
+        return 0
+    for b in (1, 2):
+        if isinstance(args[b], SequenceNode) and any(it is o.item for it in args[b].value):
+            return b
+    return 0
+
+
+def _names(seq: Node | None) -> list[str | None]:
+    """Names of an Environment/Secrets list's items, those under ``Fn::If`` included (both branches)."""
+    return [_str(_get(i, "Name")) for _ei, i, _p, _c in _env_items(seq, "", False)]

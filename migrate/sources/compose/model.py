@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ruamel.yaml.nodes import MappingNode, Node
 
@@ -120,7 +121,15 @@ class _Model:
     v1: bool = False  #: compose file format v1 (services at the top level)
 
 
-EnvReader = Callable[[str, Path], "SourceText | None"]
+class EnvLoc(NamedTuple):
+    """An env file as ``open_beneath`` takes it: the tree's directory and a path below it (no ``..``)."""
+
+    root: str
+    rel: str
+
+
+#: (display, location) -> the env file's text, None when it does not exist
+EnvReader = Callable[[str, EnvLoc], "SourceText | None"]
 _NO_VALUE = "no value: taken from the shell environment"
 _FROM_ALIAS = "value comes from a YAML alias"
 
@@ -138,7 +147,8 @@ class _Occurrences:
     #: (name, holder, key node or the sequence, value node or the item, index)
     info: dict[_OccId, tuple[str, Node, Node, Node, int]] = field(default_factory=dict, repr=False)
     env_users: dict[str, list[str]] = field(default_factory=dict)
-    env_specs: dict[str, tuple[Path, bool]] = field(default_factory=dict)
+    #: env file display -> (where it is below the tree, required, line of its env_file entry)
+    env_specs: dict[str, tuple[EnvLoc, bool, int]] = field(default_factory=dict)
     effective: dict[str, set[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     #: occurrence -> location (``compose.environment`` unless said otherwise)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
+import os
 import posixpath
 import re
+import stat
 from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -12,14 +15,15 @@ from migrate.errors import InputError
 from migrate.model import LOC_COMPOSE_ENV, LOC_ENV_FILE, Entry, SecretValue, ValueKind
 from migrate.rewrite import pointer as jp
 from migrate.rewrite import yaml_spans as ys
-from migrate.rewrite.edits import encode, is_restorable
-from migrate.sources.base import SourceText, read_source
+from migrate.rewrite.edits import encode, has_tokens, is_restorable
+from migrate.sources.base import SourceText
 from migrate.sources.compose.model import (
     _FROM_ALIAS,
     _NO_VALUE,
     COMPOSE_TAGS,
     KIND,
     LOC_COMPOSE_LOGGING,
+    EnvLoc,
     EnvReader,
     _Found,
     _Model,
@@ -31,6 +35,7 @@ from migrate.sources.compose.model import (
     project_of,
 )
 from migrate.sources.dotenv import DotenvEntry, parse_dotenv
+from migrate.sources.reading import DEFAULT_MAX_BYTES, _kind, sha256_bytes
 
 
 def _walk_paths(root: Node) -> tuple[dict[int, str], dict[int, Node]]:
@@ -137,8 +142,11 @@ def _analyze(text: str, src_path: Path, display: str, read_env: EnvReader, root_
         places[place.entry.key] = place
     env_texts: dict[str, SourceText] = {}
     for edisplay, users in oc.env_users.items():
-        epath, required = oc.env_specs[edisplay]
-        st = read_env(edisplay, epath)
+        where, required, line = oc.env_specs[edisplay]
+        try:
+            st = read_env(edisplay, where)
+        except InputError as e:  # the compose file is in error: its services' environment is not known
+            raise InputError(display, f"env_file {edisplay}: {e.reason}", line=line) from None
         if st is None:
             if required:
                 oc.warnings.append(f"{display}: env_file {edisplay} not found")
@@ -199,13 +207,12 @@ def _service(oc: _Occurrences, sname: str, snode: MappingNode, display: str, src
                 oc.warnings.append(f"{display}:{line}: env_file with interpolation or raw format is not read")
                 continue
             edisplay = p if posixpath.isabs(p) else posixpath.normpath(posixpath.join(posixpath.dirname(display), p))
-            epath = Path(p) if Path(p).is_absolute() else src_path.parent / p
-            try:  # never read outside the tree (at apply, with no root given: the compose file's directory)
-                epath.resolve().relative_to((root_dir or src_path.parent).resolve())
-            except ValueError:
-                raise InputError(display, "env_file resolves outside the scanned tree; "
-                                          "scan a directory that holds it, or move the file", line=line) from None
-            oc.env_specs.setdefault(edisplay, (epath, required))
+            # never read outside the tree (at apply, with no root given: the compose file's directory)
+            where = env_beneath(root_dir or src_path.parent, src_path.parent, p)
+            if where is None:
+                raise InputError(display, f"env_file {edisplay} resolves outside the scanned tree; "
+                                          "scan a directory that holds it, or move the file", line=line)
+            oc.env_specs.setdefault(edisplay, (where, required, line))
             users = oc.env_users.setdefault(edisplay, [])
             if sname not in users:
                 users.append(sname)
@@ -350,7 +357,64 @@ def _dotenv_value(st: SourceText, d: DotenvEntry) -> _Found:
     return found
 
 
-def _read_env(display: str, path: Path) -> SourceText | None:
-    if not path.exists():
+def env_beneath(tree: Path, compose_dir: Path, p: str) -> EnvLoc | None:
+    """Where env file ``p`` (as written in a compose file of ``compose_dir``) is below ``tree``, or
+    None when it is not. The path is taken as Compose takes it: joined to the compose file's
+    directory and cleaned (``a/../b`` is ``b``), so ``..`` never climbs out through a link; a link
+    on the way is refused when the file is opened (:func:`_read_env`)."""
+    here = os.path.realpath(compose_dir)
+    full = os.path.normpath(p if os.path.isabs(p) else os.path.join(here, p))
+    for root in dict.fromkeys((os.path.realpath(tree), os.path.abspath(tree))):
+        rel = os.path.relpath(full, root)
+        if rel not in (os.curdir, os.pardir) and not rel.startswith(os.pardir + os.sep):
+            return EnvLoc(root, rel)
+    return None
+
+
+_ENV_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+
+
+def _read_env(display: str, where: EnvLoc) -> SourceText | None:
+    """The env file at ``where``, opened below its tree with no link followed (``open_beneath``: a
+    symbolic link as the file or as any directory on the way is refused, so is a FIFO or a device),
+    None when it does not exist. Raises InputError naming the reason, never quoting content."""
+    from migrate.apply.fs import UnsafeFileError, open_beneath
+
+    try:
+        fd = open_beneath(where.root, where.rel, _ENV_FLAGS)
+    except FileNotFoundError:
         return None
-    return read_source(path, display)
+    except UnsafeFileError as e:
+        raise InputError(display, e.reason) from None
+    except OSError as e:
+        raise InputError(display, f"cannot read file ({e.strerror or type(e).__name__})") from None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                what = _kind(st.st_mode)
+                raise InputError(display, f"not a regular file ({what})" if what.startswith("a ") else what)
+            if st.st_size > DEFAULT_MAX_BYTES:
+                raise InputError(display, f"file is {st.st_size} bytes, over the {DEFAULT_MAX_BYTES}-byte cap")
+            raw = fh.read(DEFAULT_MAX_BYTES + 1)
+        except OSError as e:
+            raise InputError(display, f"cannot read file ({e.strerror or type(e).__name__})") from None
+    if len(raw) > DEFAULT_MAX_BYTES:
+        raise InputError(display, f"file is over the {DEFAULT_MAX_BYTES}-byte cap")
+    return _decode(raw, Path(where.root, where.rel), display)
+
+
+def _decode(raw: bytes, path: Path, display: str) -> SourceText:
+    """``raw`` as ``read_source`` decodes a file: exact UTF-8, BOM remembered, no NUL, no reserved token."""
+    if b"\x00" in raw:
+        raise InputError(display, "binary file (contains NUL bytes)")
+    bom = raw.startswith(codecs.BOM_UTF8)
+    body = raw[3:] if bom else raw
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(display, f"invalid UTF-8 at byte {e.start + (3 if bom else 0)}",
+                         line=body[: e.start].count(b"\n") + 1) from None
+    if has_tokens(text):
+        raise InputError(display, "file contains Unicode private-use characters U+E000/U+E001, which the tool reserves")
+    return SourceText(path=path, display=display, text=text, bom=bom, sha256=sha256_bytes(raw))

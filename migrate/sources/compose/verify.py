@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -14,6 +13,7 @@ from migrate.sources.base import FileChange, LoadedFile, Move, RewriteOptions, S
 from migrate.sources.compose.ecs_params import _ecs_secret_options, _ecs_secrets
 from migrate.sources.compose.model import (
     LOC_COMPOSE_LOGGING,
+    EnvLoc,
     _beside,
     _Model,
     _want,
@@ -35,7 +35,7 @@ def _verify(loaded: LoadedFile, model: _Model, moves: Sequence[Move], options: R
         base = "" if ch.create else (loaded.source.text if ch.path == loaded.path else _orig(model, ch.path))
         new_texts[ch.path] = apply_edits(base, ch.edits, ref=ref)
 
-    def read_env(d: str, p: Path) -> SourceText | None:
+    def read_env(d: str, _where: EnvLoc) -> SourceText | None:
         st = model.env_texts.get(d)
         if st is None:
             return None
