@@ -253,6 +253,11 @@ class LiveRunner:
                 res.reason = f"not started: {self.interrupt.why}"
                 return res
             try:
+                if any(self._phase(a.id) == "reverting" for a in (*unit.shared, *s.actions)):
+                    # a rollback of this service was cut (killed, or stopped by a second interrupt): finish it
+                    # first. Re-applying a half-reverted action would leave what it made before behind (a new
+                    # revision registered next to a still ACTIVE one) or refuse (a service still on the new one).
+                    self._revert(s, unit)
                 if any(self._phase(a.id) != "applied" for a in unit.shared):
                     apply_plan(self._sub(unit.shared), auto_rollback=False)
                 if s.actions:
@@ -278,12 +283,16 @@ class LiveRunner:
                 return st.error
         return e.args[0] if isinstance(e, MigrateError) else safe_aws_message(e)
 
+    def _revert(self, s: ServiceSteps, unit: Unit) -> None:
+        """The service's actions, then its unit's shared ones once no other service of the run uses them."""
+        if s.actions:
+            rollback_plan(self._sub(s.actions))
+        if not self._unit_in_use(s.unit, s.key):
+            rollback_plan(self._sub(unit.shared))
+
     def _rollback_locked(self, s: ServiceSteps, unit: Unit, res: ServiceResult) -> str:
         try:
-            if s.actions:
-                rollback_plan(self._sub(s.actions))
-            if not self._unit_in_use(s.unit, s.key):
-                rollback_plan(self._sub(unit.shared))
+            self._revert(s, unit)
             return ROLLED_BACK
         except Exception as e:  # noqa: BLE001 - Interrupted included (a second interrupt): the journal has each step
             msg = e.args[0] if isinstance(e, MigrateError) else safe_aws_message(e)

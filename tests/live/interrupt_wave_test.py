@@ -6,7 +6,8 @@ saying so (never half-deployed), the journal records the interrupt and reads bac
 where things are and names the commands that finish the job, and no plaintext value appears anywhere. A
 following ``live apply`` completes the run, and ``live rollback`` returns every service to its original revision and deletes only what the
 run created (an entry that was there before stays). A second interrupt, while the wave is being rolled back,
-stops that rollback between two reverts; the journal stays consistent and ``live rollback`` finishes it.
+stops that rollback between two reverts; the journal stays consistent, ``live apply`` finishes the cut
+rollbacks before deploying again, and ``live rollback`` undoes everything.
 """
 
 from __future__ import annotations
@@ -214,4 +215,12 @@ def test_second_interrupt_stops_the_rollback_between_reverts_and_rollback_finish
     _assert_each_service_whole(world, original)
     states = Journal(world.journal.parent, json.loads(world.plan.read_text())["id"]).states()
     assert any(str(s.phase) in ("applied", "failed", "reverting") for s in states.values())  # work left for rollback
+    # apply finishes each cut rollback first (no revision or entry of the first attempt left behind), then deploys
+    r = world.cli(APPLY)
+    assert r.returncode == 0, r.stderr[-1500:]
+    _assert_no_plaintext(r.stdout, r.stderr)
+    assert set(_assert_each_service_whole(world, original).values()) == {"new"}
+    assert len(world.params()) == 1 + 2 * SERVICES
+    active = world.ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+    assert len(active) == 2 * SERVICES, active  # each family: the original and exactly one new revision
     _rollback_returns_everything(world, original)
