@@ -224,3 +224,24 @@ def test_second_interrupt_stops_the_rollback_between_reverts_and_rollback_finish
     active = world.ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
     assert len(active) == 2 * SERVICES, active  # each family: the original and exactly one new revision
     _rollback_returns_everything(world, original)
+
+
+def test_third_interrupt_quits_at_once_and_rollback_still_converges(world: World) -> None:
+    """The user insists: the third interrupt ends the process by the signal, mid-rollback. Every record is
+    fsync'd whole, so the journal still reads back and ``live rollback`` finishes the job."""
+    original = world.running()
+    faults = json.dumps([{"kind": "delay", "ops": ["ssm.DeleteParameter"], "rate": 1.0, "seconds": 2.0}])
+    proc = world.start_apply({ENV_GUARD: GUARD_VALUE, ENV_RULES: faults})
+    world.wait_for(proc, "wave 2 in flight", _in_wave_two)
+    proc.send_signal(signal.SIGINT)
+    world.wait_for(proc, "the rollback of an entry", lambda recs: any(
+        r["phase"] == "reverting" and r["kind"].startswith("ssm.") for r in recs))
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGINT, (proc.returncode, err[-1500:])
+    _assert_no_plaintext(out, err, world.journal.read_text())
+    assert world.journal.read_bytes().endswith(b"\n")
+    assert Journal(world.journal.parent, json.loads(world.plan.read_text())["id"]).states()  # reads back whole
+    _rollback_returns_everything(world, original)
