@@ -281,9 +281,10 @@ def _same_but_inactive(got: dict[str, Any], ref: dict[str, Any]) -> bool:
     return strip(got) == strip(ref)
 
 
-def test_live_failed_health_rollback_killed_at_every_record_then_resume_or_rollback(server_env: str,
-                                                                                     tmp_path: Path) -> None:
-    """Wave 2 (svc001 + svc002, two at a time) fails health for svc002 for a real reason (a role ECS cannot
+@pytest.mark.parametrize("store", ["ssm", "secretsmanager"])
+def test_live_failed_health_rollback_killed_at_every_record_then_resume_or_rollback(server_env: str, tmp_path: Path,
+                                                                                     store: str) -> None:
+    """Both stores. Wave 2 (svc001 + svc002, two at a time) fails health for svc002 for a real reason (a role ECS cannot
     assume); the tool rolls svc002 back by itself. SIGKILL at each journal record of that rollback (from the
     failure record to its last revert), then ``apply`` again converges on the uninterrupted run's end state
     (svc002 deployed, failed and rolled back again; the rest kept) and ``rollback`` returns every service to
@@ -298,7 +299,7 @@ def test_live_failed_health_rollback_killed_at_every_record_then_resume_or_rollb
     pristine = acct.snapshot()
     runner = _fork_runner(tmp_path)
     try:
-        rc, _, err = runner.run(["live", "plan", "--store", "ssm", "-o", "live.json"], cwd=root)
+        rc, _, err = runner.run(["live", "plan", "--store", store, "-o", "live.json"], cwd=root)
         assert rc == 0, err
         planned = plan.read_bytes()
         # the reference: one uninterrupted run; svc002's deployment fails and is rolled back by the tool
@@ -308,7 +309,10 @@ def test_live_failed_health_rollback_killed_at_every_record_then_resume_or_rollb
         ref = acct.snapshot()
         assert ref["services"]["batch/svc002"] == pristine["services"]["batch/svc002"]
         assert all(ref["services"][k][0].endswith("app000:2") for k in ("batch/svc000", "batch/svc001"))
-        assert sorted(ref["ssm"]) == sorted([KEEP, "/app000/app/DB_PASSWORD", "/app000/app/DB_PASSWORD_1"])
+        if store == "ssm":
+            assert sorted(ref["ssm"]) == sorted([KEEP, "/app000/app/DB_PASSWORD", "/app000/app/DB_PASSWORD_1"])
+        else:
+            assert list(ref["ssm"]) == [KEEP] and len(ref["sm"]) == 2 and all("app000" in n for n in ref["sm"])
         assert ref["families"]["app001"] == {"ACTIVE": [1], "INACTIVE": [2]}
         assert list(ref["policies"]) == ["secrets-migrate"] and ref["broken_policies"] == []
         assert set(_phases(plan).values()) <= {"applied", "reverted"}
