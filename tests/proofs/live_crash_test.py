@@ -8,11 +8,16 @@ running revisions and their secrets/env names, same entries and values with one 
 new revision per family, same inline policies), and (b) from a fresh kill at k, ``rollback`` must put
 every service back on its original revision, delete every entry, deregister every new revision and
 remove every policy. Children are forked from a pre-imported zygote (tests/proofs/_forkrun.py).
+
+The failed-health variant (both stores): a wave whose deployment fails for a real reason (an execution role
+ECS cannot assume; the sandbox's emulator fails it with ECS's own stoppedReason), killed at every record of
+the tool's automatic rollback of that service; ``apply`` again or ``rollback`` must converge.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -226,8 +231,6 @@ class _FailingAccount(_Account):
     ECS cannot assume: the sandbox's emulator fails that deployment with ECS's own stoppedReason."""
 
     def seed(self) -> dict[str, str]:
-        import json
-
         from migrate.live.seed import create_service, ensure_network
 
         urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).read()
@@ -263,14 +266,8 @@ class _FailingAccount(_Account):
 def _phases(plan: Path) -> dict[str, str]:
     from migrate.apply.journal import Journal
 
-    doc = json_load(plan)
+    doc = json.loads(plan.read_text())
     return {k: str(v.phase) for k, v in Journal(plan.with_name(plan.name + ".state"), doc["id"]).states().items()}
-
-
-def json_load(p: Path) -> Any:
-    import json
-
-    return json.loads(p.read_text())
 
 
 def _same_but_inactive(got: dict[str, Any], ref: dict[str, Any]) -> bool:
@@ -284,7 +281,7 @@ def _same_but_inactive(got: dict[str, Any], ref: dict[str, Any]) -> bool:
 @pytest.mark.parametrize("store", ["ssm", "secretsmanager"])
 def test_live_failed_health_rollback_killed_at_every_record_then_resume_or_rollback(server_env: str, tmp_path: Path,
                                                                                      store: str) -> None:
-    """Both stores. Wave 2 (svc001 + svc002, two at a time) fails health for svc002 for a real reason (a role ECS cannot
+    """Wave 2 (svc001 + svc002, two at a time) fails health for svc002 for a real reason (a role ECS cannot
     assume); the tool rolls svc002 back by itself. SIGKILL at each journal record of that rollback (from the
     failure record to its last revert), then ``apply`` again converges on the uninterrupted run's end state
     (svc002 deployed, failed and rolled back again; the rest kept) and ``rollback`` returns every service to
@@ -316,7 +313,7 @@ def test_live_failed_health_rollback_killed_at_every_record_then_resume_or_rollb
         assert ref["families"]["app001"] == {"ACTIVE": [1], "INACTIVE": [2]}
         assert list(ref["policies"]) == ["secrets-migrate"] and ref["broken_policies"] == []
         assert set(_phases(plan).values()) <= {"applied", "reverted"}
-        recs = [json_load_line(x) for x in (state / "journal.jsonl").read_bytes().splitlines()]
+        recs = [json.loads(x) for x in (state / "journal.jsonl").read_bytes().splitlines()]
         first = next(r["seq"] for r in recs if r["phase"] == "failed")
         last = max(r["seq"] for r in recs if r["phase"] == "reverted")
         assert last - first >= 8  # update, wait, revision, grant, two entries: reverting + reverted each
@@ -350,10 +347,3 @@ def test_live_failed_health_rollback_killed_at_every_record_then_resume_or_rollb
         print(f"live failed-health crash proof: {2 * (last - first + 1)} kills, {time.monotonic() - t0:.1f}s")
     finally:
         runner.close()
-
-
-def json_load_line(raw: bytes) -> dict[str, Any]:
-    import json
-
-    rec: dict[str, Any] = json.loads(raw)
-    return rec
