@@ -8,12 +8,15 @@ sandbox use :class:`ScriptedHealth`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from migrate.arn import same_resource, short
+
+C = TypeVar("C")
 
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
@@ -123,12 +126,13 @@ class ScriptedHealth:
     default: str = COMPLETED
     delay: float = 0.0
     calls: list[str] = field(default_factory=list)
+    sleep: Callable[[float], None] = time.sleep
 
     def wait(self, ecs: Any, *, cluster: str, service: str, task_definition: str, timeout: float) -> HealthResult:
         cname = short(cluster)
         self.calls.append(f"{cname}/{service}")
         if self.delay:
-            time.sleep(self.delay)
+            self.sleep(self.delay)
         state = self.outcomes.get(f"{cname}/{service}", self.outcomes.get(service, self.default))
         if state == COMPLETED:
             # the real checker would see this revision as primary: check the service points at it
@@ -139,3 +143,11 @@ class ScriptedHealth:
         if state == TIMEOUT:
             return HealthResult(TIMEOUT, f"not healthy after {timeout:g}s (scripted)", self.delay)
         return HealthResult(FAILED, "deployment failed (scripted)", self.delay)
+
+
+def with_sleep(checker: C, sleep: Callable[[float], None]) -> C:
+    """``checker`` waiting through ``sleep`` (a live run's interruptible sleep, which raises to end the wait).
+    A checker of another kind is returned as is: an interrupt then waits for its verdict."""
+    if isinstance(checker, (EcsHealthChecker, ScriptedHealth)):
+        return dataclasses.replace(checker, sleep=sleep)
+    return checker

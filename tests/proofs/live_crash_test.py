@@ -8,11 +8,16 @@ running revisions and their secrets/env names, same entries and values with one 
 new revision per family, same inline policies), and (b) from a fresh kill at k, ``rollback`` must put
 every service back on its original revision, delete every entry, deregister every new revision and
 remove every policy. Children are forked from a pre-imported zygote (tests/proofs/_forkrun.py).
+
+The failed-health variant (both stores): a wave whose deployment fails for a real reason (an execution role
+ECS cannot assume; the sandbox's emulator fails it with ECS's own stoppedReason), killed at every record of
+the tool's automatic rollback of that service; ``apply`` again or ``rollback`` must converge.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -206,5 +211,139 @@ def test_live_kill_at_every_journal_record_then_resume_or_rollback(server_env: s
                         assert revs["INACTIVE"] in ([], [2]), f"rollback after kill at {k}: {fam} {revs}"
         assert killed == 2 * total
         print(f"live crash proof: {killed} kills, {time.monotonic() - t0:.1f}s")
+    finally:
+        runner.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A wave that fails health for a real reason, killed at every journal record of its automatic rollback
+# ---------------------------------------------------------------------------------------------------------------
+
+BROKEN_ROLE = "brokenExecRole"  #: trusted by ec2.amazonaws.com only: ECS cannot assume it, tasks never start
+KEEP = "/pre-existing/keep-me"  #: an entry the run did not create
+HEALTH_APPLY = ["live", "apply", "live.json", "--yes", "--waves", "1,rest", "--concurrency", "2", "--health", "ecs",
+                "--health-interval", "0.05", "--health-timeout", "30", "--rate-scale", "50"]
+_TRUST = {"ecs": "ecs-tasks.amazonaws.com", "ec2": "ec2.amazonaws.com"}
+
+
+class _FailingAccount(_Account):
+    """svc000 + svc001 on family app000 (role ecsTaskExecutionRole), svc002 on app001, whose execution role
+    ECS cannot assume: the sandbox's emulator fails that deployment with ECS's own stoppedReason."""
+
+    def seed(self) -> dict[str, str]:
+        from migrate.live.seed import create_service, ensure_network
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).read()
+        net = ensure_network(boto3.client("ec2"))
+        self.ecs.create_cluster(clusterName="batch")
+        roles = {}
+        for name, principal in (("ecsTaskExecutionRole", "ecs"), (BROKEN_ROLE, "ec2")):
+            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                             "Principal": {"Service": _TRUST[principal]}}]}
+            roles[name] = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        self.keys = []
+        for fam, role, services in (("app000", "ecsTaskExecutionRole", ("svc000", "svc001")),
+                                    ("app001", BROKEN_ROLE, ("svc002",))):
+            env = [{"name": "PORT", "value": "8080"}] + [
+                {"name": f"DB_PASSWORD_{j}" if j else "DB_PASSWORD", "value": f"Xk9-{fam}-s3cr3t-{j}-Qz7"} for j in range(2)]
+            arn = self.ecs.register_task_definition(
+                family=fam, executionRoleArn=roles[role], networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+                cpu="256", memory="512",
+                containerDefinitions=[{"name": "app", "image": "nginx:1.27", "essential": True, "environment": env}],
+            )["taskDefinition"]["taskDefinitionArn"]
+            for svc in services:
+                create_service(self.ecs, "batch", svc, arn, net, awsvpc=True)
+                self.keys.append(f"batch/{svc}")
+        self.ssm.put_parameter(Name=KEEP, Value="not the tool's", Type="String")
+        return self.running()
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = super().snapshot()
+        snap["broken_policies"] = self.iam.list_role_policies(RoleName=BROKEN_ROLE)["PolicyNames"]
+        return snap
+
+
+def _phases(plan: Path) -> dict[str, str]:
+    from migrate.apply.journal import Journal
+
+    doc = json.loads(plan.read_text())
+    return {k: str(v.phase) for k, v in Journal(plan.with_name(plan.name + ".state"), doc["id"]).states().items()}
+
+
+def _same_but_inactive(got: dict[str, Any], ref: dict[str, Any]) -> bool:
+    """Equal, except that a resumed run may have registered (and then deregistered) more revisions."""
+    def strip(s: dict[str, Any]) -> dict[str, Any]:
+        return {**s, "families": {f: d["ACTIVE"] for f, d in s["families"].items()}}
+
+    return strip(got) == strip(ref)
+
+
+@pytest.mark.parametrize("store", ["ssm", "secretsmanager"])
+def test_live_failed_health_rollback_killed_at_every_record_then_resume_or_rollback(server_env: str, tmp_path: Path,
+                                                                                     store: str) -> None:
+    """Wave 2 (svc001 + svc002, two at a time) fails health for svc002 for a real reason (a role ECS cannot
+    assume); the tool rolls svc002 back by itself. SIGKILL at each journal record of that rollback (from the
+    failure record to its last revert), then ``apply`` again converges on the uninterrupted run's end state
+    (svc002 deployed, failed and rolled back again; the rest kept) and ``rollback`` returns every service to
+    its original revision, deleting only what the run created; the journal ends with no action mid-way."""
+    t0 = time.monotonic()
+    root = tmp_path / "w"
+    root.mkdir()
+    plan = root / "live.json"
+    state = plan.with_name(plan.name + ".state")
+    acct = _FailingAccount(server_env)
+    original = acct.seed()
+    pristine = acct.snapshot()
+    runner = _fork_runner(tmp_path)
+    try:
+        rc, _, err = runner.run(["live", "plan", "--store", store, "-o", "live.json"], cwd=root)
+        assert rc == 0, err
+        planned = plan.read_bytes()
+        # the reference: one uninterrupted run; svc002's deployment fails and is rolled back by the tool
+        rc, out, err = runner.run(HEALTH_APPLY, cwd=root)
+        assert rc == 4, err[-800:]
+        assert "unable to assume the role" in out + err, (out + err)[-1500:]
+        ref = acct.snapshot()
+        assert ref["services"]["batch/svc002"] == pristine["services"]["batch/svc002"]
+        assert all(ref["services"][k][0].endswith("app000:2") for k in ("batch/svc000", "batch/svc001"))
+        if store == "ssm":
+            assert sorted(ref["ssm"]) == sorted([KEEP, "/app000/app/DB_PASSWORD", "/app000/app/DB_PASSWORD_1"])
+        else:
+            assert list(ref["ssm"]) == [KEEP] and len(ref["sm"]) == 2 and all("app000" in n for n in ref["sm"])
+        assert ref["families"]["app001"] == {"ACTIVE": [1], "INACTIVE": [2]}
+        assert list(ref["policies"]) == ["secrets-migrate"] and ref["broken_policies"] == []
+        assert set(_phases(plan).values()) <= {"applied", "reverted"}
+        recs = [json.loads(x) for x in (state / "journal.jsonl").read_bytes().splitlines()]
+        first = next(r["seq"] for r in recs if r["phase"] == "failed")
+        last = max(r["seq"] for r in recs if r["phase"] == "reverted")
+        assert last - first >= 8  # update, wait, revision, grant, two entries: reverting + reverted each
+        print(f"\nlive failed-health crash proof: kill at records {first}..{last}")
+        for k in range(first, last + 1):
+            for branch in ("resume", "rollback"):
+                assert acct.seed() == original
+                shutil.rmtree(state, ignore_errors=True)
+                plan.write_bytes(planned)
+                rc, _, err = runner.run(HEALTH_APPLY, cwd=root,
+                                        env={**CRASH, "SECRETS_MIGRATE_TEST_CRASH_AFTER_RECORD": str(k)})
+                assert rc == -9, (k, rc, err[-500:])
+                assert _journal_lines(plan) == k
+                if branch == "resume":
+                    rc, out, err = runner.run(HEALTH_APPLY, cwd=root)
+                    assert rc == 4, (k, rc, err[-800:])
+                    got = acct.snapshot()
+                    assert _same_but_inactive(got, ref), f"resume after kill at record {k}: {got} != {ref}"
+                    assert set(_phases(plan).values()) <= {"applied", "reverted"}, (k, _phases(plan))
+                else:
+                    rc, out, err = runner.run(["rollback", "live.json", "--yes"], cwd=root)
+                    assert rc == 0, (k, err[-800:])
+                    got = acct.snapshot()
+                    assert got["services"] == pristine["services"], f"rollback after kill at {k}: services"
+                    left = {x: got[x] for x in ("ssm", "sm", "policies", "broken_policies")}
+                    assert left == {"ssm": pristine["ssm"], "sm": [], "policies": {}, "broken_policies": []}, (k, left)
+                    assert {f: d["ACTIVE"] for f, d in got["families"].items()} == {"app000": [1], "app001": [1]}, k
+                    assert set(_phases(plan).values()) <= {"reverted"}, (k, _phases(plan))
+                for s in ("Xk9-app000-s3cr3t-0-Qz7", "Xk9-app001-s3cr3t-1-Qz7"):
+                    assert s not in out + err and s not in (state / "journal.jsonl").read_text()
+        print(f"live failed-health crash proof: {2 * (last - first + 1)} kills, {time.monotonic() - t0:.1f}s")
     finally:
         runner.close()
