@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from migrate.live.prove import Proof
     from migrate.live.source import Inventory
-    from migrate.live.waves import WaveSpec
+    from migrate.live.waves import RunReport, WaveSpec
     from migrate.plan.model import Plan, PlanSettings
     from migrate.stores.aws import AwsContext
 
@@ -209,10 +209,9 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
     ``prove``: ask IAM first whether each service's tasks will start; a "would fail" makes every failure policy
     but rollback-service refuse that service's wave."""
     from migrate.apply.journal import locked, state_dir_for
-    from migrate.live import report as rp
     from migrate.live.health import EcsHealthChecker, ScriptedHealth
     from migrate.live.ratelimit import RateLimits
-    from migrate.live.waves import LiveRunner, RunOptions, failure_policy
+    from migrate.live.waves import LiveRunner, RunInterrupted, RunOptions, failure_policy
 
     if health not in ("ecs", "scripted"):
         raise ConfigError("--health must be ecs or scripted")
@@ -260,8 +259,20 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
             try:
                 with run_guard(rt, plan_path):
                     rep = runner.run(only=set(services) if services else None)
+            except RunInterrupted as stopped:
+                # the run was compensated and stops: its per-service outcome is still reported before the
+                # message that says where things are and which command finishes the job
+                _emit_report(stopped.report, report_format, report_out, no_color)
+                raise
             finally:
                 rt.journal.close()
+    _emit_report(rep, report_format, report_out, no_color)
+    return EXIT_OK if rep.ok else EXIT_FAILED
+
+
+def _emit_report(rep: RunReport, report_format: str, report_out: Path | None, no_color: bool) -> None:
+    from migrate.live import report as rp
+
     text = rp.to_json(rep) if report_format == "json" else rp.to_markdown(rep) if report_format == "markdown" else None
     if report_out is not None:
         from migrate.apply.fs import atomic_write
@@ -275,7 +286,6 @@ def apply_live(plan_path: Path, *, yes: bool = False, waves: str = "1,rest", con
         print(text, end="")
     else:
         out_console(no_color).print(rp.to_table(rep))
-    return EXIT_OK if rep.ok else EXIT_FAILED
 
 
 def rollback_live(plan_path: Path, *, services: Sequence[str] = (), yes: bool = False, profile: str | None = None,

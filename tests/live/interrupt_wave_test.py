@@ -181,6 +181,10 @@ def test_interrupt_mid_wave_rolls_the_wave_back_and_rollback_undoes_the_rest(wor
     recs = world.records()
     stop = [r for r in recs if r["phase"] == "live-interrupted"]
     assert len(stop) == 1 and stop[0]["receipt"]["wave"] == 2 and stop[0]["receipt"]["signal"] == sig.name
+    # the per-service report (--report json) is still printed: the canary migrated, wave 2 rolled back
+    rows = {r["key"]: r["status"] for r in json.loads(out)["services"]}
+    assert rows["batch/svc000"] == "migrated", rows
+    assert {rows[f"batch/svc00{i}"] for i in (1, 2, 3)} <= {"rolled-back", "skipped"}, rows
     assert stop[0]["receipt"]["running"], "the interrupt came while services of the wave were in flight"
     # the canary wave stays migrated; the interrupted wave is back on its previous revisions
     where = _assert_each_service_whole(world, original)
