@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from migrate.config import Config, load_config
 from migrate.errors import PlanError, UsageError
-from migrate.model import FileReport, FileStatus, Finding
+from migrate.model import FileReport, FileStatus, Finding, ValueKind, Verdict
 from migrate.plan.choices import Mode
 from migrate.sources.base import LoadedFile
 
@@ -92,27 +92,68 @@ def _chunks(cands: list[Any]) -> list[list[Any]]:
     return out
 
 
+#: the judge of this process's share of a streaming scan (set for the scan, in a worker for its life)
+_JUDGE: list[Any] = [None]
+
+
 def _scan_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileReport], list[Finding]]:
-    """Worker: load, deduplicate and classify one chunk; return reports and value-free findings."""
-    from migrate.detect.engine import classify
+    """Worker: load, deduplicate and classify one chunk; return reports and value-free findings.
+
+    Task definitions the C decoder reads are judged from their (name, value) pairs; an Entry is built
+    only for what is reported, directly without its value. A chunk that mixes formats (an entry may be
+    read by two sources) or a config with rules takes the general path: every entry built, deduplicated
+    and classified."""
+    from migrate.detect.engine import Judge
+    from migrate.sources.ecs_taskdef.fast import Light
     from migrate.sources.walk import load_candidate
 
     cands, max_bytes, cfg, keep_all = args
-    reports: list[FileReport] = []
-    loaded: list[LoadedFile] = []
-    for c in cands:
-        report, lf = load_candidate(c, max_bytes=max_bytes)
-        reports.append(report)
-        if lf is not None:
-            loaded.append(lf)
-    found = [dataclasses.replace(f, entry=dataclasses.replace(f.entry, value=None))
-             for f in classify([e for lf in dedupe(loaded) for e in lf.entries], cfg) if keep_all or f.is_secret]
-    return reports, found
+    judge = _JUDGE[0]
+    own = judge is None
+    if own:
+        judge = Judge()
+    try:
+        reports: list[FileReport] = []
+        got: list[Any] = []
+        for c in cands:
+            report, lf = load_candidate(c, max_bytes=max_bytes, light=True)
+            reports.append(report)
+            if lf is not None:
+                got.append(lf)
+        if cfg.ignore or cfg.force or not all(isinstance(x, Light) for x in got):
+            loaded = [x.loaded() if isinstance(x, Light) else x for x in got]
+            found = [dataclasses.replace(f, entry=dataclasses.replace(f.entry, value=None))
+                     for f in (judge.finding(e, cfg) for lf in dedupe(loaded) for e in lf.entries)
+                     if keep_all or f.is_secret]
+            return reports, found
+        found = []
+        for light in got:
+            for item in light.items:
+                value = item[5]
+                if value is None:  # managed: never a secret
+                    if keep_all:
+                        found.append(judge.finding(light.entry(item, keep_value=False)))
+                    continue
+                j = judge.judge(item[4], ValueKind.LITERAL if value else ValueKind.EMPTY, value, item[2],
+                                (item[2],), item[9])
+                if keep_all or j.verdict is Verdict.SECRET:
+                    found.append(Judge.make_finding(light.entry(item, keep_value=False), j))
+        return reports, found
+    finally:
+        if own:
+            judge.close()
+
+
+def _worker_init() -> None:
+    from migrate.detect.engine import Judge
+
+    _JUDGE[0] = Judge()
 
 
 def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_all: bool,
                     on_findings: Callable[[list[Finding]], None] | None, console: Console | None,
                     workers: int | None) -> ScanOutcome:
+    from migrate.detect.engine import Judge
     from migrate.sources.walk import iter_candidates
 
     files: list[FileReport] = []
@@ -140,16 +181,21 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-            with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init) as pool:
                 results = pool.map(_scan_chunk, jobs)
                 for reports, found in results:
                     _collect(reports, found, files, findings, on_findings)
                     prog.advance(task, len(reports))
         else:
-            for job in jobs:
-                reports, found = _scan_chunk(job)
-                _collect(reports, found, files, findings, on_findings)
-                prog.advance(task, len(reports))
+            with Judge() as judge:
+                _JUDGE[0] = judge
+                try:
+                    for job in jobs:
+                        reports, found = _scan_chunk(job)
+                        _collect(reports, found, files, findings, on_findings)
+                        prog.advance(task, len(reports))
+                finally:
+                    _JUDGE[0] = None
     files.sort(key=lambda f: order.get(f.path, len(order)))
     return ScanOutcome(files=files, loaded=[], findings=_dedupe_findings(findings))
 

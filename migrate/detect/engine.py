@@ -56,9 +56,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
+import re
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from migrate.detect import filters as F
 from migrate.detect.names import SAFE, STRONG, WEAK, NameInfo, analyze_name
@@ -198,31 +200,38 @@ _DS_MIN_LEN = 20
 _DS_MIN_ENTROPY = 4.2
 
 
-def _identifiers(entry: Entry) -> dict[str, str]:
-    """The identifiers of the entry's own definition, normalised, with the reason id naming each."""
+@functools.lru_cache(maxsize=4096)
+def _identifiers(name: str, unit: str, units: tuple[str, ...], group: str) -> dict[str, str]:
+    """The identifiers of the entry's own definition, normalised, with the reason id naming each
+    (cached: names, units and groups are not values). Callers must not mutate the result."""
     out: dict[str, str] = {}
-    for unit in (entry.unit, *entry.units):
-        if unit:
-            out.setdefault(_norm(unit), "identifier:unit-name")
-    if entry.group:
-        out.setdefault(_norm(entry.group), "identifier:group-name")
-    out.setdefault(_norm(entry.name), "identifier:variable-name")
-    for word in analyze_name(entry.name).words:
+    for u in (unit, *units):
+        if u:
+            out.setdefault(_norm(u), "identifier:unit-name")
+    if group:
+        out.setdefault(_norm(group), "identifier:group-name")
+    out.setdefault(_norm(name), "identifier:variable-name")
+    for word in analyze_name(name).words:
         if len(word) >= 3:
             out.setdefault(word, "identifier:name-word")
     return out
 
 
+#: what ``str.isalnum`` rejects: ``\\w`` is alphanumeric or ``_`` (the same Unicode tables)
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _norm(text: str) -> str:
-    return "".join(c for c in text.lower() if c.isalnum())
+    """``text`` lower-cased, alphanumeric characters only."""
+    return _NOT_ALNUM.sub("", text.lower())
 
 
-def _equals_identifier(entry: Entry, v: str) -> str:
+def _equals_identifier(s: _Subject, v: str) -> str:
     """The reason id when ``v`` is (case and separators aside) the unit, group or variable name."""
     n = _norm(v)
     if not n:
         return ""
-    return _identifiers(entry).get(n, "")
+    return _identifiers(s.name, s.unit, s.units, s.group).get(n, "")
 
 
 def _refine(info: NameInfo, v: str, name_r: tuple[str, ...], cred: str) -> _Judgement | None:
@@ -267,8 +276,8 @@ _SYSTEM_DIRS = ("/run/", "/var/", "/etc/", "/tmp/", "/home/", "/opt/", "/app/", 
                 "/data/", "/srv/", "/root/")
 
 
-def _strong(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
-    ident = _equals_identifier(entry, v)
+def _strong(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
+    ident = _equals_identifier(s, v)
     if ident and not F.is_boolean(v):
         # ``MYSQL_PASSWORD: photoprism`` in service photoprism: a weak password, never a placeholder or an id
         return _Judgement(_SECRET, M, (*name_r, "value:equals-identifier", ident), ValueKind.LITERAL)
@@ -310,7 +319,7 @@ def _safe(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
     return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.LITERAL)
 
 
-def _weak(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
+def _weak(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
     kind = ValueKind.LITERAL
     if info.keyword == "dsn":
         if F.userinfo_is_key(v):
@@ -323,13 +332,13 @@ def _weak(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...], plugins
     if F.is_random_looking(v, 16) or (F.is_uuid(v) and info.keyword == "key"):
         return _Judgement(_SECRET, M, (*name_r, "value:generated"), kind)
     if len(v) >= _DS_MIN_LEN and " " not in v and F.has_entropy(v, 3.0):
-        fired = plugins.fired(entry.name, v)
+        fired = plugins.fired(s.name, v)
         if fired:
             return _Judgement(_SECRET, L, (*name_r, *(f"ds:{t}" for t in fired)), kind)
     return _Judgement(_NOT, M, (*name_r, "value:not-generated"), kind)
 
 
-def _neutral(entry: Entry, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
+def _neutral(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
     """Value entropy alone, minus what filters explain. detect-secrets runs only when our own estimate
     says its entropy plugins may fire (provider formats and credentials were checked before)."""
     kind = ValueKind.LITERAL
@@ -342,16 +351,30 @@ def _neutral(entry: Entry, info: NameInfo, v: str, plugins: _Plugins) -> _Judgem
         return _Judgement(_NOT, H, ("filter:id-or-digest",), kind)
     if not F.has_entropy(v, _DS_MIN_ENTROPY):
         return _Judgement(_NOT, H, ("no-evidence",), kind)
-    fired = plugins.fired(entry.name, v)
+    fired = plugins.fired(s.name, v)
     if fired:
         return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), kind)
     return _Judgement(_NOT, M, ("no-evidence",), kind)
 
 
+class _Subject(NamedTuple):
+    """What a judgement reads of an entry besides its value: the name, and for a strong name the
+    identifiers of its definition (a value equal to one is a weak password)."""
+
+    name: str
+    unit: str = ""
+    units: tuple[str, ...] = ()
+    group: str = ""
+
+
 def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
-    info = analyze_name(entry.name)
-    kind = entry.value_kind
-    v = entry.value.reveal().strip() if entry.value is not None else ""
+    return _judge_value(_Subject(entry.name, entry.unit, entry.units, entry.group), entry.value_kind,
+                        entry.value.reveal() if entry.value is not None else None, plugins)
+
+
+def _judge_value(s: _Subject, kind: ValueKind, value: str | None, plugins: _Plugins) -> _Judgement:
+    info = analyze_name(s.name)
+    v = value.strip() if value is not None else ""
     name_r = (info.reason,) if info.reason else ()
     if kind is not ValueKind.LITERAL:
         return _non_literal(info, kind, v)
@@ -360,12 +383,12 @@ def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
     if refined is not None:
         return refined
     if info.kind == STRONG:
-        return _strong(entry, info, v, name_r)
+        return _strong(s, info, v, name_r)
     if info.kind == SAFE:
         return _safe(info, v, name_r)
     if info.kind == WEAK:
-        return _weak(entry, info, v, name_r, plugins)
-    return _neutral(entry, info, v, plugins)
+        return _weak(s, info, v, name_r, plugins)
+    return _neutral(s, info, v, plugins)
 
 
 _WHY_NOT = {
@@ -415,35 +438,74 @@ def classify_one(entry: Entry, config: Config | None = None) -> Finding:
     return classify([entry], config)[0]
 
 
+class Judge:
+    """Judgements for one scan (or one :func:`classify` call): detect-secrets' settings are entered at
+    most once, on first need, and restored by :meth:`close`.
+
+    The same (name, value) recurs across files (``LOG_LEVEL=info``, ``PORT=8080``): it is judged once.
+    The judgement reads only the name and value, and for a strong name the unit, units and group too
+    (a value equal to an identifier), so those are in the key. The cache is in memory only, never
+    printed or stored, bounded (cleared when full), and dropped by :meth:`close`.
+    """
+
+    #: cached judgements before the cache is cleared (keeps memory flat on huge scans)
+    MAX_CACHED = 1 << 16
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._plugins = _Plugins(self._stack)
+        self._seen: dict[tuple[object, ...], _Judgement] = {}
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._seen.clear()
+        self._stack.close()
+        self._plugins = _Plugins(self._stack)
+
+    def judge(self, name: str, kind: ValueKind, value: str | None, unit: str = "", units: tuple[str, ...] = (),
+              group: str = "") -> _Judgement:
+        """The judgement of an unmanaged entry with no config rule (``units`` as the Entry holds them)."""
+        if analyze_name(name).kind == STRONG:
+            key: tuple[object, ...] = (name, kind, value, unit, units, group)
+        else:
+            key = (name, kind, value)
+        j = self._seen.get(key)
+        if j is None:
+            if len(self._seen) >= self.MAX_CACHED:
+                self._seen.clear()
+            j = self._seen[key] = _judge_value(_Subject(name, unit, units, group), kind, value, self._plugins)
+        return j
+
+    def finding(self, entry: Entry, config: Config | None = None) -> Finding:
+        """What :func:`classify` says of ``entry``."""
+        if entry.managed:
+            return Finding(entry, _NOT, H, ("already-managed",), False, "already a secrets reference")
+        if config is not None:
+            rule = config.match(entry)
+            if rule is not None:
+                verdict = _SECRET if rule.action == "force" else _NOT
+                base = _judge(entry, self._plugins)
+                return _finding(entry, _Judgement(verdict, H, (f"config:{rule.action}",), base.kind))
+        return _finding(entry, self.judge(entry.name, entry.value_kind,
+                                          entry.value.reveal() if entry.value is not None else None,
+                                          entry.unit, entry.units, entry.group))
+
+    @staticmethod
+    def make_finding(entry: Entry, j: _Judgement) -> Finding:
+        """The finding for ``entry`` judged ``j`` (by :meth:`judge` on the entry's own fields)."""
+        return _finding(entry, j)
+
+
 def classify(entries: Sequence[Entry], config: Config | None = None) -> list[Finding]:
     """One Finding per Entry, in the same order. Pure apart from detect-secrets' global settings,
     which are entered at most once and restored on return."""
-    out: list[Finding] = []
-    # the same (name, value) recurs across files (LOG_LEVEL=info, PORT=8080): judged once per call. The
-    # judgement reads only the name and value, and for a strong name the unit, units and group too
-    # (a value equal to an identifier), so those are in the key. In memory only, dropped on return.
-    seen: dict[tuple[object, ...], _Judgement] = {}
-    with contextlib.ExitStack() as stack:
-        plugins = _Plugins(stack)
-        for entry in entries:
-            if entry.managed:
-                out.append(Finding(entry, _NOT, H, ("already-managed",), False, "already a secrets reference"))
-                continue
-            if config is not None:
-                rule = config.match(entry)
-                if rule is not None:
-                    verdict = _SECRET if rule.action == "force" else _NOT
-                    base = _judge(entry, plugins)
-                    out.append(_finding(entry, _Judgement(verdict, H, (f"config:{rule.action}",), base.kind)))
-                    continue
-            key: tuple[object, ...] = (entry.name, entry.value_kind, entry.value.reveal() if entry.value is not None else None)
-            if analyze_name(entry.name).kind == STRONG:
-                key = (*key, entry.unit, entry.units, entry.group)
-            j = seen.get(key)
-            if j is None:
-                j = seen[key] = _judge(entry, plugins)
-            out.append(_finding(entry, j))
-    return out
+    with Judge() as judge:
+        return [judge.finding(entry, config) for entry in entries]
 
 
 def iter_secret_findings(findings: Sequence[Finding]) -> Iterator[Finding]:
