@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from migrate.config import Config, load_config
 from migrate.errors import PlanError, UsageError
@@ -19,6 +18,9 @@ from migrate.plan.choices import Mode
 from migrate.sources.base import LoadedFile
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
     from migrate.apply.env import Env, HealthChecker
     from migrate.apply.journal import Journal
     from migrate.live.ratelimit import RateLimits
@@ -38,6 +40,8 @@ class ScanOutcome:
 
 
 def progress_bar(console: Console, *, enabled: bool = True) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console, transient=True, disable=not enabled)
 
@@ -144,6 +148,10 @@ def _scan_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileRep
             judge.close()
 
 
+def _no_progress(_n: int) -> None:
+    pass
+
+
 def _worker_init() -> None:
     from migrate.detect.engine import Judge
 
@@ -174,8 +182,12 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
     use_pool = n > 1 and len(cands) >= 4 * _CHUNK
     findings: list[Finding] = []
     jobs = [(ch, max_bytes, cfg, keep_all) for ch in chunks]
-    with progress_bar(console or Console(quiet=True), enabled=console is not None) as prog:
-        task = prog.add_task("Scanning", total=len(cands))
+    with contextlib.ExitStack() as stack:
+        advance: Callable[[int], None] = _no_progress
+        if console is not None:  # rich only for a terminal
+            prog = stack.enter_context(progress_bar(console))
+            task = prog.add_task("Scanning", total=len(cands))
+            advance = functools.partial(prog.advance, task)
         if use_pool:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -185,7 +197,7 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
                 results = pool.map(_scan_chunk, jobs)
                 for reports, found in results:
                     _collect(reports, found, files, findings, on_findings)
-                    prog.advance(task, len(reports))
+                    advance(len(reports))
         else:
             with Judge() as judge:
                 _JUDGE[0] = judge
@@ -193,7 +205,7 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
                     for job in jobs:
                         reports, found = _scan_chunk(job)
                         _collect(reports, found, files, findings, on_findings)
-                        prog.advance(task, len(reports))
+                        advance(len(reports))
                 finally:
                     _JUDGE[0] = None
     files.sort(key=lambda f: order.get(f.path, len(order)))

@@ -372,8 +372,58 @@ def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
                         entry.value.reveal() if entry.value is not None else None, plugins)
 
 
-def _judge_value(s: _Subject, kind: ValueKind, value: str | None, plugins: _Plugins) -> _Judgement:
+#: a value of letters, digits, ``.``, ``_`` and ``-`` only: no URL, DSN, query, template, path, ARN,
+#: key=value pair, PEM block or whitespace can be in it (see :func:`_judge_plain`)
+_PLAIN = re.compile(r"[A-Za-z0-9._\-]+")
+_PUBLISHABLE = ("pk_live_", "pk_test_")
+
+
+def _judge_plain(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement | None:
+    """:func:`_judge_value` of a non-empty plain literal (``_PLAIN``), taking the same steps minus the
+    checks that cannot match such a value; None for a placeholder (the full path decides)."""
+    # credential_evidence needs "@", "?", a template or a marker; a CloudFormation reference "{"; an ARN ":"
+    if F.is_placeholder(v):
+        return None
+    name_r = (info.reason,) if info.reason else ()
+    if len(v) >= 16:
+        if v.startswith(_PUBLISHABLE):  # the only public-key form without a space, colon or slash
+            return _Judgement(_NOT, H, (*name_r, "filter:public-key"), ValueKind.LITERAL)
+        ev = F.provider_evidence(v)  # a private key block has spaces
+        if ev:
+            return _Judgement(_SECRET, H, (*name_r, ev), ValueKind.LITERAL)
+    # URL credentials need "://", embedded pairs "=" or ":"
+    if info.kind == STRONG:
+        return _strong(s, info, v, name_r)
+    if info.kind == SAFE:  # an SSM name needs "/", an ARN ":"
+        return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.LITERAL)
+    if info.kind == WEAK:
+        return _weak(s, info, v, name_r, plugins)
+    return _plain_neutral(s, info, v, plugins)
+
+
+def _plain_neutral(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
+    """:func:`_neutral` of a plain value."""
+    if len(v) < _DS_MIN_LEN:
+        return _Judgement(_NOT, H, ("no-evidence",), ValueKind.LITERAL)
+    # a connection URL needs "://", "jdbc:" or "@tcp("; a file path "/", ":" or "\\"; an e-mail "@"
+    if info.hints & _ID_HINTS or F.is_hex_digest(v) or F.is_uuid(v) or F.is_hostname(v):
+        return _Judgement(_NOT, H, ("filter:id-or-digest",), ValueKind.LITERAL)
+    if not F.has_entropy(v, _DS_MIN_ENTROPY):
+        return _Judgement(_NOT, H, ("no-evidence",), ValueKind.LITERAL)
+    fired = plugins.fired(s.name, v)
+    if fired:
+        return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), ValueKind.LITERAL)
+    return _Judgement(_NOT, M, ("no-evidence",), ValueKind.LITERAL)
+
+
+def _judge_value(s: _Subject, kind: ValueKind, value: str | None, plugins: _Plugins, *,
+                 quick: bool = True) -> _Judgement:
+    """The judgement (``quick=False``: never the plain-value shortcut, for tests comparing both)."""
     info = analyze_name(s.name)
+    if quick and kind is ValueKind.LITERAL and value and _PLAIN.fullmatch(value):
+        j = _judge_plain(s, info, value, plugins)
+        if j is not None:
+            return j
     v = value.strip() if value is not None else ""
     name_r = (info.reason,) if info.reason else ()
     if kind is not ValueKind.LITERAL:

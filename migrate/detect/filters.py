@@ -237,8 +237,14 @@ def private_key_evidence(value: str) -> str:
     return "value:private-key" if "PRIVATE KEY" in value and _PEM_PRIVATE_RE.search(value) else ""
 
 
+#: every provider format, the JWT and the webhook URL hold one of these (a cheap test before the big one)
+_PROVIDER_HINT_RE = re.compile(r"[_\-.:=]|AKIA|ASIA|ABIA|ACCA|SK|AIza|dapi|NRAL")
+
+
 def provider_evidence(value: str) -> str:
     """``value:<provider-format>`` for a known provider token format anywhere in the value, else ''."""
+    if not _PROVIDER_HINT_RE.search(value):
+        return ""
     m = _PROVIDER_RE.search(value)
     if m and m.lastgroup:
         return "value:" + m.lastgroup.replace("_", "-")

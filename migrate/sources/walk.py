@@ -224,14 +224,14 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES,
             return FileReport(c.display, unrecognised.KIND, FileStatus.ERROR, odd.warnings[0],
                               odd.entries[0].line), odd
         return FileReport(c.display, "unknown", FileStatus.SKIPPED, NOT_A_DEFINITION), None
-    if light and source.kind == "ecs-taskdef" and not _PROVE[0]:
-        from migrate.sources.ecs_taskdef import fast
-
-        decoded = fast.decode(src, Path(c.display).name.split(".")[0] or c.display)
-        if decoded is not None:
-            return FileReport(c.display, source.kind, FileStatus.SCANNED), decoded
     try:
-        loaded = source.load(src, root=c.root)
+        loaded: LoadedFile | Light | None = None
+        if light and source.kind == "ecs-taskdef" and not _PROVE[0]:
+            from migrate.sources.ecs_taskdef import fast
+
+            loaded = fast.decode(src, Path(c.display).name.split(".")[0] or c.display)
+        if loaded is None:
+            loaded = source.load(src, root=c.root)
     except InputError as e:
         return FileReport(c.display, source.kind, FileStatus.ERROR, e.reason, e.line), None
     return FileReport(c.display, source.kind, FileStatus.SCANNED), loaded

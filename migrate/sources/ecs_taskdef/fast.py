@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import Any
 
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
@@ -37,41 +38,65 @@ def _constant(_name: str) -> Any:
     raise _Refused("not JSON")
 
 
-#: the last document decoded (sniff, then load, read the same text): (text, tree)
-_LAST: list[tuple[str, Any]] = [("", None)]
+#: the last document decoded (sniff, then load, read the same text): (text, tree, its string counter)
+_LAST: list[tuple[str, Any, Any]] = [("", None, None)]
 
 
 def loads(text: str) -> Any:
     """The decoded document when the strict parser would accept it too, else None (let it decide).
     Callers must not mutate the result."""
+    return _decoded(text)[0]
+
+
+def _decoded(text: str) -> tuple[Any, _Counter | None]:
     last = _LAST[0]
     if text is last[0]:
-        return last[1]
-    tree = None
+        return last[1], last[2]
+    tree = counter = None
     if text and text[0] != "\ufeff":
         try:
             tree = json.loads(text, parse_constant=_constant)
         except (ValueError, RecursionError):
             tree = None
-        if tree is not None and not _complete(text, tree):
-            tree = None
-    _LAST[0] = (text, tree)
-    return tree
+        counter = _Counter()
+        if tree is not None and not _complete(text, tree, counter):
+            tree = counter = None
+    _LAST[0] = (text, tree, counter)
+    return tree, counter
 
 
-def _complete(text: str, tree: Any) -> bool:
+def _complete(text: str, tree: Any, counter: _Counter) -> bool:
     """Every string token of ``text`` is a string of ``tree`` (the C decoder keeps the last of duplicate
     keys and drops the others: the strict parser refuses them), and no container nests deeper than the
-    strict parser's limit."""
-    if "\\" not in text and text.count("{") + text.count("[") < DEFAULT_MAX_DEPTH:
-        # no escapes: no string holds a quote, so quotes pair up into tokens in the text and in the
-        # (C) re-encoding of the tree alike; fewer brackets than the limit cannot nest beyond it
-        return json.dumps(tree).count('"') == text.count('"')
+    strict parser's limit (the count raises then)."""
     try:
-        total = _Counter().walk(tree, 0, 0)
+        total = counter.walk(tree, 0, 0)
     except (_Refused, RecursionError):
         return False
+    if "\\" not in text:  # no escapes: no string holds a quote, quotes pair up into tokens
+        return total * 2 == text.count('"')
     return total == sum(1 for _ in _STRING.finditer(text))
+
+
+class _Tokens:
+    """Where the string tokens of a text are, by ordinal (document order)."""
+
+    __slots__ = ("_ends", "_spans")
+
+    def __init__(self, text: str) -> None:
+        if "\\" in text:
+            self._spans: list[tuple[int, int]] | None = [m.span() for m in _STRING.finditer(text)]
+            self._ends: list[int] = []
+        else:  # no escapes: every quote opens or closes a token; ends[q] + q is where quote q is
+            self._spans = None
+            self._ends = list(accumulate(map(len, text.split('"'))))
+
+    def span(self, ordinal: int) -> tuple[int, int]:
+        """(start, end) of a token, quotes included."""
+        if self._spans is not None:
+            return self._spans[ordinal]
+        q = 2 * ordinal
+        return self._ends[q] + q, self._ends[q + 1] + q + 2
 
 
 class _Counter:
@@ -161,35 +186,26 @@ class Light:
     building an :class:`Entry`; :meth:`entry` builds the one of an item (line, pointer, restorability),
     as :func:`load` does for all of them."""
 
-    __slots__ = ("src", "items", "units", "families", "roles", "_tree", "_counter", "_spans", "_at")
+    __slots__ = ("src", "items", "units", "families", "roles", "_counter", "_spans", "_at")
 
-    def __init__(self, src: SourceText, tree: Any, items: list[Item], units: list[str], families: list[str],
+    def __init__(self, src: SourceText, counter: _Counter, items: list[Item], units: list[str], families: list[str],
                  roles: list[tuple[str, str]]) -> None:
         self.src = src
         self.items = items
         self.units = units
         self.families = families
         self.roles = roles
-        self._tree = tree
-        self._counter: _Counter | None = None
-        self._spans: list[tuple[int, int]] = []
+        self._counter = counter
+        self._spans: _Tokens | None = None
         self._at = (1, 0)  # (line, offset) of the last located string: lines are counted forwards
-
-    def _span(self, ordinal: int) -> tuple[int, int]:
-        if self._counter is None:
-            self._counter = _Counter()
-            self._counter.walk(self._tree, 0, 0)
-            self._spans = [m.span() for m in _STRING.finditer(self.src.text)]
-        return self._spans[ordinal]
 
     def entry(self, item: Item, *, keep_value: bool = True) -> Entry:
         """The Entry of ``item``; ``keep_value=False``: without its value (a scan's reported finding)."""
         obj, key, unit, location, name, value, cptr, tail, idx, family = item
-        if self._counter is None:
-            self._span(0)
-        assert self._counter is not None
-        start, end = self._span(self._counter.member(obj, key))
         text = self.src.text
+        if self._spans is None:
+            self._spans = _Tokens(text)
+        start, end = self._spans.span(self._counter.member(obj, key))
         line, at = self._at
         if start >= at:
             line += text.count("\n", at, start)
@@ -230,8 +246,8 @@ def load(src: SourceText, stem: str) -> LoadedFile | None:
 
 def decode(src: SourceText, stem: str) -> Light | None:  # noqa: C901, PLR0911, PLR0912 - one pass mirroring the strict loader
     """The file's entries as :class:`Light` items, or None (take the strict path)."""
-    tree = loads(src.text)
-    if tree is None:
+    tree, counter = _decoded(src.text)
+    if tree is None or counter is None:
         return None
     shape = _shape(tree)
     if shape is None:
@@ -290,7 +306,7 @@ def decode(src: SourceText, stem: str) -> Light | None:  # noqa: C901, PLR0911, 
                 if not _managed(log.get("secretOptions"), cname, cptr, _SECRET_OPTS, LOC_SECRET_OPTIONS, family,
                                 items):
                     return None
-    return Light(src, tree, items, units, families, roles)
+    return Light(src, counter, items, units, families, roles)
 
 
 def _managed(arr: Any, unit: str, cptr: str, tail: int, location: str, family: str, items: list[Item]) -> bool:
