@@ -173,10 +173,12 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
         if isinstance(c, FileReport):
             files.append(c)
             continue
-        real = c.path.resolve()
-        if real not in seen:  # the same file named twice (overlapping arguments)
+        if len(paths) > 1:  # the same file named twice (overlapping arguments); one walk names each once
+            real = c.path.resolve()
+            if real in seen:
+                continue
             seen.add(real)
-            cands.append(c)
+        cands.append(c)
     chunks = _chunks(cands)
     n = workers if workers is not None else min(os.cpu_count() or 1, 4)
     use_pool = n > 1 and len(cands) >= 4 * _CHUNK

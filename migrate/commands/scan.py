@@ -20,6 +20,8 @@ from migrate.model import FileStatus, Finding
 from migrate.sources.base import unproven_loads
 
 JSON_VERSION = 1
+#: ``json.dumps(x, ensure_ascii=False)`` without building an encoder per call
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def entry_record(f: Finding) -> dict[str, Any]:
@@ -353,7 +355,7 @@ def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entrie
                 counts["secret"] += f.is_secret
                 if not (all_entries or f.is_secret):
                     continue
-                sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + json.dumps(entry_record(f), ensure_ascii=False))
+                sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + _encode(entry_record(f)))
                 counts["n"] += 1
 
         with unproven_loads():

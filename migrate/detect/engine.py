@@ -376,13 +376,17 @@ def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
 #: key=value pair, PEM block or whitespace can be in it (see :func:`_judge_plain`)
 _PLAIN = re.compile(r"[A-Za-z0-9._\-]+")
 _PUBLISHABLE = ("pk_live_", "pk_test_")
+#: first characters of the placeholders a plain value can be (``xxx``, ``...``, ``-``, ``_``, ``__X__``,
+#: ``TODO``, ``TBD``, ``FIXME``, ``REDACTED``, ``MASKED``, ``HIDDEN``, ``SET_ME``, ``REPLACE_ME``,
+#: ``TO_BE_SET``, ``NA``, ``none``, ``null``, ``nil``, ``undefined``, ``unset``, ``empty``; any case)
+_PLACEHOLDER_STARTS = frozenset("xX.-_tTfFrRmMhHsSnNuUeE")
 
 
 def _judge_plain(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement | None:
     """:func:`_judge_value` of a non-empty plain literal (``_PLAIN``), taking the same steps minus the
     checks that cannot match such a value; None for a placeholder (the full path decides)."""
     # credential_evidence needs "@", "?", a template or a marker; a CloudFormation reference "{"; an ARN ":"
-    if F.is_placeholder(v):
+    if v[0] in _PLACEHOLDER_STARTS and F.is_placeholder(v):
         return None
     name_r = (info.reason,) if info.reason else ()
     if len(v) >= 16:

@@ -150,15 +150,25 @@ def has_entropy(value: str, limit: float) -> bool:
     return shannon_entropy(value) >= limit
 
 
+_ASCII_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_ASCII_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_DIGITS = frozenset("0123456789")
+
+
 def is_random_looking(value: str, min_length: int = 16) -> bool:
     """Long, no spaces, mixes character classes and has high per-character entropy: a generated key."""
     v = value.strip()
     if len(v) < min_length or " " in v:
         return False
     limit = 3.0 if len(v) < 24 else 3.5
-    if math.log2(len(set(v))) < limit:  # entropy never exceeds log2(distinct characters)
+    chars = set(v)
+    if math.log2(len(chars)) < limit:  # entropy never exceeds log2(distinct characters)
         return False
-    classes = (any(c.islower() for c in v) + any(c.isupper() for c in v) + any(c.isdigit() for c in v))
+    if v.isascii():  # the same classes as below, by set
+        classes = (not chars.isdisjoint(_ASCII_LOWER)) + (not chars.isdisjoint(_ASCII_UPPER)) + \
+            (not chars.isdisjoint(_ASCII_DIGITS))
+    else:
+        classes = (any(c.islower() for c in v) + any(c.isupper() for c in v) + any(c.isdigit() for c in v))
     if classes < 2:
         return False
     return shannon_entropy(v) >= limit
