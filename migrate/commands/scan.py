@@ -295,13 +295,17 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
     cfg = load_config(Path(paths[0]) if paths else Path.cwd(), config_path)
     if output is not None:
         check_output(paths, output, exclude=tuple(cfg.exclude))
-    from migrate.console import err_console, out_console
-
     if fmt == "json" and baseline is None and update_baseline is None:
         # the console only shows progress on a terminal: none (and no rich) when stderr is none
-        err = err_console(no_color) if _stderr_may_be_terminal() else None
+        err = None
+        if _stderr_may_be_terminal():
+            from migrate.console import err_console
+
+            err = err_console(no_color)
         return _scan_json_streaming(paths, cfg=cfg, err=err, all_entries=all_entries, output=output,
                                     max_file_size=max_file_size)
+    from migrate.console import err_console, out_console
+
     err = err_console(no_color)
     with unproven_loads():  # scan reports, never rewrites: no trial rewrite (plan keeps the proof)
         out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,

@@ -63,7 +63,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from migrate.detect import filters as F
-from migrate.detect.names import SAFE, STRONG, WEAK, NameInfo, analyze_name
+from migrate.detect.names import NEUTRAL, SAFE, STRONG, WEAK, NameInfo, analyze_name
 from migrate.model import Confidence, Entry, Finding, ValueKind, Verdict
 
 if TYPE_CHECKING:
@@ -89,8 +89,7 @@ H, M, L = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 _SECRET, _NOT = Verdict.SECRET, Verdict.NOT_SECRET
 
 
-@dataclasses.dataclass(frozen=True)
-class _Judgement:
+class _Judgement(NamedTuple):
     verdict: Verdict
     confidence: Confidence
     reasons: tuple[str, ...]
@@ -319,7 +318,7 @@ def _safe(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
     return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.LITERAL)
 
 
-def _weak(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
+def _weak(name: str, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
     kind = ValueKind.LITERAL
     if info.keyword == "dsn":
         if F.userinfo_is_key(v):
@@ -332,13 +331,13 @@ def _weak(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...], plugins:
     if F.is_random_looking(v, 16) or (F.is_uuid(v) and info.keyword == "key"):
         return _Judgement(_SECRET, M, (*name_r, "value:generated"), kind)
     if len(v) >= _DS_MIN_LEN and " " not in v and F.has_entropy(v, 3.0):
-        fired = plugins.fired(s.name, v)
+        fired = plugins.fired(name, v)
         if fired:
             return _Judgement(_SECRET, L, (*name_r, *(f"ds:{t}" for t in fired)), kind)
     return _Judgement(_NOT, M, (*name_r, "value:not-generated"), kind)
 
 
-def _neutral(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
+def _neutral(name: str, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
     """Value entropy alone, minus what filters explain. detect-secrets runs only when our own estimate
     says its entropy plugins may fire (provider formats and credentials were checked before)."""
     kind = ValueKind.LITERAL
@@ -351,7 +350,7 @@ def _neutral(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgeme
         return _Judgement(_NOT, H, ("filter:id-or-digest",), kind)
     if not F.has_entropy(v, _DS_MIN_ENTROPY):
         return _Judgement(_NOT, H, ("no-evidence",), kind)
-    fired = plugins.fired(s.name, v)
+    fired = plugins.fired(name, v)
     if fired:
         return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), kind)
     return _Judgement(_NOT, M, ("no-evidence",), kind)
@@ -382,48 +381,63 @@ _PUBLISHABLE = ("pk_live_", "pk_test_")
 _PLACEHOLDER_STARTS = frozenset("xX.-_tTfFrRmMhHsSnNuUeE")
 
 
+_NO_EVIDENCE = _Judgement(_NOT, H, ("no-evidence",), ValueKind.LITERAL)
+
+
+@functools.lru_cache(maxsize=1024)
+def _modifier(name_r: tuple[str, ...], modifier: str) -> _Judgement:
+    """A safe name's verdict on a plain literal (per name: no value in it)."""
+    return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{modifier}"), ValueKind.LITERAL)
+
+
 def _judge_plain(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement | None:
     """:func:`_judge_value` of a non-empty plain literal (``_PLAIN``), taking the same steps minus the
     checks that cannot match such a value; None for a placeholder (the full path decides)."""
     # credential_evidence needs "@", "?", a template or a marker; a CloudFormation reference "{"; an ARN ":"
     if v[0] in _PLACEHOLDER_STARTS and F.is_placeholder(v):
         return None
-    name_r = (info.reason,) if info.reason else ()
-    if len(v) >= 16:
+    kind = info.kind
+    if len(v) < 16:
+        if kind == NEUTRAL:
+            return _NO_EVIDENCE
+        name_r = (info.reason,) if info.reason else ()
+    else:
+        name_r = (info.reason,) if info.reason else ()
         if v.startswith(_PUBLISHABLE):  # the only public-key form without a space, colon or slash
             return _Judgement(_NOT, H, (*name_r, "filter:public-key"), ValueKind.LITERAL)
         ev = F.provider_evidence(v)  # a private key block has spaces
         if ev:
             return _Judgement(_SECRET, H, (*name_r, ev), ValueKind.LITERAL)
     # URL credentials need "://", embedded pairs "=" or ":"
-    if info.kind == STRONG:
+    if kind == STRONG:
         return _strong(s, info, v, name_r)
-    if info.kind == SAFE:  # an SSM name needs "/", an ARN ":"
-        return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.LITERAL)
-    if info.kind == WEAK:
-        return _weak(s, info, v, name_r, plugins)
-    return _plain_neutral(s, info, v, plugins)
+    if kind == SAFE:  # an SSM name needs "/", an ARN ":"
+        return _modifier(name_r, info.modifier)
+    if kind == WEAK:
+        return _weak(s.name, info, v, name_r, plugins)
+    return _plain_neutral(s.name, info, v, plugins)
 
 
-def _plain_neutral(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
+def _plain_neutral(name: str, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
     """:func:`_neutral` of a plain value."""
     if len(v) < _DS_MIN_LEN:
-        return _Judgement(_NOT, H, ("no-evidence",), ValueKind.LITERAL)
+        return _NO_EVIDENCE
     # a connection URL needs "://", "jdbc:" or "@tcp("; a file path "/", ":" or "\\"; an e-mail "@"
     if info.hints & _ID_HINTS or F.is_hex_digest(v) or F.is_uuid(v) or F.is_hostname(v):
         return _Judgement(_NOT, H, ("filter:id-or-digest",), ValueKind.LITERAL)
     if not F.has_entropy(v, _DS_MIN_ENTROPY):
-        return _Judgement(_NOT, H, ("no-evidence",), ValueKind.LITERAL)
-    fired = plugins.fired(s.name, v)
+        return _NO_EVIDENCE
+    fired = plugins.fired(name, v)
     if fired:
         return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), ValueKind.LITERAL)
     return _Judgement(_NOT, M, ("no-evidence",), ValueKind.LITERAL)
 
 
 def _judge_value(s: _Subject, kind: ValueKind, value: str | None, plugins: _Plugins, *,
-                 quick: bool = True) -> _Judgement:
+                 quick: bool = True, info: NameInfo | None = None) -> _Judgement:
     """The judgement (``quick=False``: never the plain-value shortcut, for tests comparing both)."""
-    info = analyze_name(s.name)
+    if info is None:
+        info = analyze_name(s.name)
     if quick and kind is ValueKind.LITERAL and value and _PLAIN.fullmatch(value):
         j = _judge_plain(s, info, value, plugins)
         if j is not None:
@@ -441,8 +455,8 @@ def _judge_value(s: _Subject, kind: ValueKind, value: str | None, plugins: _Plug
     if info.kind == SAFE:
         return _safe(info, v, name_r)
     if info.kind == WEAK:
-        return _weak(s, info, v, name_r, plugins)
-    return _neutral(s, info, v, plugins)
+        return _weak(s.name, info, v, name_r, plugins)
+    return _neutral(s.name, info, v, plugins)
 
 
 _WHY_NOT = {
@@ -524,15 +538,14 @@ class Judge:
     def judge(self, name: str, kind: ValueKind, value: str | None, unit: str = "", units: tuple[str, ...] = (),
               group: str = "") -> _Judgement:
         """The judgement of an unmanaged entry with no config rule (``units`` as the Entry holds them)."""
-        if analyze_name(name).kind == STRONG:
-            key: tuple[object, ...] = (name, kind, value, unit, units, group)
-        else:
-            key = (name, kind, value)
+        info = analyze_name(name)
+        key: tuple[object, ...] = (name, kind, value, unit, units, group) if info.kind == STRONG else (name, kind, value)
         j = self._seen.get(key)
         if j is None:
             if len(self._seen) >= self.MAX_CACHED:
                 self._seen.clear()
-            j = self._seen[key] = _judge_value(_Subject(name, unit, units, group), kind, value, self._plugins)
+            j = self._seen[key] = _judge_value(_Subject(name, unit, units, group), kind, value, self._plugins,
+                                               info=info)
         return j
 
     def finding(self, entry: Entry, config: Config | None = None) -> Finding:
