@@ -131,12 +131,15 @@ def _scan_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileRep
                      if keep_all or f.is_secret]
             return reports, found
         found = []
+        never = judge.never_secret
         for light in got:
             for item in light.items:
                 value = item[5]
                 if value is None:  # managed: never a secret
                     if keep_all:
                         found.append(judge.finding(light.entry(item, keep_value=False)))
+                    continue
+                if not keep_all and never(item[4], value):
                     continue
                 j = judge.judge(item[4], ValueKind.LITERAL if value else ValueKind.EMPTY, value, item[2],
                                 (item[2],), item[9])

@@ -506,6 +506,12 @@ def classify_one(entry: Entry, config: Config | None = None) -> Finding:
     return classify([entry], config)[0]
 
 
+@functools.lru_cache(maxsize=4096)
+def _name_never_secret(name: str) -> bool:
+    info = analyze_name(name)
+    return info.kind != STRONG and not _credential_name(info)
+
+
 class Judge:
     """Judgements for one scan (or one :func:`classify` call): detect-secrets' settings are entered at
     most once, on first need, and restored by :meth:`close`.
@@ -547,6 +553,14 @@ class Judge:
             j = self._seen[key] = _judge_value(_Subject(name, unit, units, group), kind, value, self._plugins,
                                                info=info)
         return j
+
+    @staticmethod
+    def never_secret(name: str, value: str) -> bool:
+        """True when the judgement of a literal ``value`` under ``name`` is certainly not secret: a short
+        plain value (no URL, template, pair or provider format fits in it) under a name that is neither a
+        strong secret name nor a credential name (then only length, entropy or a format could tell, and
+        none can at this length). A scan that reports only secrets skips such entries."""
+        return 0 < len(value) < 16 and _name_never_secret(name) and _PLAIN.fullmatch(value) is not None
 
     def finding(self, entry: Entry, config: Config | None = None) -> Finding:
         """What :func:`classify` says of ``entry``."""

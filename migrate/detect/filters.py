@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Callable
 
 # --- suppressors ---------------------------------------------------------------------------------
@@ -140,7 +139,8 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+    # counts in order of first occurrence (as Counter gives them): the same sum, term by term
+    return -sum(c / n * math.log2(c / n) for c in map(value.count, dict.fromkeys(value)))
 
 
 def has_entropy(value: str, limit: float) -> bool:

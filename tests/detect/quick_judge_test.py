@@ -75,6 +75,24 @@ def test_plain_shortcut_equals_the_full_path() -> None:
     assert checked > 50_000
 
 
+def test_never_secret_is_never_wrong() -> None:
+    rng = random.Random(9)
+    skipped = 0
+    with contextlib.ExitStack() as stack:
+        plugins = E._Plugins(stack)
+        for value in _plain_values(rng) + ["", " x ", "a b", "u:p@h", "${X}", "{{x}}", "arn:aws:s3:::b"]:
+            for name in NAMES + ["AWS_ACCESS_KEY_ID", "AccessKeyId", "SECRET_NAME"]:
+                if E.Judge.never_secret(name, value):
+                    skipped += 1
+                    for unit in ("app", value):
+                        j = E._judge_value(E._Subject(name, unit, (unit,), "g"), ValueKind.LITERAL, value, plugins,
+                                           quick=False)
+                        assert j.verdict is not E._SECRET, (name, value)
+    assert skipped > 10_000
+    assert not E.Judge.never_secret("AWS_ACCESS_KEY_ID", "xxx")  # a credential name under a placeholder
+    assert not E.Judge.never_secret("DB_PASSWORD", "shop")
+
+
 def test_shortcut_tests_cover_what_they_skip() -> None:
     """Each check the plain shortcut skips cannot match a plain value; the placeholder pre-test knows
     every first character a plain placeholder can have."""
@@ -167,3 +185,14 @@ def test_light_scan_equals_the_full_scan(tmp_path: Path) -> None:
         assert _key(light)[0] == _key(full)[0]
         assert sum(f.is_secret for f in light.findings) > 50
         assert all(f.entry.value is None for f in light.findings)
+
+
+def test_entropy_is_the_counter_formula() -> None:
+    import math
+    from collections import Counter
+
+    rng = random.Random(13)
+    for _ in range(2000):
+        v = "".join(rng.choice(_PLAIN_CHARS + "é/+= ") for _ in range(rng.randrange(1, 60)))
+        n = len(v)
+        assert F.shannon_entropy(v) == -sum(c / n * math.log2(c / n) for c in Counter(v).values())

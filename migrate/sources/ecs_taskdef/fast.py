@@ -124,10 +124,29 @@ class _Counter:
         elif t is list:
             if depth >= DEFAULT_MAX_DEPTH:
                 raise _Refused("too deep")
-            self.first[id(v)] = at
+            first = self.first
+            first[id(v)] = at
             n = 0
             for x in v:
-                n += self.walk(x, at + n, depth + 1) if type(x) in (dict, list) else (type(x) is str)
+                tx = type(x)
+                if tx is str:
+                    n += 1
+                elif tx is dict:
+                    # a flat object of strings (an environment item) is counted here, as walk would
+                    m = 0
+                    for y in x.values():
+                        if type(y) is not str:
+                            n += self.walk(x, at + n, depth + 1)
+                            break
+                        m += 2
+                    else:
+                        if depth + 1 >= DEFAULT_MAX_DEPTH:
+                            raise _Refused("too deep")
+                        first[id(x)] = at + n
+                        self.count[id(x)] = m
+                        n += m
+                elif tx is list:
+                    n += self.walk(x, at + n, depth + 1)
         else:
             return 0
         self.count[id(v)] = n
