@@ -48,11 +48,14 @@ def progress_bar(console: Console, *, enabled: bool = True) -> Progress:
 
 def scan(paths: Sequence[str], *, config: Config | None = None, console: Console | None = None,
          max_file_size: int | None = None, keep_loaded: bool = True, keep_all: bool = True,
-         on_findings: Callable[[list[Finding]], None] | None = None, workers: int | None = None) -> ScanOutcome:
+         on_findings: Callable[[list[Any]], None] | None = None, workers: int | None = None,
+         render: Callable[[Finding], Any] | None = None) -> ScanOutcome:
     """Load and classify. ``keep_loaded=False`` streams: files are loaded and classified in chunks
     (in worker processes when there are many) and dropped; kept findings carry no value
     (``keep_all=False`` keeps only secret findings), so memory stays flat however many files there
-    are. ``plan`` needs the loaded files; ``scan`` does not. With ``on_findings`` findings are handed
+    are. ``plan`` needs the loaded files; ``scan`` does not. With ``render`` (streaming only), each finding is
+    handed over as ``render(finding)``, computed where it was judged (a worker: only that crosses back).
+    With ``on_findings`` findings are handed
     over per chunk and not kept."""
     from migrate.detect.engine import classify
     from migrate.sources.walk import scan_paths
@@ -65,6 +68,7 @@ def scan(paths: Sequence[str], *, config: Config | None = None, console: Console
     show = console is not None and console.is_terminal
     if not keep_loaded:
         return _scan_streaming(paths, cfg=cfg, max_bytes=max_bytes, keep_all=keep_all, on_findings=on_findings,
+                               render=render,
                                console=console if show else None, workers=workers)
     if console is not None and show:
         with progress_bar(console) as prog:
@@ -100,7 +104,15 @@ def _chunks(cands: list[Any]) -> list[list[Any]]:
 _JUDGE: list[Any] = [None]
 
 
-def _scan_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileReport], list[Finding]]:
+def _scan_chunk(args: tuple[list[Any], int, Config, bool, Callable[[Finding], Any] | None]
+                ) -> tuple[list[FileReport], list[Any]]:
+    """Worker: :func:`_judge_chunk`, each finding rendered when a renderer is given."""
+    reports, found = _judge_chunk(args[:4])
+    render = args[4]
+    return reports, found if render is None else [render(f) for f in found]
+
+
+def _judge_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileReport], list[Finding]]:
     """Worker: load, deduplicate and classify one chunk; return reports and value-free findings.
 
     Task definitions the C decoder reads are judged from their (name, value) pairs; an Entry is built
@@ -162,8 +174,8 @@ def _worker_init() -> None:
 
 
 def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_all: bool,
-                    on_findings: Callable[[list[Finding]], None] | None, console: Console | None,
-                    workers: int | None) -> ScanOutcome:
+                    on_findings: Callable[[list[Any]], None] | None, console: Console | None,
+                    workers: int | None, render: Callable[[Finding], Any] | None = None) -> ScanOutcome:
     from migrate.detect.engine import Judge
     from migrate.sources.walk import iter_candidates
 
@@ -185,8 +197,8 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
     chunks = _chunks(cands)
     n = workers if workers is not None else min(os.cpu_count() or 1, 4)
     use_pool = n > 1 and len(cands) >= 4 * _CHUNK
-    findings: list[Finding] = []
-    jobs = [(ch, max_bytes, cfg, keep_all) for ch in chunks]
+    findings: list[Any] = []
+    jobs = [(ch, max_bytes, cfg, keep_all, render) for ch in chunks]
     with contextlib.ExitStack() as stack:
         advance: Callable[[int], None] = _no_progress
         if console is not None:  # rich only for a terminal
@@ -217,8 +229,8 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
     return ScanOutcome(files=files, loaded=[], findings=_dedupe_findings(findings))
 
 
-def _collect(reports: list[FileReport], found: list[Finding], files: list[FileReport], findings: list[Finding],
-             on_findings: Callable[[list[Finding]], None] | None) -> None:
+def _collect(reports: list[FileReport], found: list[Any], files: list[FileReport], findings: list[Any],
+             on_findings: Callable[[list[Any]], None] | None) -> None:
     files.extend(reports)
     if on_findings is not None:
         on_findings(found)

@@ -354,17 +354,17 @@ def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entrie
         tool = json.dumps({"name": "secrets-migrate", "version": __version__})
         sink.write(f'{{\n  "version": {JSON_VERSION},\n  "tool": {tool},\n  "entries": [')
 
-        def emit(batch: list[Finding]) -> None:
-            for f in batch:
-                counts["secret"] += f.is_secret
-                if not (all_entries or f.is_secret):
+        def emit(batch: list[tuple[bool, str]]) -> None:
+            for is_secret, record in batch:
+                counts["secret"] += is_secret
+                if not (all_entries or is_secret):
                     continue
-                sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + _encode(entry_record(f)))
+                sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + record)
                 counts["n"] += 1
 
         with unproven_loads():
             out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
-                           keep_all=all_entries, on_findings=emit)
+                           keep_all=all_entries, on_findings=emit, render=_render)
         files = [json.dumps({"path": f.path, "kind": f.kind, "status": f.status.value, "reason": f.reason,
                              **({"line": f.line} if f.line else {})}, ensure_ascii=False) for f in out.files]
         sink.write("\n  ],\n  \"files\": [" + ",".join("\n    " + x for x in files) + "\n  ]\n}\n")
@@ -386,6 +386,11 @@ def _stderr_may_be_terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return True
+
+
+def _render(f: Finding) -> tuple[bool, str]:
+    """A finding as the streaming JSON report writes it (in the worker that judged it)."""
+    return f.is_secret, _encode(entry_record(f))
 
 
 def print_table(out: ScanOutcome, con: Any, *, all_entries: bool) -> None:
