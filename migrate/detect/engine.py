@@ -433,6 +433,28 @@ def _plain_neutral(name: str, info: NameInfo, v: str, plugins: _Plugins) -> _Jud
     return _Judgement(_NOT, M, ("no-evidence",), ValueKind.LITERAL)
 
 
+#: a URL with no user part, query, fragment, template, escape or whitespace (see :func:`_judge_url`)
+_URLISH = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[A-Za-z0-9._~:/\-]+")
+
+
+def _judge_url(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement | None:
+    """:func:`_judge_value` of a literal ``_URLISH`` value, taking the same steps minus the checks that
+    cannot match it (None for a placeholder: the full path decides): credentials need "@", "?" or a
+    template; a dynamic reference "{"; an ARN has no "://"; a public or private key a space, "_" or a
+    leading "-"."""
+    if F.is_placeholder(v):
+        return None
+    if len(v) >= 16:
+        ev = F.provider_evidence(v)
+        if ev:
+            return _Judgement(_SECRET, H, (*name_r, ev), ValueKind.LITERAL)
+    if len(v) >= 8 and info.kind != SAFE:  # it holds ":"
+        ev = F.embedded_evidence(v, _is_secret_key_name)
+        if ev:
+            return _Judgement(_SECRET, H, (*name_r, ev), ValueKind.LITERAL)
+    return _by_name(s, info, v, name_r, plugins)
+
+
 def _judge_value(s: _Subject, kind: ValueKind, value: str | None, plugins: _Plugins, *,
                  quick: bool = True, info: NameInfo | None = None) -> _Judgement:
     """The judgement (``quick=False``: never the plain-value shortcut, for tests comparing both)."""
@@ -446,10 +468,22 @@ def _judge_value(s: _Subject, kind: ValueKind, value: str | None, plugins: _Plug
     name_r = (info.reason,) if info.reason else ()
     if kind is not ValueKind.LITERAL:
         return _non_literal(info, kind, v)
+    if quick and v[:4].lower() == "arn:" and F.is_arn(v):
+        # _refine says so before anything else can (an ARN is neither empty nor a dynamic reference)
+        return _Judgement(_NOT, H, (*name_r, "filter:arn"), ValueKind.REFERENCE)
+    if quick and "://" in v and _URLISH.fullmatch(v):
+        j = _judge_url(s, info, v, name_r, plugins)
+        if j is not None:
+            return j
     cred = F.credential_evidence(v, _is_secret_key_name) if v else ""
     refined = _refine(info, v, name_r, cred) or _value_evidence(info, v, name_r, cred)
     if refined is not None:
         return refined
+    return _by_name(s, info, v, name_r, plugins)
+
+
+def _by_name(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
+    """Step 5: what the name says, for a literal no value evidence decided."""
     if info.kind == STRONG:
         return _strong(s, info, v, name_r)
     if info.kind == SAFE:
