@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrate.config import Config, load_config
 from migrate.errors import PlanError, UsageError
-from migrate.model import FileReport, FileStatus, Finding, ValueKind, Verdict
+from migrate.model import FileReport, FileStatus, Finding, Verdict
 from migrate.plan.choices import Mode
 from migrate.sources.base import LoadedFile
 
@@ -144,20 +144,20 @@ def _judge_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileRe
                      if keep_all or f.is_secret]
             return reports, found
         found = []
-        never = judge.never_secret
+        never, judge_literal, make, secret = judge.never_secret, judge.judge_literal, Judge.make_finding, Verdict.SECRET
         for light in got:
+            entry = light.entry
             for item in light.items:
                 value = item[5]
                 if value is None:  # managed: never a secret
                     if keep_all:
-                        found.append(judge.finding(light.entry(item, keep_value=False)))
+                        found.append(judge.finding(entry(item, keep_value=False)))
                     continue
                 if not keep_all and never(item[4], value):
                     continue
-                j = judge.judge(item[4], ValueKind.LITERAL if value else ValueKind.EMPTY, value, item[2],
-                                (item[2],), item[9])
-                if keep_all or j.verdict is Verdict.SECRET:
-                    found.append(Judge.make_finding(light.entry(item, keep_value=False), j))
+                j = judge_literal(item[4], value, item[2], item[9])
+                if keep_all or j.verdict is secret:
+                    found.append(make(entry(item, keep_value=False), j))
         return reports, found
     finally:
         if own:

@@ -86,6 +86,7 @@ _ID_HINTS = frozenset({"sha", "commit", "revision", "digest", "hash", "checksum"
                        "version", "build", "etag", "ref", "tag", "image"})
 
 H, M, L = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
+_LITERAL, _EMPTY = ValueKind.LITERAL, ValueKind.EMPTY
 _SECRET, _NOT = Verdict.SECRET, Verdict.NOT_SECRET
 
 
@@ -563,6 +564,7 @@ class Judge:
         self._stack = contextlib.ExitStack()
         self._plugins = _Plugins(self._stack)
         self._seen: dict[tuple[object, ...], _Judgement] = {}
+        self._lit: dict[tuple[str, ...], _Judgement] = {}
 
     def __enter__(self) -> Judge:
         return self
@@ -572,6 +574,7 @@ class Judge:
 
     def close(self) -> None:
         self._seen.clear()
+        self._lit.clear()
         self._stack.close()
         self._plugins = _Plugins(self._stack)
 
@@ -586,6 +589,19 @@ class Judge:
                 self._seen.clear()
             j = self._seen[key] = _judge_value(_Subject(name, unit, units, group), kind, value, self._plugins,
                                                info=info)
+        return j
+
+    def judge_literal(self, name: str, value: str, unit: str, group: str) -> _Judgement:
+        """:meth:`judge` of a value written in the file (literal; empty when ``value`` is "") of an entry of
+        one unit (``units == (unit,)``)."""
+        info = analyze_name(name)
+        key = (name, value, unit, group) if info.kind == STRONG else (name, value)
+        j = self._lit.get(key)
+        if j is None:
+            if len(self._lit) >= self.MAX_CACHED:
+                self._lit.clear()
+            j = self._lit[key] = _judge_value(_Subject(name, unit, (unit,), group),
+                                              _LITERAL if value else _EMPTY, value, self._plugins, info=info)
         return j
 
     @staticmethod
