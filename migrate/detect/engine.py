@@ -558,7 +558,7 @@ class Judge:
     """
 
     #: cached judgements before the cache is cleared (keeps memory flat on huge scans)
-    MAX_CACHED = 1 << 16
+    MAX_CACHED = 1 << 13
 
     def __init__(self) -> None:
         self._stack = contextlib.ExitStack()
