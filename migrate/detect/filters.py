@@ -140,7 +140,7 @@ def shannon_entropy(value: str) -> float:
         return 0.0
     n = len(value)
     # counts in order of first occurrence (as Counter gives them): the same sum, term by term
-    return -sum(c / n * math.log2(c / n) for c in map(value.count, dict.fromkeys(value)))
+    return -sum([c / n * math.log2(c / n) for c in map(value.count, dict.fromkeys(value))])
 
 
 def has_entropy(value: str, limit: float) -> bool:
