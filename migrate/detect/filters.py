@@ -247,17 +247,25 @@ def private_key_evidence(value: str) -> str:
     return "value:private-key" if "PRIVATE KEY" in value and _PEM_PRIVATE_RE.search(value) else ""
 
 
-#: every provider format, the JWT and the webhook URL hold one of these (a cheap test before the big one)
-_PROVIDER_HINT_RE = re.compile(r"[_\-.:=]|AKIA|ASIA|ABIA|ACCA|SK|AIza|dapi|NRAL")
+#: every provider format holds one of these (a cheap test before the big expression), alternative by
+#: alternative: AWS, GitHub, GitLab, Slack, Stripe (sk_/rk_ + live/test), Stripe webhook, SendGrid,
+#: Twilio, Google, npm (two), Mailchimp, Mailgun, OpenAI, Hugging Face, PyPI, Shopify, DigitalOcean,
+#: Square, New Relic (three), Vault, Telegram, Databricks, Grafana (two), Sentry, Doppler, age, Postman,
+#: Azure storage key, Azure SAS
+_PROVIDER_MARKS = (
+    "AKIA", "ASIA", "ABIA", "ACCA", "gh", "github_pat_", "glpat-", "xox", "xapp-", "_live_", "_test_", "whsec_",
+    "SG.", "SK", "AIza", "npm_", "_authToken=", "-us", "key-", "sk-", "hf_", "pypi-AgE", "shp", "_v1_", "sq0",
+    "NRAK-", "NRII-", "NRAL", "hvs.", "hvb.", "hvr.", ":AA", "dapi", "glsa_", "glc_", "sntr", "dp.",
+    "AGE-SECRET-KEY-1", "PMAK-", "AccountKey=", "sig=",
+)
 
 
 def provider_evidence(value: str) -> str:
     """``value:<provider-format>`` for a known provider token format anywhere in the value, else ''."""
-    if not _PROVIDER_HINT_RE.search(value):
-        return ""
-    m = _PROVIDER_RE.search(value)
-    if m and m.lastgroup:
-        return "value:" + m.lastgroup.replace("_", "-")
+    if any(mark in value for mark in _PROVIDER_MARKS):
+        m = _PROVIDER_RE.search(value)
+        if m and m.lastgroup:
+            return "value:" + m.lastgroup.replace("_", "-")
     if "eyJ" in value and _JWT_RE.search(value):
         return "value:jwt"
     if "https://" in value and _WEBHOOK_RE.search(value):
@@ -265,11 +273,22 @@ def provider_evidence(value: str) -> str:
     return ""
 
 
+_EMBEDDED_HINTS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "sig")
+
+
+def _embedded_hint(value: str) -> bool:
+    """``_EMBEDDED_HINT_RE.search(value)``; for ASCII text (where ignoring case is lower-casing) by substrings."""
+    if value.isascii():
+        low = value.lower()
+        return any(h in low for h in _EMBEDDED_HINTS)
+    return bool(_EMBEDDED_HINT_RE.search(value))
+
+
 def embedded_evidence(value: str, is_secret_name: Callable[[str], bool]) -> str:
     """``value:embedded-secret`` when the value holds ``key=value`` (or ``"key": "value"``) pairs whose key
     is a secret name and whose value is a plausible literal: ``-Ddb.password=...``, ``Password=...;``,
     ``?token=...``, ``{"password": "..."}``. ``is_secret_name`` judges the inner key."""
-    if not _EMBEDDED_HINT_RE.search(value):
+    if not _embedded_hint(value):
         return ""
     for m in _EMBEDDED_RE.finditer(mask_templates(value)):
         key, inner = m.group(1), m.group(2)

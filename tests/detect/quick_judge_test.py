@@ -225,3 +225,38 @@ def test_entropy_is_the_counter_formula() -> None:
         v = "".join(rng.choice(_PLAIN_CHARS + "é/+= ") for _ in range(rng.randrange(1, 60)))
         n = len(v)
         assert F.shannon_entropy(v) == -sum(c / n * math.log2(c / n) for c in Counter(v).values())
+
+
+def test_provider_marks_and_embedded_hints_lose_nothing() -> None:
+    """The substring pre-tests before the provider and embedded-pair expressions never reject a value the
+    expressions match (every provider example, random values seeded with provider prefixes)."""
+    rng = random.Random(17)
+    examples = [
+        "AKIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE", "ghp_" + "a" * 36, "github_pat_" + "a" * 60, "glpat-" + "a" * 20,
+        "xoxb-1234567890-abc", "xapp-1-ABCDEFGHIJK", "sk_live_" + "a" * 24, "rk_test_" + "a" * 16, "whsec_" + "a" * 24,
+        "SG." + "a" * 20 + "." + "b" * 20, "SK" + "0123456789abcdef" * 2, "AIza" + "a" * 35, "npm_" + "a" * 36,
+        "_authToken=abcdefgh", "0123456789abcdef" * 2 + "-us12", "key-" + "0123456789abcdef" * 2, "sk-" + "a" * 40,
+        "sk-proj-" + "a" * 40, "hf_" + "a" * 30, "pypi-AgE" + "a" * 40, "shpat_" + "0123456789abcdef" * 2,
+        "dop_v1_" + "0123456789abcdef" * 4, "sq0atp-" + "a" * 22, "NRAK-" + "A" * 27, "NRII-" + "a" * 32,
+        "0123456789abcdef" * 2 + "0123NRAL", "hvs." + "a" * 24, "123456789:AA" + "a" * 33, "dapi" + "0123456789abcdef" * 2,
+        "glsa_" + "a" * 32 + "_0123abcd", "glc_" + "a" * 32, "sntry_" + "a" * 30, "dp.st." + "a" * 30,
+        "AGE-SECRET-KEY-1" + "A" * 58, "PMAK-" + "0123456789abcdef01234567" + "-" + "0123456789abcdef" * 2 + "01",
+        "AccountKey=" + "a" * 40, "https://x.blob.core.windows.net/c/?sig=" + "a" * 30,
+    ]
+    pieces = examples + ["https://", "-", "_", ".", ":", "=", "?", "&", "x", "A", "0", " ", "/", "é", "K", "ſ"]
+    values = list(examples)
+    for _ in range(20000):
+        values.append("".join(rng.choice(pieces) if rng.random() < 0.3 else rng.choice(_PLAIN_CHARS)
+                              for _ in range(rng.randrange(1, 12))))
+    hits = 0
+    for v in values:
+        m = F._PROVIDER_RE.search(v)
+        if m and m.lastgroup:
+            hits += 1
+            assert any(mark in v for mark in F._PROVIDER_MARKS), v
+        assert F._embedded_hint(v) == bool(F._EMBEDDED_HINT_RE.search(v)), v
+    assert hits > 1000
+    for v in examples:
+        assert F.provider_evidence(v), v
+    for v in ("ſecret=1", "KEY=1", "Pass: x", "x-Token=y", "SIG=1"):
+        assert F._embedded_hint(v) == bool(F._EMBEDDED_HINT_RE.search(v)), v
