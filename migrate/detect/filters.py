@@ -260,9 +260,20 @@ _PROVIDER_MARKS = (
 )
 
 
+#: the marks a value without upper-case letters, "_", ":" and "=" can hold (hosts, ids, digests)
+_PROVIDER_MARKS_LOWER = tuple(m for m in _PROVIDER_MARKS if m == m.lower() and not any(c in m for c in "_:="))
+
+
+def _may_hold_provider_token(value: str) -> bool:
+    """Whether ``value`` holds one of ``_PROVIDER_MARKS`` (the expression can match only then)."""
+    if value == value.lower() and "_" not in value and ":" not in value and "=" not in value:
+        return any(mark in value for mark in _PROVIDER_MARKS_LOWER)
+    return any(mark in value for mark in _PROVIDER_MARKS)
+
+
 def provider_evidence(value: str) -> str:
     """``value:<provider-format>`` for a known provider token format anywhere in the value, else ''."""
-    if any(mark in value for mark in _PROVIDER_MARKS):
+    if _may_hold_provider_token(value):
         m = _PROVIDER_RE.search(value)
         if m and m.lastgroup:
             return "value:" + m.lastgroup.replace("_", "-")

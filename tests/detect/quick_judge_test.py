@@ -254,7 +254,9 @@ def test_provider_marks_and_embedded_hints_lose_nothing() -> None:
         if m and m.lastgroup:
             hits += 1
             assert any(mark in v for mark in F._PROVIDER_MARKS), v
+            assert F._may_hold_provider_token(v), v
         assert F._embedded_hint(v) == bool(F._EMBEDDED_HINT_RE.search(v)), v
+        assert F._may_hold_provider_token(v) == any(mark in v for mark in F._PROVIDER_MARKS), v
     assert hits > 1000
     for v in examples:
         assert F.provider_evidence(v), v
