@@ -1,8 +1,9 @@
 """Scan benchmark: secrets-migrate vs detect-secrets, betterleaks and kingfisher on the same folder.
 
 Generates N task-definition files (seeded; 40 environment entries each, about 15 % secrets with
-known labels), runs every tool as a subprocess in the same run, one after the other, and prints a
-Markdown table with wall time, peak memory (max RSS of the process tree, via a wrapper reading
+known labels), runs every tool as a subprocess in the same run, ``--repeat`` rounds (default 3) that
+interleave the tools (a load spike on a shared machine then hits them alike), and prints a Markdown
+table with the median wall time, peak memory (max RSS of the process tree, via a wrapper reading
 ``resource.getrusage(RUSAGE_CHILDREN)``), recall and precision against the labels.
 
 The other tools: ``detect-secrets scan -n --all-files`` (PyPI ``detect-secrets``), ``betterleaks DIR``
@@ -24,6 +25,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import string
 import subprocess
 import sys
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-detect-secrets", action="store_true", help="only time secrets-migrate (large N)")
     ap.add_argument("--skip-others", action="store_true", help="do not run betterleaks and kingfisher")
     ap.add_argument("--keep", action="store_true", help="keep the generated folder")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per tool (median wall time reported)")
     args = ap.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="scan-bench-"))
@@ -186,13 +189,6 @@ def main(argv: list[str] | None = None) -> int:
         n_secrets = sum(labels.values())
         bindir = Path(sys.executable).parent
         ours_cmd = [str(bindir / "secrets-migrate"), "scan", "defs", "--format", "json"]
-        rows = []
-
-        rc, wall, rss = run(ours_cmd, work / "ours.json", work)
-        report = json.loads((work / "ours.json").read_text(encoding="utf-8"))
-        found = {(Path(e["path"]).name, e["name"]) for e in report["entries"] if e["verdict"] == "secret"}
-        rec, prec = score(found, labels)
-        rows.append(("secrets-migrate scan --format json", wall, rss, rec, prec, rc))
 
         by_line = _line_names(folder)
 
@@ -204,37 +200,66 @@ def main(argv: list[str] | None = None) -> int:
                     out.add((Path(fname).name, name))
             return out
 
-        others: list[tuple[str, str, list[str], Path, Any]] = []
+        def ours_found(_doc: Any) -> set[tuple[str, str]]:
+            report = json.loads((work / "ours.json").read_text(encoding="utf-8"))
+            return {(Path(e["path"]).name, e["name"]) for e in report["entries"] if e["verdict"] == "secret"}
+
+        # (label, command, report file or None for stdout, findings of the parsed report)
+        tools: list[tuple[str, list[str], Path | None, Any]] = [
+            ("secrets-migrate scan --format json", ours_cmd, None, ours_found)]
+        candidates: list[tuple[str, str, list[str], Path, Any]] = []
         if not args.skip_detect_secrets:
-            others.append(("detect-secrets scan -n --all-files", "detect-secrets",
-                           ["scan", "-n", "--all-files", "defs"], work / "ds.json",
-                           lambda doc: [(f, h["line_number"]) for f, hs in doc["results"].items() for h in hs]))
+            candidates.append(("detect-secrets scan -n --all-files", "detect-secrets",
+                               ["scan", "-n", "--all-files", "defs"], work / "ds.json",
+                               lambda doc: lines_found([(f, h["line_number"]) for f, hs in doc["results"].items()
+                                                        for h in hs])))
         if not args.skip_others:
-            others.append(("betterleaks DIR (Go)", "betterleaks",
-                           ["defs", "--no-color", "-l", "error", "-o", str(work / "bl.json")], work / "bl.json",
-                           lambda doc: [(f["location"]["path"], f["location"]["start_line"])
-                                        for f in doc.get("findings") or []]))
-            others.append(("kingfisher scan -n (Rust)", "kingfisher",
-                           ["scan", "defs", "-n", "--no-update-check", "-q", "-f", "json", "-o",
-                            str(work / "kf.json")], work / "kf.json",
-                           lambda doc: [(f["finding"]["path"], f["finding"]["line"])
-                                        for f in doc.get("findings") or []]))
+            candidates.append(("betterleaks DIR (Go)", "betterleaks",
+                               ["defs", "--no-color", "-l", "error", "-o", str(work / "bl.json")], work / "bl.json",
+                               lambda doc: lines_found([(f["location"]["path"], f["location"]["start_line"])
+                                                        for f in doc.get("findings") or []])))
+            candidates.append(("kingfisher scan -n (Rust)", "kingfisher",
+                               ["scan", "defs", "-n", "--no-update-check", "-q", "-f", "json", "-o",
+                                str(work / "kf.json")], work / "kf.json",
+                               lambda doc: lines_found([(f["finding"]["path"], f["finding"]["line"])
+                                                        for f in doc.get("findings") or []])))
         missing = []
-        for label, exe, argv_, report_path, hits_of in others:
+        for label, exe, argv_, report_path, found_of in candidates:
             binary = bindir / exe
             if not binary.exists():
                 missing.append(f"{label}: not installed ({binary} missing)")
                 continue
-            rc2, wall2, rss2 = run([str(binary), *argv_], work / f"{exe}.stdout", work)
-            # detect-secrets reports on stdout, the others into the file named by -o
-            text = (report_path if report_path.exists() else work / f"{exe}.stdout").read_text(encoding="utf-8")
-            doc = json.loads(text) if text.strip() else {}
-            rec2, prec2 = score(lines_found(hits_of(doc)), labels)
-            rows.append((label, wall2, rss2, rec2, prec2, rc2))
+            tools.append((label, [str(binary), *argv_], report_path, found_of))
+        walls: dict[str, list[float]] = {t[0]: [] for t in tools}
+        rss_max: dict[str, int] = dict.fromkeys(walls, 0)
+        codes: dict[str, int] = {}
+        # rounds interleave the tools, so that a load spike on a shared machine hits them alike
+        for _ in range(args.repeat):
+            for label, cmd, _report, _found in tools:
+                out_file = work / ("ours.json" if label.startswith("secrets-migrate") else f"{Path(cmd[0]).name}.stdout")
+                rc, wall, rss = run(cmd, out_file, work)
+                walls[label].append(wall)
+                rss_max[label] = max(rss_max[label], rss)
+                codes[label] = rc
+        rows = []
+        for label, cmd, report_file, found_of in tools:
+            if label.startswith("secrets-migrate"):
+                found = found_of(None)
+            else:
+                # detect-secrets reports on stdout, the others into the file named by -o
+                path = report_file if report_file is not None and report_file.exists() else \
+                    work / f"{Path(cmd[0]).name}.stdout"
+                text = path.read_text(encoding="utf-8")
+                found = found_of(json.loads(text) if text.strip() else {})
+            rec, prec = score(found, labels)
+            rows.append((label, statistics.median(walls[label]), rss_max[label], rec, prec, codes[label]))
 
         print(f"\n{args.files} files x 40 env entries = {len(labels)} entries, {n_secrets} secrets "
               f"({n_secrets / len(labels):.1%}); generated in {gen:.1f} s; {os.cpu_count()} CPUs; "
               f"load average before the run {load:.1f}\n")
+        if args.repeat > 1:
+            print(f"wall: median of {args.repeat} runs per tool, the tools interleaved round by round; "
+                  "peak RSS: the largest of them\n")
         print("| tool | wall (s) | peak RSS (MiB) | recall | precision | exit |")
         print("|---|---:|---:|---:|---:|---:|")
         for name, w, r, rc_, pr, code in rows:
@@ -243,8 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{m}")
         if len(rows) > 1:
             fastest = min(rows[1:], key=lambda r: r[1])
-            print(f"\nspeed-up vs detect-secrets: {rows[1][1] / rows[0][1]:.1f}x; "
-                  f"vs the fastest other tool ({fastest[0]}): {fastest[1] / rows[0][1]:.2f}x; "
+            ds = [r for r in rows[1:] if r[0].startswith("detect-secrets")]
+            vs_ds = f"speed-up vs detect-secrets: {ds[0][1] / rows[0][1]:.1f}x; " if ds else ""
+            print(f"\n{vs_ds}vs the fastest other tool ({fastest[0]}): {fastest[1] / rows[0][1]:.2f}x; "
                   f"memory ratio (ours/{rows[1][0].split()[0]}): {rows[0][2] / rows[1][2]:.2f}")
     finally:
         if args.keep:

@@ -410,6 +410,13 @@ def run_cmd(playbook: Annotated[Path, typer.Argument(help="Playbook YAML (see pl
 
 
 def main() -> int:
+    import sys
+
+    from migrate.commands.scan import quick_main  # a plain file scan skips building the command line
+
+    code = quick_main(sys.argv[1:])
+    if code is not None:
+        return code
     try:
         app(prog_name="secrets-migrate")
     except SystemExit as e:

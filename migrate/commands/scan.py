@@ -12,18 +12,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from rich.table import Table
-from rich.text import Text
-
 from migrate import __version__
 from migrate.commands.common import ScanOutcome
 from migrate.commands.common import scan as run_scan
-from migrate.console import err_console, out_console
 from migrate.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, UsageError
 from migrate.model import FileStatus, Finding
 from migrate.sources.base import unproven_loads
 
 JSON_VERSION = 1
+#: ``json.dumps(x, ensure_ascii=False)`` without building an encoder per call
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def entry_record(f: Finding) -> dict[str, Any]:
@@ -297,10 +295,18 @@ def scan(paths: Sequence[str], *, fmt: str = "table", all_entries: bool = False,
     cfg = load_config(Path(paths[0]) if paths else Path.cwd(), config_path)
     if output is not None:
         check_output(paths, output, exclude=tuple(cfg.exclude))
-    err = err_console(no_color)
     if fmt == "json" and baseline is None and update_baseline is None:
+        # the console only shows progress on a terminal: none (and no rich) when stderr is none
+        err = None
+        if _stderr_may_be_terminal():
+            from migrate.console import err_console
+
+            err = err_console(no_color)
         return _scan_json_streaming(paths, cfg=cfg, err=err, all_entries=all_entries, output=output,
                                     max_file_size=max_file_size)
+    from migrate.console import err_console, out_console
+
+    err = err_console(no_color)
     with unproven_loads():  # scan reports, never rewrites: no trial rewrite (plan keeps the proof)
         out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
                        keep_all=all_entries)
@@ -348,17 +354,17 @@ def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entrie
         tool = json.dumps({"name": "secrets-migrate", "version": __version__})
         sink.write(f'{{\n  "version": {JSON_VERSION},\n  "tool": {tool},\n  "entries": [')
 
-        def emit(batch: list[Finding]) -> None:
-            for f in batch:
-                counts["secret"] += f.is_secret
-                if not (all_entries or f.is_secret):
+        def emit(batch: list[tuple[bool, str]]) -> None:
+            for is_secret, record in batch:
+                counts["secret"] += is_secret
+                if not (all_entries or is_secret):
                     continue
-                sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + json.dumps(entry_record(f), ensure_ascii=False))
+                sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + record)
                 counts["n"] += 1
 
         with unproven_loads():
             out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
-                           keep_all=all_entries, on_findings=emit)
+                           keep_all=all_entries, on_findings=emit, render=_render)
         files = [json.dumps({"path": f.path, "kind": f.kind, "status": f.status.value, "reason": f.reason,
                              **({"line": f.line} if f.line else {})}, ensure_ascii=False) for f in out.files]
         sink.write("\n  ],\n  \"files\": [" + ",".join("\n    " + x for x in files) + "\n  ]\n}\n")
@@ -372,7 +378,25 @@ def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entrie
     return EXIT_FINDINGS if counts["secret"] else EXIT_OK
 
 
+def _stderr_may_be_terminal() -> bool:
+    """Whether rich could take stderr for a terminal (a tty, or the variables that force one)."""
+    if any(k in os.environ for k in ("FORCE_COLOR", "TTY_COMPATIBLE", "FORCE_TERMINAL", "TTY_INTERACTIVE")):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+def _render(f: Finding) -> tuple[bool, str]:
+    """A finding as the streaming JSON report writes it (in the worker that judged it)."""
+    return f.is_secret, _encode(entry_record(f))
+
+
 def print_table(out: ScanOutcome, con: Any, *, all_entries: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     rows = [f for f in out.findings if all_entries or f.is_secret]
     if rows:
         t = Table(title=None, show_lines=False, header_style="bold")
@@ -395,3 +419,77 @@ def print_table(out: ScanOutcome, con: Any, *, all_entries: bool) -> None:
                    style="bold red" if n_secret or out.errors else "bold green"))
     for fr in out.errors:
         con.print(Text(f"error: {fr.path}{':' + str(fr.line) if fr.line else ''}: {fr.reason}", style="red"))
+
+
+# -- the command line's quick way in ------------------------------------------------------------------
+
+#: ``scan`` options the quick parser knows, each taking a value (the flags are --all and --no-color)
+_VALUED = {"--format": "fmt", "-f": "fmt", "--output": "output", "-o": "output", "--config": "config_path",
+           "--max-file-size": "max_file_size"}
+
+
+def quick_args(argv: Sequence[str]) -> dict[str, Any] | None:
+    """The :func:`scan` arguments of ``secrets-migrate scan PATH... [options]`` when every word is spelled
+    plainly (paths, ``--all``, ``--no-color``, ``--format/-f``, ``--output/-o``, ``--config``,
+    ``--max-file-size``, each at most once, a value as the next word or after ``=``); None for anything
+    else (help, ``--live``, baselines, ``--``, an unknown option, a value that looks like an option,
+    ``NO_COLOR`` or shell completion in the environment): the full command-line parser decides then."""
+    if not argv or argv[0] != "scan" or "NO_COLOR" in os.environ or any(
+            k.startswith("_SECRETS_MIGRATE_COMPLETE") for k in os.environ):
+        return None
+    out: dict[str, Any] = {}
+    paths: list[str] = []
+    words = list(argv[1:])
+    i = 0
+    while i < len(words):
+        w = words[i]
+        i += 1
+        if not w.startswith("-"):
+            paths.append(w)
+            continue
+        name, eq, value = w.partition("=")
+        if name in ("--all", "--no-color") and not eq:
+            key = "all_entries" if name == "--all" else "no_color"
+            if key in out:
+                return None
+            out[key] = True
+            continue
+        key = _VALUED.get(name, "")
+        if not key or key in out or (eq and not name.startswith("--")):
+            return None
+        if not eq:
+            if i >= len(words):
+                return None
+            value = words[i]
+            i += 1
+        if not value or value.startswith("-"):
+            return None
+        if key == "max_file_size":
+            if not value.isascii() or not value.isdigit():
+                return None
+            out[key] = int(value)
+        elif key in ("output", "config_path"):
+            out[key] = Path(value)
+        else:
+            out[key] = value
+    if not paths or any(not p for p in paths):
+        return None
+    return {"paths": paths, **out}
+
+
+def quick_main(argv: Sequence[str]) -> int | None:
+    """Run ``scan`` without building the full command line when :func:`quick_args` understands ``argv``
+    (the same command, error handling and exit codes); None when it does not."""
+    args = quick_args(argv)
+    if args is None:
+        return None
+    import typer
+
+    from migrate.error_handler import error_handler
+
+    try:
+        with error_handler():
+            paths = args.pop("paths")
+            return scan(paths, **args)
+    except typer.Exit as e:
+        return int(e.exit_code)

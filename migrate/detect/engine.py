@@ -56,12 +56,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
+import re
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from migrate.detect import filters as F
-from migrate.detect.names import SAFE, STRONG, WEAK, NameInfo, analyze_name
+from migrate.detect.names import NEUTRAL, SAFE, STRONG, WEAK, NameInfo, analyze_name
 from migrate.model import Confidence, Entry, Finding, ValueKind, Verdict
 
 if TYPE_CHECKING:
@@ -84,11 +86,11 @@ _ID_HINTS = frozenset({"sha", "commit", "revision", "digest", "hash", "checksum"
                        "version", "build", "etag", "ref", "tag", "image"})
 
 H, M, L = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
+_LITERAL, _EMPTY = ValueKind.LITERAL, ValueKind.EMPTY
 _SECRET, _NOT = Verdict.SECRET, Verdict.NOT_SECRET
 
 
-@dataclasses.dataclass(frozen=True)
-class _Judgement:
+class _Judgement(NamedTuple):
     verdict: Verdict
     confidence: Confidence
     reasons: tuple[str, ...]
@@ -198,31 +200,38 @@ _DS_MIN_LEN = 20
 _DS_MIN_ENTROPY = 4.2
 
 
-def _identifiers(entry: Entry) -> dict[str, str]:
-    """The identifiers of the entry's own definition, normalised, with the reason id naming each."""
+@functools.lru_cache(maxsize=4096)
+def _identifiers(name: str, unit: str, units: tuple[str, ...], group: str) -> dict[str, str]:
+    """The identifiers of the entry's own definition, normalised, with the reason id naming each
+    (cached: names, units and groups are not values). Callers must not mutate the result."""
     out: dict[str, str] = {}
-    for unit in (entry.unit, *entry.units):
-        if unit:
-            out.setdefault(_norm(unit), "identifier:unit-name")
-    if entry.group:
-        out.setdefault(_norm(entry.group), "identifier:group-name")
-    out.setdefault(_norm(entry.name), "identifier:variable-name")
-    for word in analyze_name(entry.name).words:
+    for u in (unit, *units):
+        if u:
+            out.setdefault(_norm(u), "identifier:unit-name")
+    if group:
+        out.setdefault(_norm(group), "identifier:group-name")
+    out.setdefault(_norm(name), "identifier:variable-name")
+    for word in analyze_name(name).words:
         if len(word) >= 3:
             out.setdefault(word, "identifier:name-word")
     return out
 
 
+#: what ``str.isalnum`` rejects: ``\\w`` is alphanumeric or ``_`` (the same Unicode tables)
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _norm(text: str) -> str:
-    return "".join(c for c in text.lower() if c.isalnum())
+    """``text`` lower-cased, alphanumeric characters only."""
+    return _NOT_ALNUM.sub("", text.lower())
 
 
-def _equals_identifier(entry: Entry, v: str) -> str:
+def _equals_identifier(s: _Subject, v: str) -> str:
     """The reason id when ``v`` is (case and separators aside) the unit, group or variable name."""
     n = _norm(v)
     if not n:
         return ""
-    return _identifiers(entry).get(n, "")
+    return _identifiers(s.name, s.unit, s.units, s.group).get(n, "")
 
 
 def _refine(info: NameInfo, v: str, name_r: tuple[str, ...], cred: str) -> _Judgement | None:
@@ -267,8 +276,8 @@ _SYSTEM_DIRS = ("/run/", "/var/", "/etc/", "/tmp/", "/home/", "/opt/", "/app/", 
                 "/data/", "/srv/", "/root/")
 
 
-def _strong(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
-    ident = _equals_identifier(entry, v)
+def _strong(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
+    ident = _equals_identifier(s, v)
     if ident and not F.is_boolean(v):
         # ``MYSQL_PASSWORD: photoprism`` in service photoprism: a weak password, never a placeholder or an id
         return _Judgement(_SECRET, M, (*name_r, "value:equals-identifier", ident), ValueKind.LITERAL)
@@ -310,7 +319,7 @@ def _safe(info: NameInfo, v: str, name_r: tuple[str, ...]) -> _Judgement:
     return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{info.modifier}"), ValueKind.LITERAL)
 
 
-def _weak(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
+def _weak(name: str, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
     kind = ValueKind.LITERAL
     if info.keyword == "dsn":
         if F.userinfo_is_key(v):
@@ -323,13 +332,13 @@ def _weak(entry: Entry, info: NameInfo, v: str, name_r: tuple[str, ...], plugins
     if F.is_random_looking(v, 16) or (F.is_uuid(v) and info.keyword == "key"):
         return _Judgement(_SECRET, M, (*name_r, "value:generated"), kind)
     if len(v) >= _DS_MIN_LEN and " " not in v and F.has_entropy(v, 3.0):
-        fired = plugins.fired(entry.name, v)
+        fired = plugins.fired(name, v)
         if fired:
             return _Judgement(_SECRET, L, (*name_r, *(f"ds:{t}" for t in fired)), kind)
     return _Judgement(_NOT, M, (*name_r, "value:not-generated"), kind)
 
 
-def _neutral(entry: Entry, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
+def _neutral(name: str, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
     """Value entropy alone, minus what filters explain. detect-secrets runs only when our own estimate
     says its entropy plugins may fire (provider formats and credentials were checked before)."""
     kind = ValueKind.LITERAL
@@ -342,30 +351,147 @@ def _neutral(entry: Entry, info: NameInfo, v: str, plugins: _Plugins) -> _Judgem
         return _Judgement(_NOT, H, ("filter:id-or-digest",), kind)
     if not F.has_entropy(v, _DS_MIN_ENTROPY):
         return _Judgement(_NOT, H, ("no-evidence",), kind)
-    fired = plugins.fired(entry.name, v)
+    fired = plugins.fired(name, v)
     if fired:
         return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), kind)
     return _Judgement(_NOT, M, ("no-evidence",), kind)
 
 
+class _Subject(NamedTuple):
+    """What a judgement reads of an entry besides its value: the name, and for a strong name the
+    identifiers of its definition (a value equal to one is a weak password)."""
+
+    name: str
+    unit: str = ""
+    units: tuple[str, ...] = ()
+    group: str = ""
+
+
 def _judge(entry: Entry, plugins: _Plugins) -> _Judgement:
-    info = analyze_name(entry.name)
-    kind = entry.value_kind
-    v = entry.value.reveal().strip() if entry.value is not None else ""
+    return _judge_value(_Subject(entry.name, entry.unit, entry.units, entry.group), entry.value_kind,
+                        entry.value.reveal() if entry.value is not None else None, plugins)
+
+
+#: a value of letters, digits, ``.``, ``_`` and ``-`` only: no URL, DSN, query, template, path, ARN,
+#: key=value pair, PEM block or whitespace can be in it (see :func:`_judge_plain`)
+_PLAIN = re.compile(r"[A-Za-z0-9._\-]+")
+_PUBLISHABLE = ("pk_live_", "pk_test_")
+#: first characters of the placeholders a plain value can be (``xxx``, ``...``, ``-``, ``_``, ``__X__``,
+#: ``TODO``, ``TBD``, ``FIXME``, ``REDACTED``, ``MASKED``, ``HIDDEN``, ``SET_ME``, ``REPLACE_ME``,
+#: ``TO_BE_SET``, ``NA``, ``none``, ``null``, ``nil``, ``undefined``, ``unset``, ``empty``; any case)
+_PLACEHOLDER_STARTS = frozenset("xX.-_tTfFrRmMhHsSnNuUeE")
+
+
+_NO_EVIDENCE = _Judgement(_NOT, H, ("no-evidence",), ValueKind.LITERAL)
+
+
+@functools.lru_cache(maxsize=1024)
+def _modifier(name_r: tuple[str, ...], modifier: str) -> _Judgement:
+    """A safe name's verdict on a plain literal (per name: no value in it)."""
+    return _Judgement(_NOT, M, (*name_r, f"filter:modifier-{modifier}"), ValueKind.LITERAL)
+
+
+def _judge_plain(s: _Subject, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement | None:
+    """:func:`_judge_value` of a non-empty plain literal (``_PLAIN``), taking the same steps minus the
+    checks that cannot match such a value; None for a placeholder (the full path decides)."""
+    # credential_evidence needs "@", "?", a template or a marker; a CloudFormation reference "{"; an ARN ":"
+    if v[0] in _PLACEHOLDER_STARTS and F.is_placeholder(v):
+        return None
+    kind = info.kind
+    if len(v) < 16:
+        if kind == NEUTRAL:
+            return _NO_EVIDENCE
+        name_r = (info.reason,) if info.reason else ()
+    else:
+        name_r = (info.reason,) if info.reason else ()
+        if v.startswith(_PUBLISHABLE):  # the only public-key form without a space, colon or slash
+            return _Judgement(_NOT, H, (*name_r, "filter:public-key"), ValueKind.LITERAL)
+        ev = F.provider_evidence(v)  # a private key block has spaces
+        if ev:
+            return _Judgement(_SECRET, H, (*name_r, ev), ValueKind.LITERAL)
+    # URL credentials need "://", embedded pairs "=" or ":"
+    if kind == STRONG:
+        return _strong(s, info, v, name_r)
+    if kind == SAFE:  # an SSM name needs "/", an ARN ":"
+        return _modifier(name_r, info.modifier)
+    if kind == WEAK:
+        return _weak(s.name, info, v, name_r, plugins)
+    return _plain_neutral(s.name, info, v, plugins)
+
+
+def _plain_neutral(name: str, info: NameInfo, v: str, plugins: _Plugins) -> _Judgement:
+    """:func:`_neutral` of a plain value."""
+    if len(v) < _DS_MIN_LEN:
+        return _NO_EVIDENCE
+    # a connection URL needs "://", "jdbc:" or "@tcp("; a file path "/", ":" or "\\"; an e-mail "@"
+    if info.hints & _ID_HINTS or F.is_hex_digest(v) or F.is_uuid(v) or F.is_hostname(v):
+        return _Judgement(_NOT, H, ("filter:id-or-digest",), ValueKind.LITERAL)
+    if not F.has_entropy(v, _DS_MIN_ENTROPY):
+        return _NO_EVIDENCE
+    fired = plugins.fired(name, v)
+    if fired:
+        return _Judgement(_SECRET, L, tuple(f"ds:{t}" for t in fired), ValueKind.LITERAL)
+    return _Judgement(_NOT, M, ("no-evidence",), ValueKind.LITERAL)
+
+
+#: a URL with no user part, query, fragment, template, escape or whitespace (see :func:`_judge_url`)
+_URLISH = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[A-Za-z0-9._~:/\-]+")
+
+
+def _judge_url(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement | None:
+    """:func:`_judge_value` of a literal ``_URLISH`` value, taking the same steps minus the checks that
+    cannot match it (None for a placeholder: the full path decides): credentials need "@", "?" or a
+    template; a dynamic reference "{"; an ARN has no "://"; a public or private key a space, "_" or a
+    leading "-"."""
+    if F.is_placeholder(v):
+        return None
+    if len(v) >= 16:
+        ev = F.provider_evidence(v)
+        if ev:
+            return _Judgement(_SECRET, H, (*name_r, ev), ValueKind.LITERAL)
+    if len(v) >= 8 and info.kind != SAFE:  # it holds ":"
+        ev = F.embedded_evidence(v, _is_secret_key_name)
+        if ev:
+            return _Judgement(_SECRET, H, (*name_r, ev), ValueKind.LITERAL)
+    return _by_name(s, info, v, name_r, plugins)
+
+
+def _judge_value(s: _Subject, kind: ValueKind, value: str | None, plugins: _Plugins, *,
+                 quick: bool = True, info: NameInfo | None = None) -> _Judgement:
+    """The judgement (``quick=False``: never the plain-value shortcut, for tests comparing both)."""
+    if info is None:
+        info = analyze_name(s.name)
+    if quick and kind is ValueKind.LITERAL and value and _PLAIN.fullmatch(value):
+        j = _judge_plain(s, info, value, plugins)
+        if j is not None:
+            return j
+    v = value.strip() if value is not None else ""
     name_r = (info.reason,) if info.reason else ()
     if kind is not ValueKind.LITERAL:
         return _non_literal(info, kind, v)
+    if quick and v[:4].lower() == "arn:" and F.is_arn(v):
+        # _refine says so before anything else can (an ARN is neither empty nor a dynamic reference)
+        return _Judgement(_NOT, H, (*name_r, "filter:arn"), ValueKind.REFERENCE)
+    if quick and "://" in v and _URLISH.fullmatch(v):
+        j = _judge_url(s, info, v, name_r, plugins)
+        if j is not None:
+            return j
     cred = F.credential_evidence(v, _is_secret_key_name) if v else ""
     refined = _refine(info, v, name_r, cred) or _value_evidence(info, v, name_r, cred)
     if refined is not None:
         return refined
+    return _by_name(s, info, v, name_r, plugins)
+
+
+def _by_name(s: _Subject, info: NameInfo, v: str, name_r: tuple[str, ...], plugins: _Plugins) -> _Judgement:
+    """Step 5: what the name says, for a literal no value evidence decided."""
     if info.kind == STRONG:
-        return _strong(entry, info, v, name_r)
+        return _strong(s, info, v, name_r)
     if info.kind == SAFE:
         return _safe(info, v, name_r)
     if info.kind == WEAK:
-        return _weak(entry, info, v, name_r, plugins)
-    return _neutral(entry, info, v, plugins)
+        return _weak(s.name, info, v, name_r, plugins)
+    return _neutral(s.name, info, v, plugins)
 
 
 _WHY_NOT = {
@@ -415,35 +541,102 @@ def classify_one(entry: Entry, config: Config | None = None) -> Finding:
     return classify([entry], config)[0]
 
 
+@functools.lru_cache(maxsize=4096)
+def _name_never_secret(name: str) -> bool:
+    info = analyze_name(name)
+    return info.kind != STRONG and not _credential_name(info)
+
+
+class Judge:
+    """Judgements for one scan (or one :func:`classify` call): detect-secrets' settings are entered at
+    most once, on first need, and restored by :meth:`close`.
+
+    The same (name, value) recurs across files (``LOG_LEVEL=info``, ``PORT=8080``): it is judged once.
+    The judgement reads only the name and value, and for a strong name the unit, units and group too
+    (a value equal to an identifier), so those are in the key. The cache is in memory only, never
+    printed or stored, bounded (cleared when full), and dropped by :meth:`close`.
+    """
+
+    #: cached judgements before the cache is cleared (keeps memory flat on huge scans)
+    MAX_CACHED = 1 << 13
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._plugins = _Plugins(self._stack)
+        self._seen: dict[tuple[object, ...], _Judgement] = {}
+        self._lit: dict[tuple[str, ...], _Judgement] = {}
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._seen.clear()
+        self._lit.clear()
+        self._stack.close()
+        self._plugins = _Plugins(self._stack)
+
+    def judge(self, name: str, kind: ValueKind, value: str | None, unit: str = "", units: tuple[str, ...] = (),
+              group: str = "") -> _Judgement:
+        """The judgement of an unmanaged entry with no config rule (``units`` as the Entry holds them)."""
+        info = analyze_name(name)
+        key: tuple[object, ...] = (name, kind, value, unit, units, group) if info.kind == STRONG else (name, kind, value)
+        j = self._seen.get(key)
+        if j is None:
+            if len(self._seen) >= self.MAX_CACHED:
+                self._seen.clear()
+            j = self._seen[key] = _judge_value(_Subject(name, unit, units, group), kind, value, self._plugins,
+                                               info=info)
+        return j
+
+    def judge_literal(self, name: str, value: str, unit: str, group: str) -> _Judgement:
+        """:meth:`judge` of a value written in the file (literal; empty when ``value`` is "") of an entry of
+        one unit (``units == (unit,)``)."""
+        info = analyze_name(name)
+        key = (name, value, unit, group) if info.kind == STRONG else (name, value)
+        j = self._lit.get(key)
+        if j is None:
+            if len(self._lit) >= self.MAX_CACHED:
+                self._lit.clear()
+            j = self._lit[key] = _judge_value(_Subject(name, unit, (unit,), group),
+                                              _LITERAL if value else _EMPTY, value, self._plugins, info=info)
+        return j
+
+    @staticmethod
+    def never_secret(name: str, value: str) -> bool:
+        """True when the judgement of a literal ``value`` under ``name`` is certainly not secret: a short
+        plain value (no URL, template, pair or provider format fits in it) under a name that is neither a
+        strong secret name nor a credential name (then only length, entropy or a format could tell, and
+        none can at this length). A scan that reports only secrets skips such entries."""
+        return 0 < len(value) < 16 and _name_never_secret(name) and _PLAIN.fullmatch(value) is not None
+
+    def finding(self, entry: Entry, config: Config | None = None) -> Finding:
+        """What :func:`classify` says of ``entry``."""
+        if entry.managed:
+            return Finding(entry, _NOT, H, ("already-managed",), False, "already a secrets reference")
+        if config is not None:
+            rule = config.match(entry)
+            if rule is not None:
+                verdict = _SECRET if rule.action == "force" else _NOT
+                base = _judge(entry, self._plugins)
+                return _finding(entry, _Judgement(verdict, H, (f"config:{rule.action}",), base.kind))
+        return _finding(entry, self.judge(entry.name, entry.value_kind,
+                                          entry.value.reveal() if entry.value is not None else None,
+                                          entry.unit, entry.units, entry.group))
+
+    @staticmethod
+    def make_finding(entry: Entry, j: _Judgement) -> Finding:
+        """The finding for ``entry`` judged ``j`` (by :meth:`judge` on the entry's own fields)."""
+        return _finding(entry, j)
+
+
 def classify(entries: Sequence[Entry], config: Config | None = None) -> list[Finding]:
     """One Finding per Entry, in the same order. Pure apart from detect-secrets' global settings,
     which are entered at most once and restored on return."""
-    out: list[Finding] = []
-    # the same (name, value) recurs across files (LOG_LEVEL=info, PORT=8080): judged once per call. The
-    # judgement reads only the name and value, and for a strong name the unit, units and group too
-    # (a value equal to an identifier), so those are in the key. In memory only, dropped on return.
-    seen: dict[tuple[object, ...], _Judgement] = {}
-    with contextlib.ExitStack() as stack:
-        plugins = _Plugins(stack)
-        for entry in entries:
-            if entry.managed:
-                out.append(Finding(entry, _NOT, H, ("already-managed",), False, "already a secrets reference"))
-                continue
-            if config is not None:
-                rule = config.match(entry)
-                if rule is not None:
-                    verdict = _SECRET if rule.action == "force" else _NOT
-                    base = _judge(entry, plugins)
-                    out.append(_finding(entry, _Judgement(verdict, H, (f"config:{rule.action}",), base.kind)))
-                    continue
-            key: tuple[object, ...] = (entry.name, entry.value_kind, entry.value.reveal() if entry.value is not None else None)
-            if analyze_name(entry.name).kind == STRONG:
-                key = (*key, entry.unit, entry.units, entry.group)
-            j = seen.get(key)
-            if j is None:
-                j = seen[key] = _judge(entry, plugins)
-            out.append(_finding(entry, j))
-    return out
+    with Judge() as judge:
+        return [judge.finding(entry, config) for entry in entries]
 
 
 def iter_secret_findings(findings: Sequence[Finding]) -> Iterator[Finding]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Callable
 
 # --- suppressors ---------------------------------------------------------------------------------
@@ -140,7 +139,8 @@ def shannon_entropy(value: str) -> float:
     if not value:
         return 0.0
     n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+    # counts in order of first occurrence (as Counter gives them): the same sum, term by term
+    return -sum([c / n * math.log2(c / n) for c in map(value.count, dict.fromkeys(value))])
 
 
 def has_entropy(value: str, limit: float) -> bool:
@@ -150,15 +150,25 @@ def has_entropy(value: str, limit: float) -> bool:
     return shannon_entropy(value) >= limit
 
 
+_ASCII_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_ASCII_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_DIGITS = frozenset("0123456789")
+
+
 def is_random_looking(value: str, min_length: int = 16) -> bool:
     """Long, no spaces, mixes character classes and has high per-character entropy: a generated key."""
     v = value.strip()
     if len(v) < min_length or " " in v:
         return False
     limit = 3.0 if len(v) < 24 else 3.5
-    if math.log2(len(set(v))) < limit:  # entropy never exceeds log2(distinct characters)
+    chars = set(v)
+    if math.log2(len(chars)) < limit:  # entropy never exceeds log2(distinct characters)
         return False
-    classes = (any(c.islower() for c in v) + any(c.isupper() for c in v) + any(c.isdigit() for c in v))
+    if v.isascii():  # the same classes as below, by set
+        classes = (not chars.isdisjoint(_ASCII_LOWER)) + (not chars.isdisjoint(_ASCII_UPPER)) + \
+            (not chars.isdisjoint(_ASCII_DIGITS))
+    else:
+        classes = (any(c.islower() for c in v) + any(c.isupper() for c in v) + any(c.isdigit() for c in v))
     if classes < 2:
         return False
     return shannon_entropy(v) >= limit
@@ -237,11 +247,36 @@ def private_key_evidence(value: str) -> str:
     return "value:private-key" if "PRIVATE KEY" in value and _PEM_PRIVATE_RE.search(value) else ""
 
 
+#: every provider format holds one of these (a cheap test before the big expression), alternative by
+#: alternative: AWS, GitHub, GitLab, Slack, Stripe (sk_/rk_ + live/test), Stripe webhook, SendGrid,
+#: Twilio, Google, npm (two), Mailchimp, Mailgun, OpenAI, Hugging Face, PyPI, Shopify, DigitalOcean,
+#: Square, New Relic (three), Vault, Telegram, Databricks, Grafana (two), Sentry, Doppler, age, Postman,
+#: Azure storage key, Azure SAS
+_PROVIDER_MARKS = (
+    "AKIA", "ASIA", "ABIA", "ACCA", "gh", "github_pat_", "glpat-", "xox", "xapp-", "_live_", "_test_", "whsec_",
+    "SG.", "SK", "AIza", "npm_", "_authToken=", "-us", "key-", "sk-", "hf_", "pypi-AgE", "shp", "_v1_", "sq0",
+    "NRAK-", "NRII-", "NRAL", "hvs.", "hvb.", "hvr.", ":AA", "dapi", "glsa_", "glc_", "sntr", "dp.",
+    "AGE-SECRET-KEY-1", "PMAK-", "AccountKey=", "sig=",
+)
+
+
+#: the marks a value without upper-case letters, "_", ":" and "=" can hold (hosts, ids, digests)
+_PROVIDER_MARKS_LOWER = tuple(m for m in _PROVIDER_MARKS if m == m.lower() and not any(c in m for c in "_:="))
+
+
+def _may_hold_provider_token(value: str) -> bool:
+    """Whether ``value`` holds one of ``_PROVIDER_MARKS`` (the expression can match only then)."""
+    if value == value.lower() and "_" not in value and ":" not in value and "=" not in value:
+        return any(mark in value for mark in _PROVIDER_MARKS_LOWER)
+    return any(mark in value for mark in _PROVIDER_MARKS)
+
+
 def provider_evidence(value: str) -> str:
     """``value:<provider-format>`` for a known provider token format anywhere in the value, else ''."""
-    m = _PROVIDER_RE.search(value)
-    if m and m.lastgroup:
-        return "value:" + m.lastgroup.replace("_", "-")
+    if _may_hold_provider_token(value):
+        m = _PROVIDER_RE.search(value)
+        if m and m.lastgroup:
+            return "value:" + m.lastgroup.replace("_", "-")
     if "eyJ" in value and _JWT_RE.search(value):
         return "value:jwt"
     if "https://" in value and _WEBHOOK_RE.search(value):
@@ -249,11 +284,22 @@ def provider_evidence(value: str) -> str:
     return ""
 
 
+_EMBEDDED_HINTS = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "sig")
+
+
+def _embedded_hint(value: str) -> bool:
+    """``_EMBEDDED_HINT_RE.search(value)``; for ASCII text (where ignoring case is lower-casing) by substrings."""
+    if value.isascii():
+        low = value.lower()
+        return any(h in low for h in _EMBEDDED_HINTS)
+    return bool(_EMBEDDED_HINT_RE.search(value))
+
+
 def embedded_evidence(value: str, is_secret_name: Callable[[str], bool]) -> str:
     """``value:embedded-secret`` when the value holds ``key=value`` (or ``"key": "value"``) pairs whose key
     is a secret name and whose value is a plausible literal: ``-Ddb.password=...``, ``Password=...;``,
     ``?token=...``, ``{"password": "..."}``. ``is_secret_name`` judges the inner key."""
-    if not _EMBEDDED_HINT_RE.search(value):
+    if not _embedded_hint(value):
         return ""
     for m in _EMBEDDED_RE.finditer(mask_templates(value)):
         key, inner = m.group(1), m.group(2)

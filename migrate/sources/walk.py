@@ -13,11 +13,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 from migrate.errors import InputError
 from migrate.model import FileReport, FileStatus
-from migrate.sources.base import DEFAULT_MAX_BYTES, LoadedFile, read_source
+from migrate.sources.base import _PROVE, DEFAULT_MAX_BYTES, LoadedFile, read_source
 from migrate.sources.registry import NOT_A_DEFINITION, detect_source, unavailable_for
+
+if TYPE_CHECKING:
+    from migrate.sources.ecs_taskdef.fast import Light
 
 #: file name endings that may hold a definition
 CANDIDATE_SUFFIXES = (".json", ".yaml", ".yml", ".tf", ".tfvars", ".tpl", ".py", ".template", ".j2", ".hcl", ".nomad")
@@ -185,8 +189,20 @@ def _compose_fragment(path: Path, text: str) -> str:
     return fragment_reason(path, text)
 
 
-def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[FileReport, LoadedFile | None]:
-    """Read, detect and load one candidate. Bad input becomes an ERROR report, never an exception."""
+@overload
+def load_candidate(c: Candidate, *, max_bytes: int = ..., light: Literal[False] = ...) -> tuple[FileReport, LoadedFile | None]: ...
+
+
+@overload
+def load_candidate(c: Candidate, *, max_bytes: int = ..., light: bool) -> tuple[FileReport, LoadedFile | Light | None]: ...
+
+
+def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                   light: bool = False) -> tuple[FileReport, LoadedFile | Light | None]:
+    """Read, detect and load one candidate. Bad input becomes an ERROR report, never an exception.
+
+    ``light=True`` (a scan, inside ``unproven_loads``): a task definition the C decoder reads comes back
+    as :class:`~migrate.sources.ecs_taskdef.fast.Light`, its entries not built yet."""
     try:
         src = read_source(c.path, c.display, max_bytes=max_bytes)
     except InputError as e:
@@ -209,7 +225,13 @@ def load_candidate(c: Candidate, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple
                               odd.entries[0].line), odd
         return FileReport(c.display, "unknown", FileStatus.SKIPPED, NOT_A_DEFINITION), None
     try:
-        loaded = source.load(src, root=c.root)
+        loaded: LoadedFile | Light | None = None
+        if light and source.kind == "ecs-taskdef" and not _PROVE[0]:
+            from migrate.sources.ecs_taskdef import fast
+
+            loaded = fast.decode(src, Path(c.display).name.split(".")[0] or c.display)
+        if loaded is None:
+            loaded = source.load(src, root=c.root)
     except InputError as e:
         return FileReport(c.display, source.kind, FileStatus.ERROR, e.reason, e.line), None
     return FileReport(c.display, source.kind, FileStatus.SCANNED), loaded

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import Any
 
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
@@ -33,35 +34,69 @@ class _Refused(ValueError):
     pass
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    d = dict(pairs)
-    if len(d) != len(pairs):
-        raise _Refused("duplicate key")
-    return d
-
-
 def _constant(_name: str) -> Any:
     raise _Refused("not JSON")
 
 
-#: the last document decoded (sniff, then load, read the same text): (text, tree)
-_LAST: list[tuple[str, Any]] = [("", None)]
+#: the last document decoded (sniff, then load, read the same text): (text, tree, its string counter)
+_LAST: list[tuple[str, Any, Any]] = [("", None, None)]
 
 
 def loads(text: str) -> Any:
     """The decoded document when the strict parser would accept it too, else None (let it decide).
-    Depth is checked by :class:`_Counter`. Callers must not mutate the result."""
+    Callers must not mutate the result."""
+    return _decoded(text)[0]
+
+
+def _decoded(text: str) -> tuple[Any, _Counter | None]:
     last = _LAST[0]
     if text is last[0]:
-        return last[1]
-    tree = None
+        return last[1], last[2]
+    tree = counter = None
     if text and text[0] != "\ufeff":
         try:
-            tree = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+            tree = json.loads(text, parse_constant=_constant)
         except (ValueError, RecursionError):
             tree = None
-    _LAST[0] = (text, tree)
-    return tree
+        counter = _Counter()
+        if tree is not None and not _complete(text, tree, counter):
+            tree = counter = None
+    _LAST[0] = (text, tree, counter)
+    return tree, counter
+
+
+def _complete(text: str, tree: Any, counter: _Counter) -> bool:
+    """Every string token of ``text`` is a string of ``tree`` (the C decoder keeps the last of duplicate
+    keys and drops the others: the strict parser refuses them), and no container nests deeper than the
+    strict parser's limit (the count raises then)."""
+    try:
+        total = counter.walk(tree, 0, 0)
+    except (_Refused, RecursionError):
+        return False
+    if "\\" not in text:  # no escapes: no string holds a quote, quotes pair up into tokens
+        return total * 2 == text.count('"')
+    return total == sum(1 for _ in _STRING.finditer(text))
+
+
+class _Tokens:
+    """Where the string tokens of a text are, by ordinal (document order)."""
+
+    __slots__ = ("_ends", "_spans")
+
+    def __init__(self, text: str) -> None:
+        if "\\" in text:
+            self._spans: list[tuple[int, int]] | None = [m.span() for m in _STRING.finditer(text)]
+            self._ends: list[int] = []
+        else:  # no escapes: every quote opens or closes a token; ends[q] + q is where quote q is
+            self._spans = None
+            self._ends = list(accumulate(map(len, text.split('"'))))
+
+    def span(self, ordinal: int) -> tuple[int, int]:
+        """(start, end) of a token, quotes included."""
+        if self._spans is not None:
+            return self._spans[ordinal]
+        q = 2 * ordinal
+        return self._ends[q] + q, self._ends[q + 1] + q + 2
 
 
 class _Counter:
@@ -89,10 +124,29 @@ class _Counter:
         elif t is list:
             if depth >= DEFAULT_MAX_DEPTH:
                 raise _Refused("too deep")
-            self.first[id(v)] = at
+            first = self.first
+            first[id(v)] = at
             n = 0
             for x in v:
-                n += self.walk(x, at + n, depth + 1) if type(x) in (dict, list) else (type(x) is str)
+                tx = type(x)
+                if tx is str:
+                    n += 1
+                elif tx is dict:
+                    # a flat object of strings (an environment item) is counted here, as walk would
+                    m = 0
+                    for y in x.values():
+                        if type(y) is not str:
+                            n += self.walk(x, at + n, depth + 1)
+                            break
+                        m += 2
+                    else:
+                        if depth + 1 >= DEFAULT_MAX_DEPTH:
+                            raise _Refused("too deep")
+                        first[id(x)] = at + n
+                        self.count[id(x)] = m
+                        n += m
+                elif tx is list:
+                    n += self.walk(x, at + n, depth + 1)
         else:
             return 0
         self.count[id(v)] = n
@@ -140,22 +194,82 @@ def _plain(v: Any) -> bool:
     return v is None or type(v) is list
 
 
-def load(src: SourceText, stem: str) -> LoadedFile | None:  # noqa: C901, PLR0911, PLR0912, PLR0915 - one pass mirroring the strict loader
+#: an entry before it is built: (object holding the value, its key, unit, location, name, value or None
+#: for a managed entry, container pointer, pointer tail kind, index or key, family)
+Item = tuple[dict[str, Any], str, str, str, str, "str | None", str, int, "int | str", str]
+_ENV, _OPT, _SECRETS, _SECRET_OPTS = 0, 1, 2, 3
+
+
+class Light:
+    """A task-definition file decoded for a scan: every entry's fields (``items``, document order) without
+    building an :class:`Entry`; :meth:`entry` builds the one of an item (line, pointer, restorability),
+    as :func:`load` does for all of them."""
+
+    __slots__ = ("src", "items", "units", "families", "roles", "_counter", "_spans", "_at")
+
+    def __init__(self, src: SourceText, counter: _Counter, items: list[Item], units: list[str], families: list[str],
+                 roles: list[tuple[str, str]]) -> None:
+        self.src = src
+        self.items = items
+        self.units = units
+        self.families = families
+        self.roles = roles
+        self._counter = counter
+        self._spans: _Tokens | None = None
+        self._at = (1, 0)  # (line, offset) of the last located string: lines are counted forwards
+
+    def entry(self, item: Item, *, keep_value: bool = True) -> Entry:
+        """The Entry of ``item``; ``keep_value=False``: without its value (a scan's reported finding)."""
+        obj, key, unit, location, name, value, cptr, tail, idx, family = item
+        text = self.src.text
+        if self._spans is None:
+            self._spans = _Tokens(text)
+        start, end = self._spans.span(self._counter.member(obj, key))
+        line, at = self._at
+        if start >= at:
+            line += text.count("\n", at, start)
+        else:
+            line = text.count("\n", 0, start) + 1
+        self._at = (line, start)
+        if tail == _ENV:
+            pointer = f"{cptr}/environment/{idx}/value"
+        elif tail == _OPT:
+            pointer = f"{cptr}/logConfiguration/options{_ptr(str(idx))}"
+        elif tail == _SECRETS:
+            pointer = f"{cptr}/secrets/{idx}/valueFrom"
+        else:
+            pointer = f"{cptr}/logConfiguration/secretOptions/{idx}/valueFrom"
+        display = self.src.display
+        if value is None:
+            return Entry(path=display, line=line, unit=unit, location=location, name=name, value=None,
+                         value_kind=ValueKind.REFERENCE, pointer=pointer, source=KIND, group=family, managed=True)
+        raw = text[start + 1:end - 1]
+        return Entry(path=display, line=line, unit=unit, location=location, name=name,
+                     value=SecretValue(value) if keep_value else None,
+                     value_kind=ValueKind.LITERAL if value else ValueKind.EMPTY, pointer=pointer, source=KIND,
+                     group=family, restorable="\\" not in raw or is_restorable("json", value, raw))
+
+    def loaded(self, entries: tuple[Entry, ...] | None = None) -> LoadedFile:
+        """The file as :func:`load` gives it (``entries``: all of them, built here when not given)."""
+        if entries is None:
+            entries = tuple(self.entry(item) for item in self.items)
+        return LoadedFile(source=self.src, kind=KIND, entries=entries, units=tuple(dict.fromkeys(self.units)),
+                          group=",".join(dict.fromkeys(self.families)), data=None, execution_roles=tuple(self.roles))
+
+
+def load(src: SourceText, stem: str) -> LoadedFile | None:
     """Entries of a task-definition file, identical to the strict loader's, or None (take the strict path)."""
-    text = src.text
-    tree = loads(text)
-    if tree is None:
+    light = decode(src, stem)
+    return None if light is None else light.loaded()
+
+
+def decode(src: SourceText, stem: str) -> Light | None:  # noqa: C901, PLR0911, PLR0912 - one pass mirroring the strict loader
+    """The file's entries as :class:`Light` items, or None (take the strict path)."""
+    tree, counter = _decoded(src.text)
+    if tree is None or counter is None:
         return None
     shape = _shape(tree)
     if shape is None:
-        return None
-    counter = _Counter()
-    try:
-        total = counter.walk(tree, 0, 0)
-    except (_Refused, RecursionError):
-        return None
-    spans = [m.span() for m in _STRING.finditer(text)]
-    if len(spans) != total:
         return None
     if shape == "containers":
         tds: list[tuple[dict[str, Any] | None, str, list[Any]]] = [(None, "", tree)]
@@ -165,9 +279,8 @@ def load(src: SourceText, stem: str) -> LoadedFile | None:  # noqa: C901, PLR091
         tds = [(tree, "", tree["containerDefinitions"])]
     else:
         tds = [(n, _ptr(i), n["containerDefinitions"]) for i, n in enumerate(tree)]
-    display = src.display
-    # (ordinal of the string holding the line, Entry fields) in document order
-    pending: list[tuple[int, dict[str, Any]]] = []
+    items: list[Item] = []
+    append = items.append
     families: list[str] = []
     units: list[str] = []
     roles: list[tuple[str, str]] = []
@@ -190,12 +303,14 @@ def load(src: SourceText, stem: str) -> LoadedFile | None:  # noqa: C901, PLR091
             if not _plain(env):
                 return None
             for j, item in enumerate(env or ()):
-                if type(item) is not dict or type(item.get("name")) is not str or type(item.get("value")) is not str:
+                if type(item) is not dict:
                     return None
-                pending.append((counter.member(item, "value"), {
-                    "unit": cname, "location": LOC_ENVIRONMENT, "name": item["name"], "value": item["value"],
-                    "pointer": f"{cptr}/environment/{j}/value", "group": family}))
-            if not _managed(counter, c.get("secrets"), cname, f"{cptr}/secrets", LOC_SECRETS, family, pending):
+                name = item.get("name")
+                value = item.get("value")
+                if type(name) is not str or type(value) is not str:
+                    return None
+                append((item, "value", cname, LOC_ENVIRONMENT, name, value, cptr, _ENV, j, family))
+            if not _managed(c.get("secrets"), cname, cptr, _SECRETS, LOC_SECRETS, family, items):
                 return None
             log = c.get("logConfiguration")
             if type(log) is dict:
@@ -204,44 +319,20 @@ def load(src: SourceText, stem: str) -> LoadedFile | None:  # noqa: C901, PLR091
                     for k, v in opts.items():
                         if type(v) is not str:
                             return None
-                        pending.append((counter.member(opts, k), {
-                            "unit": cname, "location": LOC_LOG_OPTIONS, "name": k, "value": v,
-                            "pointer": f"{cptr}/logConfiguration/options{_ptr(k)}", "group": family}))
+                        append((opts, k, cname, LOC_LOG_OPTIONS, k, v, cptr, _OPT, k, family))
                 elif opts is not None:
                     return None
-                if not _managed(counter, log.get("secretOptions"), cname,
-                                f"{cptr}/logConfiguration/secretOptions", LOC_SECRET_OPTIONS, family, pending):
+                if not _managed(log.get("secretOptions"), cname, cptr, _SECRET_OPTS, LOC_SECRET_OPTIONS, family,
+                                items):
                     return None
-    entries: list[Entry] = []
-    line, at = 1, 0
-    for ordinal, f in pending:  # lines counted once, forwards (ordinals only grow within a container)
-        start, end = spans[ordinal]
-        if start >= at:
-            line += text.count("\n", at, start)
-        else:
-            line = text.count("\n", 0, start) + 1
-        at = start
-        value = f.pop("value", None)
-        if value is None:
-            entries.append(Entry(path=display, line=line, value=None, value_kind=ValueKind.REFERENCE, source=KIND,
-                                 managed=True, **f))
-            continue
-        raw = text[start + 1:end - 1]
-        entries.append(Entry(path=display, line=line, value=SecretValue(value),
-                             value_kind=ValueKind.LITERAL if value else ValueKind.EMPTY, source=KIND,
-                             restorable="\\" not in raw or is_restorable("json", value, raw), **f))
-    return LoadedFile(source=src, kind=KIND, entries=tuple(entries), units=tuple(dict.fromkeys(units)),
-                      group=",".join(dict.fromkeys(families)), data=None, execution_roles=tuple(roles))
+    return Light(src, counter, items, units, families, roles)
 
 
-def _managed(counter: _Counter, arr: Any, unit: str, pointer: str, location: str, family: str,
-             pending: list[tuple[int, dict[str, Any]]]) -> bool:
+def _managed(arr: Any, unit: str, cptr: str, tail: int, location: str, family: str, items: list[Item]) -> bool:
     if not _plain(arr):
         return False
     for i, item in enumerate(arr or ()):
         if type(item) is not dict or type(item.get("name")) is not str or type(item.get("valueFrom")) is not str:
             return False
-        pending.append((counter.member(item, "valueFrom"), {
-            "unit": unit, "location": location, "name": item["name"], "pointer": f"{pointer}/{i}/valueFrom",
-            "group": family}))
+        items.append((item, "valueFrom", unit, location, item["name"], None, cptr, tail, i, family))
     return True
