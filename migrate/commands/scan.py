@@ -483,13 +483,23 @@ def quick_main(argv: Sequence[str]) -> int | None:
     args = quick_args(argv)
     if args is None:
         return None
+    paths = args.pop("paths")
+    try:
+        return scan(paths, **args)
+    except BaseException as e:  # noqa: BLE001 - handed to error_handler, which decides (SystemExit goes on)
+        return _handled(e)
+
+
+def _handled(e: BaseException) -> int:
+    """The exit code :func:`migrate.error_handler.error_handler` gives ``e`` (with its message, hint or
+    log file); typer and the handler are imported only when a quick scan fails."""
     import typer
 
     from migrate.error_handler import error_handler
 
     try:
         with error_handler():
-            paths = args.pop("paths")
-            return scan(paths, **args)
-    except typer.Exit as e:
-        return int(e.exit_code)
+            raise e
+    except typer.Exit as x:
+        return int(x.exit_code)
+    raise e  # not reached: the handler re-raises or exits
