@@ -160,6 +160,18 @@ def run(cmd: list[str], out: Path, cwd: Path) -> tuple[int, float, int]:
     return int(rc), float(wall), int(rss)
 
 
+def _ours(bindir: Path) -> list[str]:
+    """How to start secrets-migrate: its console script, or ``python -m migrate`` (the same entry point)
+    when the installed script predates the entry point in ``pyproject.toml`` (an editable install made
+    before it changed, which would time an older start-up)."""
+    script = bindir / "secrets-migrate"
+    try:
+        current = "migrate.entry import main" in script.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        current = False
+    return [str(script)] if current else [sys.executable, "-m", "migrate"]
+
+
 def score(found: set[tuple[str, str]], labels: dict[tuple[str, str], bool]) -> tuple[float, float]:
     truth = {k for k, v in labels.items() if v}
     tp = len(found & truth)
@@ -188,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         gen = time.perf_counter() - t
         n_secrets = sum(labels.values())
         bindir = Path(sys.executable).parent
-        ours_cmd = [str(bindir / "secrets-migrate"), "scan", "defs", "--format", "json"]
+        ours_cmd = [*_ours(bindir), "scan", "defs", "--format", "json"]
 
         by_line = _line_names(folder)
 

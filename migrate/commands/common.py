@@ -227,8 +227,11 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
             task = prog.add_task("Scanning", total=len(cands))
             advance = functools.partial(prog.advance, task)
         if use_pool:
+            # what every worker imports for its first chunk: once here, before the fork, not once per worker
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
+
+            import migrate.sources.ecs_taskdef.fast  # noqa: F401
 
             ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
             with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init) as pool:
