@@ -108,18 +108,19 @@ _JUDGE: list[Any] = [None]
 def _scan_chunk(args: tuple[list[Any], int, Config, bool, Callable[[Finding], Any] | None]
                 ) -> tuple[list[FileReport], list[Any]]:
     """Worker: :func:`_judge_chunk`, each finding rendered when a renderer is given."""
-    reports, found = _judge_chunk(args[:4])
-    render = args[4]
-    return reports, found if render is None else [render(f) for f in found]
+    return _judge_chunk(args[:4], args[4])
 
 
-def _judge_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileReport], list[Finding]]:
-    """Worker: load, deduplicate and classify one chunk; return reports and value-free findings.
+def _judge_chunk(args: tuple[list[Any], int, Config, bool], render: Callable[[Finding], Any] | None = None
+                 ) -> tuple[list[FileReport], list[Any]]:
+    """Worker: load, deduplicate and classify one chunk; return reports and value-free findings (each
+    ``render(finding)`` when a renderer is given).
 
     Task definitions the C decoder reads are judged from their (name, value) pairs; an Entry is built
-    only for what is reported, directly without its value. A chunk that mixes formats (an entry may be
-    read by two sources) or a config with rules takes the general path: every entry built, deduplicated
-    and classified."""
+    only for what is reported, directly without its value; a renderer with a ``light(light, item,
+    judgement)`` method renders a literal's finding from those without building it. A chunk that mixes
+    formats (an entry may be read by two sources) or a config with rules takes the general path: every
+    entry built, deduplicated and classified."""
     from migrate.detect.engine import Judge
     from migrate.sources.ecs_taskdef.fast import Light
     from migrate.sources.walk import load_candidate
@@ -142,26 +143,32 @@ def _judge_chunk(args: tuple[list[Any], int, Config, bool]) -> tuple[list[FileRe
             found = [dataclasses.replace(f, entry=dataclasses.replace(f.entry, value=None))
                      for f in (judge.finding(e, cfg) for lf in dedupe(loaded) for e in lf.entries)
                      if keep_all or f.is_secret]
-            return reports, found
+            return reports, found if render is None else [render(f) for f in found]
         found = []
         never, judge_literal, make, secret = judge.never_secret, judge.judge_literal, Judge.make_finding, Verdict.SECRET
+        rend = render or _same
+        fast = getattr(render, "light", None)
         for light in got:
             entry = light.entry
             for item in light.items:
                 value = item[5]
                 if value is None:  # managed: never a secret
                     if keep_all:
-                        found.append(judge.finding(entry(item, keep_value=False)))
+                        found.append(rend(judge.finding(entry(item, keep_value=False))))
                     continue
                 if not keep_all and never(item[4], value):
                     continue
                 j = judge_literal(item[4], value, item[2], item[9])
                 if keep_all or j.verdict is secret:
-                    found.append(make(entry(item, keep_value=False), j))
+                    found.append(fast(light, item, j) if fast is not None else rend(make(entry(item, keep_value=False), j)))
         return reports, found
     finally:
         if own:
             judge.close()
+
+
+def _same(f: Finding) -> Finding:
+    return f
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from migrate import __version__
 from migrate.commands.common import ScanOutcome
 from migrate.commands.common import scan as run_scan
 from migrate.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, UsageError
-from migrate.model import FileStatus, Finding
+from migrate.model import FileStatus, Finding, Verdict
 from migrate.sources.base import unproven_loads
 
 JSON_VERSION = 1
@@ -388,9 +388,55 @@ def _stderr_may_be_terminal() -> bool:
         return True
 
 
-def _render(f: Finding) -> tuple[bool, str]:
-    """A finding as the streaming JSON report writes it (in the worker that judged it)."""
-    return f.is_secret, _encode(entry_record(f))
+class _Records:
+    """Findings as the streaming JSON report writes them (in the worker that judged them): called with a
+    Finding, or through :meth:`light` with a task-definition item and its judgement (no Entry, no Finding)."""
+
+    def __call__(self, f: Finding) -> tuple[bool, str]:
+        return f.is_secret, _encode(entry_record(f))
+
+    @staticmethod
+    def light(light: Any, item: Any, j: Any) -> tuple[bool, str]:
+        """``self(finding)`` for the finding of a literal ``item`` of ``light`` (a
+        :class:`~migrate.sources.ecs_taskdef.fast.Light`) judged ``j``: the record's fields after the
+        name depend only on the judgement and whether the value is restorable, and are rendered once."""
+        line, start, end = light.locate(item)
+        restorable = light.restorable(item[5], start, end)
+        rest = _LIGHT_TAILS.get((j, restorable))
+        if rest is None:
+            rest = _light_tail(j, restorable)
+        return (j.verdict is Verdict.SECRET,
+                f'{{"path": {_encode_str(light.src.display)}, "line": {line}, "unit": {_encode_str(item[2])}, '
+                f'"location": {_encode_str(item[3])}, "name": {_encode_str(item[4])}{rest}')
+
+
+#: ``json.dumps(s, ensure_ascii=False)`` of a str (what the encoder writes for a str)
+_encode_str = json.encoder.encode_basestring
+#: record text after the name, by (judgement, restorable), per process; bounded
+_LIGHT_TAILS: dict[tuple[Any, bool], str] = {}
+
+
+def _light_tail(j: Any, restorable: bool) -> str:
+    """The text of :func:`entry_record` after ``"name": ...`` for a task-definition literal judged ``j``,
+    taken from the record of a finding built the usual way (so it is the same text by construction)."""
+    from migrate.detect.engine import Judge
+    from migrate.model import LOC_ENVIRONMENT, Entry, ValueKind
+    from migrate.sources.ecs_taskdef.model import KIND
+
+    e = Entry(path="", line=0, unit="", location=LOC_ENVIRONMENT, name="", value=None, value_kind=ValueKind.LITERAL,
+              source=KIND, restorable=restorable)
+    rec = entry_record(Judge.make_finding(e, j))
+    head = _encode({k: rec[k] for k in ("path", "line", "unit", "location", "name")})[:-1]
+    full = _encode(rec)
+    if not full.startswith(head):  # pragma: no cover - the record's first fields are these
+        raise AssertionError("entry_record changed its field order")
+    if len(_LIGHT_TAILS) >= 4096:
+        _LIGHT_TAILS.clear()
+    rest = _LIGHT_TAILS[(j, restorable)] = full[len(head):]
+    return rest
+
+
+_render = _Records()
 
 
 def print_table(out: ScanOutcome, con: Any, *, all_entries: bool) -> None:

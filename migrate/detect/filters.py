@@ -260,20 +260,18 @@ _PROVIDER_MARKS = (
 )
 
 
-#: the marks a value without upper-case letters, "_", ":" and "=" can hold (hosts, ids, digests)
-_PROVIDER_MARKS_LOWER = tuple(m for m in _PROVIDER_MARKS if m == m.lower() and not any(c in m for c in "_:="))
+#: any of ``_PROVIDER_MARKS`` (one search in C instead of a test per mark)
+_PROVIDER_MARK_RE = re.compile("|".join(map(re.escape, _PROVIDER_MARKS)))
 
 
 def _may_hold_provider_token(value: str) -> bool:
     """Whether ``value`` holds one of ``_PROVIDER_MARKS`` (the expression can match only then)."""
-    if value == value.lower() and "_" not in value and ":" not in value and "=" not in value:
-        return any(mark in value for mark in _PROVIDER_MARKS_LOWER)
-    return any(mark in value for mark in _PROVIDER_MARKS)
+    return _PROVIDER_MARK_RE.search(value) is not None
 
 
 def provider_evidence(value: str) -> str:
     """``value:<provider-format>`` for a known provider token format anywhere in the value, else ''."""
-    if _may_hold_provider_token(value):
+    if _PROVIDER_MARK_RE.search(value) is not None:  # _may_hold_provider_token
         m = _PROVIDER_RE.search(value)
         if m and m.lastgroup:
             return "value:" + m.lastgroup.replace("_", "-")

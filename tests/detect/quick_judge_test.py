@@ -262,3 +262,39 @@ def test_provider_marks_and_embedded_hints_lose_nothing() -> None:
         assert F.provider_evidence(v), v
     for v in ("ſecret=1", "KEY=1", "Pass: x", "x-Token=y", "SIG=1"):
         assert F._embedded_hint(v) == bool(F._EMBEDDED_HINT_RE.search(v)), v
+
+
+def test_light_records_equal_the_records_of_built_findings(tmp_path: Path) -> None:
+    """The streaming JSON report renders a task-definition literal from (item, judgement) without an
+    Entry or a Finding: the same text as the record of the finding built the usual way, for every item
+    (escaped and unrestorable values, non-ASCII names and units, empty values, every judgement)."""
+    from migrate.commands.scan import _render
+    from migrate.detect.engine import Judge
+    from migrate.sources.base import read_source
+    from migrate.sources.ecs_taskdef import fast
+
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    _bench().generate(defs, 40, seed=5)
+    rng = random.Random(3)
+    env = [{"name": n, "value": v} for n in NAMES for v in rng.sample(_plain_values(rng) + _other_values(rng), 6)]
+    env += [{"name": "DB_PASSWORD", "value": ""}, {"name": "caf\u00e9_TOKEN", "value": "p\u00e4ss-9Xz81LmQw02PzR"},
+            {"name": "API_KEY", "value": "\u0041\u00e9\\/x-9Xz81LmQw02PzR"}]
+    td = {"family": "sh\u00f6p", "containerDefinitions": [{"name": "w\u00ebb", "image": "i", "environment": env}]}
+    (defs / "mixed.json").write_text(json.dumps(td, indent=2), encoding="utf-8")
+    (defs / "escaped.json").write_text(json.dumps(td, indent=2, ensure_ascii=True).replace("\\/", "/"),
+                                       encoding="utf-8")
+    seen = {"unrestorable": 0, "secret": 0, "not": 0}
+    with Judge() as judge:
+        for f in sorted(defs.iterdir()):
+            light = fast.decode(read_source(f), "x")
+            assert light is not None, f
+            for item in light.items:
+                if item[5] is None:
+                    continue
+                j = judge.judge_literal(item[4], item[5], item[2], item[9])
+                built = _render(Judge.make_finding(light.entry(item, keep_value=False), j))
+                assert _render.light(light, item, j) == built, (f.name, item[4])
+                seen["secret" if built[0] else "not"] += 1
+                seen["unrestorable"] += not light.entry(item).restorable
+    assert min(seen.values()) > 0, seen

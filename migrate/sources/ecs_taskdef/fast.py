@@ -218,19 +218,30 @@ class Light:
         self._spans: _Tokens | None = None
         self._at = (1, 0)  # (line, offset) of the last located string: lines are counted forwards
 
-    def entry(self, item: Item, *, keep_value: bool = True) -> Entry:
-        """The Entry of ``item``; ``keep_value=False``: without its value (a scan's reported finding)."""
-        obj, key, unit, location, name, value, cptr, tail, idx, family = item
+    def locate(self, item: Item) -> tuple[int, int, int]:
+        """(line, start, end) of the string token of ``item``'s value, quotes included (items are located
+        in document order most cheaply: lines are counted forwards from the last one)."""
         text = self.src.text
         if self._spans is None:
             self._spans = _Tokens(text)
-        start, end = self._spans.span(self._counter.member(obj, key))
+        start, end = self._spans.span(self._counter.member(item[0], item[1]))
         line, at = self._at
         if start >= at:
             line += text.count("\n", at, start)
         else:
             line = text.count("\n", 0, start) + 1
         self._at = (line, start)
+        return line, start, end
+
+    def restorable(self, value: str, start: int, end: int) -> bool:
+        """Whether the literal ``value`` of the token at (start, end) can be written back byte-identically."""
+        raw = self.src.text[start + 1:end - 1]
+        return "\\" not in raw or is_restorable("json", value, raw)
+
+    def entry(self, item: Item, *, keep_value: bool = True) -> Entry:
+        """The Entry of ``item``; ``keep_value=False``: without its value (a scan's reported finding)."""
+        obj, key, unit, location, name, value, cptr, tail, idx, family = item
+        line, start, end = self.locate(item)
         if tail == _ENV:
             pointer = f"{cptr}/environment/{idx}/value"
         elif tail == _OPT:
@@ -243,11 +254,10 @@ class Light:
         if value is None:
             return Entry(path=display, line=line, unit=unit, location=location, name=name, value=None,
                          value_kind=ValueKind.REFERENCE, pointer=pointer, source=KIND, group=family, managed=True)
-        raw = text[start + 1:end - 1]
         return Entry(path=display, line=line, unit=unit, location=location, name=name,
                      value=SecretValue(value) if keep_value else None,
                      value_kind=ValueKind.LITERAL if value else ValueKind.EMPTY, pointer=pointer, source=KIND,
-                     group=family, restorable="\\" not in raw or is_restorable("json", value, raw))
+                     group=family, restorable=self.restorable(value, start, end))
 
     def loaded(self, entries: tuple[Entry, ...] | None = None) -> LoadedFile:
         """The file as :func:`load` gives it (``entries``: all of them, built here when not given)."""
