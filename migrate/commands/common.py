@@ -235,17 +235,11 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
             advance = functools.partial(prog.advance, task)
         if use_pool:
             # what every worker imports for its first chunk: once here, before the fork, not once per worker
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
             import migrate.sources.ecs_taskdef.fast  # noqa: F401
 
-            ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-            with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_init) as pool:
-                results = pool.map(_scan_chunk, jobs)
-                for reports, found in results:
-                    _collect(reports, found, files, findings, on_findings)
-                    advance(len(reports))
+            for reports, found in _pool_map(jobs, n):
+                _collect(reports, found, files, findings, on_findings)
+                advance(len(reports))
         else:
             with Judge() as judge:
                 _JUDGE[0] = judge
@@ -258,6 +252,171 @@ def _scan_streaming(paths: Sequence[str], *, cfg: Config, max_bytes: int, keep_a
                     _JUDGE[0] = None
     files.sort(key=lambda f: order.get(f.path, len(order)))
     return ScanOutcome(files=files, loaded=[], findings=_dedupe_findings(findings))
+
+
+def _pool_map(jobs: list[Any], n: int) -> Iterator[tuple[list[FileReport], list[Any]]]:
+    """``map(_scan_chunk, jobs)`` in ``n`` worker processes, results in job order: forked workers where
+    the system forks (:func:`_forked_map`), else a ``ProcessPoolExecutor``."""
+    if hasattr(os, "fork") and hasattr(os, "waitpid"):
+        yield from _forked_map(jobs, n)
+        return
+    from concurrent.futures import ProcessPoolExecutor  # pragma: no cover - systems without fork
+
+    with ProcessPoolExecutor(max_workers=n, initializer=_worker_init) as pool:  # pragma: no cover
+        yield from pool.map(_scan_chunk, jobs)
+
+
+_FRAME = 8  #: a result's header: job number and length of the pickled result (little-endian uint32 each)
+_FAILED = 0xFFFFFFFF  #: the job number of a worker's last message: its exception, pickled
+
+
+def _forked_map(jobs: list[Any], n: int) -> Iterator[tuple[list[FileReport], list[Any]]]:
+    """:func:`_pool_map` by ``os.fork``: the cheapest pool on Linux (no multiprocessing machinery, no
+    manager thread, jobs not pickled: each worker holds them all from the fork).
+
+    Each worker has two pipes: it reads job numbers from one (the parent hands out the next job whenever
+    a result comes back, two in flight per worker) and writes numbered, pickled results to the other.
+    A worker's exception ends it and is raised here; a worker that stops without answering is an error;
+    on any exit (also Ctrl-C) the workers still running are ended and every worker is reaped."""
+    import signal
+
+    pids: list[int] = []
+    task_w: dict[int, int] = {}  # result pipe (read end) -> task pipe (write end) of the same worker
+    finished = False
+    try:
+        _fork_workers(jobs, min(n, len(jobs)), pids, task_w)
+        yield from _forked_results(jobs, task_w)
+        finished = True
+    finally:
+        for t_w in task_w.values():  # no more jobs: a worker ends when it reads the end of its pipe
+            with contextlib.suppress(OSError):
+                os.close(t_w)
+        for pid in pids:
+            if not finished:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        for r_r in task_w:
+            with contextlib.suppress(OSError):
+                os.close(r_r)
+
+
+def _fork_workers(jobs: list[Any], n: int, pids: list[int], task_w: dict[int, int]) -> None:
+    """Fork ``n`` workers (their ids into ``pids``, their pipes' parent ends into ``task_w``); each worker
+    keeps only its own two pipe ends."""
+    pipes = [(os.pipe(), os.pipe()) for _ in range(n)]
+    try:
+        for k, ((t_r, t_w), (r_r, r_w)) in enumerate(pipes):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the worker (coverage does not follow a fork)
+                code = 1
+                try:
+                    for j, ((a, b), (c, d)) in enumerate(pipes):
+                        for fd in (b, c) if j == k else (a, b, c, d):
+                            os.close(fd)
+                    code = _forked_worker(jobs, t_r, r_w)
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+            task_w[r_r] = t_w
+    finally:
+        for k, ((t_r, t_w), (r_r, r_w)) in enumerate(pipes):
+            os.close(t_r)
+            os.close(r_w)
+            if k >= len(pids):  # not forked (a fork failed): nobody reads or writes these
+                os.close(t_w)
+                os.close(r_r)
+
+
+def _forked_results(jobs: list[Any], task_w: dict[int, int]) -> Iterator[Any]:
+    """The results of ``jobs`` in job order, handing out job numbers as workers answer."""
+    import pickle
+    import selectors
+    import struct
+
+    nxt = 0
+    outstanding = dict.fromkeys(task_w, 0)
+
+    def hand_out(fd: int) -> None:
+        nonlocal nxt
+        if nxt < len(jobs):
+            try:
+                os.write(task_w[fd], struct.pack("<I", nxt))
+            except BrokenPipeError:  # the worker has ended: its last message (or its silence) tells why
+                return
+            nxt += 1
+            outstanding[fd] += 1
+
+    sel = selectors.DefaultSelector()
+    bufs: dict[int, bytearray] = {}
+    for fd in task_w:
+        sel.register(fd, selectors.EVENT_READ)
+        bufs[fd] = bytearray()
+        hand_out(fd)
+        hand_out(fd)
+    done: dict[int, Any] = {}
+    want = 0
+    with sel:
+        while want < len(jobs):
+            if not sel.get_map():
+                raise RuntimeError("the scan workers stopped before every job was done")
+            for key, _ev in sel.select():
+                fd = int(key.fd)
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    sel.unregister(fd)
+                    if outstanding[fd]:
+                        raise RuntimeError("a scan worker stopped before it answered")
+                    continue
+                buf = bufs[fd]
+                buf += chunk
+                while len(buf) >= _FRAME:
+                    num, size = struct.unpack_from("<II", buf)
+                    if len(buf) < _FRAME + size:
+                        break
+                    obj = pickle.loads(buf[_FRAME:_FRAME + size])
+                    del buf[:_FRAME + size]
+                    if num == _FAILED:
+                        raise obj
+                    done[num] = obj
+                    outstanding[fd] -= 1
+                    hand_out(fd)
+            while want in done:
+                yield done.pop(want)
+                want += 1
+
+
+def _forked_worker(jobs: list[Any], tasks: int, results: int) -> int:  # pragma: no cover - runs in a fork
+    """A worker of :func:`_forked_map`: job numbers in, numbered pickled results out; 0 at the end of
+    the jobs, 1 after an exception (sent as the last message)."""
+    import pickle
+    import struct
+
+    def send(num: int, obj: Any) -> None:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(struct.pack("<II", num, len(data)) + data)
+        while view:
+            view = view[os.write(results, view):]
+
+    try:
+        _worker_init()
+        while True:
+            raw = b""
+            while len(raw) < 4:
+                got = os.read(tasks, 4 - len(raw))
+                if not got:
+                    return 0
+                raw += got
+            num = struct.unpack("<I", raw)[0]
+            send(num, _scan_chunk(jobs[num]))
+    except BaseException as e:  # noqa: BLE001 - handed to the parent, which raises it
+        try:
+            send(_FAILED, e)
+        except BaseException:  # noqa: BLE001 - unpicklable, or the parent is gone
+            with contextlib.suppress(BaseException):
+                send(_FAILED, RuntimeError(f"a scan worker failed ({type(e).__name__})"))
+        return 1
 
 
 def _collect(reports: list[FileReport], found: list[Any], files: list[FileReport], findings: list[Any],
