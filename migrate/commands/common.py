@@ -278,7 +278,11 @@ def _forked_map(jobs: list[Any], n: int) -> Iterator[tuple[list[FileReport], lis
     a result comes back, two in flight per worker) and writes numbered, pickled results to the other.
     A worker's exception ends it and is raised here; a worker that stops without answering is an error;
     on any exit (also Ctrl-C) the workers still running are ended and every worker is reaped."""
+    # what the workers need too: imported once, before the fork
+    import pickle  # noqa: F401
+    import selectors  # noqa: F401
     import signal
+    import struct  # noqa: F401
 
     pids: list[int] = []
     task_w: dict[int, int] = {}  # result pipe (read end) -> task pipe (write end) of the same worker

@@ -7,7 +7,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -215,6 +214,8 @@ class _Sink:
         if output.exists() and not output.is_file():  # /dev/stdout, a FIFO: write straight through
             self.fh = output.open("w", encoding="utf-8")
             return
+        import tempfile
+
         target = Path(os.path.realpath(output)) if output.is_symlink() else output
         fd, self._tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".secrets-migrate.tmp",
                                          dir=target.parent if str(target.parent) else ".")
