@@ -227,11 +227,30 @@ def _norm(text: str) -> str:
 
 
 def _equals_identifier(s: _Subject, v: str) -> str:
-    """The reason id when ``v`` is (case and separators aside) the unit, group or variable name."""
+    """The reason id when ``v`` is (case and separators aside) the unit, group or variable name: the
+    first of :func:`_identifiers` (in its order) that equals the normalised value, without building them
+    (an ASCII identifier shorter than the normalised value cannot equal it: normalising never lengthens it)."""
     n = _norm(v)
     if not n:
         return ""
-    return _identifiers(s.name, s.unit, s.units, s.group).get(n, "")
+    size = len(n)
+    for u in (s.unit, *s.units):
+        if u and (len(u) >= size or not u.isascii()) and _norm_ident(u) == n:
+            return "identifier:unit-name"
+    g = s.group
+    if g and (len(g) >= size or not g.isascii()) and _norm_ident(g) == n:
+        return "identifier:group-name"
+    if (len(s.name) >= size or not s.name.isascii()) and _norm_ident(s.name) == n:
+        return "identifier:variable-name"
+    if size >= 3 and n in analyze_name(s.name).words:
+        return "identifier:name-word"
+    return ""
+
+
+@functools.lru_cache(maxsize=8192)
+def _norm_ident(text: str) -> str:
+    """:func:`_norm` of a name, unit or group (cached: they repeat; never a value)."""
+    return _norm(text)
 
 
 def _refine(info: NameInfo, v: str, name_r: tuple[str, ...], cred: str) -> _Judgement | None:

@@ -298,3 +298,25 @@ def test_light_records_equal_the_records_of_built_findings(tmp_path: Path) -> No
                 seen["secret" if built[0] else "not"] += 1
                 seen["unrestorable"] += not light.entry(item).restorable
     assert min(seen.values()) > 0, seen
+
+
+def test_identifier_length_shortcut_loses_nothing() -> None:
+    """:func:`E._equals_identifier` rejects a value longer than every identifier (ASCII) without building
+    them: the same answer as the lookup in all identifiers."""
+    rng = random.Random(9)
+    units = ["web", "api-gateway", "Shop", "pay_ments", "w\u00ebb", "\u0130stanbul", ""]
+    checked = 0
+    for name in NAMES + ["DB_PASSWORD_\u0130", "x"]:
+        for unit in units:
+            for group in ("", "shop", "Payments-Service", "\u0130"):
+                values = [name, unit, group, name.lower() + "x", "".join(name.split("_")[:1]), unit.upper() + "!",
+                          *(rng.choice([unit, group, name, "a", "xyz"]) + "".join(rng.choice(_PLAIN_CHARS)
+                                                                                  for _ in range(rng.randrange(0, 30)))
+                            for _ in range(20))]
+                s = E._Subject(name, unit, (unit,), group)
+                for v in values:
+                    n = E._norm(v)
+                    want = E._identifiers(name, unit, (unit,), group).get(n, "") if n else ""
+                    assert E._equals_identifier(s, v) == want, (name, unit, group)
+                    checked += bool(want)
+    assert checked > 100
