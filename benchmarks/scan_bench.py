@@ -1,8 +1,9 @@
 """Scan benchmark: secrets-migrate vs detect-secrets, betterleaks and kingfisher on the same folder.
 
 Generates N task-definition files (seeded; 40 environment entries each, about 15 % secrets with
-known labels), runs every tool as a subprocess in the same run, ``--repeat`` rounds (default 3) that
-interleave the tools (a load spike on a shared machine then hits them alike), and prints a Markdown
+known labels), runs every tool as a subprocess in the same run, an untimed warm-up round and then
+``--repeat`` rounds (default 3) that interleave the tools (a load spike on a shared machine then hits
+them alike), with Python's bytecode cache on (see :func:`tool_env`), and prints a Markdown
 table with the median wall time, peak memory (max RSS of the process tree, via a wrapper reading
 ``resource.getrusage(RUSAGE_CHILDREN)``), recall and precision against the labels.
 
@@ -152,10 +153,21 @@ def _line_names(folder: Path) -> dict[tuple[str, int], str]:
     return out
 
 
-def run(cmd: list[str], out: Path, cwd: Path) -> tuple[int, float, int]:
+def tool_env(work: Path) -> dict[str, str]:
+    """The tools' environment: this one, with Python's bytecode cache on (under ``work``, so nothing is
+    written beside the sources). An installed tool runs from compiled bytecode; with
+    ``PYTHONDONTWRITEBYTECODE`` set (some shells and CI set it) every run of a Python tool would compile its
+    sources again, which times the compiler, not the tool. The untimed warm-up round fills the cache."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    return env
+
+
+def run(cmd: list[str], out: Path, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, float, int]:
     # cwd = the work folder (not a git checkout): detect-secrets reports nothing for paths outside its git root
     res = subprocess.run([sys.executable, "-c", _WRAPPER, str(out), *cmd], capture_output=True, text=True, check=True,
-                         cwd=cwd)
+                         cwd=cwd, env=env)
     rc, wall, rss = res.stdout.split()
     return int(rc), float(wall), int(rss)
 
@@ -245,11 +257,15 @@ def main(argv: list[str] | None = None) -> int:
         walls: dict[str, list[float]] = {t[0]: [] for t in tools}
         rss_max: dict[str, int] = dict.fromkeys(walls, 0)
         codes: dict[str, int] = {}
-        # rounds interleave the tools, so that a load spike on a shared machine hits them alike
-        for _ in range(args.repeat):
+        env = tool_env(work)
+        # rounds interleave the tools, so that a load spike on a shared machine hits them alike; round 0 is
+        # an untimed warm-up (bytecode caches, the folder in the page cache) for every tool
+        for rnd in range(args.repeat + 1):
             for label, cmd, _report, _found in tools:
                 out_file = work / ("ours.json" if label.startswith("secrets-migrate") else f"{Path(cmd[0]).name}.stdout")
-                rc, wall, rss = run(cmd, out_file, work)
+                rc, wall, rss = run(cmd, out_file, work, env)
+                if rnd == 0:
+                    continue
                 walls[label].append(wall)
                 rss_max[label] = max(rss_max[label], rss)
                 codes[label] = rc
@@ -270,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
               f"({n_secrets / len(labels):.1%}); generated in {gen:.1f} s; {os.cpu_count()} CPUs; "
               f"load average before the run {load:.1f}\n")
         if args.repeat > 1:
-            print(f"wall: median of {args.repeat} runs per tool, the tools interleaved round by round; "
-                  "peak RSS: the largest of them\n")
+            print(f"wall: median of {args.repeat} runs per tool after a warm-up round, the tools interleaved round "
+                  "by round; peak RSS: the largest of them\n")
         print("| tool | wall (s) | peak RSS (MiB) | recall | precision | exit |")
         print("|---|---:|---:|---:|---:|---:|")
         for name, w, r, rc_, pr, code in rows:
