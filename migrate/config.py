@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -154,6 +153,8 @@ def parse_config(table: dict[str, Any], file: Path, prefix: str = "") -> Config:
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a config file (its import compiles expressions: a scan's start-up)
+
     try:
         with file.open("rb") as fh:
             return tomllib.load(fh)
