@@ -356,12 +356,14 @@ def _scan_json_streaming(paths: Sequence[str], *, cfg: Any, err: Any, all_entrie
         sink.write(f'{{\n  "version": {JSON_VERSION},\n  "tool": {tool},\n  "entries": [')
 
         def emit(batch: list[tuple[bool, str]]) -> None:
-            for is_secret, record in batch:
-                counts["secret"] += is_secret
-                if not (all_entries or is_secret):
-                    continue
-                sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + record)
-                counts["n"] += 1
+            secret = sum(is_secret for is_secret, _ in batch)
+            counts["secret"] += secret
+            records = [r for is_secret, r in batch if all_entries or is_secret]
+            if not records:
+                return
+            # one write per batch: the first record of the report opens the list, the others follow a comma
+            sink.write(("\n    " if counts["n"] == 0 else ",\n    ") + ",\n    ".join(records))
+            counts["n"] += len(records)
 
         with unproven_loads():
             out = run_scan(paths, config=cfg, console=err, max_file_size=max_file_size, keep_loaded=False,
