@@ -274,8 +274,9 @@ def _forked_map(jobs: list[Any], n: int) -> Iterator[tuple[list[FileReport], lis
     """:func:`_pool_map` by ``os.fork``: the cheapest pool on Linux (no multiprocessing machinery, no
     manager thread, jobs not pickled: each worker holds them all from the fork).
 
-    Each worker has two pipes: it reads job numbers from one (the parent hands out the next job whenever
-    a result comes back, two in flight per worker) and writes numbered, pickled results to the other.
+    Each worker has two pipes: it reads job numbers from one and writes numbered, pickled results to the
+    other. A worker is handed its next job as its answer starts to arrive (one job at a time: whoever is
+    free takes the next, so the workers end together).
     A worker's exception ends it and is raised here; a worker that stops without answering is an error;
     on any exit (also Ctrl-C) the workers still running are ended and every worker is reaped."""
     # what the workers need too: imported once, before the fork
@@ -358,7 +359,6 @@ def _forked_results(jobs: list[Any], task_w: dict[int, int]) -> Iterator[Any]:
         sel.register(fd, selectors.EVENT_READ)
         bufs[fd] = bytearray()
         hand_out(fd)
-        hand_out(fd)
     done: dict[int, Any] = {}
     want = 0
     with sel:
@@ -373,6 +373,8 @@ def _forked_results(jobs: list[Any], task_w: dict[int, int]) -> Iterator[Any]:
                     if outstanding[fd]:
                         raise RuntimeError("a scan worker stopped before it answered")
                     continue
+                if outstanding[fd] < 2:  # it is answering: its next job waits for it when it has sent
+                    hand_out(fd)
                 buf = bufs[fd]
                 buf += chunk
                 while len(buf) >= _FRAME:
@@ -385,7 +387,6 @@ def _forked_results(jobs: list[Any], task_w: dict[int, int]) -> Iterator[Any]:
                         raise obj
                     done[num] = obj
                     outstanding[fd] -= 1
-                    hand_out(fd)
             while want in done:
                 yield done.pop(want)
                 want += 1
