@@ -203,7 +203,8 @@ _DS_MIN_ENTROPY = 4.2
 @functools.lru_cache(maxsize=4096)
 def _identifiers(name: str, unit: str, units: tuple[str, ...], group: str) -> dict[str, str]:
     """The identifiers of the entry's own definition, normalised, with the reason id naming each
-    (cached: names, units and groups are not values). Callers must not mutate the result."""
+    (cached: names, units and groups are not values). Callers must not mutate the result. The
+    definition :func:`_equals_identifier` answers by (without building them; tests compare the two)."""
     out: dict[str, str] = {}
     for u in (unit, *units):
         if u:
