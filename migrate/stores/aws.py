@@ -65,7 +65,7 @@ class ThrottledError(ClientError):  # type: ignore[misc]  # botocore is untyped 
         self.attempts = attempts
         super().__init__({"Error": {"Code": code, "Message": (
             f"still refused after {attempts} attempts, each retry paced by the account's shared rate limiter; "
-            "another client may be using this account's API quota: retry later, or lower --rate-scale")},
+            "another client may be using this account's API quota: retry later (live apply: or lower --rate-scale)")},
             "ResponseMetadata": {"RetryAttempts": attempts - 1}}, operation)
 
 
@@ -88,7 +88,7 @@ class ThrottleRetry:
     decides). After ``max_attempts`` throttled attempts: :class:`ThrottledError`. Thread-safe."""
 
     def __init__(self, pacer: Pacer | None = None, *, max_attempts: int = THROTTLE_ATTEMPTS, base: float = 0.05,
-                 cap: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                 cap: float = 5.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, rand: Callable[[], float] = random.random) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -248,6 +248,8 @@ def safe_aws_message(exc: BaseException) -> str:
     op = getattr(exc, "operation_name", "") or ""
     if code:
         msg = f"{op}: {code}" if op else code
+        if isinstance(exc, ThrottledError):
+            msg += f" (still throttled after {exc.attempts} attempts; retry later)"
         if "AccessDenied" in code or code in ("UnauthorizedOperation", "UnrecognizedClientException"):
             msg += f"; missing IAM permission {_denied_action(exc) or op or 'unknown'}"
         return msg

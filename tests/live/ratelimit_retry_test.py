@@ -198,7 +198,7 @@ def test_exhausted_throttle_retries_raise_one_clear_error(endpoint, botocore_sle
     assert isinstance(e, ClientError) and e.response["Error"]["Code"] == "ThrottlingException"
     assert str(e).startswith("AWS kept throttling DescribeServices (ThrottlingException)")
     assert "after 4 attempts" in str(e) and "Rate exceeded" not in str(e)
-    assert safe_aws_message(e) == "DescribeServices: ThrottlingException"
+    assert safe_aws_message(e) == "DescribeServices: ThrottlingException (still throttled after 4 attempts; retry later)"
     assert limits.refusals == {"ecs.DescribeServices": 3}  # the 4th refusal is not retried, so not charged
     assert botocore_sleeps == [0, 0, 0]
 
