@@ -375,6 +375,7 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
     each assumed through STS with its own credentials, rate limits, journal and ``services`` services."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from migrate.apply.verify import verify_plan
     from migrate.live.guardrails import preflight_live, raise_for
     from migrate.live.health import ScriptedHealth
     from migrate.live.planner import live_findings, make_live_plan
@@ -396,6 +397,9 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
     reps: list = []
     limits: list = []
     throttles: list = []  #: each account's ThrottleRetry
+    envs: list = []
+    verified: list = []  #: verify's checks, every account
+    verify_errors: list[str] = []
     phases: dict[str, float] = {}
     phase_lock = threading.Lock()
     try:
@@ -444,6 +448,18 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
                     phase("waves")
                 except Exception as e:  # noqa: BLE001 - a benchmark reports, never hides
                     surfaced.append(f"account {n}: {type(e).__name__}: {e}")
+                envs.append(rt)
+
+            def check(rt: object) -> None:
+                """``verify`` (not timed): every value in its store equals the source's, services on the new
+                revisions, rolled-back services back on the old ones."""
+                try:
+                    got = verify_plan(rt)
+                    with phase_lock:
+                        verified.extend(got)
+                except Exception as e:  # noqa: BLE001 - a benchmark reports, never hides
+                    with phase_lock:
+                        verify_errors.append(f"{type(e).__name__}: {e}")
                 finally:
                     rt.journal.close()
 
@@ -457,6 +473,8 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
             with ThreadPoolExecutor(max_workers=len(creds)) as pool:
                 list(pool.map(one, range(len(creds))))
             wall = time.monotonic() - t0
+            with ThreadPoolExecutor(max_workers=len(creds)) as pool:
+                list(pool.map(check, envs))
             stats = proxy.call("/quota-proxy/stats")
     finally:
         if proxy is not None:
@@ -493,6 +511,8 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
             "surfaced": surfaced, "client_waited": dict(waited), "client_refusals": dict(refusals),
             "throttle_retries": dict(retried), "throttle_wait_s": round(sum(th.slept for th in throttles), 2),
             "phases": {k: round(v, 2) for k, v in phases.items()},
+            "verify": {"checks": len(verified), "failed": sum(not c.ok for c in verified) + len(verify_errors),
+                       "failures": [f"{c.kind} {c.subject}: {c.detail}" for c in verified if not c.ok][:10] + verify_errors},
             "not_migrated": dict(Counter(f"{r.status}: {r.reason}" for rep in reps for r in rep.results
                                          if r.status != "migrated").most_common(10)),
             "canary_s": round(max((r.seconds for rep in reps for r in rep.results if r.wave == 1), default=0.0), 2)}
@@ -551,14 +571,15 @@ def summary_row(res: dict) -> str:
     ratio = res["wall"] / res["floor"] if res["floor"] else float("inf")
     outcome = ", ".join(f"{v} {k}" for k, v in sorted(res["statuses"].items()))
     return (f"| ({m}) {what} | {res['services']} | {res['accounts']} | {res['random_throttle']:.0%} | "
-            f"x{res['scale']:g} | {outcome} | {sum(res['throttled'].values())} | {len(res['surfaced'])} | "
+            f"x{res['scale']:g} | {outcome} | {res['verify']['checks'] - res['verify']['failed']} of "
+            f"{res['verify']['checks']} | {sum(res['throttled'].values())} | {len(res['surfaced'])} | "
             f"{res['wall']:.1f} | {res['floor']:.1f} | **{ratio:.2f}** | <= {target:g} "
-            f"{'met' if ratio <= target and not res['surfaced'] else 'NOT met'} |")
+            f"{'met' if ratio <= target and not res['surfaced'] and not res['verify']['failed'] else 'NOT met'} |")
 
 
-SUMMARY_HEAD = ("| mode | services | accounts | random refusals | quotas | outcome | throttles (proxy) | "
-                "throttling errors surfaced | wall (s) | floor (s) | wall / floor | target |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|")
+SUMMARY_HEAD = ("| mode | services | accounts | random refusals | quotas | outcome | verify checks passed | "
+                "throttles (proxy) | throttling errors surfaced | wall (s) | floor (s) | wall / floor | target |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def record(res: dict, md: str) -> str:
@@ -623,9 +644,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps(res, indent=2, default=str))
         table = record(res, md)
-        failed += bool(res["surfaced"])
+        failed += bool(res["surfaced"]) or bool(res["verify"]["failed"])
     print(f"\nModes recorded so far (benchmarks/out/batch.md):\n\n{table}", end="")
-    return 0 if not failed else 1
+    return 0 if not failed else 1  # a throttling error surfaced or a verify check failed
 
 if __name__ == "__main__":
     raise SystemExit(main())
