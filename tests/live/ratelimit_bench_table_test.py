@@ -29,17 +29,17 @@ def _res(accounts: int = 1, random_throttle: float = 0.0, wall: float = 100.0, f
     return {"services": 20 * accounts if accounts > 1 else 200, "accounts": accounts, "random_throttle": random_throttle,
             "scale": 2.0 / accounts, "statuses": {"migrated": 180, "rolled-back": 20}, "throttled": {"f": 3, "g": 4},
             "surfaced": list(surfaced), "wall": wall, "floor": floor,
-            "verify": {"checks": 900, "failed": failed, "failures": []}}
+            "verify": {"checks": 900, "failed": failed, "rolled_back": 80, "failures": []}}
 
 
 def test_modes_and_their_targets() -> None:
     assert [bb.mode_of(_res(20)), bb.mode_of(_res(random_throttle=0.3)), bb.mode_of(_res())] == ["a", "b", "c"]
     row = bb.summary_row(_res(wall=100.0, floor=80.0))  # 1.25: just met
-    assert row.startswith("| (c) ") and "| **1.25** | <= 1.25 met |" in row and "| 900 of 900 | 7 | 0 |" in row
+    assert row.startswith("| (c) ") and "| **1.25** | <= 1.25 met |" in row and "| 820 ok, 0 wrong, 80 of rolled-back services | 7 | 0 |" in row
     assert "NOT met" in bb.summary_row(_res(wall=101.0, floor=80.0))
     assert "NOT met" in bb.summary_row(_res(wall=90.0, floor=80.0, surfaced=("x: Throttling",)))  # errors fail it
     row = bb.summary_row(_res(wall=90.0, floor=80.0, failed=2))  # so does a wrong value (a failed verify check)
-    assert "NOT met" in row and "| 898 of 900 |" in row
+    assert "NOT met" in row and "| 818 ok, 2 wrong, 80 of rolled-back services |" in row
     assert "<= 2 met" in bb.summary_row(_res(random_throttle=0.3, wall=159.0))
     assert "| x0.1 |" in bb.summary_row(_res(20, wall=130.0, floor=123.0))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,7 +37,7 @@ class Script:
 
 
 @pytest.fixture
-def endpoint() -> Iterator[tuple[str, Script]]:
+def endpoint() -> Iterator[tuple[str, Callable[[list[str]], Script]]]:
     holder: dict[str, Script] = {"s": Script(["ok"])}
 
     class Handler(BaseHTTPRequestHandler):
@@ -70,7 +70,7 @@ def endpoint() -> Iterator[tuple[str, Script]]:
         holder["s"] = Script(answers)
         return holder["s"]
 
-    yield url, script  # type: ignore[misc]
+    yield url, script
     srv.shutdown()
     srv.server_close()
 
