@@ -54,3 +54,12 @@ def test_batch_md_holds_every_mode_recorded_in_order(tmp_path: Path, monkeypatch
     assert [r[:5] for r in rows] == ["| (a)", "| (c)"] and "| **1.20** |" in rows[1]
     assert "details of c, again" in md and "details of c\n" not in md and "details of a" in md
     assert table.count("| (") == 2  # the returned table is the modes table, (b) not recorded yet
+
+
+def test_only_checks_of_rolled_back_entries_are_set_apart() -> None:
+    from migrate.apply.checks import Check
+
+    assert bb._rolled_back(Check("reference", "/app1/app/DB_PASSWORD", False, "not applied (state: reverted)"))
+    assert bb._rolled_back(Check("iam", "ecsTaskExecutionRole -> ", False))  # no ARN: the entry was rolled back
+    assert not bb._rolled_back(Check("iam", "ecsTaskExecutionRole -> arn:aws:ssm:us-east-1:1:parameter/a", False))
+    assert not bb._rolled_back(Check("original-value", "/app1/app/DB_PASSWORD", False, "differs from the source"))
