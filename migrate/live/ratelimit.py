@@ -1,10 +1,12 @@
-"""Client-side token buckets, one per AWS API family, so throttling rarely reaches botocore's retries.
+"""Client-side token buckets, one per AWS API family, so calls go no faster than AWS's quotas allow.
 
 Defaults are the documented quotas (issue 4). ``scale`` multiplies every rate (benchmarks run scaled
 quotas against a local endpoint that enforces them). One ``RateLimits`` per account and run: its buckets are
-shared by every thread, and a throttled response seen by any of them (botocore ``needs-retry`` hook,
-:meth:`RateLimits.observe`) charges the family's bucket once, so throttling costs time in proportion to what
-AWS refused instead of every thread backing off on its own.
+shared by every thread. It is the account context's throttle pacer (:meth:`RateLimits.attach`): when AWS
+throttles a call anyway, the context's ``ThrottleRetry`` (``migrate.stores.aws``) asks :meth:`RateLimits.throttled`
+for the retry's slot, which charges the family's bucket once per refusal whichever thread saw it, so
+throttling costs time in proportion to what AWS refused instead of every thread backing off on its own
+(botocore's per-client backoff never sees a throttle).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from migrate.model import SecretValue
+from migrate.stores.aws import THROTTLE_CODES, AwsContext
 from migrate.stores.base import SecretStore, StoredEntry
+
+__all__ = ["DEFAULT_QUOTAS", "THROTTLE_CODES", "LimitedStore", "RateLimits", "TokenBucket", "family_of"]
 
 #: family -> (sustained requests per second, burst)
 DEFAULT_QUOTAS: dict[str, tuple[float, float]] = {
@@ -98,43 +102,25 @@ class RateLimits:
     def waited(self) -> dict[str, float]:
         return {k: round(b.waited, 3) for k, b in self._buckets.items() if b.waited}
 
-    # -- throttling seen by botocore: shared across every thread (and client) of this account ------------
-    def refused(self, family: str) -> None:
+    # -- throttling: the pacer of the account context's ThrottleRetry -------------------------------------
+    def throttled(self, service: str, operation: str) -> float | None:
+        """AWS refused a call of ``service``/``operation`` (any thread, any client of the account): count it and,
+        when its family has a bucket, take the retry's slot there (blocking). The seconds waited, or None when
+        the family is not paced here (the throttle retry then waits its own short jittered step)."""
+        family = family_of(service, operation)
+        if not family:
+            return None
         with self._refusal_lock:
             self.refusals[family] = self.refusals.get(family, 0) + 1
         b = self._buckets.get(family)
-        if b is not None:
-            b.refused()
+        return b.acquire() if b is not None else None
 
-    def _on_retry(self, response: Any = None, operation: Any = None, **_kw: Any) -> None:
-        """botocore ``needs-retry`` hook: a throttled response charges the operation's family. Never changes
-        botocore's decision (returns None)."""
-        if not response or operation is None:
-            return
-        parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else {}
-        code = str(((parsed or {}).get("Error") or {}).get("Code", ""))
-        if code not in THROTTLE_CODES:
-            return
-        family = family_of(str(operation.service_model.service_name), str(operation.name))
-        if family:
-            self.refused(family)
-
-    def observe(self, client: Any) -> Any:
-        """Charge this client's throttled calls to the shared buckets (idempotent per client)."""
-        events = getattr(getattr(client, "meta", None), "events", None)
-        if events is not None:  # unique_id: registering twice for the same limits is a no-op in botocore
-            events.register("needs-retry", self._on_retry, unique_id=f"secrets-migrate-limits-{id(self)}")
-        return client
-
-    def observing(self, factory: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
-        """A client factory whose clients report throttling here (for ``AwsContext.client_factory``)."""
-        def make(aws: Any, service: str) -> Any:
-            return self.observe(factory(aws, service))
-        return make
+    def attach(self, aws: AwsContext) -> AwsContext:
+        """Pace the throttled calls of every client of ``aws`` (and of its ``for_region`` contexts) here."""
+        aws.throttle.pacer = self
+        return aws
 
 
-THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
-                            "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException"})
 _SM_WRITES = frozenset({"CreateSecret", "PutSecretValue", "UpdateSecret", "DeleteSecret", "RestoreSecret", "TagResource"})
 
 

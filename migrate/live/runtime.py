@@ -72,10 +72,8 @@ def live_env(*, plan: Plan, journal: Journal, aws: Aws, health: HealthChecker | 
     from migrate.live.health import EcsHealthChecker
 
     if limits is not None:
-        # throttled responses on any thread charge the shared buckets of this account (issue 15 §5)
-        aws.client_factory = limits.observing(aws.client_factory)
-        for c in list(getattr(aws, "_clients", {}).values()):
-            limits.observe(c)
+        # throttled calls on any thread are retried in the shared buckets of this account (issue 15 §5)
+        limits.attach(aws)
     ecs = EcsClients(aws)
     ssm = SsmStore(aws)
     sm = SecretsManagerStore(aws)

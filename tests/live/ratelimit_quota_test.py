@@ -87,16 +87,17 @@ def test_floor_is_the_slowest_family_after_its_burst():
     assert bb.floor_seconds({"a": 10}, q, scale=1.0)[0] == 0.0  # within the burst
 
 
-def test_client_limiter_and_adaptive_retries_surface_no_throttling(server_env, monkeypatch):
-    """Quota 40/s burst 5 at the proxy; 8 threads x 10 calls through the tool's client (adaptive retries)
-    and its limiter set to the same quota: every call succeeds, and no faster than the quota allows."""
+def test_client_limiter_and_shared_throttle_retry_surface_no_throttling(server_env, monkeypatch):
+    """Quota 40/s burst 5 at the proxy; 8 threads x 10 calls through the tool's client (its throttle retry paced
+    by the limiter, as a live run attaches it) and its limiter set to the same quota: every call succeeds, and
+    no faster than the quota allows."""
     ecs = boto3.client("ecs")
     ecs.register_task_definition(family="q", containerDefinitions=[{"name": "a", "image": "x", "memory": 8}])
     p = bb.QuotaProxy(server_env, {"ecs.taskdef-read": (40.0, 5.0)})
     monkeypatch.setenv("AWS_ENDPOINT_URL", p.start())
     try:
-        client = Aws().client("ecs")
         limits = RateLimits({"ecs.DescribeTaskDefinition": (40.0, 5.0)})
+        client = limits.attach(Aws()).client("ecs")
         errors: list[str] = []
 
         def work() -> None:
@@ -123,3 +124,4 @@ def test_client_limiter_and_adaptive_retries_surface_no_throttling(server_env, m
     # the quota, so the rare ones come from the two clocks drifting), every one absorbed by the retries above
     assert set(p.throttled) <= {"ecs.taskdef-read"}, dict(p.throttled)
     assert sum(p.throttled.values()) <= 16, dict(p.throttled)
+    assert limits.refusals == {"ecs.DescribeTaskDefinition": sum(p.throttled.values())}  # each charged once

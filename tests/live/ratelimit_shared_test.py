@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 
-import boto3
-
 from migrate.live.ratelimit import RateLimits, TokenBucket, family_of
+from migrate.stores.aws import AwsContext
 
 
 class _Clock:
@@ -41,17 +40,22 @@ def test_family_of_maps_operations_to_the_tools_families() -> None:
 
 
 def test_throttled_responses_on_threads_are_counted_once_each() -> None:
-    """The needs-retry hook (as botocore calls it), fired from many threads at once: one charge per throttled response."""
+    """The needs-retry handler (as botocore calls it), fired from many threads at once: one charge per throttled
+    response, each one retried (0: at once, the slot already waited), and other errors left to botocore (None)."""
     limits = RateLimits({"ssm.PutParameter": (1000.0, 1000.0)})
-    c = boto3.client("ssm", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-    limits.observe(c)
-    limits.observe(c)  # idempotent: one handler per (client, limits)
+    ctx = limits.attach(AwsContext(region="us-east-1", credentials={"AccessKeyId": "x", "SecretAccessKey": "y"}))
+    c = ctx.client("ssm")
+    assert ctx.client("ssm") is c  # one client, one handler (installed once, when the client was built)
     op = c.meta.service_model.operation_model("PutParameter")
+    answers: list[float | None] = []
+    lock = threading.Lock()
 
     def fire(code: str) -> None:
         for _ in range(50):
-            limits._on_retry(response=(None, {"Error": {"Code": code}}), endpoint=None, operation=op, attempts=1,
-                     caught_exception=None, request_dict={})
+            got = ctx.throttle.needs_retry(response=(None, {"Error": {"Code": code}}), endpoint=None, operation=op,
+                                           attempts=1, caught_exception=None, request_dict={})
+            with lock:
+                answers.append(got)
 
     threads = [threading.Thread(target=fire, args=("ThrottlingException",)) for _ in range(4)]
     threads.append(threading.Thread(target=fire, args=("ParameterNotFound",)))
@@ -60,3 +64,5 @@ def test_throttled_responses_on_threads_are_counted_once_each() -> None:
     for t in threads:
         t.join()
     assert limits.refusals == {"ssm.PutParameter": 200}
+    assert ctx.throttle.retried == {"ssm.PutParameter": 200}
+    assert answers.count(0) == 200 and answers.count(None) == 50
