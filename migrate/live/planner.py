@@ -42,6 +42,7 @@ from migrate.stores.base import TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_PLAN_I
 
 #: kind of blocked item only live plans have: a revision that could not be described
 BLOCK_DESCRIBE = "describe-error"
+BLOCK_IAM_SIZE = "iam-size"  #: the shared role's grants would not fit IAM's policy size limit
 
 
 def _pointer(p: str) -> tuple[int, str]:
@@ -157,7 +158,7 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
             actions.append(WaitHealthy(id=next_id(), cluster=s.cluster_arn, service=s.name, region=s.region,
                                        update_id=uid, register_id=rid, timeout=health_timeout))
             order.append(s.key)
-    actions = _with_scopes(actions, settings.prefix)
+    actions, order, over = _fit_roles(_with_scopes(actions, settings.prefix), order, settings, plan_id)
     if any(isinstance(a, CreateSecret) and a.is_json for a in actions):
         warnings.append("JSON-key references need Fargate platform 1.4.0+ or ECS agent 1.37.0+ (facts §1.3)")
     warnings += [f"{arn}: {why}; not migrated" for arn, why in sorted(inv.failed.items()) if arn not in services_of]
@@ -168,7 +169,7 @@ def make_live_plan(inv: Inventory, findings: Sequence[Finding], settings: PlanSe
     return Plan(id=plan_id, created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), settings=settings,
                 inputs=(), actions=tuple(actions), warnings=tuple(dict.fromkeys(
                     warnings + iam_policy.size_warnings(actions, plan_id=plan_id, region=settings.region))), refused=tuple(refused),
-                deploy_order=tuple(order), blocked=tuple(blocked))
+                deploy_order=tuple(order), blocked=tuple(blocked + over))
 
 
 def _place_all(arn: str, found: Sequence[Finding], group: str, settings: PlanSettings,
@@ -333,6 +334,53 @@ def _foreign_account(role: str, revision_arn: str) -> str:
         return ""
     return (f"execution role {role} is in account {r.account}, not {t.account}: the tool cannot grant it; add a "
             "statement allowing ssm:GetParameters and secretsmanager:GetSecretValue on these entries to that role")
+
+
+def _fit_roles(actions: list[Action], order: list[str], settings: PlanSettings,
+               plan_id: str) -> tuple[list[Action], list[str], list[BlockedItem]]:
+    """Caught at plan time, not by a rollback mid-batch: when the read grants of every revision sharing one
+    execution role cannot fit IAM's inline-policy limit even as the widest patterns, the revisions that fit
+    (in plan order) stay planned and the rest are blocked, each with the fix (a ``--prefix`` makes the grants
+    compress to one pattern; or another execution role)."""
+    blocked: list[BlockedItem] = []
+    for role in sorted({r.role_arn for r in iam_policy.estimate_sizes(actions, plan_id=plan_id, region=settings.region)
+                        if r.level < 0}):
+        revs = [a for a in actions if isinstance(a, RegisterRevision)
+                and any(isinstance(p, PutRolePolicy) and p.role_arn == role and p.id in a.policy_ids for p in actions)]
+        lo, hi = 0, len(revs)  # the largest number of this role's revisions (in plan order) whose grants fit
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            trial = _with_scopes(_without(actions, revs[mid:]), settings.prefix)
+            sizes = iam_policy.estimate_sizes(trial, plan_id=plan_id, region=settings.region)
+            if all(r.level >= 0 for r in sizes if r.role_arn == role):
+                lo = mid
+            else:
+                hi = mid - 1
+        dropped = revs[lo:]
+        actions = _with_scopes(_without(actions, dropped), settings.prefix)
+        gone = {k for r in dropped for k in r.services}
+        order = [k for k in order if k not in gone]
+        blocked += [BlockedItem(
+            kind=BLOCK_IAM_SIZE, path=r.source_arn,
+            reason=(f"the read grants of the {len(revs)} revisions sharing execution role {role} need more than "
+                    f"IAM's {iam_policy.INLINE_TOTAL_MAX:,} characters of inline policy even as the widest "
+                    f"patterns; {lo} fit and are planned; {_left_keys(r.services)}"),
+            fix="plan again with --prefix NAME (every entry then sits under one directory and the grants compress to "
+                "one pattern), or give these services their own execution role") for r in dropped]
+    return actions, order, blocked
+
+
+def _without(actions: list[Action], revs: Sequence[RegisterRevision]) -> list[Action]:
+    """``actions`` minus everything of ``revs``: their entries, grants, registration, updates and waits."""
+    drop: set[str] = set()
+    for r in revs:
+        drop.update(r.store_ids, r.policy_ids, (r.id,))
+    drop.update(a.id for a in actions if isinstance(a, (UpdateService, WaitHealthy)) and a.register_id in drop)
+    return [a for a in actions if a.id not in drop]
+
+
+def _left_keys(keys: Sequence[str]) -> str:
+    return ", ".join(keys) + (" is left as it is" if len(keys) == 1 else " are left as they are")
 
 
 def _with_scopes(actions: list[Action], prefix: str) -> list[Action]:

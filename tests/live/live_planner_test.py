@@ -207,3 +207,26 @@ def test_proofs_are_stored_outside_the_digest_and_shown_by_report(aws: None) -> 
         assert "Deployment proofs" in text and "batch/svc001" in text and "would fail" in text
         assert "unable to assume the role" in text
     assert "Deployment proofs" not in to_markdown(build(p, []))
+
+
+def test_a_shared_role_over_the_iam_size_limit_blocks_the_revisions_that_do_not_fit(aws: None) -> None:
+    """200 services share one execution role and, with no --prefix, each family's entries sit in their own
+    directory: the grants cannot fit IAM's 10,240-character inline limit. The plan says so (the services that do
+    not fit are blocked with the fix) instead of apply rolling them back mid-batch; with a prefix all fit."""
+    from migrate import iam_policy
+    from migrate.live.planner import BLOCK_IAM_SIZE
+
+    seed_synthetic(200, per_family=1, secrets=2, region="us-east-1")
+    p = _plan(PlanSettings(store=StoreKind.SSM, region="us-east-1"))
+    over = [b for b in p.blocked if b.kind == BLOCK_IAM_SIZE]
+    assert 0 < len(over) < 200, len(over)
+    assert all("--prefix" in b.fix and EXEC_ROLE in b.reason for b in over)
+    planned = _services(p)
+    assert len(planned) + len(over) == 200 and len(p.deploy_order) == len(planned)
+    assert not {b.path for b in over} & {a.source_arn for a in p.actions if isinstance(a, RegisterRevision)}
+    sizes = iam_policy.estimate_sizes(list(p.actions), plan_id=p.id, region="us-east-1")
+    assert sizes and all(r.level >= 0 and r.size <= iam_policy.INLINE_TOTAL_MAX for r in sizes)
+    assert not any("apply will fail" in w for w in p.warnings)
+    # one directory for every entry: the grants compress to one pattern and every service is planned
+    q = _plan(PlanSettings(store=StoreKind.SSM, region="us-east-1", prefix="batch"))
+    assert not [b for b in q.blocked if b.kind == BLOCK_IAM_SIZE] and len(_services(q)) == 200
