@@ -424,7 +424,11 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
             def plan_one(n: int) -> Plan:
                 """``live plan`` (its own command, before the apply): discover and plan through the proxy."""
                 inv = discover(context(n).client("ecs"), "us-east-1")
-                return Plan.from_json(make_live_plan(inv, live_findings(inv), PlanSettings(store=store)).to_json())
+                # --prefix batch, as the plan's own advice says for one execution role shared by hundreds of
+                # services: every entry under one directory, so the grants compress to one pattern and fit IAM's
+                # inline-policy limit (without it the planner blocks the revisions that do not fit)
+                settings = PlanSettings(store=store, prefix="batch")
+                return Plan.from_json(make_live_plan(inv, live_findings(inv), settings).to_json())
 
             def one(n: int) -> None:
                 """``live apply``: a new context (a new process in real life), preflight, then the waves."""
