@@ -518,7 +518,7 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
             "phases": {k: round(v, 2) for k, v in phases.items()},
             # checks of what the run rolled back (a service that failed for another reason, e.g. its role's policy
             # full) are expected to fail, counted apart: the reference check says "not applied (state: reverted)",
-            # and the IAM check of that entry has no ARN to look for ("role -> "). Any other failed check is a
+            # and the IAM check of that entry says its entry is not applied. Any other failed check is a
             # wrong or missing value.
             "verify": {"checks": len(verified), "rolled_back": sum(not c.ok and _rolled_back(c) for c in verified),
                        "failed": sum(not c.ok and not _rolled_back(c) for c in verified) + len(verify_errors),
@@ -531,7 +531,7 @@ def run(services: int, scale: float, concurrency: int, store: str, health_delay:
 
 def _rolled_back(c: Any) -> bool:
     """A verify check about an entry the run rolled back (see ``run``)."""
-    return "state: reverted" in c.detail or (c.kind == "iam" and str(c.subject).endswith(" -> "))
+    return "state: reverted" in c.detail or (c.kind == "iam" and "entry is not applied" in c.detail)
 
 
 def to_markdown(res: dict) -> str:

@@ -278,3 +278,16 @@ def test_the_role_lock_directory_must_be_private(tmp_path: Path, monkeypatch: py
     real.chmod(0o700)
     with impl._lock(ROLE, "secrets-migrate"):
         assert len(list(real.iterdir())) == 1
+
+
+def test_verify_names_an_entry_that_is_not_applied_instead_of_an_empty_arn() -> None:
+    from migrate.apply.impls.iam import _check_policy
+    from migrate.plan.actions import PutRolePolicy
+
+    p = PutRolePolicy(id="a9", role_arn="arn:aws:iam::123456789012:role/exec", policy_name=ip.TOOL_POLICY,
+                      ssm_actions=("a1", "a2"))
+    arn = "arn:aws:ssm:us-east-1:123456789012:parameter/app/DB_PASSWORD"
+    doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": [arn]}]}
+    ok, gone = _check_policy(p, p.role_arn, ip.TOOL_POLICY, doc, {"a1": arn})
+    assert ok.ok and ok.subject == f"exec -> {arn}"
+    assert not gone.ok and gone.subject == "exec -> entry a2" and "not applied" in gone.detail

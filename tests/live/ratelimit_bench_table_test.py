@@ -60,6 +60,7 @@ def test_only_checks_of_rolled_back_entries_are_set_apart() -> None:
     from migrate.apply.checks import Check
 
     assert bb._rolled_back(Check("reference", "/app1/app/DB_PASSWORD", False, "not applied (state: reverted)"))
-    assert bb._rolled_back(Check("iam", "ecsTaskExecutionRole -> ", False))  # no ARN: the entry was rolled back
+    assert bb._rolled_back(Check("iam", "ecsTaskExecutionRole -> entry a7", False,
+                                 "its entry is not applied (rolled back or not created yet), so no grant is checked"))
     assert not bb._rolled_back(Check("iam", "ecsTaskExecutionRole -> arn:aws:ssm:us-east-1:1:parameter/a", False))
     assert not bb._rolled_back(Check("original-value", "/app1/app/DB_PASSWORD", False, "differs from the source"))

@@ -412,12 +412,14 @@ def _check_policy(p: PutRolePolicy, role_arn: str, policy: str, doc: dict[str, A
         return any(fnmatch.fnmatchcase(action, ga) and fnmatch.fnmatchcase(arn, gr) for ga, gr in grants)
 
     out: list[Check] = []
-    for aid in p.ssm_actions:
+    for aid, action in [*((i, "ssm:GetParameters") for i in p.ssm_actions),
+                        *((i, "secretsmanager:GetSecretValue") for i in p.sm_actions)]:
         arn = arns.get(aid, "")
-        out.append(Check("iam", f"{role} -> {arn}", bool(arn) and covered("ssm:GetParameters", arn)))
-    for aid in p.sm_actions:
-        arn = arns.get(aid, "")
-        out.append(Check("iam", f"{role} -> {arn}", bool(arn) and covered("secretsmanager:GetSecretValue", arn)))
+        if not arn:  # the entry is not there (rolled back, or never created): nothing to grant, and it says so
+            out.append(Check("iam", f"{role} -> entry {aid}", False,
+                             "its entry is not applied (rolled back or not created yet), so no grant is checked"))
+            continue
+        out.append(Check("iam", f"{role} -> {arn}", covered(action, arn)))
     return out
 
 
