@@ -6,6 +6,11 @@ Sites (calls that hold an env dict or log options):
   * ``ecs_patterns.*TaskImageOptions(environment={...})`` (container name ``container_name=`` or "web")
   * ``ecs.LogDrivers.<driver>(options={...})`` / ``ecs.*LogDriver(options={...})`` -> ``secret_options=``
 
+Data flow the codemod also rewrites (the scanner decides when it is safe):
+  * ``c.add_environment("NAME", "literal")`` -> ``c.add_secret("NAME", <secret>)``
+  * ``env = {...}`` assigned once and passed once as ``environment=env``: the key leaves the dict
+    literal and joins that call's ``secrets=``
+
 Sites are identified by visit order inside (class, function) scopes, so the scanner and the
 codemod agree on ids without sharing node identities (codemods copy the tree).
 """
@@ -100,7 +105,35 @@ class SiteTracker:
         self._scopes: list[str] = []
         self._params: list[str | None] = []
         self._calls: list[Site | None] = []
+        self._env_calls: list[str | None] = []  #: add_environment pointer of each open call
         self._seen: dict[str, int] = {}
+
+    def _prefix(self) -> str:
+        return "/" + "/".join(self._scopes) if self._scopes else ""
+
+    def _numbered(self, base: str) -> str:
+        n = self._seen.get(base, 0) + 1
+        self._seen[base] = n
+        return base if n == 1 else f"{base}#{n}"
+
+    def _var_site(self, node: cst.Assign) -> str | None:
+        """Pointer of ``name = {...}`` (one Name target, a dict literal), in visit order."""
+        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name) \
+                or not isinstance(node.value, cst.Dict):
+            return None
+        return self._numbered(f"{self._prefix()}/var:{node.targets[0].target.value}")
+
+    def _add_env_site(self, call: cst.Call) -> str | None:
+        """Pointer of ``<name>.add_environment("NAME", value)`` (two positional arguments)."""
+        f = call.func
+        if not isinstance(f, cst.Attribute) or f.attr.value != "add_environment" or not isinstance(f.value, cst.Name):
+            return None
+        if len(call.args) != 2 or any(a.keyword is not None or a.star for a in call.args):
+            return None
+        name = _str_arg(call.args[0])
+        if name is None:
+            return None
+        return self._numbered(f"{self._prefix()}/add_environment:{f.value.value}:{name}")
 
     def _push_class(self, node: cst.ClassDef) -> None:
         self._scopes.append(node.name.value)
@@ -116,22 +149,20 @@ class SiteTracker:
             self._params.pop()
 
     def _enter_call(self, call: cst.Call) -> Site | None:
+        self._env_calls.append(self._add_env_site(call))
         enclosing = next((s for s in reversed(self._calls) if s is not None and not s.kind.startswith("log:")), None)
         c = classify_call(call, enclosing)
         site = None
         if c is not None:
             kind, unit, src_kw, dst_kw = c
-            prefix = (enclosing.pointer + "/logging") if (kind.startswith("log:") and enclosing) else \
-                "/" + "/".join(self._scopes) if self._scopes else ""
+            prefix = (enclosing.pointer + "/logging") if (kind.startswith("log:") and enclosing) else self._prefix()
             base = f"{prefix}/{kind}:{unit}" if not kind.startswith("log:") or not enclosing else f"{prefix}:{kind[4:]}"
-            n = self._seen.get(base, 0) + 1
-            self._seen[base] = n
-            site = Site(base if n == 1 else f"{base}#{n}", kind, unit, src_kw, dst_kw,
-                        self._params[-1] if self._params else None)
+            site = Site(self._numbered(base), kind, unit, src_kw, dst_kw, self._params[-1] if self._params else None)
         self._calls.append(site)
         return site
 
     def _leave_call(self) -> Site | None:
+        self._env_calls.pop()
         return self._calls.pop()
 
 
@@ -217,6 +248,7 @@ class SecretSpec:
     construct_id: str
     build: Callable[[dict[str, str], str], str]
     modules: tuple[str, ...]  #: aws_cdk submodules the expression needs (aws_ssm / aws_secretsmanager)
+    from_var: str | None = None  #: the ``name = {...}`` (var site pointer) that holds it, passed as environment=name
 
 
 @dataclass
@@ -234,6 +266,13 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
         self.result = CodemodResult()
         self.aliases: dict[str, str] = {}
         self._imports_added: set[str] = set()
+        self.var_moves: dict[str, set[str]] = {}  #: var site pointer -> names that leave its dict
+        for specs in moves.values():
+            for s in specs:
+                if s.from_var is not None:
+                    self.var_moves.setdefault(s.from_var, set()).add(s.name)
+        self._assigns: list[str | None] = []
+        self._taken: dict[tuple[str, str], Item] = {}  #: (var site, name) -> item cut out of the dict
 
     # imports: discover existing aliases
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
@@ -272,11 +311,36 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
         self._pop_scope(True)
         return updated_node
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._assigns.append(self._var_site(node))
+
+    def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
+        ptr = self._assigns.pop()
+        if ptr is None or ptr not in self.var_moves:
+            return updated_node
+        d = updated_node.value
+        assert isinstance(d, cst.Dict)  # _var_site only names dict literals
+        names = self.var_moves[ptr]
+        x = explode(d)
+        keep: list[Item] = []
+        for it in x.items:
+            k = key_of(it.element)
+            if k is not None and k in names and (ptr, k) not in self._taken:
+                self._taken[(ptr, k)] = it
+            else:
+                keep.append(it)
+        if len(x.items) - len(keep) != len(names):
+            raise RewriteError(f"{ptr}: some entries to move were not found")
+        return updated_node.with_changes(value=implode(d, x, keep))
+
     def visit_Call(self, node: cst.Call) -> None:
         self._enter_call(node)
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        env_ptr = self._env_calls[-1]
         site = self._leave_call()
+        if site is None and env_ptr is not None and env_ptr in self.moves:
+            return self._to_add_secret(updated_node, env_ptr, self.moves[env_ptr])
         if site is None or site.pointer not in self.moves:
             return updated_node
         specs = self.moves[site.pointer]
@@ -285,7 +349,78 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
         if site.scope_name is None:
             raise RewriteError(f"{site.pointer}: not inside a method; no construct scope for the secret")
         ali = {m: self._alias(m) for m in {"aws_ecs", *[mod for s in specs for mod in s.modules]}}
+        if any(s.from_var is not None for s in specs):
+            return self._from_var(updated_node, site, specs, ali)
         return self._split(updated_node, site, specs, ali)
+
+    def _to_add_secret(self, call: cst.Call, ptr: str, specs: list[SecretSpec]) -> cst.Call:
+        """``c.add_environment("NAME", "v")`` -> ``c.add_secret("NAME", <secret>)`` (only the value and
+        the method name change: the arguments keep their whitespace and comments)."""
+        scope = self._params[-1] if self._params else None
+        if scope is None:
+            raise RewriteError(f"{ptr}: not inside a method; no construct scope for the secret")
+        if len(specs) != 1 or not isinstance(call.func, cst.Attribute):
+            raise RewriteError(f"{ptr}: one add_environment call moves one entry")
+        ali = {m: self._alias(m) for m in {"aws_ecs", *specs[0].modules}}
+        args = list(call.args)
+        args[1] = args[1].with_changes(value=cst.parse_expression(specs[0].build(ali, scope)))
+        self.result.moved.append((ptr, specs[0].name))
+        return call.with_changes(func=call.func.with_changes(attr=cst.Name("add_secret")), args=args)
+
+    def _from_var(self, call: cst.Call, site: Site, specs: list[SecretSpec], ali: dict[str, str]) -> cst.Call:
+        """The entries cut out of ``name = {...}`` (``leave_Assign``, earlier in the same scope)
+        join this call's ``secrets=``: a dict literal there is extended, none is created."""
+        src = _kw(call, site.src_kw)
+        if src is None or not isinstance(src.value, cst.Name) or any(s.from_var is None for s in specs):
+            raise RewriteError(f"{site.pointer}: {site.src_kw}= is not the dict variable")
+        moved: list[Item] = []
+        for s in specs:
+            assert s.from_var is not None
+            it = self._taken.get((s.from_var, s.name))
+            if it is None:
+                raise RewriteError(f"{site.pointer}: {s.name} was not found in the dict it is built in")
+            expr = cst.parse_expression(s.build(ali, site.scope_name or "self"))
+            moved.append(Item(it.leading, it.element.with_changes(value=expr), it.trailing))
+            self.result.moved.append((site.pointer, s.name))
+        args = list(call.args)
+        i_src = next(i for i, a in enumerate(args) if a is src)
+        if _kw(call, site.dst_kw) is not None:
+            return call.with_changes(args=self._extend_dst(args, call, site, specs, moved))
+        before = args[i_src - 1].comma if i_src > 0 else cst.MaybeSentinel.DEFAULT
+        ws = before.whitespace_after if isinstance(before, cst.Comma) else call.whitespace_before_args
+        if isinstance(ws, cst.ParenthesizedWhitespace):  # one argument per line: the dict opens on it
+            layout = Exploded(moved, cst.SimpleWhitespace(ws.last_line.value + "    "), ws.indent, (), ws.last_line, True)
+        else:
+            layout = Exploded(moved, cst.SimpleWhitespace(""), True, (), cst.SimpleWhitespace(""), False)
+        new_arg = cst.Arg(keyword=cst.Name(site.dst_kw), value=implode(cst.Dict([]), layout, moved), equal=src.equal)
+        return call.with_changes(args=self._insert_after(args, i_src, new_arg))
+
+    def _extend_dst(self, args: list[cst.Arg], call: cst.Call, site: Site, specs: list[SecretSpec],
+                    moved: list[Item]) -> list[cst.Arg]:
+        dst = _kw(call, site.dst_kw)
+        assert dst is not None
+        if not isinstance(dst.value, cst.Dict):
+            raise RewriteError(f"{site.pointer}: {site.dst_kw}= is not a dict literal")
+        names = {key_of(e) for e in dst.value.elements if isinstance(e, cst.DictElement)}
+        if names & {s.name for s in specs}:
+            raise RewriteError(f"{site.pointer}: a moved name is already in {site.dst_kw}=")
+        dx = explode(dst.value)
+        i_dst = next(i for i, a in enumerate(args) if a is dst)
+        args[i_dst] = dst.with_changes(value=implode(dst.value, dx, dx.items + moved))
+        return args
+
+    @staticmethod
+    def _insert_after(args: list[cst.Arg], i_src: int, new_arg: cst.Arg) -> list[cst.Arg]:
+        """``new_arg`` right after ``args[i_src]``: it takes the source's comma (what follows it); the
+        source takes the separator used between the previous arguments, so the new one lines up."""
+        src = args[i_src]
+        prev_comma = args[i_src - 1].comma if i_src > 0 else cst.MaybeSentinel.DEFAULT
+        sep = prev_comma if isinstance(prev_comma, cst.Comma) else (
+            src.comma if isinstance(src.comma, cst.Comma) and i_src < len(args) - 1
+            else cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        args[i_src] = src.with_changes(comma=sep)
+        args.insert(i_src + 1, new_arg.with_changes(comma=src.comma))
+        return args
 
     def _split(self, call: cst.Call, site: Site, specs: list[SecretSpec], ali: dict[str, str]) -> cst.Call:
         src = _kw(call, site.src_kw)
@@ -310,14 +445,7 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
         args = list(call.args)
         i_src = next(i for i, a in enumerate(args) if a is src)
         if dst is not None:
-            if not isinstance(dst.value, cst.Dict):
-                raise RewriteError(f"{site.pointer}: {site.dst_kw}= is not a dict literal")
-            names = {key_of(e) for e in dst.value.elements if isinstance(e, cst.DictElement)}
-            if names & set(by_name):
-                raise RewriteError(f"{site.pointer}: a moved name is already in {site.dst_kw}=")
-            dx = explode(dst.value)
-            i_dst = next(i for i, a in enumerate(args) if a is dst)
-            args[i_dst] = dst.with_changes(value=implode(dst.value, dx, dx.items + moved))
+            args = self._extend_dst(args, call, site, specs, moved)
             if keep:
                 args[i_src] = src.with_changes(value=implode(src.value, x, keep))
             else:
@@ -325,15 +453,9 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
             return call.with_changes(args=args)
         new_dict = implode(src.value, x, moved)
         if keep:
-            # the new argument takes the source's comma (what follows it); the source takes the
-            # separator used between the previous arguments, so the new one lines up with them
             new_arg = src.with_changes(keyword=cst.Name(site.dst_kw), value=new_dict)
-            prev_comma = args[i_src - 1].comma if i_src > 0 else cst.MaybeSentinel.DEFAULT
-            sep = prev_comma if isinstance(prev_comma, cst.Comma) else (
-                src.comma if isinstance(src.comma, cst.Comma) and i_src < len(args) - 1
-                else cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-            args[i_src] = src.with_changes(value=implode(src.value, x, keep), comma=sep)
-            args.insert(i_src + 1, new_arg)
+            args[i_src] = src.with_changes(value=implode(src.value, x, keep))
+            args = self._insert_after(args, i_src, new_arg)
         else:
             args[i_src] = src.with_changes(keyword=cst.Name(site.dst_kw), value=new_dict)
         return call.with_changes(args=args)

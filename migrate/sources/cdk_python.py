@@ -4,6 +4,12 @@ Scanning walks the libcst tree (see ``migrate.rewrite.cdk_codemods`` for the rec
 Plain string literals are LITERAL; anything else (variables, ``os.environ``, context lookups,
 f-strings, concatenations) is TEMPLATED with the reason in ``note`` and is never rewritten.
 
+Data flow that is rewritten too (literal values only): ``c.add_environment("K", "v")`` on a
+container variable assigned once (-> ``c.add_secret``), and a dict literal assigned once to a
+local name whose only use is ``environment=name`` of one site in the same scope (the key moves
+into that call's ``secrets=``). Any other use of the name (reassigned, ``env["K"] = v``,
+``env.update``, ``**env``, a second container, read elsewhere) keeps its items not migratable.
+
 Rewriting runs :class:`MoveToSecretsCommand` and turns the difference between the original and
 the transformed code into minimal line-level TextEdits whose ``old`` carries value tokens.
 """
@@ -18,7 +24,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import MetadataWrapper, PositionProvider, Scope, ScopeProvider
 
 from migrate.errors import InputError, RewriteError
 from migrate.model import LOC_ENVIRONMENT, LOC_LOG_OPTIONS, Entry, SecretValue, ValueKind
@@ -55,6 +61,7 @@ class _Scan:
     entries: dict[str, Entry] = field(default_factory=dict)
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  #: entry key -> value body span
     site_of: dict[str, tuple[str, str]] = field(default_factory=dict)  #: entry key -> (site pointer, unit)
+    var_of: dict[str, str] = field(default_factory=dict)  #: entry key -> var site of the dict it leaves
     literals: set[str] = field(default_factory=set)  #: every string literal (for unique construct ids)
     warnings: list[str] = field(default_factory=list)
 
@@ -97,6 +104,10 @@ _BUILT = ("not migratable: the environment is built before it reaches the contai
 
 _SPREAD = "not migratable: the dict also merges a ** spread (not rewritten), move it by hand into secrets"
 _ADD_ENV = "not migratable: add_environment(...) calls are not rewritten, move it by hand into secrets"
+_ADD_ENV_TWICE = ("not migratable: add_environment(...) is called more than once for this name, move it by hand "
+                  "into secrets")
+_NOT_DICT_SECRETS = "not migratable: secrets= of the container is not a dict literal, move it by hand into secrets"
+_IN_SECRETS = "not migratable: the name is already in secrets= of the container"
 
 
 @dataclass(frozen=True)
@@ -144,7 +155,7 @@ def _lit(e: cst.BaseExpression) -> str | None:
 
 
 class _Scanner(SiteTracker, cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
+    METADATA_DEPENDENCIES = (PositionProvider, ScopeProvider)
 
     def __init__(self, text: str, display: str, scan: _Scan) -> None:
         super().__init__()
@@ -154,6 +165,8 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
         self.group = ""
         self.dicts: dict[str, list[_Flow]] = {}  #: variable -> environment items it holds
         self.containers: dict[str, str] = {}  #: variable -> container id (``c = task.add_container("x", ...)``)
+        #: variable -> (var site pointer, its one use ``environment=name`` when that is its only use)
+        self.var_sites: dict[str, tuple[str, cst.Name | None]] = {}
         self.loops: list[tuple[tuple[str, str], list[tuple[cst.BaseExpression, cst.BaseExpression]]]] = []
 
     def _off(self, node: cst.CSTNode) -> tuple[int, int, int]:
@@ -182,6 +195,34 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
         self._leave_call()
 
     # -- data flow: dicts built before the call, add_environment ----------------------------------
+
+    def _scope_of(self, node: cst.CSTNode) -> Scope | None:
+        try:
+            return self.get_metadata(ScopeProvider, node)
+        except KeyError:
+            return None
+
+    def _assigned_once(self, name: cst.Name) -> bool:
+        """``name`` is bound exactly once in the scope it is used in, by a plain assignment there."""
+        scope = self._scope_of(name)
+        if scope is None:
+            return False
+        found = list(scope.assignments[name.value])
+        return len(found) == 1 and found[0].scope is scope
+
+    def _only_use(self, target: cst.Name, d: cst.Dict) -> cst.Name | None:
+        """The one reference to ``target = {...}`` when it is bound once, never spread nor changed
+        (every read counts: ``env["K"] = v``, ``env.update``, ``**env`` all read the name) and read
+        in the same scope; None otherwise."""
+        if any(not isinstance(el, cst.DictElement) or key_of(el) is None for el in d.elements):
+            return None
+        scope = self._scope_of(target)
+        if scope is None or not self._assigned_once(target):
+            return None
+        refs = [r.node for a in scope.assignments[target.value] for r in a.references]
+        if len(refs) != 1 or not isinstance(refs[0], cst.Name) or self._scope_of(refs[0]) is not scope:
+            return None
+        return refs[0]
 
     def _scope_ptr(self) -> str:
         return "/" + "/".join(self._scopes) if self._scopes else ""
@@ -225,6 +266,11 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
             return
         t = node.targets[0].target
         v = node.value
+        var_site = self._var_site(node)
+        if var_site is not None and isinstance(t, cst.Name) and isinstance(v, cst.Dict):
+            self.var_sites[t.value] = (var_site, self._only_use(t, v))
+        elif isinstance(t, cst.Name):
+            self.var_sites.pop(t.value, None)
         if isinstance(t, cst.Name):
             if isinstance(v, cst.Call) and _call_name(v) == "add_container":
                 pos = [a for a in v.args if a.keyword is None]
@@ -257,7 +303,8 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
     def leave_For(self, original_node: cst.For) -> None:
         self.loops.pop()
 
-    def _add_environment(self, node: cst.Call) -> None:
+    def _add_environment(self, node: cst.Call, ptr: str | None) -> None:
+        """``ptr``: the call's pointer when it has the shape the codemod rewrites (a literal name)."""
         f = node.func
         if not isinstance(f, cst.Attribute) or not isinstance(f.value, cst.Name):
             return
@@ -271,6 +318,8 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
             if pos[0].value == kn:
                 pairs = [(k, v) if isinstance(pos[1], cst.Name) and pos[1].value == vn else (k, pos[1])
                          for k, v in rows]
+        # rewritten in place when the container variable is bound once here and there is a construct scope
+        movable = ptr is not None and self._assigned_once(f.value) and bool(self._params and self._params[-1])
         for k, v in pairs:
             name = _lit(k)
             if name is None:
@@ -278,16 +327,22 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
                                           "that is not a literal; not reported")
                 continue
             flow = _Flow(name, v, f"{self._scope_ptr()}/add_environment:{unit}/{jp.escape(name)}", "add_environment")
-            self._flow_entry(flow, unit, "")
+            self._flow_entry(flow, unit, "", move_to=ptr if movable and pairs[0] == (pos[0], pos[1]) else None)
 
-    def _flow_entry(self, flow: _Flow, unit: str, site_ptr: str) -> None:
+    def _flow_entry(self, flow: _Flow, unit: str, site_ptr: str, *, move_to: str | None = None,
+                    var_site: str | None = None, refuse: str = "") -> None:
         """An entry for an item that reaches ``unit`` through data flow: reported where it is
-        written (once; later users join ``units``), never rewritten (with the reason)."""
+        written (once; later users join ``units``). Not rewritten (with the reason) unless
+        ``move_to`` names where the codemod moves it (a literal value; ``var_site``: the dict
+        literal it leaves) and there is no ``refuse`` reason."""
         key = f"{self.display}#{flow.pointer}"
         old = self.scan.entries.get(key)
         if old is not None:
+            if flow.how == "add_environment" and old.restorable:  # a second call sets the same name
+                self.scan.entries[key] = replace(old, restorable=False, note=_ADD_ENV_TWICE)
+                self.scan.spans.pop(key, None)
             if unit not in old.units:
-                self.scan.entries[key] = replace(old, units=(*old.units, unit))
+                self.scan.entries[key] = replace(self.scan.entries[key], units=(*old.units, unit))
             return
         v = flow.value
         line = self._off(v)[2]
@@ -295,9 +350,16 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
         kind = ValueKind.TEMPLATED
         lit = _lit(v)
         default = _env_default(v)
+        restorable = False
         if lit is not None:
             value, kind = SecretValue(lit), ValueKind.LITERAL if lit else ValueKind.EMPTY
-            note = (_ADD_ENV if flow.how == "add_environment" else _BUILT.format(where=f" ({flow.how})"))
+            note = refuse or (_ADD_ENV if flow.how == "add_environment" else _BUILT.format(where=f" ({flow.how})"))
+            if move_to is not None and not refuse and isinstance(v, cst.SimpleString):
+                boff, blen, restorable = _literal_body(v)
+                note = "" if restorable else "string literal with escapes or a prefix"
+                if restorable and kind is ValueKind.LITERAL:
+                    start = self._off(v)[0]
+                    self.scan.spans[key] = (start + boff, start + boff + blen)
         elif default is not None and isinstance(default.evaluated_value, str):
             value, kind = SecretValue(default.evaluated_value), ValueKind.LITERAL
             note = f"{_SYNTH} ({_synth_source(v)}); the default written here is used when it is unset"
@@ -305,22 +367,33 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
             note = f"{_SYNTH} ({_synth_source(v)})"
         self.scan.entries[key] = Entry(
             path=self.display, line=line, unit=unit, location=LOC_ENVIRONMENT, name=flow.name, value=value,
-            value_kind=kind, pointer=flow.pointer, source=KIND, group=self.group, note=note, restorable=False)
-        if site_ptr:
+            value_kind=kind, pointer=flow.pointer, source=KIND, group=self.group, note=note, restorable=restorable)
+        if restorable and move_to is not None:
+            self.scan.site_of[key] = (move_to, unit)
+            if var_site is not None:
+                self.scan.var_of[key] = var_site
+        elif site_ptr:
             self.scan.site_of[key] = (site_ptr, unit)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if _call_name(node) == "add_environment":
-            self._add_environment(node)
         site = self._enter_call(node)
+        if _call_name(node) == "add_environment":
+            self._add_environment(node, self._env_calls[-1])
         if site is None:
             return
         arg = next(a for a in node.args if a.keyword is not None and a.keyword.value == site.src_kw)
         if site.src_kw == ENV_KW and not isinstance(arg.value, cst.Dict):
             flows = self._flows_of(arg.value, "environment")
             if flows is not None:
+                var = arg.value.value if isinstance(arg.value, cst.Name) else ""
+                var_site, use = self.var_sites.get(var, ("", None))
+                movable = use is arg.value and site.scope_name is not None
+                refuse = self._secrets_refusal(node, site.dst_kw) if movable else ""
                 for fl in flows:
-                    self._flow_entry(fl, site.unit, site.pointer)
+                    ok = movable and fl.how == f"dict {var}"
+                    taken = refuse or (_IN_SECRETS if ok and fl.name in self._dst_names(node, site.dst_kw) else "")
+                    self._flow_entry(fl, site.unit, site.pointer, move_to=site.pointer if ok else None,
+                                     var_site=var_site if ok else None, refuse=taken if ok else "")
                 return
         if not isinstance(arg.value, cst.Dict):
             self.scan.warnings.append(f"{self.display}:{self._off(arg.value)[2]}: {site.pointer}: {site.src_kw}= is not a dict "
@@ -365,6 +438,22 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
                 value_kind=kind, pointer=pointer, source=KIND, group=self.group, note=note,
                 restorable=restorable)
             self.scan.site_of[key] = (site.pointer, site.unit)
+
+
+    @staticmethod
+    def _secrets_refusal(call: cst.Call, dst_kw: str) -> str:
+        dst = next((a for a in call.args if a.keyword is not None and a.keyword.value == dst_kw), None)
+        if dst is not None and (not isinstance(dst.value, cst.Dict)
+                                or any(not isinstance(el, cst.DictElement) for el in dst.value.elements)):
+            return _NOT_DICT_SECRETS
+        return ""
+
+    @staticmethod
+    def _dst_names(call: cst.Call, dst_kw: str) -> set[str]:
+        dst = next((a for a in call.args if a.keyword is not None and a.keyword.value == dst_kw), None)
+        if dst is None or not isinstance(dst.value, cst.Dict):
+            return set()
+        return {n for el in dst.value.elements if isinstance(el, cst.DictElement) and (n := key_of(el)) is not None}
 
 
 def _scan(text: str, display: str) -> _Scan:
@@ -456,7 +545,7 @@ def _rewrite(src: SourceText, scan: _Scan, moves: Sequence[Move]) -> FileChange:
         if not e.restorable:
             raise RewriteError(f"{e.unit}/{e.name} cannot be restored byte-identically; refusing to move it")
         site, unit = scan.site_of[key]
-        by_site.setdefault(site, []).append(_spec(mv, unit, used))
+        by_site.setdefault(site, []).append(replace(_spec(mv, unit, used), from_var=scan.var_of.get(key)))
         where = "secret_options" if e.location == LOC_LOG_OPTIONS else "secrets"
         summary.append(f"{e.unit}: {e.name} {e.location} -> {where}")
     new_module, result = run_codemod(scan.module, by_site)

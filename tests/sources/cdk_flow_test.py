@@ -47,6 +47,14 @@ def test_flows_are_reported_once_with_their_users(tmp_path: Path) -> None:
     f = {x.entry.name: x for x in classify(list(lf.entries))}
     assert f["GITHUB_TOKEN"].is_secret and not f["GITHUB_TOKEN"].migratable
     assert f["GITHUB_TOKEN"].why_not == "value only known at synth time (os.getenv)"
-    for n in ("DB_PASSWORD", "SENDGRID_API_KEY", "ADMIN_PASSWORD", "SENTRY_DSN"):
+    for n in ("DB_PASSWORD", "ADMIN_PASSWORD", "SENTRY_DSN"):
         assert f[n].is_secret and not f[n].migratable and f[n].why_not, n
+    # env is changed after it is built (env["DB_PASSWORD"] = ...): the dict stays as it is, with its reason
+    assert "built before it reaches the container (env[...] assignment)" in f["DB_PASSWORD"].entry.note
+    assert not f["PORT"].entry.restorable and "(dict env)" in f["PORT"].entry.note
+    # add_environment("K", "literal") on a container variable bound once is rewritten to add_secret
+    assert f["SENDGRID_API_KEY"].is_secret and f["SENDGRID_API_KEY"].migratable
+    assert f["SENDGRID_API_KEY"].entry.restorable and not f["SENDGRID_API_KEY"].entry.note
+    for n in ("BATCH", "MODE"):  # the loop form is not
+        assert not got[("worker", n)].restorable and "add_environment" in got[("worker", n)].note, n
     assert not f["X"].entry.restorable and "** spread" in f["X"].entry.note  # the codemod cannot split it
