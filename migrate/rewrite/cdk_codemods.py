@@ -272,7 +272,8 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
                 if s.from_var is not None:
                     self.var_moves.setdefault(s.from_var, set()).add(s.name)
         self._assigns: list[str | None] = []
-        self._taken: dict[tuple[str, str], Item] = {}  #: (var site, name) -> item cut out of the dict
+        #: (var site, name) -> (item cut out of the dict, that dict's element indentation)
+        self._taken: dict[tuple[str, str], tuple[Item, str]] = {}
 
     # imports: discover existing aliases
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
@@ -326,7 +327,7 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
         for it in x.items:
             k = key_of(it.element)
             if k is not None and k in names and (ptr, k) not in self._taken:
-                self._taken[(ptr, k)] = it
+                self._taken[(ptr, k)] = (it, x.elem_last_line.value)
             else:
                 keep.append(it)
         if len(x.items) - len(keep) != len(names):
@@ -373,26 +374,46 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
         src = _kw(call, site.src_kw)
         if src is None or not isinstance(src.value, cst.Name) or any(s.from_var is None for s in specs):
             raise RewriteError(f"{site.pointer}: {site.src_kw}= is not the dict variable")
+        args = list(call.args)
+        i_src = next(i for i, a in enumerate(args) if a is src)
+        dst = _kw(call, site.dst_kw)
+        before = args[i_src - 1].comma if i_src > 0 else cst.MaybeSentinel.DEFAULT
+        ws = before.whitespace_after if isinstance(before, cst.Comma) else call.whitespace_before_args
+        if dst is not None and isinstance(dst.value, cst.Dict):
+            indent = explode(dst.value).elem_last_line
+        elif isinstance(ws, cst.ParenthesizedWhitespace):  # one argument per line: the dict opens on it
+            indent = cst.SimpleWhitespace(ws.last_line.value + "    ")
+        else:
+            indent = cst.SimpleWhitespace("")
         moved: list[Item] = []
         for s in specs:
             assert s.from_var is not None
-            it = self._taken.get((s.from_var, s.name))
-            if it is None:
+            taken = self._taken.get((s.from_var, s.name))
+            if taken is None:
                 raise RewriteError(f"{site.pointer}: {s.name} was not found in the dict it is built in")
+            it, old_indent = taken
+            # own-line comments that lined up with the element keep lining up with it
+            leading = [e.with_changes(whitespace=indent) if e.whitespace.value == old_indent else e for e in it.leading]
             expr = cst.parse_expression(s.build(ali, site.scope_name or "self"))
-            moved.append(Item(it.leading, it.element.with_changes(value=expr), it.trailing))
+            moved.append(Item(leading, it.element.with_changes(value=expr), it.trailing))
             self.result.moved.append((site.pointer, s.name))
-        args = list(call.args)
-        i_src = next(i for i, a in enumerate(args) if a is src)
-        if _kw(call, site.dst_kw) is not None:
+        if dst is not None:
             return call.with_changes(args=self._extend_dst(args, call, site, specs, moved))
-        before = args[i_src - 1].comma if i_src > 0 else cst.MaybeSentinel.DEFAULT
-        ws = before.whitespace_after if isinstance(before, cst.Comma) else call.whitespace_before_args
-        if isinstance(ws, cst.ParenthesizedWhitespace):  # one argument per line: the dict opens on it
-            layout = Exploded(moved, cst.SimpleWhitespace(ws.last_line.value + "    "), ws.indent, (), ws.last_line, True)
+        if isinstance(ws, cst.ParenthesizedWhitespace):
+            layout = Exploded(moved, indent, ws.indent, (), ws.last_line, True)
         else:
-            layout = Exploded(moved, cst.SimpleWhitespace(""), True, (), cst.SimpleWhitespace(""), False)
+            layout = Exploded(moved, indent, True, (), cst.SimpleWhitespace(""), False)
         new_arg = cst.Arg(keyword=cst.Name(site.dst_kw), value=implode(cst.Dict([]), layout, moved), equal=src.equal)
+        after = src.comma.whitespace_after if isinstance(src.comma, cst.Comma) else None
+        if isinstance(ws, cst.ParenthesizedWhitespace) and isinstance(src.comma, cst.Comma) \
+                and isinstance(after, cst.ParenthesizedWhitespace):
+            # one argument per line: the source keeps its comma and inline comment, the new
+            # argument gets its own line and hands on what followed the source
+            args[i_src] = src.with_changes(comma=src.comma.with_changes(whitespace_after=cst.ParenthesizedWhitespace(
+                first_line=after.first_line, empty_lines=(), indent=ws.indent, last_line=ws.last_line)))
+            args.insert(i_src + 1, new_arg.with_changes(comma=cst.Comma(whitespace_after=after.with_changes(
+                first_line=cst.TrailingWhitespace()))))
+            return call.with_changes(args=args)
         return call.with_changes(args=self._insert_after(args, i_src, new_arg))
 
     def _extend_dst(self, args: list[cst.Arg], call: cst.Call, site: Site, specs: list[SecretSpec],
@@ -418,8 +439,8 @@ class MoveToSecretsCommand(SiteTracker, VisitorBasedCodemodCommand):
         sep = prev_comma if isinstance(prev_comma, cst.Comma) else (
             src.comma if isinstance(src.comma, cst.Comma) and i_src < len(args) - 1
             else cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-        args[i_src] = src.with_changes(comma=sep)
-        args.insert(i_src + 1, new_arg.with_changes(comma=src.comma))
+        args[i_src] = src.with_changes(comma=sep, whitespace_after_arg=cst.SimpleWhitespace(""))
+        args.insert(i_src + 1, new_arg.with_changes(comma=src.comma, whitespace_after_arg=src.whitespace_after_arg))
         return args
 
     def _split(self, call: cst.Call, site: Site, specs: list[SecretSpec], ali: dict[str, str]) -> cst.Call:
