@@ -327,7 +327,7 @@ class _Scanner(SiteTracker, cst.CSTVisitor):
                                           "that is not a literal; not reported")
                 continue
             flow = _Flow(name, v, f"{self._scope_ptr()}/add_environment:{unit}/{jp.escape(name)}", "add_environment")
-            self._flow_entry(flow, unit, "", move_to=ptr if movable and pairs[0] == (pos[0], pos[1]) else None)
+            self._flow_entry(flow, unit, "", move_to=ptr if movable else None)  # ptr: a literal name, no loop
 
     def _flow_entry(self, flow: _Flow, unit: str, site_ptr: str, *, move_to: str | None = None,
                     var_site: str | None = None, refuse: str = "") -> None:
@@ -465,7 +465,29 @@ def _scan(text: str, display: str) -> _Scan:
         raise InputError(display, f"cannot parse Python ({type(e).__name__})") from None
     scan = _Scan(module)
     MetadataWrapper(module, unsafe_skip_copy=True).visit(_Scanner(text, display, scan))
+    _refuse_repeated(scan)
     return scan
+
+
+_REPEATED = "not migratable: the container gets this name from more than one place, move it by hand into secrets"
+
+
+def _refuse_repeated(scan: _Scan) -> None:
+    """When a container gets one name both through data flow (a dict variable, add_environment)
+    and from another place, none of them is moved: the other one would still set it in plaintext."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for key, e in scan.entries.items():
+        for u in e.units:
+            groups.setdefault((u, e.location, e.name), []).append(key)
+    for keys in groups.values():
+        flow = any("/var:" in scan.entries[k].pointer or "/add_environment:" in scan.entries[k].pointer for k in keys)
+        if len(keys) < 2 or not flow:
+            continue
+        for key in keys:
+            e = scan.entries[key]
+            if e.restorable:
+                scan.entries[key] = replace(e, restorable=False, note=_REPEATED)
+                scan.spans.pop(key, None)
 
 
 # --- rewrite ------------------------------------------------------------------------------------------

@@ -102,6 +102,10 @@ class S(cdk.Stack):
         d = task.add_container("rebound", image=None)
         d = task.add_container("rebound2", image=None)
         d.add_environment("I_PASSWORD", "i-{DB}")
+        e = task.add_container("both", image=None, environment={{"J_PASSWORD": "j1-{DB}"}})
+        e.add_environment("J_PASSWORD", "j2-{DB}")
+        for name, value in (("K_PASSWORD", "k-{DB}"),):
+            e.add_environment(name, value)
 '''
 
 
@@ -131,15 +135,21 @@ def test_refusals_keep_their_reason(tmp_path: Path) -> None:
               ("mutated", "F_PASSWORD"): built, ("mutated", "G_PASSWORD"): built,
               ("notdict", "E_PASSWORD"): "secrets= of the container is not a dict literal",
               ("twice", "H_PASSWORD"): "add_environment(...) is called more than once for this name",
-              ("rebound2", "I_PASSWORD"): "add_environment(...) calls are not rewritten"}
+              ("rebound2", "I_PASSWORD"): "add_environment(...) calls are not rewritten",
+              ("both", "K_PASSWORD"): "add_environment(...) calls are not rewritten"}
     for k, why in expect.items():
         got = f[k]
         assert got.is_secret and not got.migratable and why in got.why_not, (k, got.why_not)
         assert not got.entry.restorable, k
     assert f[("one", "D_PASSWORD")].entry.units == ("one", "two")
+    # the same name from environment={...} and add_environment: the add_environment one is refused
+    both = [x for x in classify(list(SOURCE.load(read_source(p, p.name)).entries)) if x.entry.name == "J_PASSWORD"]
+    assert len(both) == 2 and not any(x.migratable for x in both)
+    assert {x.entry.note for x in both} == {
+        "not migratable: the container gets this name from more than one place, move it by hand into secrets"}
     # nothing to move: the splice of a refused entry is refused, never written
     lf = SOURCE.load(read_source(p, p.name))
-    assert all(not e.restorable for e in lf.entries)
+    assert not [e.name for e in lf.entries if e.restorable]
 
 
 def test_trial_rewrite_shapes(tmp_path: Path) -> None:
@@ -185,7 +195,7 @@ def test_plan_apply_rollback_round_trip(server_env: str, tmp_path: Path) -> None
 
     def cli(*args: str, expect: int = 0) -> str:
         r = run_cli(list(args), cwd=tmp_path)
-        assert r.returncode == expect, (args, r.returncode, r.stdout[-1500:], r.stderr[-1500:])
+        assert r.returncode == expect, (args, r.returncode, r.stdout[-3000:], r.stderr[-1500:])
         return r.stdout + r.stderr
 
     out = cli("plan", "defs", "--execution-role", ROLE, "-o", "plan.json")
