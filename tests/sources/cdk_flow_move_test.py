@@ -218,3 +218,39 @@ def test_plan_apply_rollback_round_trip(server_env: str, tmp_path: Path) -> None
     cli("rollback", "plan.json", "--yes")
     assert app.read_bytes() == original
     assert (defs / "refused.py").read_bytes() == refused
+
+
+SMALL = f'''\
+from aws_cdk import aws_ecs as ecs
+
+
+class S:
+    def build(self, task, image):
+        only = {{"DB_PASSWORD": "{DB}"}}
+        task.add_container("one", image=image, environment=only)
+        two = {{"MODE": "a", "API_TOKEN": "{API}", "Z": "z"}}
+        ecs.ContainerDefinition(self, "two", task_definition=task, environment=two, logging=None)
+        esc = {{"STRIPE_SECRET_KEY": "{STRIPE}\\\\n"}}
+        task.add_container("esc", image=image, environment=esc)
+'''
+
+
+def test_single_line_calls_and_refused_escapes(tmp_path: Path) -> None:
+    p = tmp_path / "app.py"
+    p.write_bytes(SMALL.replace("\n", "\r\n").encode())
+    lf = SOURCE.load(read_source(p, p.name))
+    by = {e.name: e for e in lf.entries}
+    assert not by["STRIPE_SECRET_KEY"].restorable and "escapes" in by["STRIPE_SECRET_KEY"].note
+    moves = [Move(entry=by[n], value_from=f"arn:aws:secretsmanager:us-east-1:123456789012:secret:app/{n}-AbCdEf",
+                  store="secretsmanager")
+             for n in ("DB_PASSWORD", "API_TOKEN")]
+    (ch,) = SOURCE.rewrite(lf, moves, RewriteOptions(execution_role=ROLE))
+    new = apply_edits(lf.source.text, ch.edits, ref=lambda _a: "arn:x")
+    compile(new, "app.py", "exec")
+    assert DB not in new and API not in new and "\r\n" in new and "\n" not in new.replace("\r\n", "")
+    assert "        only = {}\r\n" in new
+    assert ('task.add_container("one", image=image, environment=only, secrets={"DB_PASSWORD": '
+            'ecs.Secret.from_secrets_manager(secretsmanager.Secret.from_secret_complete_arn(self, "OneDbPasswordSecret"'
+            in new)
+    assert 'two = {"MODE": "a", "Z": "z"}\r\n' in new
+    assert 'environment=two, secrets={"API_TOKEN": ecs.Secret.from_secrets_manager(' in new and "logging=None)" in new
