@@ -594,9 +594,9 @@ def _verify(src: SourceText, scan: _Scan, edits: list[TextEdit], moves: Sequence
         after = _scan(new, src.display)
     except InputError:
         raise RewriteError(f"{src.display}: the rewritten code does not parse") from None
-    left = {(e.pointer.rsplit("/", 2)[0], e.name) for e in after.entries.values()}
+    left = {(e.pointer.rsplit("/", 1)[0], e.name) for e in after.entries.values()}
     for mv in moves:
-        site = mv.entry.pointer.rsplit("/", 2)[0]
+        site = mv.entry.pointer.rsplit("/", 1)[0]
         if (site, mv.entry.name) in left:
             raise RewriteError(f"{src.display}: {mv.entry.name} is still in {mv.entry.location}")
 

@@ -254,3 +254,27 @@ def test_single_line_calls_and_refused_escapes(tmp_path: Path) -> None:
             in new)
     assert 'two = {"MODE": "a", "Z": "z"}\r\n' in new
     assert 'environment=two, secrets={"API_TOKEN": ecs.Secret.from_secrets_manager(' in new and "logging=None)" in new
+
+
+def test_one_of_two_add_environment_calls_of_a_name_moves_alone(tmp_path: Path) -> None:
+    """Two containers in one method, each with add_environment("API_TOKEN", ...): moving one
+    leaves the other as it is (the re-load check tells them apart)."""
+    p = tmp_path / "app.py"
+    p.write_text(f'''\
+from aws_cdk import aws_ecs as ecs
+
+
+class S:
+    def build(self, task):
+        a = task.add_container("a", image=None)
+        b = task.add_container("b", image=None)
+        a.add_environment("API_TOKEN", "{API}")
+        b.add_environment("API_TOKEN", "{DB}")
+''')
+    lf = SOURCE.load(read_source(p, p.name))
+    ea = next(e for e in lf.entries if e.unit == "a")
+    assert ea.restorable and all(e.restorable for e in lf.entries)
+    (ch,) = SOURCE.rewrite(lf, [Move(entry=ea, value_from="arn:aws:ssm:us-east-1:1:parameter/a", store_name="/a")],
+                           RewriteOptions(execution_role=ROLE))
+    new = apply_edits(lf.source.text, ch.edits, ref=lambda _a: "arn:x")
+    assert API not in new and f'b.add_environment("API_TOKEN", "{DB}")' in new and "a.add_secret(" in new
