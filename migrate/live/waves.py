@@ -353,17 +353,11 @@ class LiveRunner:
             spec = self.options.waves[min(wi - 1, len(self.options.waves) - 1)]
             results, interrupted = self._run_wave(wi, wave, spec.concurrency)
             failed = [r for r in results if r.status in (ROLLED_BACK, FAILED)]
-            if interrupted:
-                # an interrupt is a failure of the wave in flight: roll the wave back (the run under rollback-all)
-                why = f"rolled back: {self.interrupt.why} during wave {wi}"
-                victims = [r for r in results if r.status in (MIGRATED, REGISTERED_ONLY)]
-                if policy == FailurePolicy.ROLLBACK_ALL:
-                    victims += [r for r in rep.results if r.status in (MIGRATED, REGISTERED_ONLY)]
-                for r in victims:
-                    r.reason = why
-                    r.status = self.rollback_service(r.key, r)
-            elif failed and policy in (FailurePolicy.ROLLBACK_WAVE, FailurePolicy.ROLLBACK_ALL):
-                why = f"rolled back by policy {policy}: {failed[0].key} failed in wave {wi}"
+            # an interrupt is a failure of the wave in flight: roll the wave back (the run under rollback-all)
+            why = (f"rolled back: {self.interrupt.why} during wave {wi}" if interrupted else
+                   f"rolled back by policy {policy}: {failed[0].key} failed in wave {wi}"
+                   if failed and policy in (FailurePolicy.ROLLBACK_WAVE, FailurePolicy.ROLLBACK_ALL) else "")
+            if why:
                 victims = [r for r in results if r.status in (MIGRATED, REGISTERED_ONLY)]
                 if policy == FailurePolicy.ROLLBACK_ALL:
                     victims += [r for r in rep.results if r.status in (MIGRATED, REGISTERED_ONLY)]

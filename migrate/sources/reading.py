@@ -43,7 +43,11 @@ def read_source(path: Path, display: str | None = None, *, max_bytes: int = DEFA
     and a symbolic link is not followed.
     """
     display = display if display is not None else str(path)
-    raw = _read_regular(path, display, max_bytes)
+    return decode_source(_read_regular(path, display, max_bytes), path, display)
+
+
+def decode_source(raw: bytes, path: Path, display: str) -> SourceText:
+    """``raw`` as a source text: exact UTF-8, BOM remembered, no NUL, no reserved token."""
     if b"\x00" in raw:
         raise InputError(display, "binary file (contains NUL bytes)")
     bom = raw.startswith(codecs.BOM_UTF8)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import os
 import posixpath
 import re
@@ -15,7 +14,7 @@ from migrate.errors import InputError
 from migrate.model import LOC_COMPOSE_ENV, LOC_ENV_FILE, Entry, SecretValue, ValueKind
 from migrate.rewrite import pointer as jp
 from migrate.rewrite import yaml_spans as ys
-from migrate.rewrite.edits import encode, has_tokens, is_restorable
+from migrate.rewrite.edits import encode, is_restorable
 from migrate.sources.base import SourceText
 from migrate.sources.compose.model import (
     _FROM_ALIAS,
@@ -35,7 +34,7 @@ from migrate.sources.compose.model import (
     project_of,
 )
 from migrate.sources.dotenv import DotenvEntry, parse_dotenv
-from migrate.sources.reading import DEFAULT_MAX_BYTES, _kind, sha256_bytes
+from migrate.sources.reading import DEFAULT_MAX_BYTES, _kind, decode_source
 
 
 def _walk_paths(root: Node) -> tuple[dict[int, str], dict[int, Node]]:
@@ -401,20 +400,6 @@ def _read_env(display: str, where: EnvLoc) -> SourceText | None:
             raise InputError(display, f"cannot read file ({e.strerror or type(e).__name__})") from None
     if len(raw) > DEFAULT_MAX_BYTES:
         raise InputError(display, f"file is over the {DEFAULT_MAX_BYTES}-byte cap")
-    return _decode(raw, Path(where.root, where.rel), display)
+    return decode_source(raw, Path(where.root, where.rel), display)
 
 
-def _decode(raw: bytes, path: Path, display: str) -> SourceText:
-    """``raw`` as ``read_source`` decodes a file: exact UTF-8, BOM remembered, no NUL, no reserved token."""
-    if b"\x00" in raw:
-        raise InputError(display, "binary file (contains NUL bytes)")
-    bom = raw.startswith(codecs.BOM_UTF8)
-    body = raw[3:] if bom else raw
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(display, f"invalid UTF-8 at byte {e.start + (3 if bom else 0)}",
-                         line=body[: e.start].count(b"\n") + 1) from None
-    if has_tokens(text):
-        raise InputError(display, "file contains Unicode private-use characters U+E000/U+E001, which the tool reserves")
-    return SourceText(path=path, display=display, text=text, bom=bom, sha256=sha256_bytes(raw))
