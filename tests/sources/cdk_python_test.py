@@ -215,3 +215,53 @@ def test_cdk_synth_of_rewritten_apps(tmp_path: Path) -> None:
                 assert e.value is not None and e.value.reveal() not in dumped
     r = subprocess.run([*_cfn_lint_cmd(), *templates], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+FLOW_APP = """\
+from aws_cdk import App, Stack
+from aws_cdk import aws_ecs as ecs
+from constructs import Construct
+
+
+class Orders(Stack):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        task = ecs.FargateTaskDefinition(self, "Task", cpu=256, memory_limit_mib=512)
+        # the environment is built first, then handed to the container
+        env = {
+            "LOG_LEVEL": "info",
+            # legacy: moved to a managed secret by secrets-migrate
+            "DB_PASSWORD": "Xk9-orders-s3cr3t-Qz7",
+        }
+        app = task.add_container("app", image=ecs.ContainerImage.from_registry("nginx:1.27"),
+                                 environment=env)
+        app.add_environment("API_TOKEN", "tok-9f8e7d6c5b4a39281706f5e4")
+        app.add_environment("PORT", "8080")
+
+
+App_ = App()
+Orders(App_, "orders-flow")
+App_.synth()
+"""
+
+
+def test_cdk_synth_of_a_rewritten_data_flow_app(tmp_path: Path) -> None:
+    """An environment dict built first and add_environment(...) calls, rewritten (secrets= / add_secret) and
+    synthesized with the real aws-cdk-lib: the moved names are container Secrets, the rest stays Environment."""
+    try:
+        import aws_cdk  # noqa: F401
+    except ImportError:
+        pytest.skip("aws-cdk-lib is not installed (pip install aws-cdk-lib constructs)")
+    lf = _load(tmp_path / "app.py", FLOW_APP)
+    _, new = _rewrite(lf, {"DB_PASSWORD", "API_TOKEN"})
+    assert "add_secret(\"API_TOKEN\"" in new and '"DB_PASSWORD": "Xk9' not in new
+    (tmp_path / "app.py").write_text(new)
+    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_OUTDIR": str(tmp_path / "out")}
+    r = subprocess.run([sys.executable, str(tmp_path / "app.py")], env=env, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    (t,) = (tmp_path / "out").glob("*.template.json")
+    (td,) = [res for res in json.loads(t.read_text())["Resources"].values() if res["Type"] == "AWS::ECS::TaskDefinition"]
+    (c,) = td["Properties"]["ContainerDefinitions"]
+    assert [e["Name"] for e in c["Environment"]] == ["LOG_LEVEL", "PORT"]
+    assert sorted(s["Name"] for s in c["Secrets"]) == ["API_TOKEN", "DB_PASSWORD"]
+    assert "Xk9-orders" not in t.read_text() and "tok-9f8e" not in t.read_text()
