@@ -214,8 +214,9 @@ def _entries(arn: str, placed: Sequence[_Placed], settings: PlanSettings, tags: 
     return stores, moves
 
 
-def _left(svcs: Sequence[LiveService]) -> str:
-    return ", ".join(s.key for s in svcs) + (" is left as it is" if len(svcs) == 1 else " are left as they are")
+def _left(svcs: Sequence[LiveService] | Sequence[str]) -> str:
+    keys = [s if isinstance(s, str) else s.key for s in svcs]
+    return ", ".join(keys) + (" is left as it is" if len(keys) == 1 else " are left as they are")
 
 
 def _block(kind: str, e: Entry, reason: str, fix: str) -> BlockedItem:
@@ -345,8 +346,8 @@ def _fit_roles(actions: list[Action], order: list[str], settings: PlanSettings,
     blocked: list[BlockedItem] = []
     for role in sorted({r.role_arn for r in iam_policy.estimate_sizes(actions, plan_id=plan_id, region=settings.region)
                         if r.level < 0}):
-        revs = [a for a in actions if isinstance(a, RegisterRevision)
-                and any(isinstance(p, PutRolePolicy) and p.role_arn == role and p.id in a.policy_ids for p in actions)]
+        grants_of_role = {p.id for p in actions if isinstance(p, PutRolePolicy) and p.role_arn == role}
+        revs = [a for a in actions if isinstance(a, RegisterRevision) and grants_of_role & set(a.policy_ids)]
         lo, hi = 0, len(revs)  # the largest number of this role's revisions (in plan order) whose grants fit
         while lo < hi:
             mid = (lo + hi + 1) // 2
@@ -364,7 +365,7 @@ def _fit_roles(actions: list[Action], order: list[str], settings: PlanSettings,
             kind=BLOCK_IAM_SIZE, path=r.source_arn,
             reason=(f"the read grants of the {len(revs)} revisions sharing execution role {role} need more than "
                     f"IAM's {iam_policy.INLINE_TOTAL_MAX:,} characters of inline policy even as the widest "
-                    f"patterns; {lo} fit and are planned; {_left_keys(r.services)}"),
+                    f"patterns; {lo} fit and are planned; {_left(r.services)}"),
             fix="plan again with --prefix NAME (every entry then sits under one directory and the grants compress to "
                 "one pattern), or give these services their own execution role") for r in dropped]
     return actions, order, blocked
@@ -377,10 +378,6 @@ def _without(actions: list[Action], revs: Sequence[RegisterRevision]) -> list[Ac
         drop.update(r.store_ids, r.policy_ids, (r.id,))
     drop.update(a.id for a in actions if isinstance(a, (UpdateService, WaitHealthy)) and a.register_id in drop)
     return [a for a in actions if a.id not in drop]
-
-
-def _left_keys(keys: Sequence[str]) -> str:
-    return ", ".join(keys) + (" is left as it is" if len(keys) == 1 else " are left as they are")
 
 
 def _with_scopes(actions: list[Action], prefix: str) -> list[Action]:
